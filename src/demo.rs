@@ -1,0 +1,156 @@
+//! The demo: a small Mali ledger built from the example events in examples/mali/ (embedded in
+//! the binary, so the demo runs from any directory), with fresh demo keys, then verified.
+//!
+//! It only drives the public façade, exactly as a user's commands would; it prints nothing.
+
+use crate::event::Role;
+use crate::evidence::{self, Provenance};
+use crate::input::parse_events;
+use crate::keys::SecretKey;
+use crate::ledger::{Ledger, LedgerError};
+use crate::verify::{Problem, Report};
+use std::path::{Path, PathBuf};
+
+/// The example batches, appended in this order by the investigator.
+pub const EXAMPLE_BATCHES: [(&str, &str); 4] = [
+    (
+        "01-mandate.ndjson",
+        include_str!("../examples/mali/01-mandate.ndjson"),
+    ),
+    (
+        "02-accord.ndjson",
+        include_str!("../examples/mali/02-accord.ndjson"),
+    ),
+    (
+        "03-incidents.ndjson",
+        include_str!("../examples/mali/03-incidents.ndjson"),
+    ),
+    (
+        "04-corrections.ndjson",
+        include_str!("../examples/mali/04-corrections.ndjson"),
+    ),
+];
+const EVIDENCE_NAME: &str = "panel-report-note.txt";
+const EVIDENCE_TEXT: &str = include_str!("../examples/mali/evidence/panel-report-note.txt");
+const EVIDENCE_INCIDENT: &str = "mali-panel-2023-003";
+pub const DEMO_ORIGIN: &str = "ledger.example.org/mali-panel";
+/// A file that marks a directory as the demo's own, so that a rerun may replace it.
+const MARKER: &str = ".ledger-demo";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("{dir} exists and was not made by `ledger demo`; choose another --dir")]
+    Occupied { dir: PathBuf },
+    #[error("cannot prepare the demo directory {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Key(#[from] crate::keys::KeyError),
+    #[error("example file {file}: {reason}")]
+    Example { file: &'static str, reason: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+pub struct DemoSummary {
+    pub dir: PathBuf,
+    pub ledger_dir: PathBuf,
+    pub keys: Vec<(String, Role, PathBuf)>,
+    pub batches: Vec<(&'static str, usize)>,
+    pub report: Report,
+    pub problems: Vec<Problem>,
+}
+
+fn prepare(dir: &Path) -> Result<(), DemoError> {
+    let io = |source| DemoError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        if !empty && !dir.join(MARKER).exists() {
+            return Err(DemoError::Occupied {
+                dir: dir.to_path_buf(),
+            });
+        }
+        std::fs::remove_dir_all(dir).map_err(io)?;
+    }
+    std::fs::create_dir_all(dir.join("keys")).map_err(io)?;
+    std::fs::create_dir_all(dir.join("evidence")).map_err(io)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by `ledger demo`; rerunning the demo replaces this directory\n",
+    )
+    .map_err(io)
+}
+
+/// Builds the demo ledger in `dir` (replacing an earlier demo there) and verifies it.
+pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
+    prepare(dir)?;
+    let mut keys = Vec::new();
+    let mut new_key = |name: &str, role: Role| -> Result<SecretKey, DemoError> {
+        let key = SecretKey::generate(Some(name.to_string()))?;
+        let path = dir.join("keys").join(format!("{name}.key"));
+        key.save_new(&path)?;
+        keys.push((name.to_string(), role, path));
+        Ok(key)
+    };
+    let admin = new_key("panel-admin", Role::Admin)?;
+    let investigator = new_key("panel-investigator", Role::Investigator)?;
+    let auditor = new_key("partner-auditor", Role::Auditor)?;
+
+    let ledger_dir = dir.join("ledger");
+    let (ledger, _) = Ledger::create(&ledger_dir, &admin, "panel-admin", DEMO_ORIGIN)?;
+    ledger.enroll_key(
+        &admin,
+        &investigator.public(),
+        "panel-investigator",
+        Role::Investigator,
+    )?;
+    ledger.enroll_key(&admin, &auditor.public(), "partner-auditor", Role::Auditor)?;
+
+    let mut batches = Vec::new();
+    for (file, text) in EXAMPLE_BATCHES {
+        let events = parse_events(text.as_bytes()).map_err(|e| DemoError::Example {
+            file,
+            reason: e.to_string(),
+        })?;
+        ledger.append(&investigator, &events)?;
+        batches.push((file, events.len()));
+    }
+
+    let evidence_path = dir.join("evidence").join(EVIDENCE_NAME);
+    let io = |source| DemoError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    std::fs::write(&evidence_path, EVIDENCE_TEXT).map_err(io)?;
+    let provenance = Provenance {
+        custody_note: Some("analyst's note kept by the panel secretariat; demo copy".into()),
+        ..Provenance::default()
+    };
+    let payload =
+        evidence::anchor_payload(EVIDENCE_INCIDENT, &evidence_path, provenance).map_err(io)?;
+    ledger.append_one(
+        &investigator,
+        crate::event::EventType::EvidenceAnchored,
+        &payload,
+    )?;
+    batches.push(("evidence/panel-report-note.txt", 1));
+
+    let mut problems = Vec::new();
+    let report = ledger.verify(|p| problems.push(p.clone()))?;
+    Ok((
+        ledger,
+        DemoSummary {
+            dir: dir.to_path_buf(),
+            ledger_dir,
+            keys,
+            batches,
+            report,
+            problems,
+        },
+    ))
+}

@@ -1,0 +1,132 @@
+//! Entries: what the log stores. An entry places one sealed statement in the log with its
+//! sequence number, the ledger's clock (`recorded_at`) and the hash of the entry before it.
+//! The canonical entry bytes are self-contained and at most 64 KiB, so that they can also be the
+//! leaves of the log's Merkle tree; their BLAKE3 hash (derive-key mode) chains the log.
+//!
+//! This module owns those bytes and that hash (docs/FORMAT.md, "Entry"). It never touches
+//! storage, the clock or the terminal, and never judges whether an entry is allowed.
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::merkle::Hash;
+use crate::statement::{Seal, Statement, MAX_PAYLOAD_BYTES, MAX_PROOF_HASHES};
+use crate::time::Timestamp;
+
+pub const ENTRY_TAG: &[u8] = b"ledger/entry\0";
+pub const ENTRY_VERSION: u8 = 1;
+/// The BLAKE3 derive-key context of entry hashes.
+pub const ENTRY_HASH_CONTEXT: &str = "ledger 2026-11-23 entry hash v1";
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+/// The `prev` of the entry at seq 0.
+pub const ZERO_HASH: Hash = [0u8; 32];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    pub prev: Hash,
+    pub statement: Statement,
+    /// The canonical bytes of `statement`, exactly as signed.
+    pub statement_bytes: Vec<u8>,
+    pub seal: Seal,
+}
+
+impl Entry {
+    pub fn new(
+        seq: u64,
+        recorded_at: Timestamp,
+        prev: Hash,
+        statement: Statement,
+        statement_bytes: Vec<u8>,
+        seal: Seal,
+    ) -> Entry {
+        Entry {
+            seq,
+            recorded_at,
+            prev,
+            statement,
+            statement_bytes,
+            seal,
+        }
+    }
+
+    /// The canonical entry bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(
+            ENTRY_TAG.len() + 160 + self.statement_bytes.len() + 32 * self.seal.proof.len(),
+        );
+        w.raw(ENTRY_TAG);
+        w.u8(ENTRY_VERSION);
+        w.u64(self.seq);
+        w.i64(self.recorded_at.0);
+        w.raw(&self.prev);
+        w.long_bytes(&self.statement_bytes);
+        w.u64(self.seal.index);
+        w.u64(self.seal.batch_size);
+        w.u8(u8::try_from(self.seal.proof.len()).expect("proofs are at most 32 hashes"));
+        for hash in &self.seal.proof {
+            w.raw(hash);
+        }
+        w.raw(&self.seal.signature);
+        debug_assert!(w.bytes.len() <= MAX_ENTRY_BYTES);
+        w.bytes
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(DecodeError::TooLong {
+                field: "entry",
+                len: bytes.len(),
+                max: MAX_ENTRY_BYTES,
+            });
+        }
+        let mut r = Reader::new(bytes);
+        r.tag(ENTRY_TAG, "entry")?;
+        r.version(ENTRY_VERSION)?;
+        let seq = r.u64("seq")?;
+        let recorded_at = Timestamp(r.i64("recorded_at")?);
+        let prev = r.array("prev")?;
+        let statement_bytes = r
+            .long_bytes("statement", MAX_PAYLOAD_BYTES + 1024)?
+            .to_vec();
+        let statement = Statement::decode(&statement_bytes).map_err(|e| DecodeError::Invalid {
+            field: "statement",
+            reason: e.to_string(),
+        })?;
+        let index = r.u64("seal index")?;
+        let batch_size = r.u64("seal batch size")?;
+        let proof_len = r.u8("seal proof length")? as usize;
+        if proof_len > MAX_PROOF_HASHES {
+            return Err(DecodeError::TooLong {
+                field: "seal proof",
+                len: proof_len,
+                max: MAX_PROOF_HASHES,
+            });
+        }
+        let proof = (0..proof_len)
+            .map(|_| r.array("seal proof"))
+            .collect::<Result<Vec<Hash>, _>>()?;
+        let signature = r.array("seal signature")?;
+        r.finish()?;
+        let seal = Seal {
+            index,
+            batch_size,
+            proof,
+            signature,
+        };
+        Ok(Entry {
+            seq,
+            recorded_at,
+            prev,
+            statement,
+            statement_bytes,
+            seal,
+        })
+    }
+}
+
+/// The hash that chains the log: BLAKE3 in derive-key mode over the canonical entry bytes.
+pub fn entry_hash(entry_bytes: &[u8]) -> Hash {
+    let mut hasher = blake3::Hasher::new_derive_key(ENTRY_HASH_CONTEXT);
+    hasher.update(entry_bytes);
+    *hasher.finalize().as_bytes()
+}

@@ -1,0 +1,27 @@
+//! `ledger`: a signed, append-only, hash-chained incident ledger.
+//!
+//! Data flows one way (see docs/ARCHITECTURE.md): input JSON is validated against its schema
+//! ([`schema`]), wrapped in a signed [`statement`], sequenced and chained into an [`entry`] by the
+//! [`ledger`] façade, and stored through the narrow [`store`] trait. Everything else reads
+//! entries: [`verify`] audits them from their stored bytes and trusts nothing derived.
+//!
+//! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
+
+mod codec;
+pub mod demo;
+pub mod entry;
+pub mod event;
+pub mod evidence;
+pub mod input;
+pub mod keys;
+pub mod ledger;
+pub mod merkle;
+pub mod rules;
+pub mod schema;
+pub mod statement;
+pub mod store;
+pub mod time;
+pub mod verify;
+
+pub use crate::codec::DecodeError;
+pub use crate::ledger::Ledger;

@@ -1,0 +1,577 @@
+//! The `ledger` command line: parses arguments, reads files, prints, and maps outcomes to exit
+//! codes (0 success, 1 verification found a problem, 2 usage, input or I/O error). All domain
+//! logic lives in the library.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use ledger::entry::Entry;
+use ledger::event::Role;
+use ledger::evidence::{self, Provenance};
+use ledger::input::parse_events;
+use ledger::keys::{PublicKey, SecretKey};
+use ledger::ledger::Appended;
+use ledger::merkle::Hash;
+use ledger::rules::KeyRecord;
+use ledger::Ledger;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "ledger",
+    version,
+    about = "A signed, append-only, hash-chained incident ledger"
+)]
+struct Cli {
+    /// The ledger directory.
+    #[arg(long, global = true, env = "LEDGER_DIR", default_value = "ledger.db")]
+    ledger: PathBuf,
+    /// Seconds to wait for another process that holds the ledger.
+    #[arg(long, global = true, default_value_t = 0.0, value_name = "SECONDS")]
+    wait: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a ledger: its genesis entry names its origin and admin key.
+    Init {
+        #[arg(long, value_name = "FILE")]
+        admin_key: PathBuf,
+        /// The ledger's name, e.g. ledger.example.org/mali-panel.
+        #[arg(long)]
+        origin: Option<String>,
+        /// The admin's name in the ledger (default: the key file's name, else "admin").
+        #[arg(long)]
+        admin_name: Option<String>,
+    },
+    /// Generate, enrol, revoke and list keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Append events (one JSON object or NDJSON) as one atomic, durable batch.
+    Append {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Input file, or - for standard input (the default).
+        input: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Anchor an evidence file to an incident by its hashes (the file is not stored).
+    Attach {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long, value_name = "ID")]
+        incident: String,
+        file: PathBuf,
+        #[arg(long)]
+        media_type: Option<String>,
+        /// When the material was captured (date or RFC 3339 date-time).
+        #[arg(long)]
+        captured_at: Option<String>,
+        #[arg(long)]
+        custody_note: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// List entries.
+    Log {
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Show one entry in full.
+    Show {
+        seq: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Audit the whole ledger from its stored bytes.
+    Verify {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Build and verify a small Mali ledger from the bundled examples.
+    Demo {
+        #[arg(long, default_value = "ledger-demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a secret key file (mode 0600) and print its public key.
+    Generate {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Enrol a public key with a name and role (needs an admin key).
+    Enroll {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long, value_name = "PUBKEY")]
+        public: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "investigator", "auditor"])]
+        role: String,
+    },
+    /// Revoke the active key with this name (needs an admin key).
+    Revoke {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// List enrolled keys.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+/// The outcome of a command that ran: success, or a verification that found problems.
+enum Outcome {
+    Ok,
+    Problems,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Problems) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ledger: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Ledger> {
+    if !(cli.wait.is_finite() && cli.wait >= 0.0) {
+        bail!("--wait must be a number of seconds, 0 or more");
+    }
+    Ok(Ledger::open(
+        &cli.ledger,
+        Duration::from_secs_f64(cli.wait),
+    )?)
+}
+
+fn load_key(path: &Path) -> Result<SecretKey> {
+    Ok(SecretKey::load(path)?)
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    match &cli.command {
+        Command::Key(KeyCommand::Generate { out: path, name }) => {
+            let key = SecretKey::generate(name.clone())?;
+            key.save_new(path)?;
+            writeln!(out, "{}", key.public())?;
+            eprintln!(
+                "wrote secret key to {} (mode 0600); share only the public key above",
+                path.display()
+            );
+        }
+        Command::Init {
+            admin_key,
+            origin,
+            admin_name,
+        } => {
+            let key = load_key(admin_key)?;
+            let admin_name = admin_name
+                .clone()
+                .or_else(|| key.name.clone())
+                .unwrap_or_else(|| "admin".to_string());
+            let origin = origin
+                .clone()
+                .unwrap_or_else(|| default_origin(&cli.ledger));
+            let (_, genesis) = Ledger::create(&cli.ledger, &key, &admin_name, &origin)?;
+            writeln!(out, "created ledger {origin} at {}", cli.ledger.display())?;
+            writeln!(
+                out,
+                "seq 0 {} (genesis; admin {admin_name} {})",
+                hex::encode(genesis.hash),
+                key.public()
+            )?;
+        }
+        Command::Key(KeyCommand::Enroll {
+            key,
+            public,
+            name,
+            role,
+        }) => {
+            let admin = load_key(key)?;
+            let public = PublicKey::parse(public)?;
+            let role = Role::parse(role).expect("clap allows only known roles");
+            let appended = open(&cli)?.enroll_key(&admin, &public, name, role)?;
+            print_appended(&mut out, &[appended], Format::Text)?;
+        }
+        Command::Key(KeyCommand::Revoke { key, name, reason }) => {
+            let admin = load_key(key)?;
+            let appended = open(&cli)?.revoke_key(&admin, name, reason)?;
+            print_appended(&mut out, &[appended], Format::Text)?;
+        }
+        Command::Key(KeyCommand::List { format }) => {
+            let keys = open(&cli)?.keys()?;
+            print_keys(&mut out, &keys, *format)?;
+        }
+        Command::Append { key, input, format } => {
+            let key = load_key(key)?;
+            let (name, bytes) = read_input(input.as_deref())?;
+            let events =
+                parse_events(&bytes).with_context(|| format!("cannot read events from {name}"))?;
+            let appended = open(&cli)?
+                .append(&key, &events)
+                .with_context(|| format!("{name} was refused"))?;
+            print_appended(&mut out, &appended, *format)?;
+        }
+        Command::Attach {
+            key,
+            incident,
+            file,
+            media_type,
+            captured_at,
+            custody_note,
+            format,
+        } => {
+            let key = load_key(key)?;
+            let provenance = Provenance {
+                media_type: media_type.clone(),
+                captured_at: captured_at.clone(),
+                custody_note: custody_note.clone(),
+            };
+            let payload = evidence::anchor_payload(incident, file, provenance)
+                .with_context(|| format!("cannot read evidence file {}", file.display()))?;
+            let appended = open(&cli)?.append_one(
+                &key,
+                ledger::event::EventType::EvidenceAnchored,
+                &payload,
+            )?;
+            print_appended(&mut out, &[appended], *format)?;
+        }
+        Command::Log {
+            from,
+            limit,
+            format,
+        } => {
+            let ledger = open(&cli)?;
+            let names = key_names(&ledger.keys()?);
+            for item in ledger
+                .entries(*from)
+                .take(limit.map_or(usize::MAX, |l| l as usize))
+            {
+                let (entry, hash) = item?;
+                match format {
+                    Format::Json => writeln!(out, "{}", entry_json(&entry, &hash, &names))?,
+                    Format::Text => writeln!(out, "{}", entry_line(&entry, &names))?,
+                }
+            }
+        }
+        Command::Show { seq, format } => {
+            let ledger = open(&cli)?;
+            let names = key_names(&ledger.keys()?);
+            let Some((entry, hash)) = ledger.entry(*seq)? else {
+                bail!("there is no entry at seq {seq}; `ledger log` lists the entries");
+            };
+            let object = entry_json(&entry, &hash, &names);
+            match format {
+                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&object)?)?,
+                Format::Text => print_entry_text(&mut out, &object)?,
+            }
+        }
+        Command::Verify { format } => {
+            let ledger = open(&cli)?;
+            let mut problems = Vec::new();
+            let report = ledger.verify(|p| {
+                if *format == Format::Text {
+                    println!("seq {}: {}", p.seq, p.reason);
+                } else if problems.len() < 10_000 {
+                    problems.push(p.clone());
+                }
+            })?;
+            match format {
+                Format::Json => {
+                    let mut object = serde_json::to_value(&report)?;
+                    object["intact"] = json!(report.intact());
+                    object["problem_list"] = serde_json::to_value(&problems)?;
+                    writeln!(out, "{object}")?;
+                }
+                Format::Text => writeln!(out, "{}", verify_summary(&report))?,
+            }
+            if !report.intact() {
+                return Ok(Outcome::Problems);
+            }
+        }
+        Command::Demo { dir } => {
+            let (_, summary) = ledger::demo::build(dir)?;
+            writeln!(
+                out,
+                "Demo ledger {} at {}",
+                ledger::demo::DEMO_ORIGIN,
+                summary.ledger_dir.display()
+            )?;
+            for (name, role, path) in &summary.keys {
+                writeln!(out, "  key {name:<20} {role:<13} {}", path.display())?;
+            }
+            for (file, count) in &summary.batches {
+                writeln!(out, "  appended {count:>3} events from {file}")?;
+            }
+            for p in &summary.problems {
+                writeln!(out, "seq {}: {}", p.seq, p.reason)?;
+            }
+            writeln!(out, "{}", verify_summary(&summary.report))?;
+            writeln!(
+                out,
+                "Try: ledger --ledger {} log",
+                summary.ledger_dir.display()
+            )?;
+            if !summary.report.intact() {
+                return Ok(Outcome::Problems);
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn default_origin(dir: &Path) -> String {
+    let name = std::fs::canonicalize(dir.parent().unwrap_or(Path::new(".")))
+        .ok()
+        .and_then(|p| {
+            p.join(dir.file_name().unwrap_or_default())
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "ledger".to_string());
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("local/{}", cleaned.trim_start_matches(['.', '-', '_']))
+}
+
+fn read_input(input: Option<&Path>) -> Result<(String, Vec<u8>)> {
+    match input {
+        None => read_stdin(),
+        Some(p) if p == Path::new("-") => read_stdin(),
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read input file {}", path.display()))?;
+            Ok((path.display().to_string(), bytes))
+        }
+    }
+}
+
+fn read_stdin() -> Result<(String, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    Ok(("standard input".to_string(), bytes))
+}
+
+fn print_appended(out: &mut impl Write, appended: &[Appended], format: Format) -> Result<()> {
+    for a in appended {
+        match format {
+            Format::Text => writeln!(out, "seq {} {}", a.seq, hex::encode(a.hash))?,
+            Format::Json => writeln!(
+                out,
+                "{}",
+                json!({"seq": a.seq, "hash": hex::encode(a.hash)})
+            )?,
+        }
+    }
+    Ok(())
+}
+
+fn print_keys(out: &mut impl Write, keys: &[KeyRecord], format: Format) -> Result<()> {
+    for k in keys {
+        let public = PublicKey(k.public_key).to_string();
+        match format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                json!({"name": k.name, "role": k.role.name(), "public_key": public,
+                       "enrolled_seq": k.enrolled_seq, "revoked_seq": k.revoked_seq})
+            )?,
+            Format::Text => {
+                let status = k
+                    .revoked_seq
+                    .map_or("active".to_string(), |s| format!("revoked at seq {s}"));
+                writeln!(
+                    out,
+                    "{:<20} {:<13} {public}  enrolled at seq {}, {status}",
+                    k.name,
+                    k.role.name(),
+                    k.enrolled_seq
+                )?
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_names(keys: &[KeyRecord]) -> HashMap<PublicKey, String> {
+    keys.iter()
+        .map(|k| (PublicKey(k.public_key), k.name.clone()))
+        .collect()
+}
+
+fn entry_json(entry: &Entry, hash: &Hash, names: &HashMap<PublicKey, String>) -> Value {
+    let statement = &entry.statement;
+    let payload: Value = serde_json::from_slice(&statement.payload)
+        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&statement.payload)));
+    json!({
+        "seq": entry.seq,
+        "recorded_at": entry.recorded_at.to_rfc3339(),
+        "hash": hex::encode(hash),
+        "prev": hex::encode(entry.prev),
+        "type": statement.event_type,
+        "schema_version": statement.schema_version,
+        "author": statement.author.to_string(),
+        "author_name": names.get(&statement.author),
+        "claimed_at": statement.claimed_at.to_rfc3339(),
+        "seal": {"index": entry.seal.index, "batch_size": entry.seal.batch_size,
+                 "proof_hashes": entry.seal.proof.len(), "signature": hex::encode(entry.seal.signature)},
+        "data": payload,
+    })
+}
+
+/// One line per entry: seq, time, type, author, and what the event is about.
+fn entry_line(entry: &Entry, names: &HashMap<PublicKey, String>) -> String {
+    let statement = &entry.statement;
+    let data: Value = serde_json::from_slice(&statement.payload).unwrap_or(Value::Null);
+    let field = |name: &str| {
+        data.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let about = match statement.event_type.as_str() {
+        "ledger.genesis" => format!("origin {}", field("origin")),
+        "key.enrolled" => format!("{} as {}", field("name"), field("role")),
+        "key.revoked" => format!("{}: {}", field("name"), field("reason")),
+        "incident.reported" => format!(
+            "{} {} {}",
+            field("incident_id"),
+            field("event_date"),
+            field("event_type")
+        ),
+        "incident.corrected" | "incident.retracted" => {
+            format!("{}: {}", field("incident_id"), field("reason"))
+        }
+        "evidence.anchored" => format!("{} {}", field("incident_id"), field("filename")),
+        "accord.status_changed" => {
+            let provision = field("provision");
+            let what = if provision.is_empty() {
+                field("accord")
+            } else {
+                format!("{}/{provision}", field("accord"))
+            };
+            format!("{what} {} {}", field("status"), field("effective_date"))
+        }
+        "mandate.changed" => format!(
+            "{} {} {} {}",
+            field("mission"),
+            field("resolution"),
+            field("action"),
+            field("adopted_date")
+        ),
+        _ => String::new(),
+    };
+    let author = names
+        .get(&statement.author)
+        .cloned()
+        .unwrap_or_else(|| statement.author.to_string());
+    format!(
+        "{:>6}  {}  {:<22} {:<18} {about}",
+        entry.seq,
+        entry.recorded_at.to_rfc3339(),
+        statement.event_type,
+        author
+    )
+}
+
+fn print_entry_text(out: &mut impl Write, object: &Value) -> Result<()> {
+    for field in [
+        "seq",
+        "recorded_at",
+        "hash",
+        "prev",
+        "type",
+        "schema_version",
+        "author",
+        "author_name",
+        "claimed_at",
+    ] {
+        let value = &object[field];
+        let text = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        writeln!(out, "{field:<15} {text}")?;
+    }
+    let seal = &object["seal"];
+    writeln!(
+        out,
+        "{:<15} statement {} of {} ({} proof hashes)",
+        "seal", seal["index"], seal["batch_size"], seal["proof_hashes"]
+    )?;
+    writeln!(
+        out,
+        "{:<15} {}",
+        "signature",
+        seal["signature"].as_str().unwrap_or("")
+    )?;
+    writeln!(
+        out,
+        "data\n{}",
+        serde_json::to_string_pretty(&object["data"])?
+    )?;
+    Ok(())
+}
+
+fn verify_summary(report: &ledger::verify::Report) -> String {
+    let origin = report.origin.as_deref().unwrap_or("(no origin)");
+    let head = match (report.last_seq, report.last_hash) {
+        (Some(seq), Some(hash)) => format!("head seq {seq} {}", hex::encode(hash)),
+        _ => "no entries".to_string(),
+    };
+    let counts = format!(
+        "{} entries, {} signatures, {} keys, {} incidents; {head}",
+        report.entries, report.signatures, report.keys, report.incidents
+    );
+    if report.intact() {
+        format!("verified {origin}: intact. {counts}")
+    } else {
+        format!(
+            "verify {origin}: {} problem(s) found. {counts}",
+            report.problems
+        )
+    }
+}

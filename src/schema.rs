@@ -1,0 +1,148 @@
+//! The JSON Schemas of event payloads (schemas/, draft 2020-12, embedded in the binary) and
+//! validation with field-level messages. One schema per event type and version.
+//!
+//! It validates one payload at a time and knows nothing of storage, keys or rules between
+//! entries (those are [`crate::rules`]).
+
+use crate::event::EventType;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::Validator;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The embedded schema text of every (event type, schema version).
+pub const SCHEMA_SOURCES: [(EventType, u16, &str); 9] = [
+    (
+        EventType::LedgerGenesis,
+        1,
+        include_str!("../schemas/ledger.genesis.v1.json"),
+    ),
+    (
+        EventType::KeyEnrolled,
+        1,
+        include_str!("../schemas/key.enrolled.v1.json"),
+    ),
+    (
+        EventType::KeyRevoked,
+        1,
+        include_str!("../schemas/key.revoked.v1.json"),
+    ),
+    (
+        EventType::IncidentReported,
+        1,
+        include_str!("../schemas/incident.reported.v1.json"),
+    ),
+    (
+        EventType::IncidentCorrected,
+        1,
+        include_str!("../schemas/incident.corrected.v1.json"),
+    ),
+    (
+        EventType::IncidentRetracted,
+        1,
+        include_str!("../schemas/incident.retracted.v1.json"),
+    ),
+    (
+        EventType::EvidenceAnchored,
+        1,
+        include_str!("../schemas/evidence.anchored.v1.json"),
+    ),
+    (
+        EventType::AccordStatusChanged,
+        1,
+        include_str!("../schemas/accord.status_changed.v1.json"),
+    ),
+    (
+        EventType::MandateChanged,
+        1,
+        include_str!("../schemas/mandate.changed.v1.json"),
+    ),
+];
+
+/// Why a payload is not accepted, naming the field (e.g. `data.latitude`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field}: {message}")]
+pub struct SchemaViolation {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("there is no schema for {event_type} version {version}")]
+    UnknownVersion { event_type: EventType, version: u16 },
+    #[error("the embedded schema for {event_type} does not compile: {reason}")]
+    Broken {
+        event_type: EventType,
+        reason: String,
+    },
+    #[error(transparent)]
+    Violation(#[from] SchemaViolation),
+}
+
+/// Compiled validators; built once and shared (validation is thread-safe).
+pub struct Schemas {
+    validators: HashMap<(EventType, u16), Validator>,
+}
+
+impl Schemas {
+    pub fn load() -> Result<Schemas, SchemaError> {
+        let mut validators = HashMap::new();
+        for (event_type, version, source) in SCHEMA_SOURCES {
+            let broken = |reason: String| SchemaError::Broken { event_type, reason };
+            let schema: Value = serde_json::from_str(source).map_err(|e| broken(e.to_string()))?;
+            let validator = jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&schema)
+                .map_err(|e| broken(e.to_string()))?;
+            validators.insert((event_type, version), validator);
+        }
+        Ok(Schemas { validators })
+    }
+
+    /// Validates a payload, reporting the first problem found.
+    pub fn validate(
+        &self,
+        event_type: EventType,
+        version: u16,
+        payload: &Value,
+    ) -> Result<(), SchemaError> {
+        let validator =
+            self.validators
+                .get(&(event_type, version))
+                .ok_or(SchemaError::UnknownVersion {
+                    event_type,
+                    version,
+                })?;
+        match validator.iter_errors(payload).next() {
+            None => Ok(()),
+            Some(error) => {
+                let mut field = String::from("data");
+                for segment in error
+                    .instance_path()
+                    .as_str()
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                {
+                    field.push('.');
+                    field.push_str(&segment.replace("~1", "/").replace("~0", "~"));
+                }
+                let message = match error.kind() {
+                    ValidationErrorKind::Required { property } => {
+                        field.push('.');
+                        field.push_str(property.as_str().unwrap_or("?"));
+                        "is required but missing".to_string()
+                    }
+                    ValidationErrorKind::AdditionalProperties { unexpected } => {
+                        format!(
+                            "unknown field(s) {} (this type allows no other fields)",
+                            unexpected.join(", ")
+                        )
+                    }
+                    _ => error.to_string(),
+                };
+                Err(SchemaViolation { field, message }.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Storage behind a narrow trait: append a batch of entries with the derived state that goes with
+//! them, atomically and durably; read entries by seq or in order; read derived state by key.
+//! [`SledStore`] is the one engine: a sled database in `DIR/sled`, guarded by an exclusive lock
+//! on `DIR/ledger.lock`.
+//!
+//! A store holds bytes. It never knows what an incident or a key is, and never judges an entry.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("there is no ledger at {dir}; create one with `ledger init`, or point --ledger (or LEDGER_DIR) at an existing one")]
+    NoLedger { dir: PathBuf },
+    #[error("{dir} already holds files; `ledger init` needs a new or empty directory")]
+    NotEmpty { dir: PathBuf },
+    #[error(
+        "the ledger at {dir} is in use by another process; try again later or pass --wait SECONDS"
+    )]
+    InUse { dir: PathBuf },
+    #[error("I/O error on the ledger at {dir}: {source}")]
+    Io {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the ledger's database at {dir} cannot be read: {reason}")]
+    Database { dir: PathBuf, reason: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+pub type EntryIter<'a> = Box<dyn Iterator<Item = StoreResult<(u64, Vec<u8>)>> + 'a>;
+
+/// A write of derived state: `None` removes the key.
+pub type StateWrite = (Vec<u8>, Option<Vec<u8>>);
+
+pub trait Store {
+    /// The stored bytes of the entry at `seq`.
+    fn entry(&self, seq: u64) -> StoreResult<Option<Vec<u8>>>;
+    /// Entries in ascending seq from `from`, each with the seq it is stored under.
+    fn entries(&self, from: u64) -> EntryIter<'_>;
+    /// The entry stored under the highest seq.
+    fn last_entry(&self) -> StoreResult<Option<(u64, Vec<u8>)>>;
+    fn state(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// Derived-state pairs whose key starts with `prefix`, in key order.
+    fn state_with_prefix(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Writes entries and state together: all or nothing, and durable before it returns.
+    fn commit(&self, entries: &[(u64, Vec<u8>)], state: &[StateWrite]) -> StoreResult<()>;
+}
+
+const ENTRY_PREFIX: u8 = b'e';
+const STATE_PREFIX: u8 = b's';
+
+/// The sled key of the entry at `seq`: `e` and the seq as 8 big-endian bytes, so that key order
+/// is seq order. Documented in docs/FORMAT.md for people who inspect a database by hand.
+pub fn sled_entry_key(seq: u64) -> [u8; 9] {
+    let mut key = [ENTRY_PREFIX; 9];
+    key[1..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn state_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(STATE_PREFIX);
+    out.extend_from_slice(key);
+    out
+}
+
+pub struct SledStore {
+    dir: PathBuf,
+    db: sled::Db,
+    // Held for the store's lifetime: dropping it releases the lock.
+    _lock: File,
+}
+
+/// The sled database directory inside a ledger directory.
+pub fn sled_dir(dir: &Path) -> PathBuf {
+    dir.join("sled")
+}
+
+impl SledStore {
+    /// Creates a new, empty ledger directory and opens it.
+    pub fn create(dir: &Path) -> StoreResult<SledStore> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+            return Err(StoreError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        SledStore::open_inner(dir, Duration::ZERO)
+    }
+
+    /// Opens an existing ledger, waiting up to `wait` for another process to release it.
+    pub fn open(dir: &Path, wait: Duration) -> StoreResult<SledStore> {
+        if !sled_dir(dir).is_dir() {
+            return Err(StoreError::NoLedger {
+                dir: dir.to_path_buf(),
+            });
+        }
+        SledStore::open_inner(dir, wait)
+    }
+
+    fn open_inner(dir: &Path, wait: Duration) -> StoreResult<SledStore> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("ledger.lock"))
+            .map_err(io)?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::InUse {
+                        dir: dir.to_path_buf(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        let db = sled::Config::new()
+            .path(sled_dir(dir))
+            .cache_capacity(256 * 1024 * 1024)
+            .open()
+            .map_err(|e| StoreError::Database {
+                dir: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(SledStore {
+            dir: dir.to_path_buf(),
+            db,
+            _lock: lock,
+        })
+    }
+
+    fn db_err(&self, e: sled::Error) -> StoreError {
+        match e {
+            sled::Error::Io(source) => StoreError::Io {
+                dir: self.dir.clone(),
+                source,
+            },
+            other => StoreError::Database {
+                dir: self.dir.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// sled's flush writes its log but does not fsync every file it depends on; sync them all,
+    /// and the directories that name them, before an append is acknowledged.
+    fn sync_files(&self) -> StoreResult<()> {
+        fn sync_tree(path: &Path) -> std::io::Result<()> {
+            for item in std::fs::read_dir(path)? {
+                let item = item?;
+                if item.file_type()?.is_dir() {
+                    sync_tree(&item.path())?;
+                } else {
+                    File::open(item.path())?.sync_all()?;
+                }
+            }
+            File::open(path)?.sync_all()
+        }
+        let io = |source| StoreError::Io {
+            dir: self.dir.clone(),
+            source,
+        };
+        sync_tree(&sled_dir(&self.dir)).map_err(io)?;
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)
+    }
+}
+
+fn entry_seq(key: &[u8]) -> Option<u64> {
+    match key {
+        [ENTRY_PREFIX, seq @ ..] => Some(u64::from_be_bytes(seq.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+impl Store for SledStore {
+    fn entry(&self, seq: u64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get(sled_entry_key(seq))
+            .map_err(|e| self.db_err(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn entries(&self, from: u64) -> EntryIter<'_> {
+        let iter = self
+            .db
+            .range(sled_entry_key(from)..=sled_entry_key(u64::MAX));
+        Box::new(iter.map(move |item| {
+            let (key, value) = item.map_err(|e| self.db_err(e))?;
+            let seq = entry_seq(&key).ok_or_else(|| StoreError::Database {
+                dir: self.dir.clone(),
+                reason: format!(
+                    "an entry is stored under a malformed key {}",
+                    hex::encode(&key)
+                ),
+            })?;
+            Ok((seq, value.to_vec()))
+        }))
+    }
+
+    fn last_entry(&self) -> StoreResult<Option<(u64, Vec<u8>)>> {
+        let last = self
+            .db
+            .range(sled_entry_key(0)..=sled_entry_key(u64::MAX))
+            .next_back();
+        match last {
+            None => Ok(None),
+            Some(item) => {
+                let (key, value) = item.map_err(|e| self.db_err(e))?;
+                Ok(entry_seq(&key).map(|seq| (seq, value.to_vec())))
+            }
+        }
+    }
+
+    fn state(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .db
+            .get(state_key(key))
+            .map_err(|e| self.db_err(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn state_with_prefix(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.db
+            .scan_prefix(state_key(prefix))
+            .map(|item| {
+                let (key, value) = item.map_err(|e| self.db_err(e))?;
+                Ok((key[1..].to_vec(), value.to_vec()))
+            })
+            .collect()
+    }
+
+    fn commit(&self, entries: &[(u64, Vec<u8>)], state: &[StateWrite]) -> StoreResult<()> {
+        let mut batch = sled::Batch::default();
+        for (seq, bytes) in entries {
+            batch.insert(&sled_entry_key(*seq), bytes.as_slice());
+        }
+        for (key, value) in state {
+            match value {
+                Some(value) => batch.insert(state_key(key), value.as_slice()),
+                None => batch.remove(state_key(key)),
+            }
+        }
+        self.db.apply_batch(batch).map_err(|e| self.db_err(e))?;
+        self.db.flush().map_err(|e| self.db_err(e))?;
+        self.sync_files()
+    }
+}

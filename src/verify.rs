@@ -1,0 +1,265 @@
+//! The full audit of a ledger from its stored entry bytes alone: seq continuity, every `prev`
+//! link and entry hash recomputed, every seal's signature (`verify_strict`, on all cores), the
+//! author's enrolment, revocation and role at each seq, each payload's schema and the rules.
+//!
+//! It streams the log in fixed-size chunks, so memory stays bounded by the chunk plus the rule
+//! state (one small record per key and per incident). It must never take an index, cache or
+//! projection as evidence: the only derived thing it reads is the head record, and only to
+//! report more (a log shortened at its end), never to accept less.
+
+use crate::entry::{entry_hash, Entry, ZERO_HASH};
+use crate::event::EventType;
+use crate::keys::PublicKey;
+use crate::merkle::Hash;
+use crate::rules::{AdmitError, Empty, RuleState};
+use crate::schema::Schemas;
+use crate::statement::seal_message;
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Entries examined per parallel step: large enough to keep both cores busy, small enough that
+/// memory does not grow with the log.
+const CHUNK: usize = 4096;
+
+/// One integrity problem, at the seq where it shows.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub seq: u64,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub origin: Option<String>,
+    pub entries: u64,
+    /// Distinct seals whose signature was checked (one per signed batch).
+    pub signatures: u64,
+    pub keys: usize,
+    pub incidents: usize,
+    pub problems: u64,
+    pub last_seq: Option<u64>,
+    #[serde(serialize_with = "hex_hash")]
+    pub last_hash: Option<Hash>,
+}
+
+fn hex_hash<S: serde::Serializer>(hash: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
+    match hash {
+        Some(h) => s.serialize_str(&hex::encode(h)),
+        None => s.serialize_none(),
+    }
+}
+
+impl Report {
+    pub fn intact(&self) -> bool {
+        self.problems == 0
+    }
+}
+
+/// What can be checked of one entry without looking at any other.
+struct Examined {
+    stored_seq: u64,
+    hash: Hash,
+    entry: Result<Entry, String>,
+    batch_root: Option<Hash>,
+    payload: Result<(EventType, Value), String>,
+}
+
+fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
+    let hash = entry_hash(bytes);
+    let entry = Entry::decode(bytes).map_err(|e| format!("the entry does not decode: {e}"));
+    let (batch_root, payload) = match &entry {
+        Err(e) => (None, Err(e.clone())),
+        Ok(entry) => (
+            entry.seal.root(&entry.statement_bytes),
+            check_payload(schemas, entry),
+        ),
+    };
+    Examined {
+        stored_seq,
+        hash,
+        entry,
+        batch_root,
+        payload,
+    }
+}
+
+fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value), String> {
+    let statement = &entry.statement;
+    let event_type = EventType::parse(&statement.event_type)
+        .ok_or_else(|| format!("unknown event type {:?}", statement.event_type))?;
+    let payload: Value = serde_json::from_slice(&statement.payload)
+        .map_err(|e| format!("the payload is not valid JSON: {e}"))?;
+    schemas
+        .validate(event_type, statement.schema_version, &payload)
+        .map_err(|e| format!("{event_type} payload breaks its schema: {e}"))?;
+    Ok((event_type, payload))
+}
+
+/// A seal as signed: the same batch signature appears on every entry of the batch, so it is
+/// checked once.
+type SealKey = (PublicKey, u64, Hash, [u8; 64]);
+
+/// Audits the whole log. `recorded_head` is the store's head record, if any.
+pub fn verify<S: Store>(
+    store: &S,
+    schemas: &Schemas,
+    recorded_head: Option<(u64, Hash)>,
+    mut on_problem: impl FnMut(&Problem),
+) -> Result<Report, StoreError> {
+    let mut report = Report::default();
+    let mut problem = |report: &mut Report, seq: u64, reason: String| {
+        report.problems += 1;
+        on_problem(&Problem { seq, reason });
+    };
+    let mut rules = RuleState::new(&Empty);
+    let mut expected_seq = 0u64;
+    let mut prev_hash = ZERO_HASH;
+    let mut prev_recorded_at = Timestamp(i64::MIN);
+    let mut entries = store.entries(0);
+    loop {
+        let chunk: Vec<(u64, Vec<u8>)> = entries.by_ref().take(CHUNK).collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let examined: Vec<Examined> = chunk
+            .par_iter()
+            .map(|(seq, bytes)| examine(schemas, *seq, bytes))
+            .collect();
+        let signatures = check_signatures(&examined);
+        report.signatures += signatures.len() as u64;
+
+        for item in examined {
+            let seq = item.stored_seq;
+            if seq != expected_seq {
+                let reason = if seq > expected_seq {
+                    format!(
+                        "entries {expected_seq} to {} are missing: the log jumps to seq {seq}",
+                        seq - 1
+                    )
+                } else {
+                    format!("an entry is stored out of order at seq {seq}")
+                };
+                problem(&mut report, expected_seq, reason);
+            }
+            report.entries += 1;
+            match &item.entry {
+                Err(reason) => problem(&mut report, seq, reason.clone()),
+                Ok(entry) => {
+                    if entry.seq != seq {
+                        problem(&mut report, seq, format!("the entry stored at seq {seq} says it is seq {}: entries were moved or swapped", entry.seq));
+                    }
+                    if entry.prev != prev_hash {
+                        let reason = if seq == 0 {
+                            "the first entry's prev is not all zero".to_string()
+                        } else {
+                            format!("prev does not match the hash of the entry before it (seq {}): the chain is broken here", seq.saturating_sub(1))
+                        };
+                        problem(&mut report, seq, reason);
+                    }
+                    if entry.recorded_at < prev_recorded_at {
+                        problem(
+                            &mut report,
+                            seq,
+                            format!(
+                                "recorded_at {} is earlier than the entry before it ({})",
+                                entry.recorded_at, prev_recorded_at
+                            ),
+                        );
+                    }
+                    let author = entry.statement.author;
+                    let signed = item.batch_root.map(|root| {
+                        signatures[&(author, entry.seal.batch_size, root, entry.seal.signature)]
+                    });
+                    match signed {
+                        None => problem(&mut report, seq, "the seal's inclusion proof does not fit its index and batch size".into()),
+                        Some(false) => problem(&mut report, seq, format!("the signature does not verify for author {author}: the statement or its seal was altered")),
+                        Some(true) => {}
+                    }
+                    match &item.payload {
+                        Err(reason) => problem(&mut report, seq, reason.clone()),
+                        Ok((event_type, payload)) => {
+                            if let Err(AdmitError::Violation(v)) =
+                                rules.admit(seq, &author, *event_type, payload)
+                            {
+                                problem(
+                                    &mut report,
+                                    seq,
+                                    format!("{event_type} breaks a rule: {v}"),
+                                );
+                            }
+                            if seq == 0 && *event_type == EventType::LedgerGenesis {
+                                report.origin = payload
+                                    .get("origin")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string);
+                            }
+                        }
+                    }
+                    prev_recorded_at = prev_recorded_at.max(entry.recorded_at);
+                }
+            }
+            prev_hash = item.hash;
+            report.last_seq = Some(seq);
+            report.last_hash = Some(item.hash);
+            expected_seq = seq + 1;
+        }
+    }
+
+    if report.entries == 0 {
+        problem(
+            &mut report,
+            0,
+            "the log is empty: there is no genesis entry".into(),
+        );
+    }
+    if let Some((head_seq, head_hash)) = recorded_head {
+        if report.last_seq != Some(head_seq) || report.last_hash != Some(head_hash) {
+            let found = match (report.last_seq, report.last_hash) {
+                (Some(seq), Some(hash)) => format!("seq {seq} with hash {}", hex::encode(hash)),
+                _ => "no entries".to_string(),
+            };
+            problem(
+                &mut report,
+                head_seq,
+                format!(
+                    "the ledger last appended seq {head_seq} with hash {}, but the log now ends at {found}: entries at the end were removed or changed",
+                    hex::encode(head_hash)
+                ),
+            );
+        }
+    }
+    report.keys = rules.changes.keys.len();
+    report.incidents = rules.changes.incidents.len();
+    Ok(report)
+}
+
+/// Verifies every distinct seal of a chunk on all cores.
+fn check_signatures(examined: &[Examined]) -> HashMap<SealKey, bool> {
+    let mut distinct: Vec<SealKey> = Vec::new();
+    for item in examined {
+        if let (Ok(entry), Some(root)) = (&item.entry, item.batch_root) {
+            let key = (
+                entry.statement.author,
+                entry.seal.batch_size,
+                root,
+                entry.seal.signature,
+            );
+            if distinct.last() != Some(&key) {
+                distinct.push(key);
+            }
+        }
+    }
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct
+        .into_par_iter()
+        .map(|key| {
+            let (author, batch_size, root, signature) = key;
+            let ok = author.verify(&seal_message(batch_size, &root), &signature);
+            (key, ok)
+        })
+        .collect()
+}
