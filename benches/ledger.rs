@@ -1,1 +1,101 @@
-fn main() {}
+//! Append and verify on the peers' workload (../shared/peers/pg_chain.sh): incidents with four
+//! event types, actors and regions in rotation and 360 bytes of notes each.
+//!
+//! `cargo bench --bench ledger` runs N = 10,000 by default; set LEDGER_BENCH_N=100000 for the
+//! peers' size. Compare with the peers in the same run and quote ratios of medians: the machine
+//! is shared and absolute times drift.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ledger::event::Role;
+use ledger::input::EventInput;
+use ledger::keys::SecretKey;
+use ledger::Ledger;
+use std::time::Duration;
+
+const TYPES: [&str; 4] = [
+    "Battles",
+    "Violence against civilians",
+    "Explosions/Remote violence",
+    "Strategic developments",
+];
+const ACTORS: [&str; 4] = [
+    "Islamic State (Sahel)",
+    "JNIM",
+    "Military Forces of Mali",
+    "Wagner Group",
+];
+const REGIONS: [&str; 4] = ["Menaka", "Gao", "Kidal", "Mopti"];
+
+fn workload(n: usize) -> Vec<EventInput> {
+    let notes = "report text ".repeat(30);
+    (1..=n)
+        .map(|g| {
+            let day = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new((g % 365) as u64);
+            let data = serde_json::json!({
+                "incident_id": format!("MLI{g}"), "event_date": day.to_string(), "event_type": TYPES[g % 4],
+                "actor1": ACTORS[g % 4], "admin1": REGIONS[g % 4], "fatalities": g % 7, "notes": notes,
+            });
+            EventInput { line: Some(g), event_type: "incident.reported".into(), payload: serde_json::to_vec(&data).unwrap() }
+        })
+        .collect()
+}
+
+/// A ledger with an enrolled investigator, ready for appends.
+fn fresh_ledger(dir: &std::path::Path) -> (Ledger, SecretKey) {
+    let admin = SecretKey::from_seed([1; 32], None);
+    let investigator = SecretKey::from_seed([2; 32], None);
+    let (ledger, _) = Ledger::create(dir, &admin, "admin", "bench/peers").unwrap();
+    ledger
+        .enroll_key(
+            &admin,
+            &investigator.public(),
+            "investigator",
+            Role::Investigator,
+        )
+        .unwrap();
+    (ledger, investigator)
+}
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("LEDGER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let events = workload(n);
+    let mut group = c.benchmark_group("ledger");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(n as u64));
+
+    group.bench_function(format!("append_batch/{n}"), |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let (ledger, key) = fresh_ledger(&dir.path().join("l"));
+                (dir, ledger, key)
+            },
+            |(dir, ledger, key)| {
+                ledger.append(&key, &events).unwrap();
+                (dir, ledger)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ledger, key) = fresh_ledger(&dir.path().join("l"));
+    ledger.append(&key, &events).unwrap();
+    group.bench_function(format!("verify/{n}"), |b| {
+        b.iter(|| {
+            let report = ledger
+                .verify(|p| panic!("benchmark ledger has a problem: {p:?}"))
+                .unwrap();
+            assert!(report.intact());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

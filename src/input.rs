@@ -38,6 +38,10 @@ struct Envelope<'a> {
     data: &'a RawValue,
 }
 
+fn leading_whitespace(text: &str) -> usize {
+    text.len() - text.trim_start().len()
+}
+
 fn line_of(text: &str, byte: usize) -> usize {
     1 + text.as_bytes()[..byte.min(text.len())]
         .iter()
@@ -63,15 +67,21 @@ pub fn parse_events(bytes: &[u8]) -> Result<Vec<EventInput>, InputError> {
             None => break,
             Some(Ok(raw)) => raw,
             Some(Err(e)) => {
+                // At end of input the parser's position is past the last line; the object that
+                // was left open is the one to name.
+                let line = if e.is_eof() {
+                    line_of(text, start + leading_whitespace(&text[start..]))
+                } else {
+                    e.line()
+                };
                 return Err(InputError::Json {
-                    line: e.line(),
+                    line,
                     message: strip_position(&e),
-                })
+                });
             }
         };
         // The offset before the value includes leading whitespace; count from the value itself.
-        let skipped = text[start..].len() - text[start..].trim_start().len();
-        let line = line_of(text, start + skipped);
+        let line = line_of(text, start + leading_whitespace(&text[start..]));
         let envelope: Envelope =
             serde_json::from_str(raw.get()).map_err(|e| InputError::Shape {
                 line,
@@ -124,6 +134,13 @@ mod tests {
     #[test]
     fn malformed_json_names_its_line() {
         let err = parse_events(b"{\"type\":\"a\",\"data\":{}}\n{\"type\": oops}\n").unwrap_err();
+        assert!(matches!(err, InputError::Json { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn an_object_cut_off_at_the_end_names_the_line_it_started_on() {
+        let err = parse_events(b"{\"type\":\"a\",\"data\":{}}\n{\"type\":\"a\",\"data\":{\n")
+            .unwrap_err();
         assert!(matches!(err, InputError::Json { line: 2, .. }), "{err:?}");
     }
 

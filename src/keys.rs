@@ -15,15 +15,15 @@ const PUBLIC_PREFIX: &str = "ed25519:";
 pub enum KeyError {
     #[error("key file {path} already exists; refusing to overwrite it (choose another --out)")]
     Exists { path: PathBuf },
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot write key file {path}: {source}")]
+    #[error("cannot write key file {path}: {cause}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("key file {path} can be read by group or others (mode {mode:o}); secret keys must be private: run `chmod 600 {path}`")]
     TooOpen { path: PathBuf, mode: u32 },
@@ -138,31 +138,31 @@ impl SecretKey {
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| match source.kind() {
+            .map_err(|cause| match cause.kind() {
                 std::io::ErrorKind::AlreadyExists => KeyError::Exists {
                     path: path.to_path_buf(),
                 },
                 _ => KeyError::Write {
                     path: path.to_path_buf(),
-                    source,
+                    cause,
                 },
             })?;
         let write = |file: &mut std::fs::File| -> std::io::Result<()> {
             file.write_all(self.file_text().as_bytes())?;
             file.sync_all()
         };
-        write(&mut file).map_err(|source| KeyError::Write {
+        write(&mut file).map_err(|cause| KeyError::Write {
             path: path.to_path_buf(),
-            source,
+            cause,
         })
     }
 
     /// Loads a key file, refusing one that group or others can read.
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
         use std::os::unix::fs::PermissionsExt;
-        let read_err = |source| KeyError::Read {
+        let read_err = |cause| KeyError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         let metadata = std::fs::metadata(path).map_err(read_err)?;
         let mode = metadata.permissions().mode() & 0o777;

@@ -38,6 +38,8 @@ pub enum Refusal {
     Schema(#[from] SchemaError),
     #[error(transparent)]
     Rule(#[from] RuleViolation),
+    #[error("incident {id} is reported twice in this batch{}", line.map(|l| format!(" (first on line {l})")).unwrap_or_default())]
+    DuplicateInBatch { id: String, line: Option<usize> },
 }
 
 /// A refused event, named by its input line and type.
@@ -307,6 +309,18 @@ impl<S: Store> Ledger<S> {
                     &item.payload,
                 )
                 .map_err(|e| match e {
+                    AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
+                        if seq >= first_seq =>
+                    {
+                        let earlier = &events[(seq - first_seq) as usize];
+                        Self::rejection(
+                            event,
+                            Refusal::DuplicateInBatch {
+                                id,
+                                line: earlier.line,
+                            },
+                        )
+                    }
                     AdmitError::Violation(v) => Self::rejection(event, Refusal::Rule(v)),
                     AdmitError::Lookup(e) => e,
                 })?;

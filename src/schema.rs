@@ -139,10 +139,23 @@ impl Schemas {
                             unexpected.join(", ")
                         )
                     }
-                    _ => error.to_string(),
+                    _ => shorten(&error.to_string()),
                 };
                 Err(SchemaViolation { field, message }.into())
             }
         }
+    }
+}
+
+/// Messages quote the offending value; a long value would bury the message itself.
+fn shorten(message: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    match message.char_indices().nth(MAX_CHARS) {
+        None => message.to_string(),
+        Some((cut, _)) => format!(
+            "{}… ({} characters in all)",
+            &message[..cut],
+            message.chars().count()
+        ),
     }
 }

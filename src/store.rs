@@ -19,11 +19,8 @@ pub enum StoreError {
         "the ledger at {dir} is in use by another process; try again later or pass --wait SECONDS"
     )]
     InUse { dir: PathBuf },
-    #[error("I/O error on the ledger at {dir}: {source}")]
-    Io {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("I/O error on the ledger at {dir}: {cause}")]
+    Io { dir: PathBuf, cause: std::io::Error },
     #[error("the ledger's database at {dir} cannot be read: {reason}")]
     Database { dir: PathBuf, reason: String },
 }
@@ -81,9 +78,9 @@ pub fn sled_dir(dir: &Path) -> PathBuf {
 impl SledStore {
     /// Creates a new, empty ledger directory and opens it.
     pub fn create(dir: &Path) -> StoreResult<SledStore> {
-        let io = |source| StoreError::Io {
+        let io = |cause| StoreError::Io {
             dir: dir.to_path_buf(),
-            source,
+            cause,
         };
         if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
             return Err(StoreError::NotEmpty {
@@ -105,9 +102,9 @@ impl SledStore {
     }
 
     fn open_inner(dir: &Path, wait: Duration) -> StoreResult<SledStore> {
-        let io = |source| StoreError::Io {
+        let io = |cause| StoreError::Io {
             dir: dir.to_path_buf(),
-            source,
+            cause,
         };
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -130,14 +127,35 @@ impl SledStore {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
         }
-        let db = sled::Config::new()
+        // Every commit flushes and fsyncs itself, so sled's background flusher is not needed; and
+        // without it sled releases its own file lock as soon as the last handle drops (a flusher
+        // thread can hold it a moment longer: spacejam/sled#1289). A reopen in the same process
+        // can still race that release, so its lock error is retried until the deadline too.
+        let config = sled::Config::new()
             .path(sled_dir(dir))
             .cache_capacity(256 * 1024 * 1024)
-            .open()
-            .map_err(|e| StoreError::Database {
-                dir: dir.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+            .flush_every_ms(None);
+        // We hold ledger.lock, so any holder of sled's lock is a handle of ours being released.
+        let sled_deadline = deadline.max(Instant::now() + Duration::from_secs(2));
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if Instant::now() >= sled_deadline {
+                        return Err(StoreError::InUse {
+                            dir: dir.to_path_buf(),
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(StoreError::Database {
+                        dir: dir.to_path_buf(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        };
         Ok(SledStore {
             dir: dir.to_path_buf(),
             db,
@@ -147,9 +165,9 @@ impl SledStore {
 
     fn db_err(&self, e: sled::Error) -> StoreError {
         match e {
-            sled::Error::Io(source) => StoreError::Io {
+            sled::Error::Io(cause) => StoreError::Io {
                 dir: self.dir.clone(),
-                source,
+                cause,
             },
             other => StoreError::Database {
                 dir: self.dir.clone(),
@@ -172,9 +190,9 @@ impl SledStore {
             }
             File::open(path)?.sync_all()
         }
-        let io = |source| StoreError::Io {
+        let io = |cause| StoreError::Io {
             dir: self.dir.clone(),
-            source,
+            cause,
         };
         sync_tree(&sled_dir(&self.dir)).map_err(io)?;
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)

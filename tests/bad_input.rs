@@ -1,0 +1,553 @@
+//! Bad input through the real binary: every refusal exits 2 with one `ledger: ...` line on
+//! stderr that names the problem (the NDJSON line, the field, the rule), never panics, and
+//! leaves the ledger exactly as it was (every sled key and value, entries and derived state).
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+/// The fixture (genesis, investigator `inv`) with incident t-1 reported at seq 2.
+fn base() -> Fixture {
+    let f = Fixture::new();
+    f.append_ok(&[incident("t-1", 3)]);
+    f
+}
+
+/// A valid incident with one field of `data` set to `value` (raw JSON), or removed if `None`.
+fn incident_with(id: &str, field: &str, value: Option<&str>) -> String {
+    let mut data: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&format!(
+        r#"{{"incident_id":"{id}","event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","fatalities":3}}"#
+    ))
+    .unwrap();
+    match value {
+        Some(v) => data.insert(field.to_string(), serde_json::from_str(v).unwrap()),
+        None => data.remove(field),
+    };
+    serde_json::json!({"type": "incident.reported", "data": data}).to_string()
+}
+
+/// Runs `args` with `stdin`, asserts a clean refusal naming `words`, and that the database is
+/// unchanged. Returns the stderr line.
+fn refused(f: &Fixture, args: &[&str], stdin: Option<&[u8]>, words: &[&str]) -> String {
+    let before = f.snapshot();
+    let out = f.run(args, stdin);
+    let line = assert_refused(&out, words);
+    assert!(before == f.snapshot(), "the ledger changed: {line}");
+    line
+}
+
+/// Appends `lines` as one NDJSON batch with the investigator key; it must be refused.
+fn append_refused(f: &Fixture, lines: &[String], words: &[&str]) -> String {
+    let key = f.inv_key.to_str().unwrap().to_string();
+    let line = refused(
+        f,
+        &["append", "--key", &key, "-"],
+        Some(&ndjson(lines)),
+        words,
+    );
+    assert!(line.contains("standard input"), "{line}");
+    line
+}
+
+/// Two valid new incidents and then `bad` on line 3: nothing of the batch may be written.
+fn bad_third_line(f: &Fixture, bad: String, words: &[&str]) -> String {
+    let mut words = words.to_vec();
+    words.push("line 3");
+    append_refused(f, &[incident("t-2", 1), incident("t-3", 2), bad], &words)
+}
+
+#[test]
+fn malformed_json_on_line_2_names_the_line_and_line_1_is_not_written() {
+    let f = base();
+    let line = append_refused(
+        &f,
+        &[incident("t-2", 1), r#"{"type": oops}"#.to_string()],
+        &["line 2", "not valid JSON"],
+    );
+    assert!(!line.contains("line 1"), "{line}");
+    let log = f.run_ok(&["log"], None);
+    assert!(!log.contains("t-2"), "{log}");
+}
+
+#[test]
+fn a_truncated_json_object_is_refused() {
+    let f = base();
+    append_refused(
+        &f,
+        &[
+            incident("t-2", 1),
+            r#"{"type":"incident.reported","data":{"#.to_string(),
+        ],
+        &["line 2", "not valid JSON"],
+    );
+}
+
+#[test]
+fn an_unknown_event_type_is_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        r#"{"type":"incident.invented","data":{"incident_id":"t-9"}}"#.to_string(),
+        &[
+            "unknown event type",
+            "incident.invented",
+            "incident.reported",
+        ],
+    );
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "actor1", None),
+        &["data.actor1", "required"],
+    );
+}
+
+#[test]
+fn a_field_of_the_wrong_type_is_named() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "fatalities", Some(r#""three""#)),
+        &["data.fatalities", "three", "integer"],
+    );
+}
+
+#[test]
+fn an_unknown_field_is_named() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "colour", Some(r#""red""#)),
+        &["unknown field", "colour"],
+    );
+}
+
+#[test]
+fn an_unknown_envelope_field_is_refused() {
+    let f = base();
+    append_refused(
+        &f,
+        &[
+            incident("t-2", 1),
+            r#"{"type":"incident.retracted","data":{"incident_id":"t-1","reason":"x"},"extra":1}"#
+                .to_string(),
+        ],
+        &["line 2", "extra"],
+    );
+}
+
+#[test]
+fn a_latitude_out_of_range_is_named() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "latitude", Some("95")),
+        &["data.latitude", "95", "90"],
+    );
+}
+
+#[test]
+fn negative_fatalities_are_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "fatalities", Some("-1")),
+        &["data.fatalities", "minimum"],
+    );
+}
+
+#[test]
+fn an_impossible_date_is_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "event_date", Some(r#""2023-02-30""#)),
+        &["data.event_date", "date"],
+    );
+}
+
+#[test]
+fn a_payload_over_60_kib_is_refused_by_size() {
+    let f = base();
+    let notes = serde_json::to_string(&"x".repeat(70_000)).unwrap();
+    let line = bad_third_line(
+        &f,
+        incident_with("t-9", "notes", Some(&notes)),
+        &["over the limit", "61440"],
+    );
+    assert!(
+        line.len() < 1000,
+        "the message should not echo the payload: {line}"
+    );
+}
+
+#[test]
+fn invalid_utf8_is_refused_with_its_line() {
+    let f = base();
+    let mut input = ndjson(&[incident("t-2", 1)]);
+    input.extend_from_slice(
+        b"{\"type\":\"incident.reported\",\"data\":{\"incident_id\":\"t-\xff\xfe\"}}\n",
+    );
+    let key = f.inv_key.to_str().unwrap().to_string();
+    refused(
+        &f,
+        &["append", "--key", &key, "-"],
+        Some(&input),
+        &["UTF-8", "line 2"],
+    );
+}
+
+#[test]
+fn empty_input_is_refused() {
+    let f = base();
+    let key = f.inv_key.to_str().unwrap().to_string();
+    refused(
+        &f,
+        &["append", "--key", &key, "-"],
+        Some(b"\n \n"),
+        &["no events"],
+    );
+}
+
+#[test]
+fn a_key_that_is_not_enrolled_is_refused() {
+    let f = base();
+    let rogue = f.path("rogue.key");
+    let public = run_ok(
+        &f.dir,
+        &["key", "generate", "--out", rogue.to_str().unwrap()],
+        None,
+    );
+    // Through an input file this time.
+    let input = f.path("batch.ndjson");
+    std::fs::write(&input, ndjson(&[incident("t-2", 1)])).unwrap();
+    refused(
+        &f,
+        &[
+            "append",
+            "--key",
+            rogue.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+        None,
+        &["not enrolled", public.trim(), "batch.ndjson"],
+    );
+}
+
+#[test]
+fn a_revoked_key_is_refused() {
+    let f = base();
+    f.revoke_inv();
+    append_refused(&f, &[incident("t-2", 1)], &["revoked", "inv"]);
+}
+
+#[test]
+fn an_admin_key_may_not_report_incidents() {
+    let f = base();
+    let key = f.admin_key.to_str().unwrap().to_string();
+    refused(
+        &f,
+        &["append", "--key", &key, "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+        &["role", "investigator"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_key_is_refused() {
+    let f = base();
+    let not_key = f.path("notes.txt");
+    std::fs::write(&not_key, "just some notes\n").unwrap();
+    std::fs::set_permissions(&not_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    refused(
+        &f,
+        &["append", "--key", not_key.to_str().unwrap(), "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+        &["not a ledger secret key file", "notes.txt"],
+    );
+}
+
+#[test]
+fn a_key_file_readable_by_others_is_refused_with_chmod_600() {
+    let f = base();
+    let open = f.path("open.key");
+    std::fs::copy(&f.inv_key, &open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    refused(
+        &f,
+        &["append", "--key", open.to_str().unwrap(), "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+        &["chmod 600", "open.key", "644"],
+    );
+}
+
+#[test]
+fn a_missing_key_file_is_named_once() {
+    let f = base();
+    let missing = f.path("missing.key");
+    let line = refused(
+        &f,
+        &["append", "--key", missing.to_str().unwrap(), "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+        &["missing.key", "No such file or directory"],
+    );
+    assert_eq!(
+        line.matches("No such file or directory").count(),
+        1,
+        "the OS error should be stated once: {line}"
+    );
+}
+
+#[test]
+fn a_missing_ledger_directory_is_refused_and_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("inv.key");
+    run_ok(
+        tmp.path(),
+        &["key", "generate", "--out", key.to_str().unwrap()],
+        None,
+    );
+    let missing = Path::new("/nonexistent/x");
+    let input = ndjson(&[incident("t-1", 1)]);
+    for args in [
+        vec!["append", "--key", key.to_str().unwrap(), "-"],
+        vec!["log"],
+        vec!["verify"],
+        vec!["key", "list"],
+        vec!["show", "0"],
+    ] {
+        let out = run(missing, &args, Some(&input));
+        assert_refused(&out, &["no ledger at /nonexistent/x", "ledger init"]);
+        assert!(!missing.exists());
+    }
+    // A directory that exists but holds no ledger is not one either, and stays empty.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(
+        &empty,
+        &["append", "--key", key.to_str().unwrap(), "-"],
+        Some(&input),
+    );
+    assert_refused(&out, &["no ledger at"]);
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}
+
+#[test]
+fn a_sub_event_type_of_another_event_type_is_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident_with("t-9", "sub_event_type", Some(r#""Grenade""#)),
+        &["data.sub_event_type", "Grenade"],
+    );
+    // A correction can change one without the other; the pair is still checked.
+    append_refused(
+        &f,
+        &[
+            incident("t-2", 1),
+            r#"{"type":"incident.corrected","data":{"incident_id":"t-1","changes":{"sub_event_type":"Grenade"},"reason":"x"}}"#.to_string(),
+        ],
+        &["line 2", "sub_event_type", "Grenade", "Battles", "does not belong"],
+    );
+}
+
+#[test]
+fn a_duplicate_incident_id_is_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        incident("t-1", 9),
+        &["t-1", "already reported", "seq 2"],
+    );
+    // Also within one batch.
+    append_refused(
+        &f,
+        &[incident("t-2", 1), incident("t-2", 1)],
+        &[
+            "line 2",
+            "t-2",
+            "reported twice in this batch",
+            "first on line 1",
+        ],
+    );
+}
+
+#[test]
+fn a_correction_or_retraction_of_an_unknown_incident_is_refused() {
+    let f = base();
+    bad_third_line(
+        &f,
+        correction("t-9", 1),
+        &["incident.corrected", "t-9", "has not been reported"],
+    );
+    bad_third_line(
+        &f,
+        retraction("t-9"),
+        &["incident.retracted", "t-9", "has not been reported"],
+    );
+}
+
+#[test]
+fn a_correction_of_a_retracted_incident_is_refused() {
+    let f = base();
+    f.append_ok(&[retraction("t-1")]);
+    bad_third_line(&f, correction("t-1", 1), &["t-1", "retracted", "final"]);
+}
+
+#[test]
+fn a_ledger_held_by_another_process_is_in_use() {
+    let f = base();
+    let held = ledger::Ledger::open(&f.dir, Duration::ZERO).expect("open in-process");
+    let key = f.inv_key.to_str().unwrap().to_string();
+    let out = f.run(
+        &["append", "--key", &key, "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+    );
+    assert_refused(&out, &["in use", "--wait"]);
+    for args in [vec!["verify"], vec!["log"]] {
+        assert_refused(&f.run(&args, None), &["in use"]);
+    }
+    drop(held);
+    wait_for_sled_lock_release(&f.dir.join("sled"));
+    let log = f.run_ok(&["log"], None);
+    assert!(!log.contains("t-2"), "{log}");
+    f.assert_intact();
+}
+
+#[test]
+fn wait_lets_an_append_through_once_the_other_holder_lets_go() {
+    let f = base();
+    let held = ledger::Ledger::open(&f.dir, Duration::ZERO).expect("open in-process");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    let key = f.inv_key.to_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = f.run(
+        &["--wait", "1", "append", "--key", &key, "-"],
+        Some(&ndjson(&[incident("t-2", 1)])),
+    );
+    release.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        describe(&["--wait", "1", "append"], &out)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let log = f.run_ok(&["log"], None);
+    assert!(log.contains("t-2"), "{log}");
+    f.assert_intact();
+}
+
+#[test]
+fn a_non_finite_wait_is_refused() {
+    let f = base();
+    for wait in ["NaN", "inf"] {
+        refused(&f, &["--wait", wait, "log"], None, &["--wait"]);
+    }
+}
+
+#[test]
+fn key_generate_refuses_to_overwrite_and_creates_mode_0600() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("new.key");
+    let public = run_ok(
+        tmp.path(),
+        &[
+            "key",
+            "generate",
+            "--out",
+            path.to_str().unwrap(),
+            "--name",
+            "new",
+        ],
+        None,
+    );
+    let public = public.trim();
+    assert!(
+        public.starts_with("ed25519:") && public.len() == 8 + 64,
+        "{public}"
+    );
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:o}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(&format!("public: {public}")), "{text}");
+
+    let out = run(
+        tmp.path(),
+        &["key", "generate", "--out", path.to_str().unwrap()],
+        None,
+    );
+    assert_refused(&out, &["already exists", "new.key"]);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        text,
+        "the key was overwritten"
+    );
+
+    // Not even another file type at that path is replaced.
+    let other = tmp.path().join("notes.txt");
+    std::fs::write(&other, "keep me").unwrap();
+    let out = run(
+        tmp.path(),
+        &["key", "generate", "--out", other.to_str().unwrap()],
+        None,
+    );
+    assert_refused(&out, &["already exists"]);
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "keep me");
+}
+
+#[test]
+fn init_refuses_a_directory_that_already_holds_a_ledger() {
+    let f = base();
+    let key = f.admin_key.to_str().unwrap().to_string();
+    refused(
+        &f,
+        &["init", "--admin-key", &key],
+        None,
+        &["already holds files"],
+    );
+}
+
+#[test]
+fn an_io_error_on_the_ledger_is_named_once() {
+    let f = base();
+    // The lock file replaced by a directory: opening the ledger fails with an I/O error.
+    let lock = f.dir.join("ledger.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    let line = refused(&f, &["log"], None, &["I/O error", "Is a directory"]);
+    assert_eq!(
+        line.matches("Is a directory").count(),
+        1,
+        "the OS error should be stated once: {line}"
+    );
+}
+
+#[test]
+fn an_unwritable_key_path_is_named_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("no/such/dir/k.key");
+    let out = run(
+        tmp.path(),
+        &["key", "generate", "--out", path.to_str().unwrap()],
+        None,
+    );
+    let line = assert_refused(
+        &out,
+        &["cannot write key file", "No such file or directory"],
+    );
+    assert_eq!(
+        line.matches("No such file or directory").count(),
+        1,
+        "the OS error should be stated once: {line}"
+    );
+}

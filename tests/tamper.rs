@@ -1,0 +1,399 @@
+//! Tampering behind the ledger's back: a real ledger is built through the binary, verified
+//! intact, then its sled database is edited directly, and `ledger verify` must exit 1 and name
+//! the seq where the damage is.
+//!
+//! The fixture's log (see `common::Fixture::with_incidents`):
+//! seq 0 genesis, 1 investigator `inv` enrolled, 2-4 incidents t-1..t-3 (one batch),
+//! 5 correction of t-1 and 6 incident t-4, 7 retraction of t-2 and 8 incident t-5.
+
+mod common;
+
+use common::*;
+use ledger::entry::Entry;
+use ledger::keys::SecretKey;
+use ledger::store::sled_entry_key;
+use serde_json::json;
+
+/// The middle entry most tests damage: t-2, the second statement of a three-statement batch,
+/// so that its seal carries an inclusion proof.
+const MIDDLE: u64 = 3;
+/// Entry offsets (docs/FORMAT.md): tag (13) + version (1) + seq (8), then recorded_at.
+const RECORDED_AT_OFFSET: usize = 13 + 1 + 8;
+
+fn flipped(bytes: &[u8], at: usize, mask: u8) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at] ^= mask;
+    out
+}
+
+/// Stores `tampered` at `seq`, runs verify, restores the original and checks the ledger is
+/// intact again (so the detection came from the stored bytes and nothing else changed).
+fn verify_with(f: &Fixture, seq: u64, original: &[u8], tampered: &[u8]) -> (i32, String) {
+    f.with_db(|db| put_entry(db, seq, tampered));
+    let result = f.verify();
+    f.with_db(|db| put_entry(db, seq, original));
+    f.assert_intact();
+    result
+}
+
+fn assert_named(code: i32, out: &str, seq: u64, what: &str, expect: &str) {
+    assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
+    let at = problems_at(out, seq);
+    assert!(
+        !at.is_empty(),
+        "{what}: verify should report a problem at `seq {seq}:`:\n{out}"
+    );
+    assert!(
+        at.iter().any(|l| l.contains(expect)),
+        "{what}: the problem at seq {seq} should say {expect:?}:\n{out}"
+    );
+}
+
+#[test]
+fn the_fixture_ledger_verifies_intact() {
+    let f = Fixture::with_incidents();
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["entries"], 9, "{report}");
+    assert_eq!(report["problems"], 0, "{report}");
+    assert_eq!(report["incidents"], 5, "{report}");
+    f.with_db(assert_head_encoding_matches);
+}
+
+#[test]
+fn verify_names_the_seq_of_a_flipped_payload_byte() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(MIDDLE);
+    let entry = Entry::decode(&original).unwrap();
+    let payload = &entry.statement.payload;
+    let start = original
+        .windows(payload.len())
+        .position(|w| w == payload.as_slice())
+        .expect("the payload is inside the entry bytes");
+    let jnim = start
+        + payload
+            .windows(4)
+            .position(|w| w == b"JNIM")
+            .expect("actor1 is in the payload");
+    for (what, at, mask) in [
+        ("first payload byte", start, 0x01),
+        ("a byte of actor1 (JSON stays valid)", jnim, 0x01),
+        ("a digit of fatalities", start + payload.len() - 2, 0x02),
+        ("last payload byte", start + payload.len() - 1, 0x01),
+    ] {
+        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, mask));
+        assert_named(code, &out, MIDDLE, what, "signature does not verify");
+    }
+}
+
+#[test]
+fn verify_names_the_seq_of_a_flipped_signature_byte() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(MIDDLE);
+    let sig = original.len() - 64;
+    for (what, at) in [
+        ("first signature byte", sig),
+        ("middle signature byte", sig + 32),
+        ("last signature byte", original.len() - 1),
+    ] {
+        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, 0x01));
+        assert_named(code, &out, MIDDLE, what, "signature does not verify");
+    }
+}
+
+#[test]
+fn verify_names_the_seq_of_a_flipped_seal_or_statement_header_byte() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(MIDDLE);
+    let entry = Entry::decode(&original).unwrap();
+    assert_eq!(entry.seal.batch_size, 3);
+    let proof_len = entry.seal.proof.len();
+    let seal_start = original.len() - 64 - 32 * proof_len - 1 - 8 - 8;
+    let statement_start = RECORDED_AT_OFFSET + 8 + 32 + 4;
+    let author_start = statement_start + 17 + 1 + 2 + "incident.reported".len() + 2;
+    assert_eq!(
+        &original[author_start..author_start + 32],
+        &entry.statement.author.0
+    );
+    for (what, at) in [
+        ("the seal index", seal_start + 7),
+        ("the seal batch size", seal_start + 15),
+        ("a proof hash", seal_start + 17 + 5),
+        ("the author key", author_start + 9),
+        ("the claimed time", author_start + 32 + 7),
+        ("the event type", statement_start + 17 + 1 + 2 + 3),
+    ] {
+        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, 0x01));
+        assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
+        assert!(
+            !problems_at(&out, MIDDLE).is_empty(),
+            "{what}: verify should report a problem at `seq {MIDDLE}:`:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn verify_names_the_seq_of_a_flipped_seq_or_prev_byte() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(MIDDLE);
+    let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, 21, 0x10));
+    assert_named(code, &out, MIDDLE, "the seq field", "says it is seq");
+    let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, 40, 0x01));
+    assert_named(code, &out, MIDDLE, "the prev field", "prev does not match");
+}
+
+/// recorded_at is the ledger's clock, not part of what the author signed; the chain covers it.
+/// Changing it must be reported at the entry itself, or (for a change that keeps the clock
+/// monotonic there) as the break of the link from it to the next entry, which names it.
+#[test]
+fn verify_names_the_seq_of_a_flipped_recorded_at_byte() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(MIDDLE);
+    let link_from_middle = format!(
+        "seq {}: prev does not match the hash of the entry before it (seq {MIDDLE})",
+        MIDDLE + 1
+    );
+    // From the most significant byte (a jump of centuries) to the least (one microsecond).
+    for (i, mask) in [(0usize, 0x01u8), (3, 0x80), (5, 0x10), (7, 0x01)] {
+        let at = RECORDED_AT_OFFSET + i;
+        {
+            let what = format!("recorded_at byte {i} ^ {mask:#04x}");
+            let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, mask));
+            assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
+            assert!(
+                !problems_at(&out, MIDDLE).is_empty() || out.contains(&link_from_middle),
+                "{what}: verify should name seq {MIDDLE}:\n{out}"
+            );
+            // The entry after it always shows the broken link.
+            assert!(out.contains(&link_from_middle), "{what}:\n{out}");
+        }
+    }
+    // Moving the clock backwards is reported at the entry itself.
+    let mut earlier = original.clone();
+    let t = i64::from_be_bytes(
+        earlier[RECORDED_AT_OFFSET..RECORDED_AT_OFFSET + 8]
+            .try_into()
+            .unwrap(),
+    );
+    earlier[RECORDED_AT_OFFSET..RECORDED_AT_OFFSET + 8].copy_from_slice(&(t - 1).to_be_bytes());
+    let (code, out) = verify_with(&f, MIDDLE, &original, &earlier);
+    assert_named(
+        code,
+        &out,
+        MIDDLE,
+        "recorded_at - 1us",
+        "earlier than the entry before it",
+    );
+}
+
+#[test]
+fn verify_names_the_seq_of_a_deleted_entry() {
+    let f = Fixture::with_incidents();
+    f.with_db(|db| remove_entry(db, 4));
+    let (code, out) = f.verify();
+    assert_named(code, &out, 4, "entry 4 deleted", "missing");
+    assert!(out.contains("entries 4 to 4 are missing"), "{out}");
+}
+
+#[test]
+fn verify_names_both_seqs_of_swapped_entries() {
+    let f = Fixture::with_incidents();
+    f.with_db(|db| {
+        let (a, b) = (entry_bytes(db, 3), entry_bytes(db, 6));
+        put_entry(db, 3, &b);
+        put_entry(db, 6, &a);
+    });
+    let (code, out) = f.verify();
+    assert_named(code, &out, 3, "entries 3 and 6 swapped", "swapped");
+    assert_named(code, &out, 6, "entries 3 and 6 swapped", "swapped");
+}
+
+#[test]
+fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
+    let f = Fixture::with_incidents();
+    // t-3 at seq 4 is referred to by nothing later, so the only broken rule is its author.
+    let target = 4;
+    let rogue = SecretKey::generate(Some("rogue".into())).unwrap();
+    f.with_db(|db| {
+        assert_head_encoding_matches(db);
+        let original = Entry::decode(&entry_bytes(db, target)).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&original.statement.payload).unwrap();
+        assert_eq!(payload["incident_id"], "t-3");
+        payload["fatalities"] = json!(70);
+        let forged = forge_entry(
+            &rogue,
+            target,
+            original.recorded_at,
+            original.prev,
+            "incident.reported",
+            &payload,
+        );
+        put_entry(db, target, &forged);
+        rechain_after(db, target);
+    });
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        report["problems"], 1,
+        "only the unenrolled author is wrong: {report}"
+    );
+    assert_eq!(report["problem_list"][0]["seq"], target, "{report}");
+    let (code, out) = f.verify();
+    assert_named(
+        code,
+        &out,
+        target,
+        "re-signed by a rogue key",
+        "is not enrolled",
+    );
+    assert!(out.contains(&rogue.public().to_string()), "{out}");
+}
+
+#[test]
+fn verify_names_the_seq_of_an_entry_by_a_revoked_key() {
+    let f = Fixture::with_incidents();
+    f.revoke_inv(); // seq 9
+    f.assert_intact();
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let seq = f.with_db(|db| {
+        forge_at_end(
+            db,
+            &inv,
+            "incident.reported",
+            &json!({"incident_id": "t-6", "event_date": "2023-08-02", "event_type": "Battles",
+                    "actor1": "JNIM", "fatalities": 1}),
+        )
+    });
+    assert_eq!(seq, 10);
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["problems"], 1, "{report}");
+    let (code, out) = f.verify();
+    assert_named(code, &out, seq, "signed by a revoked key", "revoked");
+    assert!(out.contains("revoked at seq 9"), "{out}");
+}
+
+#[test]
+fn verify_names_the_seq_of_a_correction_of_a_retracted_incident() {
+    let f = Fixture::with_incidents();
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let seq = f.with_db(|db| {
+        forge_at_end(
+            db,
+            &inv,
+            "incident.corrected",
+            &json!({"incident_id": "t-2", "changes": {"fatalities": 9}, "reason": "revised"}),
+        )
+    });
+    assert_eq!(seq, 9);
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["problems"], 1, "{report}");
+    let (code, out) = f.verify();
+    assert_named(code, &out, seq, "correction of retracted t-2", "retracted");
+    assert!(out.contains("retracted at seq 7"), "{out}");
+}
+
+#[test]
+fn verify_reports_a_truncated_last_entry() {
+    let f = Fixture::with_incidents();
+    f.with_db(|db| remove_entry(db, 8));
+    let (code, out) = f.verify();
+    assert_named(code, &out, 8, "last entry removed", "removed or changed");
+    assert!(out.contains("the log now ends at seq 7"), "{out}");
+    // And append refuses to build on a log whose end is not what it last wrote.
+    let before = f.snapshot();
+    let out = f.run(
+        &["append", "--key", f.inv_key.to_str().unwrap(), "-"],
+        Some(&ndjson(&[incident("t-6", 1)])),
+    );
+    assert_refused(&out, &["damaged at seq 7", "ledger verify"]);
+    assert!(before == f.snapshot(), "append wrote to a damaged ledger");
+}
+
+#[test]
+fn verify_names_seq_0_when_the_genesis_is_altered() {
+    let f = Fixture::with_incidents();
+    let original = f.entry_bytes(0);
+    let entry = Entry::decode(&original).unwrap();
+    let origin = b"test/ledger";
+    let at = original
+        .windows(origin.len())
+        .position(|w| w == origin)
+        .expect("the origin is in the genesis");
+    assert!(entry
+        .statement
+        .payload
+        .windows(origin.len())
+        .any(|w| w == origin));
+    let (code, out) = verify_with(&f, 0, &original, &flipped(&original, at + 5, 0x01));
+    assert_named(code, &out, 0, "genesis origin", "signature does not verify");
+}
+
+#[test]
+fn verify_reports_a_changed_last_entry_even_when_its_chain_is_fine() {
+    // Replacing the last entry with a correctly linked, correctly signed one by the same author
+    // is only visible against the head record.
+    let f = Fixture::with_incidents();
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    f.with_db(|db| {
+        let (seq, bytes) = last_entry(db);
+        let last = Entry::decode(&bytes).unwrap();
+        let forged = forge_entry(
+            &inv,
+            seq,
+            last.recorded_at,
+            last.prev,
+            "incident.reported",
+            &json!({"incident_id": "t-5", "event_date": "2023-08-01", "event_type": "Battles",
+                    "actor1": "JNIM", "fatalities": 0}),
+        );
+        put_entry(db, seq, &forged);
+    });
+    let (code, out) = f.verify();
+    assert_named(code, &out, 8, "last entry replaced", "removed or changed");
+    assert_eq!(problem_lines(&out).len(), 1, "{out}");
+}
+
+#[test]
+fn verify_does_not_depend_on_derived_state() {
+    let f = Fixture::with_incidents();
+    // Garbage in every derived record except the head, then no derived state at all.
+    f.with_db(|db| {
+        let keys: Vec<_> = db
+            .scan_prefix(b"s")
+            .map(|kv| kv.unwrap().0.to_vec())
+            .filter(|k| k.as_slice() != HEAD_STATE_KEY)
+            .collect();
+        assert!(!keys.is_empty());
+        for k in keys {
+            db.insert(k, b"\xff garbage".to_vec()).unwrap();
+        }
+    });
+    f.assert_intact();
+    f.with_db(|db| {
+        let keys: Vec<_> = db.scan_prefix(b"s").map(|kv| kv.unwrap().0).collect();
+        for k in keys {
+            db.remove(k).unwrap();
+        }
+    });
+    f.assert_intact();
+}
+
+#[test]
+fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
+    let f = Fixture::with_incidents();
+    f.with_db(|db| {
+        let bytes = entry_bytes(db, MIDDLE);
+        put_entry(db, MIDDLE, &bytes[..bytes.len() - 10]);
+        db.insert(sled_entry_key(5), b"not an entry".to_vec())
+            .unwrap();
+    });
+    let (code, out) = f.verify();
+    assert_named(code, &out, MIDDLE, "cut short", "does not decode");
+    assert_named(code, &out, 5, "garbage", "does not decode");
+    // The entries after each damaged one show the broken links, and nothing panics.
+    assert!(!problems_at(&out, 4).is_empty(), "{out}");
+}
