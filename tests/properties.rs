@@ -235,33 +235,8 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
-/// Retries `open` while it fails only because sled's own lock on `sled/db` is still held.
-///
-/// sled 0.34 releases that lock from a background flusher thread some time *after* the last
-/// `sled::Db` handle is dropped (spacejam/sled#1234, #1289), so reopening a database in the same
-/// process right after closing it can fail with "could not acquire lock". `Ledger::open` does
-/// not retry that (its `wait` covers only `ledger.lock`); see the report that came with this
-/// file. The properties here are about content, not that race, so they wait it out.
-fn retry_sled_lock<T, E: std::fmt::Display>(
-    mut open: impl FnMut() -> Result<T, E>,
-) -> Result<T, E> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match open() {
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            other => return other,
-        }
-    }
-}
-
 fn reopen(dir: &Path) -> Ledger {
-    retry_sled_lock(|| Ledger::open(dir, Duration::ZERO).map_err(|e| e.to_string()))
-        .expect("reopen")
+    Ledger::open(dir, Duration::ZERO).expect("reopen")
 }
 
 fn problems_of(ledger: &Ledger) -> (ledger::verify::Report, Vec<String>) {
@@ -438,7 +413,7 @@ proptest! {
         let last_seq = small_ledger(&dir);
 
         // Edit the stored entry with sled directly (the ledger is closed).
-        let db = retry_sled_lock(|| sled::Config::new().path(sled_dir(&dir)).open()).expect("open sled");
+        let db = sled::Config::new().path(sled_dir(&dir)).open().expect("open sled");
         let (seq, offset) = {
             let value_len = |seq: u64| db.get(sled_entry_key(seq)).unwrap().expect("entry").len();
             match target {
