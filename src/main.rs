@@ -3,18 +3,24 @@
 //! logic lives in the library.
 
 use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use ledger::entry::Entry;
 use ledger::event::Role;
 use ledger::evidence::{self, Provenance};
+use ledger::export::{self, Manifest, TableFormat};
+use ledger::import::{self, Dataset, ImportOptions};
 use ledger::input::parse_events;
 use ledger::keys::{PublicKey, SecretKey};
 use ledger::ledger::Appended;
 use ledger::merkle::Hash;
+use ledger::projection::{self, AsOf, ProjectionError, Refresh, Window};
 use ledger::rules::KeyRecord;
 use ledger::Ledger;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,11 +111,108 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Print a projection (a current view built from the log), or list them with --list.
+    Project {
+        /// The projection's name (see --list).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the projections and their columns.
+        #[arg(long, conflicts_with = "name")]
+        list: bool,
+        #[command(flatten)]
+        cut: Cut,
+        /// Only events dated on or after this date (event time: event, effective or adoption date).
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        from: Option<NaiveDate>,
+        /// Only events dated on or before this date.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        to: Option<NaiveDate>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: TableFormatArg,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write every projection as CSV into DIR, with manifest.json naming the ledger state.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        cut: Cut,
+    },
+    /// Import a UCDP GED or ACLED release (CSV): new rows are reported, changed rows corrected,
+    /// vanished rows retracted, unchanged rows left alone.
+    Import {
+        #[arg(value_enum)]
+        dataset: DatasetArg,
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The release's label (default: from the file name).
+        #[arg(long, value_name = "LABEL")]
+        release: Option<String>,
+        /// Skip malformed rows (each is reported) instead of stopping the import.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
     /// Build and verify a small Mali ledger from the bundled examples.
     Demo {
         #[arg(long, default_value = "ledger-demo")]
         dir: PathBuf,
     },
+}
+
+/// Which ledger state a view is built from.
+#[derive(clap::Args)]
+struct Cut {
+    /// Knowledge time: only entries recorded up to this seq, date (the whole UTC day) or
+    /// RFC 3339 date-time, e.g. 2023-06-01.
+    #[arg(long, value_name = "SEQ|DATE|DATETIME")]
+    as_of: Option<AsOf>,
+    /// Fold from the first entry instead of continuing from stored projection state.
+    #[arg(long)]
+    rebuild: bool,
+}
+
+impl Cut {
+    fn refresh(&self) -> Refresh {
+        if self.rebuild {
+            Refresh::Rebuild
+        } else {
+            Refresh::Incremental
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormatArg {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl From<TableFormatArg> for TableFormat {
+    fn from(arg: TableFormatArg) -> TableFormat {
+        match arg {
+            TableFormatArg::Table => TableFormat::Table,
+            TableFormatArg::Csv => TableFormat::Csv,
+            TableFormatArg::Json => TableFormat::Json,
+            TableFormatArg::Ndjson => TableFormat::Ndjson,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DatasetArg {
+    Ucdp,
+    Acled,
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a date; write it as YYYY-MM-DD"))
 }
 
 #[derive(Subcommand)]
@@ -159,11 +262,21 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
+        // A reader that stops early (`| head`) is not an error worth a message.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ledger: {e:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn open(cli: &Cli) -> Result<Ledger> {
@@ -322,8 +435,127 @@ fn run(cli: Cli) -> Result<Outcome> {
                 return Ok(Outcome::Problems);
             }
         }
+        Command::Project { list: true, .. } => {
+            for view in projection::REGISTRY {
+                writeln!(out, "{:<18} {}", view.name(), view.about())?;
+                writeln!(out, "{:<18} columns: {}", "", view.columns().join(", "))?;
+            }
+        }
+        Command::Project {
+            name,
+            cut,
+            from,
+            to,
+            format,
+            output,
+            ..
+        } => {
+            let name = name.as_deref().unwrap_or_default();
+            let view = projection::by_name(name).ok_or_else(|| ProjectionError::Unknown {
+                name: name.to_string(),
+            })?;
+            let window = Window {
+                from: *from,
+                to: *to,
+            };
+            let ledger = open(&cli)?;
+            let projected =
+                projection::project(&ledger, &[view], cut.as_of, &window, cut.refresh())?;
+            let table = &projected.tables[0];
+            match output {
+                None => export::write_table(table, (*format).into(), &mut out)?,
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut file = std::io::BufWriter::new(file);
+                    export::write_table(table, (*format).into(), &mut file)
+                        .and_then(|()| file.flush())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+            }
+        }
+        Command::Export { dir, cut } => {
+            let ledger = open(&cli)?;
+            let manifest = export_all(&ledger, dir, cut.as_of, cut.refresh())?;
+            match manifest.seq {
+                Some(seq) => writeln!(
+                    out,
+                    "exported the ledger up to seq {seq} to {}",
+                    dir.display()
+                )?,
+                None => writeln!(
+                    out,
+                    "exported an empty view (nothing recorded by then) to {}",
+                    dir.display()
+                )?,
+            }
+            for file in &manifest.files {
+                writeln!(
+                    out,
+                    "  {:<24} {:>7} rows  blake3 {}",
+                    file.name, file.rows, file.blake3
+                )?;
+            }
+        }
+        Command::Import {
+            dataset,
+            file,
+            key,
+            release,
+            skip_invalid,
+        } => {
+            let key = load_key(key)?;
+            let ledger = open(&cli)?;
+            let options = ImportOptions {
+                release: release.clone(),
+                skip_invalid: *skip_invalid,
+            };
+            let dataset = match dataset {
+                DatasetArg::Ucdp => Dataset::Ucdp,
+                DatasetArg::Acled => Dataset::Acled,
+            };
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "importing {bar:40} {percent:>3}% {bytes}/{total_bytes}",
+                    )
+                    .expect("the template is valid"),
+                );
+                bar
+            });
+            let mut on_progress = |done: u64, total: u64| {
+                if let Some(bar) = &bar {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+            };
+            let report = import::import(&ledger, &key, dataset, file, &options, &mut on_progress);
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let report = report?;
+            for problem in &report.skipped {
+                eprintln!("ledger: skipped {}: {problem}", file.display());
+            }
+            writeln!(
+                out,
+                "imported {} as release {}: {} rows, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped",
+                file.display(),
+                report.release,
+                report.rows,
+                report.reported,
+                report.corrected,
+                report.retracted,
+                report.unchanged,
+                report.skipped.len()
+            )?;
+            if let (Some(first), Some(last)) = (report.appended.first(), report.appended.last()) {
+                writeln!(out, "appended seq {}..={}", first.seq, last.seq)?;
+            }
+        }
         Command::Demo { dir } => {
-            let (_, summary) = ledger::demo::build(dir)?;
+            let (ledger, summary) = ledger::demo::build(dir)?;
             writeln!(
                 out,
                 "Demo ledger {} at {}",
@@ -340,9 +572,29 @@ fn run(cli: Cli) -> Result<Outcome> {
                 writeln!(out, "seq {}: {}", p.seq, p.reason)?;
             }
             writeln!(out, "{}", verify_summary(&summary.report))?;
+            let export_dir = summary.dir.join("export");
+            let manifest = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
             writeln!(
                 out,
-                "Try: ledger --ledger {} log",
+                "  exported {} projections as CSV to {}",
+                manifest.files.len(),
+                export_dir.display()
+            )?;
+            for name in ["accord-status", "mandate-timeline"] {
+                let view = projection::by_name(name).expect("a registered projection");
+                let projected = projection::project(
+                    &ledger,
+                    &[view],
+                    None,
+                    &Window::default(),
+                    Refresh::Incremental,
+                )?;
+                writeln!(out, "\n$ ledger project {name}")?;
+                export::write_table(&projected.tables[0], TableFormat::Table, &mut out)?;
+            }
+            writeln!(
+                out,
+                "\nTry: ledger --ledger {} project incidents",
                 summary.ledger_dir.display()
             )?;
             if !summary.report.intact() {
@@ -351,6 +603,25 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Every projection as CSV in `dir`, with its manifest.
+fn export_all(
+    ledger: &Ledger,
+    dir: &Path,
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<Manifest> {
+    let projected = projection::project(
+        ledger,
+        projection::REGISTRY,
+        as_of,
+        &Window::default(),
+        refresh,
+    )?;
+    let origin = ledger.origin()?.unwrap_or_default();
+    export::write_export(dir, &origin, projected.covered, &projected.tables)
+        .with_context(|| format!("cannot write the export to {}", dir.display()))
 }
 
 fn default_origin(dir: &Path) -> String {

@@ -43,9 +43,15 @@ pub trait Store {
     fn state_with_prefix(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Writes entries and state together: all or nothing, and durable before it returns.
     fn commit(&self, entries: &[(u64, Vec<u8>)], state: &[StateWrite]) -> StoreResult<()>;
+    /// A projection's stored state: a cache beside the log, never evidence of anything.
+    fn projection_state(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Replaces a projection's stored state. Not fsynced: a lost or torn state is rebuilt.
+    fn put_projection_state(&self, name: &str, bytes: &[u8]) -> StoreResult<()>;
 }
 
 const ENTRY_PREFIX: u8 = b'e';
+/// The sled tree of projection states, apart from the log so that it can never touch it.
+const PROJECTION_TREE: &str = "projections";
 const STATE_PREFIX: u8 = b's';
 
 /// The sled key of the entry at `seq`: `e` and the seq as 8 big-endian bytes, so that key order
@@ -278,5 +284,27 @@ impl Store for SledStore {
         self.db.apply_batch(batch).map_err(|e| self.db_err(e))?;
         self.db.flush().map_err(|e| self.db_err(e))?;
         self.sync_files()
+    }
+
+    fn projection_state(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let tree = self
+            .db
+            .open_tree(PROJECTION_TREE)
+            .map_err(|e| self.db_err(e))?;
+        Ok(tree
+            .get(name.as_bytes())
+            .map_err(|e| self.db_err(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn put_projection_state(&self, name: &str, bytes: &[u8]) -> StoreResult<()> {
+        let tree = self
+            .db
+            .open_tree(PROJECTION_TREE)
+            .map_err(|e| self.db_err(e))?;
+        tree.insert(name.as_bytes(), bytes)
+            .map_err(|e| self.db_err(e))?;
+        tree.flush().map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 }

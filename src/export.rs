@@ -1,0 +1,195 @@
+//! Writing projection tables for people and programs: CSV (RFC 4180, UTF-8, LF line ends, with
+//! a guard against spreadsheet formula injection), JSON, NDJSON and aligned text; and the export
+//! directory of every projection's CSV with a manifest that ties the files to the ledger state
+//! they came from.
+//!
+//! This module formats what projections computed; it never computes a view itself.
+
+use crate::merkle::Hash;
+use crate::projection::{Cell, Covered, Table};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::io::{self, Write};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+/// Whether text would be read as a number by a spreadsheet, and so is safe to leave unguarded.
+fn is_plain_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.ends_with('.'))
+}
+
+/// A cell as CSV text. Text starting with `=`, `+`, `-` or `@` gets a leading `'`, so that a
+/// spreadsheet shows it instead of evaluating it, unless it is a plain number.
+pub fn csv_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Empty => String::new(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Real(r) => r.to_string(),
+        Cell::Text(text) => {
+            let risky = text.starts_with(['=', '+', '-', '@']);
+            if risky && !is_plain_number(text) {
+                format!("'{text}")
+            } else {
+                text.clone()
+            }
+        }
+    }
+}
+
+fn json_value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Empty => Value::Null,
+        Cell::Text(text) => Value::String(text.clone()),
+        Cell::Int(i) => Value::from(*i),
+        Cell::Real(r) => serde_json::Number::from_f64(*r).map_or(Value::Null, Value::Number),
+    }
+}
+
+fn json_object(table: &Table, row: &[Cell]) -> Value {
+    let object: Map<String, Value> = table
+        .columns
+        .iter()
+        .zip(row)
+        .map(|(column, cell)| (column.to_string(), json_value(cell)))
+        .collect();
+    Value::Object(object)
+}
+
+pub fn write_csv(table: &Table, out: impl Write) -> io::Result<()> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(out);
+    writer.write_record(table.columns)?;
+    for row in &table.rows {
+        writer.write_record(row.iter().map(csv_text))?;
+    }
+    writer.flush()
+}
+
+/// Writes `table` in `format`.
+pub fn write_table(table: &Table, format: TableFormat, mut out: impl Write) -> io::Result<()> {
+    match format {
+        TableFormat::Csv => write_csv(table, out),
+        TableFormat::Json => {
+            let rows: Vec<Value> = table.rows.iter().map(|r| json_object(table, r)).collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)
+        }
+        TableFormat::Ndjson => {
+            for row in &table.rows {
+                serde_json::to_writer(&mut out, &json_object(table, row))?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        TableFormat::Table => write_aligned(table, out),
+    }
+}
+
+fn write_aligned(table: &Table, mut out: impl Write) -> io::Result<()> {
+    let shown: Vec<Vec<String>> = table
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell {
+                    Cell::Text(text) => text.replace(['\n', '\r', '\t'], " "),
+                    other => csv_text(other),
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
+    for row in &shown {
+        for (width, text) in widths.iter_mut().zip(row) {
+            *width = (*width).max(text.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(text, width)| format!("{text:<width$}"))
+            .collect();
+        writeln!(out, "{}", padded.join("  ").trim_end())
+    };
+    line(&mut out, &mut table.columns.iter().copied())?;
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(&mut out, &mut rule.iter().map(String::as_str))?;
+    for row in &shown {
+        line(&mut out, &mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+/// manifest.json of an export directory.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct Manifest {
+    pub origin: String,
+    /// The last entry the export covers (absent for an export of nothing).
+    pub seq: Option<u64>,
+    pub entry_hash: Option<String>,
+    pub recorded_at: Option<String>,
+    pub files: Vec<ManifestFile>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq)]
+pub struct ManifestFile {
+    pub name: String,
+    pub blake3: String,
+    pub rows: usize,
+}
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Writes each table as `DIR/<name>.csv` and a manifest naming the ledger state they cover.
+/// The same tables give byte-identical files.
+pub fn write_export(
+    dir: &Path,
+    origin: &str,
+    covered: Option<Covered>,
+    tables: &[Table],
+) -> io::Result<Manifest> {
+    std::fs::create_dir_all(dir)?;
+    let mut files = Vec::with_capacity(tables.len());
+    for table in tables {
+        let mut bytes = Vec::new();
+        write_csv(table, &mut bytes)?;
+        let name = format!("{}.csv", table.name);
+        write_synced(&dir.join(&name), &bytes)?;
+        files.push(ManifestFile {
+            name,
+            blake3: blake3::hash(&bytes).to_hex().to_string(),
+            rows: table.rows.len(),
+        });
+    }
+    let hex = |hash: &Hash| hex::encode(hash);
+    let manifest = Manifest {
+        origin: origin.to_string(),
+        seq: covered.map(|c| c.seq),
+        entry_hash: covered.map(|c| hex(&c.hash)),
+        recorded_at: covered.map(|c| c.recorded_at.to_rfc3339()),
+        files,
+    };
+    let mut text = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
+    text.push(b'\n');
+    write_synced(&dir.join(MANIFEST_FILE), &text)?;
+    Ok(manifest)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

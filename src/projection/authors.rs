@@ -1,0 +1,105 @@
+//! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
+//! and how many entries it signed.
+
+use super::{Cell, Fact, Projection, Row, Window};
+use crate::event::EventType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub struct Authors;
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct State {
+    /// In order of enrolment.
+    keys: Vec<Author>,
+    /// Public key text -> index in `keys`.
+    index: BTreeMap<String, usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Author {
+    name: String,
+    role: String,
+    public_key: String,
+    enrolled_seq: u64,
+    revoked_seq: Option<u64>,
+    entries: u64,
+}
+
+impl State {
+    fn enrol(&mut self, fact: &Fact, name: &str, role: &str, public_key: &str) {
+        self.index.insert(public_key.to_string(), self.keys.len());
+        self.keys.push(Author {
+            name: name.to_string(),
+            role: role.to_string(),
+            public_key: public_key.to_string(),
+            enrolled_seq: fact.seq,
+            revoked_seq: None,
+            entries: 0,
+        });
+    }
+
+    fn author_mut(&mut self, public_key: &str) -> Option<&mut Author> {
+        let index = *self.index.get(public_key)?;
+        self.keys.get_mut(index)
+    }
+}
+
+impl Projection for Authors {
+    type State = State;
+    const NAME: &'static str = "authors";
+    const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
+    const VERSION: u32 = 1;
+    const COLUMNS: &'static [&'static str] = &[
+        "name",
+        "role",
+        "public_key",
+        "enrolled_seq",
+        "revoked_seq",
+        "entries",
+    ];
+    const EVENT_TIME: Option<&'static str> = None;
+
+    fn apply(state: &mut State, fact: &Fact) {
+        match fact.event_type {
+            EventType::LedgerGenesis => state.enrol(
+                fact,
+                fact.text("admin_name"),
+                "admin",
+                fact.text("admin_public_key"),
+            ),
+            EventType::KeyEnrolled => state.enrol(
+                fact,
+                fact.text("name"),
+                fact.text("role"),
+                fact.text("public_key"),
+            ),
+            EventType::KeyRevoked => {
+                if let Some(author) = state.author_mut(fact.text("public_key")) {
+                    author.revoked_seq = Some(fact.seq);
+                }
+            }
+            _ => {}
+        }
+        if let Some(author) = state.author_mut(&fact.author.to_string()) {
+            author.entries += 1;
+        }
+    }
+
+    fn rows(state: &State, _window: &Window) -> Vec<Row> {
+        state
+            .keys
+            .iter()
+            .map(|a| {
+                vec![
+                    Cell::text(a.name.as_str()),
+                    Cell::text(a.role.as_str()),
+                    Cell::text(a.public_key.as_str()),
+                    Cell::seq(a.enrolled_seq),
+                    Cell::optional_seq(a.revoked_seq),
+                    Cell::seq(a.entries),
+                ]
+            })
+            .collect()
+    }
+}

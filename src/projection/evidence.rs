@@ -1,0 +1,101 @@
+//! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
+
+use super::names::KeyNames;
+use super::{Cell, Fact, Projection, Row, Window};
+use crate::event::EventType;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub struct Evidence;
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct State {
+    names: KeyNames,
+    /// Each incident's current event date, for `--from`/`--to`.
+    event_dates: BTreeMap<String, String>,
+    anchors: Vec<Anchor>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Anchor {
+    incident_id: String,
+    filename: String,
+    blake3: String,
+    sha256: String,
+    bytes: u64,
+    media_type: String,
+    anchored_seq: u64,
+    anchored_by: String,
+}
+
+impl Projection for Evidence {
+    type State = State;
+    const NAME: &'static str = "evidence";
+    const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
+    const VERSION: u32 = 1;
+    const COLUMNS: &'static [&'static str] = &[
+        "incident_id",
+        "filename",
+        "blake3",
+        "sha256",
+        "bytes",
+        "media_type",
+        "anchored_seq",
+        "anchored_by",
+    ];
+    const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
+
+    fn apply(state: &mut State, fact: &Fact) {
+        state.names.observe(fact);
+        let id = fact.text("incident_id");
+        let stated_date = match fact.event_type {
+            EventType::IncidentReported => fact.payload.get("event_date"),
+            EventType::IncidentCorrected => fact.payload.pointer("/changes/event_date"),
+            EventType::EvidenceAnchored => {
+                state.anchors.push(Anchor {
+                    incident_id: id.to_string(),
+                    filename: fact.text("filename").to_string(),
+                    blake3: fact.text("blake3").to_string(),
+                    sha256: fact.text("sha256").to_string(),
+                    bytes: fact
+                        .payload
+                        .get("bytes")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0),
+                    media_type: fact.text("media_type").to_string(),
+                    anchored_seq: fact.seq,
+                    anchored_by: state.names.author(fact),
+                });
+                None
+            }
+            _ => None,
+        };
+        if let Some(date) = stated_date.and_then(Value::as_str) {
+            state.event_dates.insert(id.to_string(), date.to_string());
+        }
+    }
+
+    fn rows(state: &State, window: &Window) -> Vec<Row> {
+        state
+            .anchors
+            .iter()
+            .filter(|a| {
+                let date = state.event_dates.get(&a.incident_id);
+                window.contains(date.map_or("", String::as_str))
+            })
+            .map(|a| {
+                vec![
+                    Cell::text(a.incident_id.as_str()),
+                    Cell::text(a.filename.as_str()),
+                    Cell::text(a.blake3.as_str()),
+                    Cell::text(a.sha256.as_str()),
+                    Cell::seq(a.bytes),
+                    Cell::text(a.media_type.as_str()),
+                    Cell::seq(a.anchored_seq),
+                    Cell::text(a.anchored_by.as_str()),
+                ]
+            })
+            .collect()
+    }
+}

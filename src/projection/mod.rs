@@ -1,0 +1,539 @@
+//! Projections: the current views an analyst reads instead of the raw log. Each view is a pure
+//! fold over entries in seq order, in its own module, registered by name in [`REGISTRY`]; this
+//! module owns the fold engine that feeds them: knowledge-time cut-offs (`--as-of`), event-time
+//! windows (`--from`/`--to`), and the incremental mode that keeps each view's state beside the
+//! log with the seq and entry hash it covers.
+//!
+//! A projection reads entries and nothing else; it never writes to the log, and its stored state
+//! is a disposable cache that is thrown away whenever it does not match the log exactly.
+
+mod accord_status;
+mod authors;
+mod evidence;
+mod incident_history;
+pub mod incidents;
+mod mandate_timeline;
+mod names;
+mod regions;
+
+use crate::entry::{entry_hash, Entry};
+use crate::event::EventType;
+use crate::keys::PublicKey;
+use crate::ledger::{Head, LedgerError};
+use crate::merkle::Hash;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::Ledger;
+use chrono::{DateTime, NaiveDate, NaiveTime};
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::any::Any;
+use std::marker::PhantomData;
+
+pub use incidents::Incidents;
+
+/// One entry as the projections see it: who stated what, when, and where it sits in the log.
+pub struct Fact {
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    pub author: PublicKey,
+    pub event_type: EventType,
+    pub payload: Value,
+}
+
+impl Fact {
+    fn from_entry(entry: &Entry) -> Result<Fact, String> {
+        let event_type = EventType::parse(&entry.statement.event_type)
+            .ok_or_else(|| format!("unknown event type {}", entry.statement.event_type))?;
+        let payload = serde_json::from_slice(&entry.statement.payload)
+            .map_err(|e| format!("its payload is not JSON: {e}"))?;
+        Ok(Fact {
+            seq: entry.seq,
+            recorded_at: entry.recorded_at,
+            author: entry.statement.author,
+            event_type,
+            payload,
+        })
+    }
+
+    /// A text field of the payload ("" when absent, which the schemas rule out for required ones).
+    pub fn text(&self, field: &str) -> &str {
+        self.payload
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// One cell of a projection's output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+impl Cell {
+    pub fn text(value: impl Into<String>) -> Cell {
+        Cell::Text(value.into())
+    }
+
+    /// Text, or an empty cell for the empty string.
+    pub fn non_empty(value: &str) -> Cell {
+        if value.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::text(value)
+        }
+    }
+
+    pub fn optional_text(value: Option<&str>) -> Cell {
+        value.map_or(Cell::Empty, Cell::text)
+    }
+
+    pub fn count(value: usize) -> Cell {
+        Cell::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    pub fn seq(value: u64) -> Cell {
+        Cell::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    pub fn optional_seq(value: Option<u64>) -> Cell {
+        value.map_or(Cell::Empty, Cell::seq)
+    }
+}
+
+pub type Row = Vec<Cell>;
+
+/// A projection's output: its columns (part of the contract) and rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Row>,
+}
+
+/// An event-time window (`--from`, `--to`), both ends inclusive, on ISO 8601 dates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl Window {
+    pub fn is_open(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+
+    /// Whether an event date (YYYY-MM-DD) falls in the window; a date that does not parse
+    /// (the schemas rule that out) falls outside any bounded window.
+    pub fn contains(&self, date: &str) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
+            return false;
+        };
+        self.from.is_none_or(|from| date >= from) && self.to.is_none_or(|to| date <= to)
+    }
+}
+
+/// A pure fold over entries that yields a table. Implement this in a module of its own and add
+/// it to [`REGISTRY`].
+pub trait Projection: Sync + 'static {
+    /// The fold's state, kept between runs by the incremental mode (bincode, never hashed).
+    type State: Default + Serialize + DeserializeOwned + Send + 'static;
+    const NAME: &'static str;
+    const ABOUT: &'static str;
+    /// Bump whenever `State` or `apply` changes meaning, so that stored states are rebuilt.
+    const VERSION: u32;
+    const COLUMNS: &'static [&'static str];
+    /// What `--from`/`--to` filter on, or `None` when the view has no event time.
+    const EVENT_TIME: Option<&'static str>;
+    fn apply(state: &mut Self::State, fact: &Fact);
+    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+}
+
+/// A registered projection, with its state type erased so that views can be chosen by name.
+pub trait View: Sync {
+    fn name(&self) -> &'static str;
+    fn about(&self) -> &'static str;
+    fn version(&self) -> u32;
+    fn columns(&self) -> &'static [&'static str];
+    fn event_time(&self) -> Option<&'static str>;
+    /// A fold in progress: from an empty state, or from stored state bytes if they decode.
+    fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>>;
+}
+
+/// A fold in progress.
+pub trait Folding: Send {
+    fn apply(&mut self, fact: &Fact);
+    fn state_bytes(&self) -> Vec<u8>;
+    fn rows(&self, window: &Window) -> Vec<Row>;
+    fn into_state(self: Box<Self>) -> Box<dyn Any>;
+}
+
+struct Registered<P>(PhantomData<P>);
+
+struct Folded<P: Projection>(P::State);
+
+impl<P: Projection> View for Registered<P> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+    fn about(&self) -> &'static str {
+        P::ABOUT
+    }
+    fn version(&self) -> u32 {
+        P::VERSION
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        P::COLUMNS
+    }
+    fn event_time(&self) -> Option<&'static str> {
+        P::EVENT_TIME
+    }
+    fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>> {
+        let state = match stored {
+            None => P::State::default(),
+            Some(bytes) => bincode::deserialize(bytes).ok()?,
+        };
+        Some(Box::new(Folded::<P>(state)))
+    }
+}
+
+impl<P: Projection> Folding for Folded<P> {
+    fn apply(&mut self, fact: &Fact) {
+        P::apply(&mut self.0, fact)
+    }
+    fn state_bytes(&self) -> Vec<u8> {
+        bincode::serialize(&self.0).expect("projection state serializes")
+    }
+    fn rows(&self, window: &Window) -> Vec<Row> {
+        P::rows(&self.0, window)
+    }
+    fn into_state(self: Box<Self>) -> Box<dyn Any> {
+        Box::new(self.0)
+    }
+}
+
+/// Every projection, by name, in the order `project --list` and `export` use.
+pub static REGISTRY: &[&dyn View] = &[
+    &Registered::<incidents::Incidents>(PhantomData),
+    &Registered::<incident_history::IncidentHistory>(PhantomData),
+    &Registered::<regions::Regions>(PhantomData),
+    &Registered::<accord_status::AccordStatus>(PhantomData),
+    &Registered::<mandate_timeline::MandateTimeline>(PhantomData),
+    &Registered::<evidence::Evidence>(PhantomData),
+    &Registered::<authors::Authors>(PhantomData),
+];
+
+pub fn by_name(name: &str) -> Option<&'static dyn View> {
+    REGISTRY.iter().copied().find(|view| view.name() == name)
+}
+
+/// Knowledge time: only entries recorded up to this seq, or up to this ledger time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Seq(u64),
+    /// The last instant included.
+    Time(Timestamp),
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+
+    /// A seq (digits), an RFC 3339 date (the whole UTC day is included), or an RFC 3339
+    /// date-time.
+    fn from_str(text: &str) -> Result<AsOf, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(AsOf::Seq)
+                .map_err(|_| format!("seq {text} is too large"));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            let last_micro = NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid");
+            let end = date.and_time(last_micro).and_utc().timestamp_micros();
+            return Ok(AsOf::Time(Timestamp(end)));
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| AsOf::Time(Timestamp(t.timestamp_micros())))
+            .map_err(|_| {
+                format!("{text:?} is neither a seq (a number), a date (YYYY-MM-DD) nor an RFC 3339 date-time (e.g. 2023-06-01T12:00:00Z)")
+            })
+    }
+}
+
+/// Whether stored states may be used, or every view is folded from seq 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    Incremental,
+    Rebuild,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("there is no projection named {name:?}; `ledger project --list` names them all")]
+    Unknown { name: String },
+    #[error("{name} has no event time, so --from and --to do not apply to it")]
+    NoEventTime { name: &'static str },
+}
+
+impl From<crate::store::StoreError> for ProjectionError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ProjectionError::Ledger(e.into())
+    }
+}
+
+/// What the tables were built from: the last entry folded in (None for an empty cut-off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub seq: u64,
+    pub hash: Hash,
+    pub recorded_at: Timestamp,
+}
+
+pub struct Projected {
+    pub covered: Option<Covered>,
+    pub tables: Vec<Table>,
+}
+
+/// A view's stored state and the log position it covers.
+#[derive(Serialize, Deserialize)]
+struct StoredState {
+    version: u32,
+    seq: u64,
+    hash: Hash,
+    state: Vec<u8>,
+}
+
+/// Entries decoded and parsed in parallel per chunk, then folded in order.
+const FOLD_CHUNK: usize = 4096;
+
+/// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
+/// log. Incrementally, each view starts from its stored state when that state's version matches
+/// and its covered entry is still in the log with the same hash; states that reach the head are
+/// stored again. Output is the same either way.
+pub fn project<S: Store>(
+    ledger: &Ledger<S>,
+    views: &[&'static dyn View],
+    as_of: Option<AsOf>,
+    window: &Window,
+    refresh: Refresh,
+) -> Result<Projected, ProjectionError> {
+    if !window.is_open() {
+        if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
+            return Err(ProjectionError::NoEventTime { name: view.name() });
+        }
+    }
+    let (covered, folds) = fold_views(ledger, views, as_of, refresh)?;
+    let tables = views
+        .iter()
+        .zip(&folds)
+        .map(|(view, folding)| Table {
+            name: view.name(),
+            columns: view.columns(),
+            rows: folding.rows(window),
+        })
+        .collect();
+    Ok(Projected { covered, tables })
+}
+
+/// The current state of one projection (incrementally, like [`project`]), for code that needs
+/// more than its rows, such as an importer diffing a release against the incidents.
+pub fn current_state<P: Projection, S: Store>(
+    ledger: &Ledger<S>,
+) -> Result<P::State, ProjectionError> {
+    let view = by_name(P::NAME).expect("every projection is registered");
+    let (_, mut folds) = fold_views(ledger, &[view], None, Refresh::Incremental)?;
+    let state = folds.pop().expect("one fold per view").into_state();
+    Ok(*state
+        .downcast::<P::State>()
+        .expect("a registered view folds its own state type"))
+}
+
+fn fold_views<S: Store>(
+    ledger: &Ledger<S>,
+    views: &[&'static dyn View],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<(Option<Covered>, Vec<Box<dyn Folding>>), ProjectionError> {
+    let head = ledger.head()?;
+    let target = match (head, as_of) {
+        (None, _) => None,
+        (Some(head), None) => Some(head.seq),
+        (Some(head), Some(AsOf::Seq(seq))) => Some(seq.min(head.seq)),
+        (Some(head), Some(AsOf::Time(time))) => last_recorded_by(ledger, head, time)?,
+    };
+    let covered = match target {
+        None => None,
+        Some(seq) => {
+            let (entry, hash) = ledger.entry(seq)?.ok_or_else(|| missing(seq))?;
+            Some(Covered {
+                seq,
+                hash,
+                recorded_at: entry.recorded_at,
+            })
+        }
+    };
+
+    let mut folds = Vec::with_capacity(views.len());
+    for view in views {
+        let resumed = match (refresh, covered) {
+            (Refresh::Incremental, Some(covered)) => resume(ledger, *view, covered.seq)?,
+            _ => None,
+        };
+        let (next_seq, folding) = match resumed {
+            Some(resumed) => resumed,
+            None => (0, view.start(None).expect("an empty state always starts")),
+        };
+        folds.push((next_seq, folding));
+    }
+
+    if let Some(covered) = covered {
+        let resumed_at: Vec<u64> = folds.iter().map(|(next, _)| *next).collect();
+        let from = resumed_at.iter().copied().min().unwrap_or(0);
+        fold_range(ledger, from, covered.seq, &mut folds)?;
+        if head.is_some_and(|h| h.seq == covered.seq) {
+            let advanced = views.iter().zip(&folds).zip(resumed_at);
+            for ((view, (_, folding)), resumed_at) in advanced {
+                if resumed_at > covered.seq {
+                    continue;
+                }
+                let stored = StoredState {
+                    version: view.version(),
+                    seq: covered.seq,
+                    hash: covered.hash,
+                    state: folding.state_bytes(),
+                };
+                let bytes = bincode::serialize(&stored).expect("stored state serializes");
+                ledger.store().put_projection_state(view.name(), &bytes)?;
+            }
+        }
+    }
+    Ok((covered, folds.into_iter().map(|(_, f)| f).collect()))
+}
+
+fn missing(seq: u64) -> ProjectionError {
+    LedgerError::Damaged {
+        seq,
+        reason: "the entry is missing from the log".into(),
+    }
+    .into()
+}
+
+/// A view's stored state, if it can continue towards `target`: same version, covering no more
+/// than `target`, and covering an entry that is still in the log with the same hash.
+fn resume<S: Store>(
+    ledger: &Ledger<S>,
+    view: &dyn View,
+    target: u64,
+) -> Result<Option<(u64, Box<dyn Folding>)>, ProjectionError> {
+    let Some(bytes) = ledger.store().projection_state(view.name())? else {
+        return Ok(None);
+    };
+    let Ok(stored) = bincode::deserialize::<StoredState>(&bytes) else {
+        return Ok(None);
+    };
+    if stored.version != view.version() || stored.seq > target {
+        return Ok(None);
+    }
+    let still_in_log = ledger
+        .store()
+        .entry(stored.seq)?
+        .is_some_and(|bytes| entry_hash(&bytes) == stored.hash);
+    if !still_in_log {
+        return Ok(None);
+    }
+    Ok(view
+        .start(Some(&stored.state))
+        .map(|folding| (stored.seq + 1, folding)))
+}
+
+/// Feeds entries `from..=to` to every fold whose next seq they reach.
+fn fold_range<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    folds: &mut [(u64, Box<dyn Folding>)],
+) -> Result<(), ProjectionError> {
+    if from > to {
+        return Ok(());
+    }
+    let mut entries = ledger.store().entries(from);
+    let mut chunk = Vec::with_capacity(FOLD_CHUNK);
+    let mut done = false;
+    while !done {
+        chunk.clear();
+        for item in entries.by_ref() {
+            let (seq, bytes) = item?;
+            if seq > to {
+                done = true;
+                break;
+            }
+            chunk.push((seq, bytes));
+            if seq == to {
+                done = true;
+                break;
+            }
+            if chunk.len() == FOLD_CHUNK {
+                break;
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let facts: Vec<Result<Fact, LedgerError>> = chunk
+            .par_iter()
+            .map(|(seq, bytes)| {
+                let damaged = |reason: String| LedgerError::Damaged { seq: *seq, reason };
+                let entry = Entry::decode(bytes)
+                    .map_err(|e| damaged(format!("its entry does not decode: {e}")))?;
+                Fact::from_entry(&entry).map_err(damaged)
+            })
+            .collect();
+        for fact in facts {
+            let fact = fact?;
+            for (next, folding) in folds.iter_mut() {
+                if fact.seq >= *next {
+                    folding.apply(&fact);
+                    *next = fact.seq + 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last seq recorded at or before `time` (recorded_at never decreases along the log).
+fn last_recorded_by<S: Store>(
+    ledger: &Ledger<S>,
+    head: Head,
+    time: Timestamp,
+) -> Result<Option<u64>, ProjectionError> {
+    let recorded_at = |seq: u64| -> Result<Timestamp, ProjectionError> {
+        let (entry, _) = ledger.entry(seq)?.ok_or_else(|| missing(seq))?;
+        Ok(entry.recorded_at)
+    };
+    if recorded_at(0)? > time {
+        return Ok(None);
+    }
+    // Invariant: recorded_at(low) <= time; everything after high is later than time.
+    let (mut low, mut high) = (0, head.seq);
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        if recorded_at(mid)? <= time {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    Ok(Some(low))
+}
