@@ -1,14 +1,16 @@
-//! Append and verify on the peers' workload (../shared/peers/pg_chain.sh): incidents with four
-//! event types, actors and regions in rotation and 360 bytes of notes each.
+//! Append, verify and projection rebuilds on the peers' workload (../shared/peers/pg_chain.sh):
+//! incidents with four event types, actors and regions in rotation and 360 bytes of notes each.
 //!
 //! `cargo bench --bench ledger` runs N = 10,000 by default; set LEDGER_BENCH_N=100000 for the
 //! peers' size. Compare with the peers in the same run and quote ratios of medians: the machine
-//! is shared and absolute times drift.
+//! is shared and absolute times drift. LEDGER_BENCH_PEERS=1 runs pg_chain.sh (needs root and
+//! PostgreSQL 15) at the same N before the benchmarks and prints its timings beside them.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ledger::event::Role;
 use ledger::input::EventInput;
 use ledger::keys::SecretKey;
+use ledger::projection::{self, Refresh, Window};
 use ledger::Ledger;
 use std::time::Duration;
 
@@ -27,8 +29,13 @@ const ACTORS: [&str; 4] = [
 const REGIONS: [&str; 4] = ["Menaka", "Gao", "Kidal", "Mopti"];
 
 fn workload(n: usize) -> Vec<EventInput> {
+    workload_from(1, n)
+}
+
+/// Incidents `MLI{first}` to `MLI{first + n - 1}`.
+fn workload_from(first: usize, n: usize) -> Vec<EventInput> {
     let notes = "report text ".repeat(30);
-    (1..=n)
+    (first..first + n)
         .map(|g| {
             let day = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new((g % 365) as u64);
             let data = serde_json::json!({
@@ -61,6 +68,9 @@ fn bench(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    if std::env::var_os("LEDGER_BENCH_PEERS").is_some() {
+        run_peer(n);
+    }
     let events = workload(n);
     let mut group = c.benchmark_group("ledger");
     group
@@ -94,7 +104,48 @@ fn bench(c: &mut Criterion) {
             assert!(report.intact());
         })
     });
+
+    let regions = [projection::by_name("regions").expect("regions is registered")];
+    let project_regions = |refresh| {
+        let projected =
+            projection::project(&ledger, &regions, None, &Window::default(), refresh).unwrap();
+        assert!(!projected.tables[0].rows.is_empty());
+    };
+    group.bench_function(format!("project_regions_rebuild/{n}"), |b| {
+        b.iter(|| project_regions(Refresh::Rebuild))
+    });
+    // Catch-up after a small append: the cost should follow the 100 new entries, not the log.
+    let mut next_id = n + 1;
+    group.bench_function(format!("project_regions_catch_up_100/{n}"), |b| {
+        b.iter_batched(
+            || {
+                ledger.append(&key, &workload_from(next_id, 100)).unwrap();
+                next_id += 100;
+            },
+            |()| project_regions(Refresh::Incremental),
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
+}
+
+/// Runs the Postgres peer at `n` and prints its own timing line.
+fn run_peer(n: usize) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peers/pg_chain.sh");
+    match std::process::Command::new("bash")
+        .arg(script)
+        .arg(n.to_string())
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            eprintln!("peer: {}", String::from_utf8_lossy(&out.stdout).trim())
+        }
+        Ok(out) => eprintln!(
+            "peer pg_chain.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("peer pg_chain.sh did not run: {e}"),
+    }
 }
 
 criterion_group!(benches, bench);

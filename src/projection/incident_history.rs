@@ -52,7 +52,8 @@ impl Projection for IncidentHistory {
         let (action, changes) = match fact.event_type {
             EventType::IncidentReported => {
                 let mut fields = fact.payload.as_object().cloned().unwrap_or_default();
-                fields.remove("incident_id");
+                // shift_remove keeps the order in which the author wrote the fields.
+                fields.shift_remove("incident_id");
                 ("reported", Some(fields))
             }
             EventType::IncidentCorrected => {
