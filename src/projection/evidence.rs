@@ -1,19 +1,17 @@
 //! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
 
-use super::names::KeyNames;
+use super::names::{EventDates, KeyNames};
 use super::{Cell, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub struct Evidence;
 
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     names: KeyNames,
-    /// Each incident's current event date, for `--from`/`--to`.
-    event_dates: BTreeMap<String, String>,
+    event_dates: EventDates,
     anchors: Vec<Anchor>,
 }
 
@@ -48,31 +46,22 @@ impl Projection for Evidence {
 
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
-        let id = fact.text("incident_id");
-        let stated_date = match fact.event_type {
-            EventType::IncidentReported => fact.payload.get("event_date"),
-            EventType::IncidentCorrected => fact.payload.pointer("/changes/event_date"),
-            EventType::EvidenceAnchored => {
-                state.anchors.push(Anchor {
-                    incident_id: id.to_string(),
-                    filename: fact.text("filename").to_string(),
-                    blake3: fact.text("blake3").to_string(),
-                    sha256: fact.text("sha256").to_string(),
-                    bytes: fact
-                        .payload
-                        .get("bytes")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0),
-                    media_type: fact.text("media_type").to_string(),
-                    anchored_seq: fact.seq,
-                    anchored_by: state.names.author(fact),
-                });
-                None
-            }
-            _ => None,
-        };
-        if let Some(date) = stated_date.and_then(Value::as_str) {
-            state.event_dates.insert(id.to_string(), date.to_string());
+        state.event_dates.observe(fact);
+        if fact.event_type == EventType::EvidenceAnchored {
+            state.anchors.push(Anchor {
+                incident_id: fact.text("incident_id").to_string(),
+                filename: fact.text("filename").to_string(),
+                blake3: fact.text("blake3").to_string(),
+                sha256: fact.text("sha256").to_string(),
+                bytes: fact
+                    .payload
+                    .get("bytes")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                media_type: fact.text("media_type").to_string(),
+                anchored_seq: fact.seq,
+                anchored_by: state.names.author(fact),
+            });
         }
     }
 
@@ -80,10 +69,7 @@ impl Projection for Evidence {
         state
             .anchors
             .iter()
-            .filter(|a| {
-                let date = state.event_dates.get(&a.incident_id);
-                window.contains(date.map_or("", String::as_str))
-            })
+            .filter(|a| state.event_dates.in_window(window, &a.incident_id))
             .map(|a| {
                 vec![
                     Cell::text(a.incident_id.as_str()),

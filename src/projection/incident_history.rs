@@ -1,20 +1,18 @@
 //! `incident-history`: the audit trail of every incident, one row per report, correction and
 //! retraction, with who stated it, when the ledger recorded it, and what it set.
 
-use super::names::KeyNames;
+use super::names::{EventDates, KeyNames};
 use super::{Cell, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 pub struct IncidentHistory;
 
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     names: KeyNames,
-    /// Each incident's event date as its latest revision states it, for `--from`/`--to`.
-    event_dates: BTreeMap<String, String>,
+    event_dates: EventDates,
     revisions: Vec<Revision>,
 }
 
@@ -48,6 +46,7 @@ impl Projection for IncidentHistory {
 
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
+        state.event_dates.observe(fact);
         let id = fact.text("incident_id");
         let (action, changes) = match fact.event_type {
             EventType::IncidentReported => {
@@ -63,13 +62,6 @@ impl Projection for IncidentHistory {
             EventType::IncidentRetracted => ("retracted", None),
             _ => return,
         };
-        if let Some(date) = changes
-            .as_ref()
-            .and_then(|c| c.get("event_date"))
-            .and_then(Value::as_str)
-        {
-            state.event_dates.insert(id.to_string(), date.to_string());
-        }
         state.revisions.push(Revision {
             incident_id: id.to_string(),
             seq: fact.seq,
@@ -85,10 +77,7 @@ impl Projection for IncidentHistory {
         let mut listed: Vec<&Revision> = state
             .revisions
             .iter()
-            .filter(|r| {
-                let date = state.event_dates.get(&r.incident_id);
-                window.contains(date.map_or("", String::as_str))
-            })
+            .filter(|r| state.event_dates.in_window(window, &r.incident_id))
             .collect();
         listed.sort_by(|a, b| (&a.incident_id, a.seq).cmp(&(&b.incident_id, b.seq)));
         listed

@@ -76,20 +76,8 @@ impl Incident {
     }
 }
 
-const FIELD_COLUMNS: &[&str] = &[
-    "event_date",
-    "event_type",
-    "sub_event_type",
-    "actor1",
-    "actor2",
-    "country",
-    "admin1",
-    "admin2",
-    "location",
-    "latitude",
-    "longitude",
-    "fatalities",
-];
+/// The columns that show the incident's own fields: all but its id and the ledger's bookkeeping.
+const FIELD_COLUMNS: std::ops::Range<usize> = 1..13;
 
 impl Projection for Incidents {
     type State = State;
@@ -172,7 +160,11 @@ impl Projection for Incidents {
             .into_iter()
             .map(|(_, id, incident)| {
                 let mut row = vec![Cell::text(id.as_str())];
-                row.extend(FIELD_COLUMNS.iter().map(|name| incident.cell(name)));
+                row.extend(
+                    Self::COLUMNS[FIELD_COLUMNS]
+                        .iter()
+                        .map(|name| incident.cell(name)),
+                );
                 row.extend([
                     Cell::text(if incident.retracted {
                         "retracted"

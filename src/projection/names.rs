@@ -1,10 +1,12 @@
-//! The names the ledger gives to keys, folded from the genesis and key enrolments, so that views
-//! can say who stated something. Owns nothing else; roles and revocation are the authors view's.
+//! Small folds that several views embed: the names the ledger gives to keys (so that a view can
+//! say who stated something) and each incident's current event date (so that a view of things
+//! about incidents can honour `--from`/`--to`). Roles and revocation are the authors view's.
 
-use super::Fact;
+use super::{Fact, Window};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -29,5 +31,28 @@ impl KeyNames {
             .get(&fact.author.0)
             .cloned()
             .unwrap_or_else(|| fact.author.to_string())
+    }
+}
+
+/// Each incident's event date as its latest report or correction states it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EventDates(BTreeMap<String, String>);
+
+impl EventDates {
+    pub fn observe(&mut self, fact: &Fact) {
+        let stated = match fact.event_type {
+            EventType::IncidentReported => fact.payload.get("event_date"),
+            EventType::IncidentCorrected => fact.payload.pointer("/changes/event_date"),
+            _ => None,
+        };
+        if let Some(date) = stated.and_then(Value::as_str) {
+            self.0
+                .insert(fact.text("incident_id").to_string(), date.to_string());
+        }
+    }
+
+    /// Whether the incident's event date falls in `window`.
+    pub fn in_window(&self, window: &Window, incident_id: &str) -> bool {
+        window.contains(self.0.get(incident_id).map_or("", String::as_str))
     }
 }
