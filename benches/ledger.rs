@@ -14,6 +14,10 @@ use ledger::projection::{self, Refresh, Window};
 use ledger::Ledger;
 use std::time::Duration;
 
+// The allocator the `ledger` binary ships with, so that these figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TYPES: [&str; 4] = [
     "Battles",
     "Violence against civilians",

@@ -42,11 +42,33 @@ fn leading_whitespace(text: &str) -> usize {
     text.len() - text.trim_start().len()
 }
 
-fn line_of(text: &str, byte: usize) -> usize {
-    1 + text.as_bytes()[..byte.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+/// Line numbers of byte offsets that only move forward, counted incrementally so that numbering
+/// a large input stays linear.
+struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        LineCounter {
+            text,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of `byte`, which is at or after every byte asked about before.
+    fn line_of(&mut self, byte: usize) -> usize {
+        let byte = byte.clamp(self.offset, self.text.len());
+        self.line += self.text.as_bytes()[self.offset..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = byte;
+        self.line
+    }
 }
 
 /// Splits input into events. Both a single (possibly pretty-printed) object and NDJSON are read
@@ -60,6 +82,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<Vec<EventInput>, InputError> {
         }
     })?;
     let mut events = Vec::new();
+    let mut lines = LineCounter::new(text);
     let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
     loop {
         let start = stream.byte_offset();
@@ -70,7 +93,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<Vec<EventInput>, InputError> {
                 // At end of input the parser's position is past the last line; the object that
                 // was left open is the one to name.
                 let line = if e.is_eof() {
-                    line_of(text, start + leading_whitespace(&text[start..]))
+                    lines.line_of(start + leading_whitespace(&text[start..]))
                 } else {
                     e.line()
                 };
@@ -81,7 +104,7 @@ pub fn parse_events(bytes: &[u8]) -> Result<Vec<EventInput>, InputError> {
             }
         };
         // The offset before the value includes leading whitespace; count from the value itself.
-        let line = line_of(text, start + leading_whitespace(&text[start..]));
+        let line = lines.line_of(start + leading_whitespace(&text[start..]));
         let envelope: Envelope =
             serde_json::from_str(raw.get()).map_err(|e| InputError::Shape {
                 line,

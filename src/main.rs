@@ -26,6 +26,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+// The library allocates many small, short-lived buffers on all cores while it reads the log;
+// glibc's allocator spent a third of a projection rebuild on them, mimalloc a fraction.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ledger",

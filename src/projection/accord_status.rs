@@ -27,6 +27,7 @@ struct Change {
 
 impl Projection for AccordStatus {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "accord-status";
     const ABOUT: &'static str = "the status of each accord and provision, from its latest change";
     const VERSION: u32 = 1;
@@ -41,7 +42,7 @@ impl Projection for AccordStatus {
     ];
     const EVENT_TIME: Option<&'static str> = Some("effective_date");
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         if fact.event_type != EventType::AccordStatusChanged {
             return;
         }

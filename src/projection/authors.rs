@@ -47,6 +47,7 @@ impl State {
 
 impl Projection for Authors {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "authors";
     const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
     const VERSION: u32 = 1;
@@ -60,7 +61,7 @@ impl Projection for Authors {
     ];
     const EVENT_TIME: Option<&'static str> = None;
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         match fact.event_type {
             EventType::LedgerGenesis => state.enrol(
                 fact,

@@ -29,6 +29,7 @@ struct Anchor {
 
 impl Projection for Evidence {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "evidence";
     const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
     const VERSION: u32 = 1;
@@ -44,7 +45,7 @@ impl Projection for Evidence {
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         if fact.event_type == EventType::EvidenceAnchored {
@@ -54,7 +55,7 @@ impl Projection for Evidence {
                 blake3: fact.text("blake3").to_string(),
                 sha256: fact.text("sha256").to_string(),
                 bytes: fact
-                    .payload
+                    .payload()
                     .get("bytes")
                     .and_then(Value::as_u64)
                     .unwrap_or(0),

@@ -30,6 +30,7 @@ struct Revision {
 
 impl Projection for IncidentHistory {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "incident-history";
     const ABOUT: &'static str = "every report, correction and retraction of every incident";
     const VERSION: u32 = 1;
@@ -44,19 +45,19 @@ impl Projection for IncidentHistory {
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         let id = fact.text("incident_id");
         let (action, changes) = match fact.event_type {
             EventType::IncidentReported => {
-                let mut fields = fact.payload.as_object().cloned().unwrap_or_default();
+                let mut fields = fact.payload().as_object().cloned().unwrap_or_default();
                 // shift_remove keeps the order in which the author wrote the fields.
                 fields.shift_remove("incident_id");
                 ("reported", Some(fields))
             }
             EventType::IncidentCorrected => {
-                let changes = fact.payload.get("changes").and_then(Value::as_object);
+                let changes = fact.payload().get("changes").and_then(Value::as_object);
                 ("corrected", changes.cloned())
             }
             EventType::IncidentRetracted => ("retracted", None),

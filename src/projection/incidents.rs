@@ -81,6 +81,7 @@ const FIELD_COLUMNS: std::ops::Range<usize> = 1..13;
 
 impl Projection for Incidents {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
     const VERSION: u32 = 1;
@@ -107,7 +108,7 @@ impl Projection for Incidents {
     ];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         state.names.observe(fact);
         let id = fact.text("incident_id");
         match fact.event_type {
@@ -122,7 +123,7 @@ impl Projection for Incidents {
                     reported_by: author.clone(),
                     last_changed_by: author,
                 };
-                if let Some(payload) = fact.payload.as_object() {
+                if let Some(payload) = fact.payload().as_object() {
                     incident.set(payload);
                 }
                 incident.fields.remove("incident_id");
@@ -136,7 +137,8 @@ impl Projection for Incidents {
                 if fact.event_type == EventType::IncidentRetracted {
                     incident.retracted = true;
                 } else {
-                    if let Some(changes) = fact.payload.get("changes").and_then(Value::as_object) {
+                    if let Some(changes) = fact.payload().get("changes").and_then(Value::as_object)
+                    {
                         incident.set(changes);
                     }
                     incident.revisions += 1;

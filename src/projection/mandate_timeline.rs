@@ -37,6 +37,7 @@ fn days_between(from: &str, to: &str) -> Option<i64> {
 
 impl Projection for MandateTimeline {
     type State = State;
+    type Digest = ();
     const NAME: &'static str = "mandate-timeline";
     const ABOUT: &'static str =
         "each mandate change in order of adoption, ceilings carried forward";
@@ -53,17 +54,17 @@ impl Projection for MandateTimeline {
     ];
     const EVENT_TIME: Option<&'static str> = Some("adopted_date");
 
-    fn apply(state: &mut State, fact: &Fact) {
+    fn apply(state: &mut State, fact: &Fact, (): ()) {
         if fact.event_type != EventType::MandateChanged {
             return;
         }
         let text = |field| {
-            fact.payload
+            fact.payload()
                 .get(field)
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        let number = |field| fact.payload.get(field).and_then(Value::as_u64);
+        let number = |field| fact.payload().get(field).and_then(Value::as_u64);
         state.changes.push(Change {
             mission: fact.text("mission").to_string(),
             resolution: fact.text("resolution").to_string(),

@@ -31,36 +31,53 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::any::Any;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 pub use incidents::Incidents;
 
 /// One entry as the projections see it: who stated what, when, and where it sits in the log.
+///
+/// Projections trust the log they read (auditing it is `verify`'s job): a payload that is not
+/// JSON reads as null.
 pub struct Fact {
     pub seq: u64,
     pub recorded_at: Timestamp,
     pub author: PublicKey,
     pub event_type: EventType,
-    pub payload: Value,
+    payload_bytes: Vec<u8>,
+    /// The payload as a JSON value, parsed on first use: a view that reads a few fields with
+    /// [`Fact::parse`] never pays for building the whole value.
+    payload: OnceLock<Value>,
 }
 
 impl Fact {
-    fn from_entry(entry: &Entry) -> Result<Fact, String> {
+    fn from_entry(entry: Entry) -> Result<Fact, String> {
         let event_type = EventType::parse(&entry.statement.event_type)
             .ok_or_else(|| format!("unknown event type {}", entry.statement.event_type))?;
-        let payload = serde_json::from_slice(&entry.statement.payload)
-            .map_err(|e| format!("its payload is not JSON: {e}"))?;
         Ok(Fact {
             seq: entry.seq,
             recorded_at: entry.recorded_at,
             author: entry.statement.author,
             event_type,
-            payload,
+            payload_bytes: entry.statement.payload,
+            payload: OnceLock::new(),
         })
+    }
+
+    /// The whole payload.
+    pub fn payload(&self) -> &Value {
+        self.payload
+            .get_or_init(|| serde_json::from_slice(&self.payload_bytes).unwrap_or(Value::Null))
+    }
+
+    /// The payload read into a type of the view's own, borrowing from it where it can.
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Option<T> {
+        serde_json::from_slice(&self.payload_bytes).ok()
     }
 
     /// A text field of the payload ("" when absent, which the schemas rule out for required ones).
     pub fn text(&self, field: &str) -> &str {
-        self.payload
+        self.payload()
             .get(field)
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -154,7 +171,16 @@ pub trait Projection: Sync + 'static {
     const COLUMNS: &'static [&'static str];
     /// What `--from`/`--to` filter on, or `None` when the view has no event time.
     const EVENT_TIME: Option<&'static str>;
-    fn apply(state: &mut Self::State, fact: &Fact);
+    /// False for a view that reads payloads only through [`Fact::parse`].
+    const READS_WHOLE_PAYLOAD: bool = true;
+    /// What `apply` needs from one fact that can be worked out from the fact alone, such as
+    /// fields parsed from its payload: digests are made on all cores, ahead of the fold, which
+    /// takes facts one by one in seq order. Most views need nothing ahead and use `()`.
+    type Digest: Send + Default + 'static;
+    fn digest(_fact: &Fact) -> Self::Digest {
+        Self::Digest::default()
+    }
+    fn apply(state: &mut Self::State, fact: &Fact, digest: Self::Digest);
     fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
 }
 
@@ -165,13 +191,18 @@ pub trait View: Sync {
     fn version(&self) -> u32;
     fn columns(&self) -> &'static [&'static str];
     fn event_time(&self) -> Option<&'static str>;
+    fn reads_whole_payload(&self) -> bool;
+    fn digest(&self, fact: &Fact) -> Digest;
     /// A fold in progress: from an empty state, or from stored state bytes if they decode.
     fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>>;
 }
 
+/// A view's digest of one fact, its type erased (a `()` digest allocates nothing).
+pub type Digest = Box<dyn Any + Send>;
+
 /// A fold in progress.
 pub trait Folding: Send {
-    fn apply(&mut self, fact: &Fact);
+    fn apply(&mut self, fact: &Fact, digest: Digest);
     fn state_bytes(&self) -> Vec<u8>;
     fn rows(&self, window: &Window) -> Vec<Row>;
     fn into_state(self: Box<Self>) -> Box<dyn Any>;
@@ -197,6 +228,12 @@ impl<P: Projection> View for Registered<P> {
     fn event_time(&self) -> Option<&'static str> {
         P::EVENT_TIME
     }
+    fn reads_whole_payload(&self) -> bool {
+        P::READS_WHOLE_PAYLOAD
+    }
+    fn digest(&self, fact: &Fact) -> Digest {
+        Box::new(P::digest(fact))
+    }
     fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>> {
         let state = match stored {
             None => P::State::default(),
@@ -207,8 +244,11 @@ impl<P: Projection> View for Registered<P> {
 }
 
 impl<P: Projection> Folding for Folded<P> {
-    fn apply(&mut self, fact: &Fact) {
-        P::apply(&mut self.0, fact)
+    fn apply(&mut self, fact: &Fact, digest: Digest) {
+        let digest = digest
+            .downcast::<P::Digest>()
+            .expect("a view is fed its own digests");
+        P::apply(&mut self.0, fact, *digest)
     }
     fn state_bytes(&self) -> Vec<u8> {
         bincode::serialize(&self.0).expect("projection state serializes")
@@ -314,8 +354,9 @@ struct StoredState {
     state: Vec<u8>,
 }
 
-/// Entries decoded and parsed in parallel per chunk, then folded in order.
-const FOLD_CHUNK: usize = 4096;
+/// Entries read, decoded and digested in parallel per window, then folded in order: small
+/// enough that a window is still in cache when it is folded, and that memory stays bounded.
+const FOLD_WINDOW: u64 = 4 * 1024;
 
 /// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
 /// log. Incrementally, each view starts from its stored state when that state's version matches
@@ -400,7 +441,7 @@ fn fold_views<S: Store>(
     if let Some(covered) = covered {
         let resumed_at: Vec<u64> = folds.iter().map(|(next, _)| *next).collect();
         let from = resumed_at.iter().copied().min().unwrap_or(0);
-        fold_range(ledger, from, covered.seq, &mut folds)?;
+        fold_range(ledger, from, covered.seq, views, &mut folds)?;
         if head.is_some_and(|h| h.seq == covered.seq) {
             let advanced = views.iter().zip(&folds).zip(resumed_at);
             for ((view, (_, folding)), resumed_at) in advanced {
@@ -457,59 +498,95 @@ fn resume<S: Store>(
         .map(|folding| (stored.seq + 1, folding)))
 }
 
-/// Feeds entries `from..=to` to every fold whose next seq they reach.
+type ReadWindow = Vec<Result<Vec<(Fact, Vec<Digest>)>, ProjectionError>>;
+
+/// Feeds entries `from..=to` to every fold whose next seq they reach. The log is read in
+/// windows; each window is read, decoded and digested on all cores while the window before it
+/// is folded in seq order.
 fn fold_range<S: Store>(
     ledger: &Ledger<S>,
     from: u64,
     to: u64,
+    views: &[&'static dyn View],
     folds: &mut [(u64, Box<dyn Folding>)],
 ) -> Result<(), ProjectionError> {
-    if from > to {
-        return Ok(());
-    }
-    let mut entries = ledger.store().entries(from);
-    let mut chunk = Vec::with_capacity(FOLD_CHUNK);
-    let mut done = false;
-    while !done {
-        chunk.clear();
-        for item in entries.by_ref() {
-            let (seq, bytes) = item?;
-            if seq > to {
-                done = true;
-                break;
-            }
-            chunk.push((seq, bytes));
-            if seq == to {
-                done = true;
-                break;
-            }
-            if chunk.len() == FOLD_CHUNK {
-                break;
-            }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        let facts: Vec<Result<Fact, LedgerError>> = chunk
-            .par_iter()
-            .map(|(seq, bytes)| {
-                let damaged = |reason: String| LedgerError::Damaged { seq: *seq, reason };
-                let entry = Entry::decode(bytes)
-                    .map_err(|e| damaged(format!("its entry does not decode: {e}")))?;
-                Fact::from_entry(&entry).map_err(damaged)
+    // Parse payloads on all cores when any view reads them whole, rather than one by one in
+    // the fold.
+    let parse_payloads = views.iter().any(|v| v.reads_whole_payload());
+    let segments = 2 * rayon::current_num_threads() as u64;
+    let read_window = |start: u64| -> (u64, ReadWindow) {
+        let end = to.min(start.saturating_add(FOLD_WINDOW - 1));
+        let step = (end - start + 1).div_ceil(segments);
+        let read = (0..segments)
+            .into_par_iter()
+            .map(|i| start + i * step)
+            .filter(|&first| first <= end)
+            .map(|first| {
+                let last = end.min(first + step - 1);
+                read_facts(ledger, first, last, views, parse_payloads)
             })
             .collect();
-        for fact in facts {
-            let fact = fact?;
-            for (next, folding) in folds.iter_mut() {
-                if fact.seq >= *next {
-                    folding.apply(&fact);
-                    *next = fact.seq + 1;
+        (end, read)
+    };
+    let fold_window = |read: ReadWindow, folds: &mut [(u64, Box<dyn Folding>)]| {
+        for facts in read {
+            for (fact, digests) in facts? {
+                for ((next, folding), digest) in folds.iter_mut().zip(digests) {
+                    if fact.seq >= *next {
+                        folding.apply(&fact, digest);
+                        *next = fact.seq + 1;
+                    }
                 }
             }
         }
+        Ok::<(), ProjectionError>(())
+    };
+    let mut pending = (from <= to).then(|| read_window(from));
+    while let Some((end, read)) = pending.take() {
+        let (folded, next) = rayon::join(
+            || fold_window(read, folds),
+            || (end < to).then(|| read_window(end + 1)),
+        );
+        folded?;
+        pending = next;
     }
     Ok(())
+}
+
+/// Entries `from..=to` as facts, each with every view's digest of it, in view order; a seq
+/// missing from the log is an error.
+fn read_facts<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    views: &[&'static dyn View],
+    parse_payloads: bool,
+) -> Result<Vec<(Fact, Vec<Digest>)>, ProjectionError> {
+    let mut facts = Vec::with_capacity((to - from + 1) as usize);
+    let mut expected = from;
+    for item in ledger.store().entries(from) {
+        let (seq, bytes) = item?;
+        if seq > to {
+            break;
+        }
+        if seq != expected {
+            return Err(missing(expected));
+        }
+        let damaged = |reason: String| LedgerError::Damaged { seq, reason };
+        let entry = Entry::decode(&bytes)
+            .map_err(|e| damaged(format!("its entry does not decode: {e}")))?;
+        let fact = Fact::from_entry(entry).map_err(damaged)?;
+        if parse_payloads {
+            fact.payload();
+        }
+        let digests = views.iter().map(|view| view.digest(&fact)).collect();
+        facts.push((fact, digests));
+        expected = seq + 1;
+    }
+    if expected <= to {
+        return Err(missing(expected));
+    }
+    Ok(facts)
 }
 
 /// The last seq recorded at or before `time` (recorded_at never decreases along the log).

@@ -41,8 +41,8 @@ pub struct EventDates(BTreeMap<String, String>);
 impl EventDates {
     pub fn observe(&mut self, fact: &Fact) {
         let stated = match fact.event_type {
-            EventType::IncidentReported => fact.payload.get("event_date"),
-            EventType::IncidentCorrected => fact.payload.pointer("/changes/event_date"),
+            EventType::IncidentReported => fact.payload().get("event_date"),
+            EventType::IncidentCorrected => fact.payload().pointer("/changes/event_date"),
             _ => None,
         };
         if let Some(date) = stated.and_then(Value::as_str) {

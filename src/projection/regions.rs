@@ -1,40 +1,114 @@
 //! `regions`: incidents and fatalities by region (admin1), main actor and month of the event,
 //! counting standing incidents only, with their corrected values.
+//!
+//! This is the view that runs over the largest logs, so it reads only the fields it needs from
+//! each payload and keeps each incident in a few bytes: the (region, actor) pairs are interned.
 
 use super::{Cell, Fact, Projection, Row, Window};
 use crate::event::EventType;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 pub struct Regions;
 
-/// Per incident, only what the grouping needs: the rows are grouped at output time, so that a
+/// Per incident, only what the grouping needs: rows are grouped at output time, so that a
 /// correction moving an incident between groups and an event-time window both come for free.
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
+    /// Distinct (admin1, actor1) pairs; incidents refer to them by index.
+    pairs: Vec<(Option<String>, String)>,
+    /// admin1 ("" when absent, which the schemas rule out as a value) -> actor1 -> index in
+    /// `pairs`; rebuilt after loading rather than stored.
+    #[serde(skip)]
+    pair_index: HashMap<String, HashMap<String, u32>>,
     incidents: HashMap<String, Counted>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Counted {
-    admin1: Option<String>,
-    actor1: String,
+    pair: u32,
     event_date: String,
     fatalities: u64,
     retracted: bool,
 }
 
-impl Counted {
-    fn set(&mut self, fields: &serde_json::Map<String, Value>) {
-        for (name, value) in fields {
-            match name.as_str() {
-                "admin1" => self.admin1 = value.as_str().map(str::to_string),
-                "actor1" => self.actor1 = value.as_str().unwrap_or_default().to_string(),
-                "event_date" => self.event_date = value.as_str().unwrap_or_default().to_string(),
-                "fatalities" => self.fatalities = value.as_u64().unwrap_or(0),
-                _ => {}
+/// The fields of a report, or of a correction's `changes`, that regions reads.
+#[derive(Default, Deserialize)]
+pub struct Fields {
+    #[serde(default, deserialize_with = "present")]
+    admin1: Option<Option<String>>,
+    actor1: Option<String>,
+    event_date: Option<String>,
+    fatalities: Option<u64>,
+}
+
+/// A report's fields, or a correction's or retraction's id and changes. (Not `flatten`ed from
+/// [`Fields`]: serde buffers every field of a flattened struct, notes and all.)
+#[derive(Deserialize)]
+struct Stated {
+    incident_id: String,
+    #[serde(default, deserialize_with = "present")]
+    admin1: Option<Option<String>>,
+    actor1: Option<String>,
+    event_date: Option<String>,
+    fatalities: Option<u64>,
+    changes: Option<Fields>,
+}
+
+/// What one incident event does to the counts, parsed ahead of the fold.
+#[derive(Default)]
+pub enum Digest {
+    #[default]
+    Nothing,
+    Reported(String, Fields),
+    Corrected(String, Fields),
+    Retracted(String),
+}
+
+/// Tells a field set to null (`Some(None)`) from a field left out (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+impl State {
+    fn pair(&mut self, admin1: Option<&str>, actor1: &str) -> u32 {
+        if self.pair_index.is_empty() && !self.pairs.is_empty() {
+            for (index, (admin1, actor1)) in (0..).zip(&self.pairs) {
+                self.pair_index
+                    .entry(admin1.clone().unwrap_or_default())
+                    .or_default()
+                    .insert(actor1.clone(), index);
             }
+        }
+        let known = self.pair_index.get(admin1.unwrap_or_default());
+        if let Some(&index) = known.and_then(|actors| actors.get(actor1)) {
+            return index;
+        }
+        let index = u32::try_from(self.pairs.len()).expect("fewer than 2^32 region/actor pairs");
+        self.pairs
+            .push((admin1.map(str::to_string), actor1.to_string()));
+        self.pair_index
+            .entry(admin1.unwrap_or_default().to_string())
+            .or_default()
+            .insert(actor1.to_string(), index);
+        index
+    }
+
+    fn set(&mut self, counted: &mut Counted, fields: Fields) {
+        if fields.admin1.is_some() || fields.actor1.is_some() {
+            let (admin1, actor1) = self.pairs[counted.pair as usize].clone();
+            let admin1 = match &fields.admin1 {
+                Some(stated) => stated.as_deref(),
+                None => admin1.as_deref(),
+            };
+            let actor1 = fields.actor1.as_deref().unwrap_or(&actor1);
+            counted.pair = self.pair(admin1, actor1);
+        }
+        if let Some(date) = fields.event_date {
+            counted.event_date = date;
+        }
+        if let Some(fatalities) = fields.fatalities {
+            counted.fatalities = fatalities;
         }
     }
 }
@@ -43,64 +117,89 @@ impl Projection for Regions {
     type State = State;
     const NAME: &'static str = "regions";
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const COLUMNS: &'static [&'static str] =
         &["admin1", "actor1", "month", "incidents", "fatalities"];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
+    const READS_WHOLE_PAYLOAD: bool = false;
+    type Digest = Digest;
 
-    fn apply(state: &mut State, fact: &Fact) {
-        let id = fact.text("incident_id");
+    fn digest(fact: &Fact) -> Digest {
+        let incident_event = matches!(
+            fact.event_type,
+            EventType::IncidentReported
+                | EventType::IncidentCorrected
+                | EventType::IncidentRetracted
+        );
+        let Some(stated) = fact.parse::<Stated>().filter(|_| incident_event) else {
+            return Digest::Nothing;
+        };
         match fact.event_type {
-            EventType::IncidentReported => {
-                let mut counted = Counted {
-                    admin1: None,
-                    actor1: String::new(),
-                    event_date: String::new(),
-                    fatalities: 0,
+            EventType::IncidentReported => Digest::Reported(
+                stated.incident_id,
+                Fields {
+                    admin1: stated.admin1,
+                    actor1: stated.actor1,
+                    event_date: stated.event_date,
+                    fatalities: stated.fatalities,
+                },
+            ),
+            EventType::IncidentCorrected => match stated.changes {
+                Some(changes) => Digest::Corrected(stated.incident_id, changes),
+                None => Digest::Nothing,
+            },
+            _ => Digest::Retracted(stated.incident_id),
+        }
+    }
+
+    fn apply(state: &mut State, _fact: &Fact, digest: Digest) {
+        match digest {
+            Digest::Nothing => {}
+            Digest::Reported(id, fields) => {
+                let admin1 = fields.admin1.flatten();
+                let actor1 = fields.actor1.unwrap_or_default();
+                let counted = Counted {
+                    pair: state.pair(admin1.as_deref(), &actor1),
+                    event_date: fields.event_date.unwrap_or_default(),
+                    fatalities: fields.fatalities.unwrap_or(0),
                     retracted: false,
                 };
-                if let Some(fields) = fact.payload.as_object() {
-                    counted.set(fields);
-                }
-                state.incidents.insert(id.to_string(), counted);
+                state.incidents.insert(id, counted);
             }
-            EventType::IncidentCorrected => {
-                let changes = fact.payload.get("changes").and_then(Value::as_object);
-                if let (Some(counted), Some(changes)) = (state.incidents.get_mut(id), changes) {
-                    counted.set(changes);
-                }
+            Digest::Corrected(id, changes) => {
+                let Some(mut counted) = state.incidents.get(&id).cloned() else {
+                    return;
+                };
+                state.set(&mut counted, changes);
+                state.incidents.insert(id, counted);
             }
-            EventType::IncidentRetracted => {
-                if let Some(counted) = state.incidents.get_mut(id) {
+            Digest::Retracted(id) => {
+                if let Some(counted) = state.incidents.get_mut(&id) {
                     counted.retracted = true;
                 }
             }
-            _ => {}
         }
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        let mut groups: BTreeMap<(&str, &str, &str), (usize, u64)> = BTreeMap::new();
+        let mut groups: BTreeMap<(&(Option<String>, String), &str), (usize, u64)> = BTreeMap::new();
         for counted in state.incidents.values() {
             if counted.retracted || !window.contains(&counted.event_date) {
                 continue;
             }
             let month = counted.event_date.get(..7).unwrap_or(&counted.event_date);
-            let key = (
-                counted.admin1.as_deref().unwrap_or(""),
-                counted.actor1.as_str(),
-                month,
-            );
-            let group = groups.entry(key).or_default();
+            let group = groups
+                .entry((&state.pairs[counted.pair as usize], month))
+                .or_default();
             group.0 += 1;
             group.1 += counted.fatalities;
         }
         groups
             .into_iter()
-            .map(|((admin1, actor1, month), (incidents, fatalities))| {
+            .map(|(((admin1, actor1), month), (incidents, fatalities))| {
                 vec![
-                    Cell::non_empty(admin1),
-                    Cell::text(actor1),
+                    Cell::optional_text(admin1.as_deref()),
+                    Cell::text(actor1.as_str()),
                     Cell::text(month),
                     Cell::count(incidents),
                     Cell::seq(fatalities),
