@@ -152,9 +152,10 @@ impl Window {
         if self.is_open() {
             return true;
         }
-        let Ok(date) = NaiveDate::parse_from_str(date, "%Y-%m-%d") else {
-            return false;
-        };
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|date| self.contains_date(date))
+    }
+
+    pub fn contains_date(&self, date: NaiveDate) -> bool {
         self.from.is_none_or(|from| date >= from) && self.to.is_none_or(|to| date <= to)
     }
 }

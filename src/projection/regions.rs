@@ -6,6 +6,7 @@
 
 use super::{Cell, Fact, Projection, Row, Window};
 use crate::event::EventType;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,7 +28,9 @@ pub struct State {
 #[derive(Clone, Serialize, Deserialize)]
 struct Counted {
     pair: u32,
-    event_date: String,
+    /// The event date as days from the Common Era (chrono's), which keeps the stored state
+    /// small; `None` for a date that does not parse (the schemas rule that out).
+    event_day: Option<i32>,
     fatalities: u64,
     retracted: bool,
 }
@@ -38,7 +41,8 @@ pub struct Fields {
     #[serde(default, deserialize_with = "present")]
     admin1: Option<Option<String>>,
     actor1: Option<String>,
-    event_date: Option<String>,
+    #[serde(default, deserialize_with = "day")]
+    event_date: Option<Option<i32>>,
     fatalities: Option<u64>,
 }
 
@@ -50,7 +54,8 @@ struct Stated {
     #[serde(default, deserialize_with = "present")]
     admin1: Option<Option<String>>,
     actor1: Option<String>,
-    event_date: Option<String>,
+    #[serde(default, deserialize_with = "day")]
+    event_date: Option<Option<i32>>,
     fatalities: Option<u64>,
     changes: Option<Fields>,
 }
@@ -63,6 +68,13 @@ pub enum Digest {
     Reported(String, Fields),
     Corrected(String, Fields),
     Retracted(String),
+}
+
+/// An ISO 8601 date as days from the Common Era; `Some(None)` for a date that does not parse.
+fn day<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
+    let text = String::deserialize(d)?;
+    let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok();
+    Ok(Some(date.map(|d| d.num_days_from_ce())))
 }
 
 /// Tells a field set to null (`Some(None)`) from a field left out (`None`).
@@ -104,8 +116,8 @@ impl State {
             let actor1 = fields.actor1.as_deref().unwrap_or(&actor1);
             counted.pair = self.pair(admin1, actor1);
         }
-        if let Some(date) = fields.event_date {
-            counted.event_date = date;
+        if let Some(day) = fields.event_date {
+            counted.event_day = day;
         }
         if let Some(fatalities) = fields.fatalities {
             counted.fatalities = fatalities;
@@ -117,7 +129,7 @@ impl Projection for Regions {
     type State = State;
     const NAME: &'static str = "regions";
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
-    const VERSION: u32 = 2;
+    const VERSION: u32 = 3;
     const COLUMNS: &'static [&'static str] =
         &["admin1", "actor1", "month", "incidents", "fatalities"];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
@@ -160,7 +172,7 @@ impl Projection for Regions {
                 let actor1 = fields.actor1.unwrap_or_default();
                 let counted = Counted {
                     pair: state.pair(admin1.as_deref(), &actor1),
-                    event_date: fields.event_date.unwrap_or_default(),
+                    event_day: fields.event_date.flatten(),
                     fatalities: fields.fatalities.unwrap_or(0),
                     retracted: false,
                 };
@@ -182,12 +194,21 @@ impl Projection for Regions {
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        let mut groups: BTreeMap<(&(Option<String>, String), &str), (usize, u64)> = BTreeMap::new();
+        type Month = Option<(i32, u32)>;
+        let mut groups: BTreeMap<(&(Option<String>, String), Month), (usize, u64)> =
+            BTreeMap::new();
         for counted in state.incidents.values() {
-            if counted.retracted || !window.contains(&counted.event_date) {
+            let date = counted
+                .event_day
+                .and_then(NaiveDate::from_num_days_from_ce_opt);
+            let in_window = match date {
+                Some(date) => window.contains_date(date),
+                None => window.is_open(),
+            };
+            if counted.retracted || !in_window {
                 continue;
             }
-            let month = counted.event_date.get(..7).unwrap_or(&counted.event_date);
+            let month = date.map(|d| (d.year(), d.month()));
             let group = groups
                 .entry((&state.pairs[counted.pair as usize], month))
                 .or_default();
@@ -200,7 +221,9 @@ impl Projection for Regions {
                 vec![
                     Cell::optional_text(admin1.as_deref()),
                     Cell::text(actor1.as_str()),
-                    Cell::text(month),
+                    month.map_or(Cell::Empty, |(year, month)| {
+                        Cell::text(format!("{year:04}-{month:02}"))
+                    }),
                     Cell::count(incidents),
                     Cell::seq(fatalities),
                 ]
