@@ -19,6 +19,16 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Every projection, in registry order.
+const VIEWS: [&str; 7] = [
+    "incidents",
+    "incident-history",
+    "regions",
+    "accord-status",
+    "mandate-timeline",
+    "evidence",
+    "authors",
+];
 const EVIDENCE: &[u8] = b"witness statement, transcribed\n";
 
 fn event(kind: &str, data: Value) -> String {
@@ -383,15 +393,7 @@ fn from_and_to_filter_on_event_time() {
 #[test]
 fn csv_read_back_equals_the_json_rows() {
     let f = small_ledger();
-    for name in [
-        "incidents",
-        "incident-history",
-        "regions",
-        "accord-status",
-        "mandate-timeline",
-        "evidence",
-        "authors",
-    ] {
+    for name in VIEWS {
         let json: Vec<BTreeMap<String, Value>> =
             serde_json::from_str(&f.run_ok(&["project", name, "--format", "json"], None)).unwrap();
         let ndjson: Vec<BTreeMap<String, Value>> = f
@@ -444,18 +446,8 @@ fn export_is_byte_identical_for_the_same_state_and_its_manifest_tells_which() {
         .iter()
         .map(|file| file["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "incidents.csv",
-            "incident-history.csv",
-            "regions.csv",
-            "accord-status.csv",
-            "mandate-timeline.csv",
-            "evidence.csv",
-            "authors.csv"
-        ]
-    );
+    let expected: Vec<String> = VIEWS.iter().map(|v| format!("{v}.csv")).collect();
+    assert_eq!(names, expected);
     for name in names.iter().chain(&["manifest.json"]) {
         let bytes = std::fs::read(first.join(name)).unwrap();
         assert_eq!(bytes, std::fs::read(second.join(name)).unwrap(), "{name}");
@@ -517,15 +509,7 @@ fn stored_state_is_thrown_away_when_the_log_no_longer_matches_it() {
 fn project_list_names_every_projection_and_unknown_names_are_refused() {
     let f = Fixture::new();
     let list = f.run_ok(&["project", "--list"], None);
-    for name in [
-        "incidents",
-        "incident-history",
-        "regions",
-        "accord-status",
-        "mandate-timeline",
-        "evidence",
-        "authors",
-    ] {
+    for name in VIEWS {
         assert!(
             list.lines().any(|l| l.starts_with(name)),
             "{name} missing from:\n{list}"
