@@ -3,6 +3,7 @@
 
 use super::{Cell, Fact, Projection, Row, Window};
 use crate::event::EventType;
+use crate::keys::PublicKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -12,8 +13,8 @@ pub struct Authors;
 pub struct State {
     /// In order of enrolment.
     keys: Vec<Author>,
-    /// Public key text -> index in `keys`.
-    index: BTreeMap<String, usize>,
+    /// Public key -> index in `keys`.
+    index: BTreeMap<[u8; 32], usize>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -28,7 +29,9 @@ struct Author {
 
 impl State {
     fn enrol(&mut self, fact: &Fact, name: &str, role: &str, public_key: &str) {
-        self.index.insert(public_key.to_string(), self.keys.len());
+        if let Ok(key) = PublicKey::parse(public_key) {
+            self.index.insert(key.0, self.keys.len());
+        }
         self.keys.push(Author {
             name: name.to_string(),
             role: role.to_string(),
@@ -39,8 +42,8 @@ impl State {
         });
     }
 
-    fn author_mut(&mut self, public_key: &str) -> Option<&mut Author> {
-        let index = *self.index.get(public_key)?;
+    fn author_mut(&mut self, public_key: &PublicKey) -> Option<&mut Author> {
+        let index = *self.index.get(&public_key.0)?;
         self.keys.get_mut(index)
     }
 }
@@ -50,7 +53,7 @@ impl Projection for Authors {
     type Digest = ();
     const NAME: &'static str = "authors";
     const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
     const COLUMNS: &'static [&'static str] = &[
         "name",
         "role",
@@ -76,13 +79,14 @@ impl Projection for Authors {
                 fact.text("public_key"),
             ),
             EventType::KeyRevoked => {
-                if let Some(author) = state.author_mut(fact.text("public_key")) {
+                let revoked = PublicKey::parse(fact.text("public_key"));
+                if let Some(author) = revoked.ok().and_then(|key| state.author_mut(&key)) {
                     author.revoked_seq = Some(fact.seq);
                 }
             }
             _ => {}
         }
-        if let Some(author) = state.author_mut(&fact.author.to_string()) {
+        if let Some(author) = state.author_mut(&fact.author) {
             author.entries += 1;
         }
     }

@@ -34,6 +34,7 @@ impl Projection for IncidentHistory {
     const NAME: &'static str = "incident-history";
     const ABOUT: &'static str = "every report, correction and retraction of every incident";
     const VERSION: u32 = 1;
+    const READS_MOST_PAYLOADS: bool = true;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "seq",

@@ -19,9 +19,10 @@ pub struct State {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Incident {
-    /// Current field values by name, each as compact JSON text (state is bincode, which cannot
-    /// hold a JSON value); `incident_id` is the map key, not a field.
-    fields: BTreeMap<String, String>,
+    /// Current field values as one compact JSON object (state is bincode, which cannot hold a
+    /// JSON value; one text per incident keeps large states cheap to load and store).
+    /// `incident_id` is the map key, not a field.
+    fields: String,
     pub retracted: bool,
     pub revisions: u64,
     pub reported_seq: u64,
@@ -31,48 +32,39 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// The current value of a field, `None` when it is not set.
-    pub fn field(&self, name: &str) -> Option<Value> {
-        self.fields
-            .get(name)
-            .and_then(|text| serde_json::from_str(text).ok())
-    }
-
     /// Every set field, as the payload of an incident.reported would state it.
     pub fn fields(&self) -> Map<String, Value> {
-        self.fields
-            .keys()
-            .filter_map(|name| Some((name.clone(), self.field(name)?)))
-            .collect()
+        serde_json::from_str(&self.fields).unwrap_or_default()
     }
 
-    fn text(&self, name: &str) -> String {
-        match self.field(name) {
-            Some(Value::String(text)) => text,
-            _ => String::new(),
-        }
+    /// The current value of a field, `None` when it is not set.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        self.fields().remove(name)
     }
 
-    fn cell(&self, name: &str) -> Cell {
-        match self.field(name) {
-            None | Some(Value::Null) => Cell::Empty,
-            Some(Value::String(text)) => Cell::Text(text),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => Cell::Int(i),
-                None => Cell::Real(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Some(other) => Cell::Text(other.to_string()),
-        }
-    }
-
+    /// Applies a report's payload or a correction's changes: null clears a field.
     fn set(&mut self, changes: &Map<String, Value>) {
+        let mut fields = self.fields();
         for (name, value) in changes {
             if value.is_null() {
-                self.fields.remove(name);
-            } else {
-                self.fields.insert(name.clone(), value.to_string());
+                fields.shift_remove(name);
+            } else if name != "incident_id" {
+                fields.insert(name.clone(), value.clone());
             }
         }
+        self.fields = Value::Object(fields).to_string();
+    }
+}
+
+fn cell(value: Option<&Value>) -> Cell {
+    match value {
+        None | Some(Value::Null) => Cell::Empty,
+        Some(Value::String(text)) => Cell::text(text.as_str()),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => Cell::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Some(other) => Cell::Text(other.to_string()),
     }
 }
 
@@ -84,7 +76,8 @@ impl Projection for Incidents {
     type Digest = ();
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
+    const READS_MOST_PAYLOADS: bool = true;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "event_date",
@@ -115,7 +108,7 @@ impl Projection for Incidents {
             EventType::IncidentReported => {
                 let author = state.names.author(fact);
                 let mut incident = Incident {
-                    fields: BTreeMap::new(),
+                    fields: String::new(),
                     retracted: false,
                     revisions: 0,
                     reported_seq: fact.seq,
@@ -126,7 +119,6 @@ impl Projection for Incidents {
                 if let Some(payload) = fact.payload().as_object() {
                     incident.set(payload);
                 }
-                incident.fields.remove("incident_id");
                 state.incidents.insert(id.to_string(), incident);
             }
             EventType::IncidentCorrected | EventType::IncidentRetracted => {
@@ -151,21 +143,25 @@ impl Projection for Incidents {
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        let mut listed: Vec<(String, &String, &Incident)> = state
+        let mut listed: Vec<(String, &String, &Incident, Map<String, Value>)> = state
             .incidents
             .iter()
-            .map(|(id, incident)| (incident.text("event_date"), id, incident))
-            .filter(|(date, _, _)| window.contains(date))
+            .map(|(id, incident)| {
+                let fields = incident.fields();
+                let date = fields.get("event_date").and_then(Value::as_str);
+                (date.unwrap_or_default().to_string(), id, incident, fields)
+            })
+            .filter(|(date, ..)| window.contains(date))
             .collect();
         listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         listed
             .into_iter()
-            .map(|(_, id, incident)| {
+            .map(|(_, id, incident, fields)| {
                 let mut row = vec![Cell::text(id.as_str())];
                 row.extend(
                     Self::COLUMNS[FIELD_COLUMNS]
                         .iter()
-                        .map(|name| incident.cell(name)),
+                        .map(|name| cell(fields.get(*name))),
                 );
                 row.extend([
                     Cell::text(if incident.retracted {

@@ -172,8 +172,10 @@ pub trait Projection: Sync + 'static {
     const COLUMNS: &'static [&'static str];
     /// What `--from`/`--to` filter on, or `None` when the view has no event time.
     const EVENT_TIME: Option<&'static str>;
-    /// False for a view that reads payloads only through [`Fact::parse`].
-    const READS_WHOLE_PAYLOAD: bool = true;
+    /// True for a view that reads most payloads whole ([`Fact::payload`]), so that they are
+    /// parsed on all cores ahead of the fold; other views parse the few they read, or read
+    /// fields through [`Fact::parse`] in their digest.
+    const READS_MOST_PAYLOADS: bool = false;
     /// What `apply` needs from one fact that can be worked out from the fact alone, such as
     /// fields parsed from its payload: digests are made on all cores, ahead of the fold, which
     /// takes facts one by one in seq order. Most views need nothing ahead and use `()`.
@@ -192,7 +194,7 @@ pub trait View: Sync {
     fn version(&self) -> u32;
     fn columns(&self) -> &'static [&'static str];
     fn event_time(&self) -> Option<&'static str>;
-    fn reads_whole_payload(&self) -> bool;
+    fn reads_most_payloads(&self) -> bool;
     fn digest(&self, fact: &Fact) -> Digest;
     /// A fold in progress: from an empty state, or from stored state bytes if they decode.
     fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>>;
@@ -200,6 +202,8 @@ pub trait View: Sync {
 
 /// A view's digest of one fact, its type erased (a `()` digest allocates nothing).
 pub type Digest = Box<dyn Any + Send>;
+
+type BoxedFolding = Box<dyn Folding>;
 
 /// A fold in progress.
 pub trait Folding: Send {
@@ -229,8 +233,8 @@ impl<P: Projection> View for Registered<P> {
     fn event_time(&self) -> Option<&'static str> {
         P::EVENT_TIME
     }
-    fn reads_whole_payload(&self) -> bool {
-        P::READS_WHOLE_PAYLOAD
+    fn reads_most_payloads(&self) -> bool {
+        P::READS_MOST_PAYLOADS
     }
     fn digest(&self, fact: &Fact) -> Digest {
         Box::new(P::digest(fact))
@@ -320,16 +324,22 @@ pub enum Refresh {
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Ledger(Box<LedgerError>),
     #[error("there is no projection named {name:?}; `ledger project --list` names them all")]
     Unknown { name: String },
     #[error("{name} has no event time, so --from and --to do not apply to it")]
     NoEventTime { name: &'static str },
 }
 
+impl From<LedgerError> for ProjectionError {
+    fn from(e: LedgerError) -> Self {
+        ProjectionError::Ledger(Box::new(e))
+    }
+}
+
 impl From<crate::store::StoreError> for ProjectionError {
     fn from(e: crate::store::StoreError) -> Self {
-        ProjectionError::Ledger(e.into())
+        LedgerError::from(e).into()
     }
 }
 
@@ -406,7 +416,7 @@ fn fold_views<S: Store>(
     views: &[&'static dyn View],
     as_of: Option<AsOf>,
     refresh: Refresh,
-) -> Result<(Option<Covered>, Vec<Box<dyn Folding>>), ProjectionError> {
+) -> Result<(Option<Covered>, Vec<BoxedFolding>), ProjectionError> {
     let head = ledger.head()?;
     let target = match (head, as_of) {
         (None, _) => None,
@@ -477,7 +487,7 @@ fn resume<S: Store>(
     ledger: &Ledger<S>,
     view: &dyn View,
     target: u64,
-) -> Result<Option<(u64, Box<dyn Folding>)>, ProjectionError> {
+) -> Result<Option<(u64, BoxedFolding)>, ProjectionError> {
     let Some(bytes) = ledger.store().projection_state(view.name())? else {
         return Ok(None);
     };
@@ -513,7 +523,7 @@ fn fold_range<S: Store>(
 ) -> Result<(), ProjectionError> {
     // Parse payloads on all cores when any view reads them whole, rather than one by one in
     // the fold.
-    let parse_payloads = views.iter().any(|v| v.reads_whole_payload());
+    let parse_payloads = views.iter().any(|v| v.reads_most_payloads());
     let segments = 2 * rayon::current_num_threads() as u64;
     let read_window = |start: u64| -> (u64, ReadWindow) {
         let end = to.min(start.saturating_add(FOLD_WINDOW - 1));

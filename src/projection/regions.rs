@@ -133,7 +133,6 @@ impl Projection for Regions {
     const COLUMNS: &'static [&'static str] =
         &["admin1", "actor1", "month", "incidents", "fatalities"];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
-    const READS_WHOLE_PAYLOAD: bool = false;
     type Digest = Digest;
 
     fn digest(fact: &Fact) -> Digest {
@@ -194,9 +193,9 @@ impl Projection for Regions {
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        type Month = Option<(i32, u32)>;
-        let mut groups: BTreeMap<(&(Option<String>, String), Month), (usize, u64)> =
-            BTreeMap::new();
+        // (admin1, actor1) and (year, month) -> (incidents, fatalities)
+        type Group<'a> = (&'a (Option<String>, String), Option<(i32, u32)>);
+        let mut groups: BTreeMap<Group, (usize, u64)> = BTreeMap::new();
         for counted in state.incidents.values() {
             let date = counted
                 .event_day
