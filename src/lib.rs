@@ -1,9 +1,11 @@
 //! `ledger`: a signed, append-only, hash-chained incident ledger.
 //!
-//! Data flows one way (see docs/ARCHITECTURE.md): input JSON is validated against its schema
+//! Data flows one way (README.md, "Code map"): input JSON is validated against its schema
 //! ([`schema`]), wrapped in a signed [`statement`], sequenced and chained into an [`entry`] by the
-//! [`ledger`] façade, and stored through the narrow [`store`] trait. Everything else reads
-//! entries: [`verify`] audits them from their stored bytes and trusts nothing derived.
+//! [`ledger`] façade, and stored through the narrow [`store`] trait; dataset releases come in
+//! through [`import`], which appends through the same façade. Everything else reads entries:
+//! [`verify`] audits them from their stored bytes and trusts nothing derived, [`projection`]
+//! folds them into views, and [`export`] writes those views out.
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
