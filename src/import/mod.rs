@@ -716,10 +716,11 @@ fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
 mod tests {
     use super::*;
 
-    /// Reads `text` as a file of layout `L` (release "r1").
-    pub(super) fn read_text<L: Layout>(
-        text: &str,
+    /// Reads `bytes` as a file `release.csv` of layout `L` (release "r1").
+    fn read_bytes<L: Layout>(
+        bytes: &[u8],
         skip_invalid: bool,
+        on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Release, ImportError> {
         let schemas = Schemas::load().unwrap();
         let context = Context {
@@ -728,7 +729,15 @@ mod tests {
             label: "r1",
             skip_invalid,
         };
-        read::<L>(&context, text.as_bytes(), text.len() as u64, &mut |_, _| {})
+        read::<L>(&context, bytes, bytes.len() as u64, on_progress)
+    }
+
+    /// Reads `text` as a file of layout `L` (release "r1").
+    pub(super) fn read_text<L: Layout>(
+        text: &str,
+        skip_invalid: bool,
+    ) -> Result<Release, ImportError> {
+        read_bytes::<L>(text.as_bytes(), skip_invalid, &mut |_, _| {})
     }
 
     /// The incident.reported of the only accepted row of `text`.
@@ -980,15 +989,8 @@ mod tests {
         let mut bytes = ucdp_file(&[ROW_1]).into_bytes();
         let at = bytes.windows(3).position(|w| w == b"LRA").unwrap();
         bytes[at] = 0xff;
-        let schemas = Schemas::load().unwrap();
-        let context = Context {
-            path: Path::new("release.csv"),
-            schemas: &schemas,
-            label: "r1",
-            skip_invalid: false,
-        };
         let Err(ImportError::Malformed { problem, .. }) =
-            read::<ucdp::Ucdp>(&context, bytes.as_slice(), 0, &mut |_, _| {})
+            read_bytes::<ucdp::Ucdp>(&bytes, false, &mut |_, _| {})
         else {
             panic!("expected a malformed row");
         };
@@ -1035,20 +1037,10 @@ mod tests {
     #[test]
     fn progress_reaches_the_end_of_the_file() {
         let text = ucdp_file(&[ROW_1, ROW_2]);
-        let schemas = Schemas::load().unwrap();
-        let context = Context {
-            path: Path::new("release.csv"),
-            schemas: &schemas,
-            label: "r1",
-            skip_invalid: false,
-        };
         let mut seen = Vec::new();
-        read::<ucdp::Ucdp>(
-            &context,
-            text.as_bytes(),
-            text.len() as u64,
-            &mut |done, total| seen.push((done, total)),
-        )
+        read_bytes::<ucdp::Ucdp>(text.as_bytes(), false, &mut |done, total| {
+            seen.push((done, total))
+        })
         .unwrap();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen.last(), Some(&(text.len() as u64, text.len() as u64)));
