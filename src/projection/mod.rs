@@ -33,8 +33,6 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-pub use incidents::Incidents;
-
 /// One entry as the projections see it: who stated what, when, and where it sits in the log.
 ///
 /// Projections trust the log they read (auditing it is `verify`'s job): a payload that is not
