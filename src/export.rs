@@ -27,7 +27,7 @@ fn is_plain_number(text: &str) -> bool {
     !whole.is_empty()
         && whole.bytes().all(|b| b.is_ascii_digit())
         && fraction.bytes().all(|b| b.is_ascii_digit())
-        && !(digits.ends_with('.'))
+        && !digits.ends_with('.')
 }
 
 /// A cell as CSV text. Text starting with `=`, `+`, `-` or `@` gets a leading `'`, so that a

@@ -15,7 +15,7 @@ use ledger::input::parse_events;
 use ledger::keys::{PublicKey, SecretKey};
 use ledger::ledger::Appended;
 use ledger::merkle::Hash;
-use ledger::projection::{self, AsOf, ProjectionError, Refresh, Window};
+use ledger::projection::{self, AsOf, ProjectionError, Refresh, Table, Window};
 use ledger::rules::KeyRecord;
 use ledger::Ledger;
 use serde_json::{json, Value};
@@ -481,7 +481,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Export { dir, cut } => {
             let ledger = open(&cli)?;
-            let manifest = export_all(&ledger, dir, cut.as_of, cut.refresh())?;
+            let (manifest, _) = export_all(&ledger, dir, cut.as_of, cut.refresh())?;
             match manifest.seq {
                 Some(seq) => writeln!(
                     out,
@@ -578,24 +578,20 @@ fn run(cli: Cli) -> Result<Outcome> {
             }
             writeln!(out, "{}", verify_summary(&summary.report))?;
             let export_dir = summary.dir.join("export");
-            let manifest = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
+            let (manifest, tables) = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
             writeln!(
                 out,
                 "  exported {} projections as CSV to {}",
                 manifest.files.len(),
                 export_dir.display()
             )?;
-            for name in ["accord-status", "mandate-timeline"] {
-                let view = projection::by_name(name).expect("a registered projection");
-                let projected = projection::project(
-                    &ledger,
-                    &[view],
-                    None,
-                    &Window::default(),
-                    Refresh::Incremental,
-                )?;
-                writeln!(out, "\n$ ledger project {name}")?;
-                export::write_table(&projected.tables[0], TableFormat::Table, &mut out)?;
+            // The two views the demo shows, from the tables it has just exported.
+            for table in tables
+                .iter()
+                .filter(|t| ["accord-status", "mandate-timeline"].contains(&t.name))
+            {
+                writeln!(out, "\n$ ledger project {}", table.name)?;
+                export::write_table(table, TableFormat::Table, &mut out)?;
             }
             writeln!(
                 out,
@@ -610,13 +606,13 @@ fn run(cli: Cli) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Every projection as CSV in `dir`, with its manifest.
+/// Every projection as CSV in `dir`, with its manifest; returns the manifest and the tables.
 fn export_all(
     ledger: &Ledger,
     dir: &Path,
     as_of: Option<AsOf>,
     refresh: Refresh,
-) -> Result<Manifest> {
+) -> Result<(Manifest, Vec<Table>)> {
     let projected = projection::project(
         ledger,
         projection::REGISTRY,
@@ -625,8 +621,9 @@ fn export_all(
         refresh,
     )?;
     let origin = ledger.origin()?.unwrap_or_default();
-    export::write_export(dir, &origin, projected.covered, &projected.tables)
-        .with_context(|| format!("cannot write the export to {}", dir.display()))
+    let manifest = export::write_export(dir, &origin, projected.covered, &projected.tables)
+        .with_context(|| format!("cannot write the export to {}", dir.display()))?;
+    Ok((manifest, projected.tables))
 }
 
 fn default_origin(dir: &Path) -> String {

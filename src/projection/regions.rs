@@ -106,9 +106,17 @@ impl State {
         index
     }
 
+    /// The (admin1, actor1) of an incident. A stored state tampered with behind the ledger's
+    /// back can name a pair that does not exist: that reads as no region and no actor rather
+    /// than a crash (and `--rebuild` recomputes it from the log).
+    fn pair_of(&self, counted: &Counted) -> &(Option<String>, String) {
+        static UNKNOWN: (Option<String>, String) = (None, String::new());
+        self.pairs.get(counted.pair as usize).unwrap_or(&UNKNOWN)
+    }
+
     fn set(&mut self, counted: &mut Counted, fields: Fields) {
         if fields.admin1.is_some() || fields.actor1.is_some() {
-            let (admin1, actor1) = self.pairs[counted.pair as usize].clone();
+            let (admin1, actor1) = self.pair_of(counted).clone();
             let admin1 = match &fields.admin1 {
                 Some(stated) => stated.as_deref(),
                 None => admin1.as_deref(),
@@ -208,9 +216,7 @@ impl Projection for Regions {
                 continue;
             }
             let month = date.map(|d| (d.year(), d.month()));
-            let group = groups
-                .entry((&state.pairs[counted.pair as usize], month))
-                .or_default();
+            let group = groups.entry((state.pair_of(counted), month)).or_default();
             group.0 += 1;
             group.1 += counted.fatalities;
         }
