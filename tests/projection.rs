@@ -470,28 +470,18 @@ fn export_is_byte_identical_for_the_same_state_and_its_manifest_tells_which() {
     assert_eq!(past["files"][0]["rows"], 3);
 }
 
+/// A view's cache file, which the incremental mode resumes from.
+fn cache_file(dir: &Path, view: &str) -> std::path::PathBuf {
+    dir.join("cache").join(view)
+}
+
 #[test]
 fn stored_state_is_thrown_away_when_the_log_no_longer_matches_it() {
-    // Another ledger's stored state for `incidents`, covering the same seq (15) of a different
-    // log: used as it is, it would show t-1 to t-4 here.
+    // Another ledger's cache for `incidents`, covering the same seq (15) of a different log:
+    // used as it is, it would show t-1 to t-4 here.
     let other = small_ledger();
     csv_of(&other, "incidents", &[]);
-    let stored_state = |dir: &Path, replace: Option<Vec<u8>>| -> Vec<u8> {
-        let db = sled::Config::new()
-            .path(ledger::store::sled_dir(dir))
-            .open()
-            .unwrap();
-        let tree = db.open_tree("projections").unwrap();
-        if let Some(bytes) = replace {
-            tree.insert("incidents", bytes).unwrap();
-            tree.flush().unwrap();
-        }
-        tree.get("incidents")
-            .unwrap()
-            .expect("a stored state")
-            .to_vec()
-    };
-    let foreign = stored_state(&other.dir, None);
+    let foreign = std::fs::read(cache_file(&other.dir, "incidents")).expect("a cache");
 
     let f = Fixture::new();
     let lines: Vec<String> = (0..14)
@@ -499,10 +489,49 @@ fn stored_state_is_thrown_away_when_the_log_no_longer_matches_it() {
         .collect();
     f.append_ok(&lines);
     let rebuilt = csv_of(&f, "incidents", &["--rebuild"]);
-    stored_state(&f.dir, Some(foreign));
+    std::fs::write(cache_file(&f.dir, "incidents"), foreign).unwrap();
     let shown = csv_of(&f, "incidents", &[]);
     assert_eq!(shown, rebuilt);
     assert!(!shown.contains("t-1,"), "{shown}");
+}
+
+#[test]
+fn a_damaged_cache_is_rebuilt_from_the_log() {
+    let f = Fixture::new();
+    let reports: Vec<String> = (0..400)
+        .map(|i| common::incident(&format!("d-{i}"), i % 9))
+        .collect();
+    f.append_ok(&reports);
+    csv_of(&f, "regions", &[]);
+    let cache = cache_file(&f.dir, "regions");
+    let written = std::fs::read(&cache).expect("a cache");
+    // Corrections and retractions of earlier incidents: the catch-up must read their records.
+    let later: Vec<String> = (0..40)
+        .map(|i| match i % 2 {
+            0 => format!(
+                r#"{{"type":"incident.corrected","data":{{"incident_id":"d-{i}","changes":{{"fatalities":100,"admin1":"Kidal"}},"reason":"recount"}}}}"#
+            ),
+            _ => format!(
+                r#"{{"type":"incident.retracted","data":{{"incident_id":"d-{i}","reason":"duplicate"}}}}"#
+            ),
+        })
+        .collect();
+    f.append_ok(&later);
+    let rebuilt = csv_of(&f, "regions", &["--rebuild"]);
+    assert!(rebuilt.contains("Kidal"), "{rebuilt}");
+
+    // A flipped byte in every page in turn, and a cut-off file: each reads as no cache.
+    for at in (0..written.len()).step_by(97) {
+        let mut damaged = written.clone();
+        damaged[at] ^= 0x40;
+        std::fs::write(&cache, &damaged).unwrap();
+        assert_eq!(csv_of(&f, "regions", &[]), rebuilt, "byte {at} flipped");
+    }
+    std::fs::write(&cache, &written[..written.len() / 2]).unwrap();
+    assert_eq!(csv_of(&f, "regions", &[]), rebuilt);
+    // And a sound cache from before the corrections catches up to the same rows.
+    std::fs::write(&cache, &written).unwrap();
+    assert_eq!(csv_of(&f, "regions", &[]), rebuilt);
 }
 
 #[test]

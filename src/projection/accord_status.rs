@@ -1,7 +1,7 @@
 //! `accord-status`: where each accord, and each of its provisions, stands: the status of its
 //! latest change by effective date, how many changes it has seen, and the source.
 
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +27,7 @@ struct Change {
 
 impl Projection for AccordStatus {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "accord-status";
     const ABOUT: &'static str = "the status of each accord and provision, from its latest change";
@@ -42,7 +43,7 @@ impl Projection for AccordStatus {
     ];
     const EVENT_TIME: Option<&'static str> = Some("effective_date");
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         if fact.event_type != EventType::AccordStatusChanged {
             return;
         }

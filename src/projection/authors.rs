@@ -1,7 +1,7 @@
 //! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
 //! and how many entries it signed.
 
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,7 @@ impl State {
 
 impl Projection for Authors {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "authors";
     const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
@@ -64,7 +65,7 @@ impl Projection for Authors {
     ];
     const EVENT_TIME: Option<&'static str> = None;
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         match fact.event_type {
             EventType::LedgerGenesis => state.enrol(
                 fact,

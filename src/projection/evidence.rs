@@ -1,7 +1,7 @@
 //! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +29,7 @@ struct Anchor {
 
 impl Projection for Evidence {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "evidence";
     const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
@@ -45,7 +46,7 @@ impl Projection for Evidence {
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         if fact.event_type == EventType::EvidenceAnchored {

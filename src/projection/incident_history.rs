@@ -2,7 +2,7 @@
 //! retraction, with who stated it, when the ledger recorded it, and what it set.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,6 +30,7 @@ struct Revision {
 
 impl Projection for IncidentHistory {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "incident-history";
     const ABOUT: &'static str = "every report, correction and retraction of every incident";
@@ -46,7 +47,7 @@ impl Projection for IncidentHistory {
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         let id = fact.text("incident_id");

@@ -3,7 +3,7 @@
 //! Importers diff a dataset release against this view's state.
 
 use super::names::KeyNames;
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -73,6 +73,7 @@ const FIELD_COLUMNS: std::ops::Range<usize> = 1..13;
 
 impl Projection for Incidents {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
@@ -101,7 +102,7 @@ impl Projection for Incidents {
     ];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         state.names.observe(fact);
         let id = fact.text("incident_id");
         match fact.event_type {

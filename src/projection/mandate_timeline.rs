@@ -2,9 +2,8 @@
 //! ceilings and end date in force after it (a value a resolution does not restate carries
 //! forward) and how many days that configuration lasted.
 
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,12 +30,13 @@ struct Change {
 const ENDING_ACTIONS: &[&str] = &["terminated", "withdrawal_completed"];
 
 fn days_between(from: &str, to: &str) -> Option<i64> {
-    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let parse = |d: &str| super::iso_date(d);
     Some((parse(to)? - parse(from)?).num_days())
 }
 
 impl Projection for MandateTimeline {
     type State = State;
+    type Record = ();
     type Digest = ();
     const NAME: &'static str = "mandate-timeline";
     const ABOUT: &'static str =
@@ -54,7 +54,7 @@ impl Projection for MandateTimeline {
     ];
     const EVENT_TIME: Option<&'static str> = Some("adopted_date");
 
-    fn apply(state: &mut State, fact: &Fact, (): ()) {
+    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
         if fact.event_type != EventType::MandateChanged {
             return;
         }

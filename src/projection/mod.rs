@@ -9,6 +9,7 @@
 
 mod accord_status;
 mod authors;
+mod cache;
 mod evidence;
 mod incident_history;
 pub mod incidents;
@@ -24,6 +25,8 @@ use crate::merkle::Hash;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::Ledger;
+pub use cache::Records;
+use cache::{Commit, Cover, PageError};
 use chrono::{DateTime, NaiveDate, NaiveTime};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -150,7 +153,7 @@ impl Window {
         if self.is_open() {
             return true;
         }
-        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|date| self.contains_date(date))
+        iso_date(date).is_some_and(|date| self.contains_date(date))
     }
 
     pub fn contains_date(&self, date: NaiveDate) -> bool {
@@ -158,11 +161,41 @@ impl Window {
     }
 }
 
+/// An ISO 8601 calendar date (YYYY-MM-DD). The payloads' dates are all in this form, which is
+/// read by hand: chrono's format parser costs more than the rest of a large fold's date work.
+pub fn iso_date(text: &str) -> Option<NaiveDate> {
+    let fast = match text.as_bytes() {
+        [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => {
+            let digits = [*y0, *y1, *y2, *y3, *m0, *m1, *d0, *d1];
+            digits.iter().all(u8::is_ascii_digit).then(|| {
+                let number = |ds: &[u8]| ds.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'));
+                (
+                    number(&digits[..4]),
+                    number(&digits[4..6]),
+                    number(&digits[6..]),
+                )
+            })
+        }
+        _ => None,
+    };
+    match fast {
+        Some((year, month, day)) => NaiveDate::from_ymd_opt(year as i32, month, day),
+        None => NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+    }
+}
+
 /// A pure fold over entries that yields a table. Implement this in a module of its own and add
 /// it to [`REGISTRY`].
+///
+/// A fold's state has two parts, both kept between runs by the incremental mode (bincode, never
+/// hashed): the `State`, read and written whole, for what the rows are made of; and `Records`
+/// by key (an incident id), read and written only where the new entries touch them, for what a
+/// view must remember of every incident but does not show whole. A catch-up then costs what the
+/// new entries touch, not the size of the log.
 pub trait Projection: Sync + 'static {
-    /// The fold's state, kept between runs by the incremental mode (bincode, never hashed).
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
+    /// `()` for a view that keeps no records.
+    type Record: Serialize + DeserializeOwned + Send + 'static;
     const NAME: &'static str;
     const ABOUT: &'static str;
     /// Bump whenever `State` or `apply` changes meaning, so that stored states are rebuilt.
@@ -181,7 +214,17 @@ pub trait Projection: Sync + 'static {
     fn digest(_fact: &Fact) -> Self::Digest {
         Self::Digest::default()
     }
-    fn apply(state: &mut Self::State, fact: &Fact, digest: Self::Digest);
+    /// The one record `apply` may read or write for this digest, so that the engine can load it
+    /// first.
+    fn record_key(_digest: &Self::Digest) -> Option<&str> {
+        None
+    }
+    fn apply(
+        state: &mut Self::State,
+        records: &mut Records<Self::Record>,
+        fact: &Fact,
+        digest: Self::Digest,
+    );
     fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
 }
 
@@ -194,8 +237,8 @@ pub trait View: Sync {
     fn event_time(&self) -> Option<&'static str>;
     fn reads_most_payloads(&self) -> bool;
     fn digest(&self, fact: &Fact) -> Digest;
-    /// A fold in progress: from an empty state, or from stored state bytes if they decode.
-    fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>>;
+    /// A fold in progress: from an empty state, or from a cache's commit if its summary decodes.
+    fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>>;
 }
 
 /// A view's digest of one fact, its type erased (a `()` digest allocates nothing).
@@ -203,17 +246,23 @@ pub type Digest = Box<dyn Any + Send>;
 
 type BoxedFolding = Box<dyn Folding>;
 
-/// A fold in progress.
+/// A fold in progress, with the name of its cache.
 pub trait Folding: Send {
+    /// Loads from the cache the record that applying this digest will touch.
+    fn prepare(&mut self, digest: &Digest, store: &dyn Store) -> Result<(), PageError>;
     fn apply(&mut self, fact: &Fact, digest: Digest);
-    fn state_bytes(&self) -> Vec<u8>;
+    /// Writes the fold to its cache as covering `cover`.
+    fn save(&mut self, store: &dyn Store, cover: Cover) -> Result<(), PageError>;
     fn rows(&self, window: &Window) -> Vec<Row>;
     fn into_state(self: Box<Self>) -> Box<dyn Any>;
 }
 
 struct Registered<P>(PhantomData<P>);
 
-struct Folded<P: Projection>(P::State);
+struct Folded<P: Projection> {
+    state: P::State,
+    records: Records<P::Record>,
+}
 
 impl<P: Projection> View for Registered<P> {
     fn name(&self) -> &'static str {
@@ -237,30 +286,46 @@ impl<P: Projection> View for Registered<P> {
     fn digest(&self, fact: &Fact) -> Digest {
         Box::new(P::digest(fact))
     }
-    fn start(&self, stored: Option<&[u8]>) -> Option<Box<dyn Folding>> {
-        let state = match stored {
-            None => P::State::default(),
-            Some(bytes) => bincode::deserialize(bytes).ok()?,
+    fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>> {
+        let folded = match stored {
+            None => Folded::<P> {
+                state: P::State::default(),
+                records: Records::default(),
+            },
+            Some(commit) => Folded::<P> {
+                state: bincode::deserialize(&commit.summary).ok()?,
+                records: Records::resumed(commit),
+            },
         };
-        Some(Box::new(Folded::<P>(state)))
+        Some(Box::new(folded))
     }
 }
 
 impl<P: Projection> Folding for Folded<P> {
+    fn prepare(&mut self, digest: &Digest, store: &dyn Store) -> Result<(), PageError> {
+        let digest = digest
+            .downcast_ref::<P::Digest>()
+            .expect("a view is fed its own digests");
+        match P::record_key(digest) {
+            Some(key) => self.records.prepare(key, store, P::NAME),
+            None => Ok(()),
+        }
+    }
     fn apply(&mut self, fact: &Fact, digest: Digest) {
         let digest = digest
             .downcast::<P::Digest>()
             .expect("a view is fed its own digests");
-        P::apply(&mut self.0, fact, *digest)
+        P::apply(&mut self.state, &mut self.records, fact, *digest)
     }
-    fn state_bytes(&self) -> Vec<u8> {
-        bincode::serialize(&self.0).expect("projection state serializes")
+    fn save(&mut self, store: &dyn Store, cover: Cover) -> Result<(), PageError> {
+        let summary = bincode::serialize(&self.state).expect("projection state serializes");
+        self.records.save(store, P::NAME, cover, summary)
     }
     fn rows(&self, window: &Window) -> Vec<Row> {
-        P::rows(&self.0, window)
+        P::rows(&self.state, window)
     }
     fn into_state(self: Box<Self>) -> Box<dyn Any> {
-        Box::new(self.0)
+        Box::new(self.state)
     }
 }
 
@@ -327,6 +392,18 @@ pub enum ProjectionError {
     Unknown { name: String },
     #[error("{name} has no event time, so --from and --to do not apply to it")]
     NoEventTime { name: &'static str },
+    /// Never leaves this module: a fold that meets a damaged cache is done again from seq 0.
+    #[error("a projection cache is damaged")]
+    CacheDamaged,
+}
+
+impl From<PageError> for ProjectionError {
+    fn from(e: PageError) -> Self {
+        match e {
+            PageError::Store(e) => e.into(),
+            PageError::Damaged => ProjectionError::CacheDamaged,
+        }
+    }
 }
 
 impl From<LedgerError> for ProjectionError {
@@ -352,15 +429,6 @@ pub struct Covered {
 pub struct Projected {
     pub covered: Option<Covered>,
     pub tables: Vec<Table>,
-}
-
-/// A view's stored state and the log position it covers.
-#[derive(Serialize, Deserialize)]
-struct StoredState {
-    version: u32,
-    seq: u64,
-    hash: Hash,
-    state: Vec<u8>,
 }
 
 /// Entries read, decoded and digested in parallel per window, then folded in order: small
@@ -415,6 +483,20 @@ fn fold_views<S: Store>(
     as_of: Option<AsOf>,
     refresh: Refresh,
 ) -> Result<(Option<Covered>, Vec<BoxedFolding>), ProjectionError> {
+    match fold_views_once(ledger, views, as_of, refresh) {
+        Err(ProjectionError::CacheDamaged) => {
+            fold_views_once(ledger, views, as_of, Refresh::Rebuild)
+        }
+        folded => folded,
+    }
+}
+
+fn fold_views_once<S: Store>(
+    ledger: &Ledger<S>,
+    views: &[&'static dyn View],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<(Option<Covered>, Vec<BoxedFolding>), ProjectionError> {
     let head = ledger.head()?;
     let target = match (head, as_of) {
         (None, _) => None,
@@ -452,19 +534,22 @@ fn fold_views<S: Store>(
         let from = resumed_at.iter().copied().min().unwrap_or(0);
         fold_range(ledger, from, covered.seq, views, &mut folds)?;
         if head.is_some_and(|h| h.seq == covered.seq) {
-            let advanced = views.iter().zip(&folds).zip(resumed_at);
+            let advanced = views.iter().zip(&mut folds).zip(resumed_at);
             for ((view, (_, folding)), resumed_at) in advanced {
                 if resumed_at > covered.seq {
                     continue;
                 }
-                let stored = StoredState {
+                let cover = Cover {
                     version: view.version(),
                     seq: covered.seq,
                     hash: covered.hash,
-                    state: folding.state_bytes(),
                 };
-                let bytes = bincode::serialize(&stored).expect("stored state serializes");
-                ledger.store().put_projection_state(view.name(), &bytes)?;
+                match folding.save(ledger.store(), cover) {
+                    // The fold is sound; only the cache it resumed from is not. The next run
+                    // finds that out again and rebuilds.
+                    Err(PageError::Damaged) => {}
+                    saved => saved?,
+                }
             }
         }
     }
@@ -486,25 +571,23 @@ fn resume<S: Store>(
     view: &dyn View,
     target: u64,
 ) -> Result<Option<(u64, BoxedFolding)>, ProjectionError> {
-    let Some(bytes) = ledger.store().projection_state(view.name())? else {
+    let Some(commit) = cache::load(ledger.store(), view.name())? else {
         return Ok(None);
     };
-    let Ok(stored) = bincode::deserialize::<StoredState>(&bytes) else {
-        return Ok(None);
-    };
-    if stored.version != view.version() || stored.seq > target {
+    let cover = commit.cover;
+    if cover.version != view.version() || cover.seq > target {
         return Ok(None);
     }
     let still_in_log = ledger
         .store()
-        .entry(stored.seq)?
-        .is_some_and(|bytes| entry_hash(&bytes) == stored.hash);
+        .entry(cover.seq)?
+        .is_some_and(|bytes| entry_hash(&bytes) == cover.hash);
     if !still_in_log {
         return Ok(None);
     }
     Ok(view
-        .start(Some(&stored.state))
-        .map(|folding| (stored.seq + 1, folding)))
+        .start(Some(&commit))
+        .map(|folding| (cover.seq + 1, folding)))
 }
 
 type ReadWindow = Vec<Result<Vec<(Fact, Vec<Digest>)>, ProjectionError>>;
@@ -542,6 +625,7 @@ fn fold_range<S: Store>(
             for (fact, digests) in facts? {
                 for ((next, folding), digest) in folds.iter_mut().zip(digests) {
                     if fact.seq >= *next {
+                        folding.prepare(&digest, ledger.store())?;
                         folding.apply(&fact, digest);
                         *next = fact.seq + 1;
                     }

@@ -2,9 +2,12 @@
 //! counting standing incidents only, with their corrected values.
 //!
 //! This is the view that runs over the largest logs, so it reads only the fields it needs from
-//! each payload and keeps each incident in a few bytes: the (region, actor) pairs are interned.
+//! each payload, and its rows come from tallies by (region, actor, day) alone. What it remembers
+//! of each incident, to move it between tallies when it is corrected or retracted, is a record of
+//! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
+//! incidents the new entries name.
 
-use super::{Cell, Fact, Projection, Row, Window};
+use super::{iso_date, Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -12,8 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 
 pub struct Regions;
 
-/// Per incident, only what the grouping needs: rows are grouped at output time, so that a
-/// correction moving an incident between groups and an event-time window both come for free.
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     /// Distinct (admin1, actor1) pairs; incidents refer to them by index.
@@ -22,11 +23,20 @@ pub struct State {
     /// `pairs`; rebuilt after loading rather than stored.
     #[serde(skip)]
     pair_index: HashMap<String, HashMap<String, u32>>,
-    incidents: HashMap<String, Counted>,
+    /// Standing incidents by (pair, event day): tallied by day rather than month so that an
+    /// event-time window can cut a month.
+    tallies: HashMap<(u32, Option<i32>), Tally>,
 }
 
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
+struct Tally {
+    incidents: u64,
+    fatalities: u64,
+}
+
+/// What regions remembers of one incident.
 #[derive(Clone, Serialize, Deserialize)]
-struct Counted {
+pub struct Counted {
     pair: u32,
     /// The event date as days from the Common Era (chrono's), which keeps the stored state
     /// small; `None` for a date that does not parse (the schemas rule that out).
@@ -72,9 +82,18 @@ pub enum Digest {
 
 /// An ISO 8601 date as days from the Common Era; `Some(None)` for a date that does not parse.
 fn day<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
-    let text = String::deserialize(d)?;
-    let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok();
-    Ok(Some(date.map(|d| d.num_days_from_ce())))
+    // Read in place, without copying the text out of the payload.
+    struct Day;
+    impl serde::de::Visitor<'_> for Day {
+        type Value = Option<i32>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a date")
+        }
+        fn visit_str<E>(self, text: &str) -> Result<Option<i32>, E> {
+            Ok(iso_date(text).map(|d| d.num_days_from_ce()))
+        }
+    }
+    d.deserialize_str(Day).map(Some)
 }
 
 /// Tells a field set to null (`Some(None)`) from a field left out (`None`).
@@ -83,6 +102,26 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 impl State {
+    /// Adds a standing incident to its tally (`Add`) or takes it out again (`Remove`).
+    fn tally(&mut self, counted: &Counted, change: Change) {
+        let key = (counted.pair, counted.event_day);
+        let tally = self.tallies.entry(key).or_default();
+        match change {
+            Change::Add => {
+                tally.incidents += 1;
+                tally.fatalities += counted.fatalities;
+            }
+            Change::Remove => {
+                // Saturating: a cache tampered with behind the ledger's back must not crash.
+                tally.incidents = tally.incidents.saturating_sub(1);
+                tally.fatalities = tally.fatalities.saturating_sub(counted.fatalities);
+                if tally.incidents == 0 {
+                    self.tallies.remove(&key);
+                }
+            }
+        }
+    }
+
     fn pair(&mut self, admin1: Option<&str>, actor1: &str) -> u32 {
         if self.pair_index.is_empty() && !self.pairs.is_empty() {
             for (index, (admin1, actor1)) in (0..).zip(&self.pairs) {
@@ -109,14 +148,14 @@ impl State {
     /// The (admin1, actor1) of an incident. A stored state tampered with behind the ledger's
     /// back can name a pair that does not exist: that reads as no region and no actor rather
     /// than a crash (and `--rebuild` recomputes it from the log).
-    fn pair_of(&self, counted: &Counted) -> &(Option<String>, String) {
+    fn pair_of(&self, pair: u32) -> &(Option<String>, String) {
         static UNKNOWN: (Option<String>, String) = (None, String::new());
-        self.pairs.get(counted.pair as usize).unwrap_or(&UNKNOWN)
+        self.pairs.get(pair as usize).unwrap_or(&UNKNOWN)
     }
 
     fn set(&mut self, counted: &mut Counted, fields: Fields) {
         if fields.admin1.is_some() || fields.actor1.is_some() {
-            let (admin1, actor1) = self.pair_of(counted).clone();
+            let (admin1, actor1) = self.pair_of(counted.pair).clone();
             let admin1 = match &fields.admin1 {
                 Some(stated) => stated.as_deref(),
                 None => admin1.as_deref(),
@@ -135,9 +174,10 @@ impl State {
 
 impl Projection for Regions {
     type State = State;
+    type Record = Counted;
     const NAME: &'static str = "regions";
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
-    const VERSION: u32 = 3;
+    const VERSION: u32 = 4;
     const COLUMNS: &'static [&'static str] =
         &["admin1", "actor1", "month", "incidents", "fatalities"];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
@@ -171,7 +211,14 @@ impl Projection for Regions {
         }
     }
 
-    fn apply(state: &mut State, _fact: &Fact, digest: Digest) {
+    fn record_key(digest: &Digest) -> Option<&str> {
+        match digest {
+            Digest::Nothing => None,
+            Digest::Reported(id, _) | Digest::Corrected(id, _) | Digest::Retracted(id) => Some(id),
+        }
+    }
+
+    fn apply(state: &mut State, records: &mut Records<Counted>, _fact: &Fact, digest: Digest) {
         match digest {
             Digest::Nothing => {}
             Digest::Reported(id, fields) => {
@@ -183,18 +230,30 @@ impl Projection for Regions {
                     fatalities: fields.fatalities.unwrap_or(0),
                     retracted: false,
                 };
-                state.incidents.insert(id, counted);
+                // The rules forbid a second report of an id; if a log has one, it replaces the
+                // first, as in the incidents view.
+                if let Some(first) = records.get(&id).filter(|first| !first.retracted) {
+                    state.tally(&first.clone(), Change::Remove);
+                }
+                state.tally(&counted, Change::Add);
+                records.insert(id, counted);
             }
             Digest::Corrected(id, changes) => {
-                let Some(mut counted) = state.incidents.get(&id).cloned() else {
+                let Some(before) = records.get(&id).cloned() else {
                     return;
                 };
-                state.set(&mut counted, changes);
-                state.incidents.insert(id, counted);
+                let mut after = before.clone();
+                state.set(&mut after, changes);
+                if !before.retracted {
+                    state.tally(&before, Change::Remove);
+                    state.tally(&after, Change::Add);
+                }
+                records.insert(id, after);
             }
             Digest::Retracted(id) => {
-                if let Some(counted) = state.incidents.get_mut(&id) {
+                if let Some(counted) = records.get_mut(&id).filter(|c| !c.retracted) {
                     counted.retracted = true;
+                    state.tally(&counted.clone(), Change::Remove);
                 }
             }
         }
@@ -203,36 +262,39 @@ impl Projection for Regions {
     fn rows(state: &State, window: &Window) -> Vec<Row> {
         // (admin1, actor1) and (year, month) -> (incidents, fatalities)
         type Group<'a> = (&'a (Option<String>, String), Option<(i32, u32)>);
-        let mut groups: BTreeMap<Group, (usize, u64)> = BTreeMap::new();
-        for counted in state.incidents.values() {
-            let date = counted
-                .event_day
-                .and_then(NaiveDate::from_num_days_from_ce_opt);
+        let mut groups: BTreeMap<Group, Tally> = BTreeMap::new();
+        for (&(pair, day), tally) in &state.tallies {
+            let date = day.and_then(NaiveDate::from_num_days_from_ce_opt);
             let in_window = match date {
                 Some(date) => window.contains_date(date),
                 None => window.is_open(),
             };
-            if counted.retracted || !in_window {
+            if !in_window {
                 continue;
             }
             let month = date.map(|d| (d.year(), d.month()));
-            let group = groups.entry((state.pair_of(counted), month)).or_default();
-            group.0 += 1;
-            group.1 += counted.fatalities;
+            let group = groups.entry((state.pair_of(pair), month)).or_default();
+            group.incidents += tally.incidents;
+            group.fatalities += tally.fatalities;
         }
         groups
             .into_iter()
-            .map(|(((admin1, actor1), month), (incidents, fatalities))| {
+            .map(|(((admin1, actor1), month), tally)| {
                 vec![
                     Cell::optional_text(admin1.as_deref()),
                     Cell::text(actor1.as_str()),
                     month.map_or(Cell::Empty, |(year, month)| {
                         Cell::text(format!("{year:04}-{month:02}"))
                     }),
-                    Cell::count(incidents),
-                    Cell::seq(fatalities),
+                    Cell::seq(tally.incidents),
+                    Cell::seq(tally.fatalities),
                 ]
             })
             .collect()
     }
+}
+
+enum Change {
+    Add,
+    Remove,
 }
