@@ -8,7 +8,7 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::merkle::Hash;
-use crate::statement::{Seal, Statement, MAX_PAYLOAD_BYTES, MAX_PROOF_HASHES};
+use crate::statement::{Seal, Statement, StatementRef, MAX_PAYLOAD_BYTES, MAX_PROOF_HASHES};
 use crate::time::Timestamp;
 
 pub const ENTRY_TAG: &[u8] = b"ledger/entry\0";
@@ -72,6 +72,28 @@ impl Entry {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Entry, DecodeError> {
+        EntryRef::decode(bytes).map(|entry| entry.to_owned())
+    }
+}
+
+/// An entry read in place from its canonical bytes, for readers of many entries (projections)
+/// that copy only what they keep. It checks exactly what [`Entry::decode`] checks.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryRef<'a> {
+    pub seq: u64,
+    pub recorded_at: Timestamp,
+    pub prev: Hash,
+    pub statement: StatementRef<'a>,
+    pub statement_bytes: &'a [u8],
+    seal_index: u64,
+    seal_batch_size: u64,
+    /// The inclusion proof's hashes, 32 bytes each.
+    seal_proof: &'a [u8],
+    seal_signature: [u8; 64],
+}
+
+impl<'a> EntryRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<EntryRef<'a>, DecodeError> {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(DecodeError::TooLong {
                 field: "entry",
@@ -85,15 +107,14 @@ impl Entry {
         let seq = r.u64("seq")?;
         let recorded_at = Timestamp(r.i64("recorded_at")?);
         let prev = r.array("prev")?;
-        let statement_bytes = r
-            .long_bytes("statement", MAX_PAYLOAD_BYTES + 1024)?
-            .to_vec();
-        let statement = Statement::decode(&statement_bytes).map_err(|e| DecodeError::Invalid {
-            field: "statement",
-            reason: e.to_string(),
-        })?;
-        let index = r.u64("seal index")?;
-        let batch_size = r.u64("seal batch size")?;
+        let statement_bytes = r.long_bytes("statement", MAX_PAYLOAD_BYTES + 1024)?;
+        let statement =
+            StatementRef::decode(statement_bytes).map_err(|e| DecodeError::Invalid {
+                field: "statement",
+                reason: e.to_string(),
+            })?;
+        let seal_index = r.u64("seal index")?;
+        let seal_batch_size = r.u64("seal batch size")?;
         let proof_len = r.u8("seal proof length")? as usize;
         if proof_len > MAX_PROOF_HASHES {
             return Err(DecodeError::TooLong {
@@ -102,25 +123,41 @@ impl Entry {
                 max: MAX_PROOF_HASHES,
             });
         }
-        let proof = (0..proof_len)
-            .map(|_| r.array("seal proof"))
-            .collect::<Result<Vec<Hash>, _>>()?;
-        let signature = r.array("seal signature")?;
+        let seal_proof = r.take(32 * proof_len, "seal proof")?;
+        let seal_signature = r.array("seal signature")?;
         r.finish()?;
-        let seal = Seal {
-            index,
-            batch_size,
-            proof,
-            signature,
-        };
-        Ok(Entry {
+        Ok(EntryRef {
             seq,
             recorded_at,
             prev,
             statement,
             statement_bytes,
-            seal,
+            seal_index,
+            seal_batch_size,
+            seal_proof,
+            seal_signature,
         })
+    }
+
+    pub fn to_owned(&self) -> Entry {
+        let proof = self
+            .seal_proof
+            .chunks_exact(32)
+            .map(|hash| hash.try_into().expect("32-byte chunks"))
+            .collect();
+        Entry {
+            seq: self.seq,
+            recorded_at: self.recorded_at,
+            prev: self.prev,
+            statement: self.statement.to_owned(),
+            statement_bytes: self.statement_bytes.to_vec(),
+            seal: Seal {
+                index: self.seal_index,
+                batch_size: self.seal_batch_size,
+                proof,
+                signature: self.seal_signature,
+            },
+        }
     }
 }
 

@@ -52,28 +52,53 @@ impl Statement {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Statement, DecodeError> {
+        StatementRef::decode(bytes).map(|statement| statement.to_owned())
+    }
+}
+
+/// A statement read in place from its canonical bytes, for readers of many entries that copy
+/// only what they keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatementRef<'a> {
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub author: PublicKey,
+    pub claimed_at: Timestamp,
+    pub payload: &'a [u8],
+}
+
+impl<'a> StatementRef<'a> {
+    pub fn decode(bytes: &'a [u8]) -> Result<StatementRef<'a>, DecodeError> {
         let mut r = Reader::new(bytes);
         r.tag(STATEMENT_TAG, "statement")?;
         r.version(STATEMENT_VERSION)?;
         let event_type = r.short_bytes("event type", MAX_EVENT_TYPE_BYTES)?;
-        let event_type = std::str::from_utf8(event_type)
-            .map_err(|_| DecodeError::Invalid {
-                field: "event type",
-                reason: "not UTF-8".into(),
-            })?
-            .to_string();
+        let event_type = std::str::from_utf8(event_type).map_err(|_| DecodeError::Invalid {
+            field: "event type",
+            reason: "not UTF-8".into(),
+        })?;
         let schema_version = r.u16("schema version")?;
         let author = PublicKey(r.array("author key")?);
         let claimed_at = Timestamp(r.i64("claimed time")?);
-        let payload = r.long_bytes("payload", MAX_PAYLOAD_BYTES)?.to_vec();
+        let payload = r.long_bytes("payload", MAX_PAYLOAD_BYTES)?;
         r.finish()?;
-        Ok(Statement {
+        Ok(StatementRef {
             event_type,
             schema_version,
             author,
             claimed_at,
             payload,
         })
+    }
+
+    pub fn to_owned(&self) -> Statement {
+        Statement {
+            event_type: self.event_type.to_string(),
+            schema_version: self.schema_version,
+            author: self.author,
+            claimed_at: self.claimed_at,
+            payload: self.payload.to_vec(),
+        }
     }
 }
 

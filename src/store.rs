@@ -26,7 +26,19 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-pub type EntryIter<'a> = Box<dyn Iterator<Item = StoreResult<(u64, Vec<u8>)>> + 'a>;
+pub type EntryIter<'a> = Box<dyn Iterator<Item = StoreResult<(u64, StoredBytes)>> + 'a>;
+
+/// An entry's bytes as the store holds them, shared rather than copied: a scan of a large log
+/// copies only what its reader keeps.
+#[derive(Clone)]
+pub struct StoredBytes(sled::IVec);
+
+impl std::ops::Deref for StoredBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// A write of derived state: `None` removes the key.
 pub type StateWrite = (Vec<u8>, Option<Vec<u8>>);
@@ -266,7 +278,7 @@ impl Store for SledStore {
                     hex::encode(&key)
                 ),
             })?;
-            Ok((seq, value.to_vec()))
+            Ok((seq, StoredBytes(value)))
         }))
     }
 

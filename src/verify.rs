@@ -14,7 +14,7 @@ use crate::merkle::Hash;
 use crate::rules::{AdmitError, Empty, RuleState};
 use crate::schema::Schemas;
 use crate::statement::seal_message;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
 use rayon::prelude::*;
 use serde_json::Value;
@@ -120,7 +120,8 @@ pub fn verify<S: Store>(
     let mut prev_recorded_at = Timestamp(i64::MIN);
     let mut entries = store.entries(0);
     loop {
-        let chunk: Vec<(u64, Vec<u8>)> = entries.by_ref().take(CHUNK).collect::<Result<_, _>>()?;
+        let chunk: Vec<(u64, StoredBytes)> =
+            entries.by_ref().take(CHUNK).collect::<Result<_, _>>()?;
         if chunk.is_empty() {
             break;
         }

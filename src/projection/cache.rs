@@ -13,9 +13,10 @@
 
 use crate::merkle::Hash;
 use crate::store::{Store, StoreError};
+use foldhash::{HashMap, HashMapExt};
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Bumped whenever this file layout changes, so that old caches are rebuilt, not misread.
 const LAYOUT: u32 = 1;
@@ -136,7 +137,7 @@ impl<R> Default for Records<R> {
     }
 }
 
-impl<R: Serialize + DeserializeOwned> Records<R> {
+impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
     /// The records of a commit, none of them loaded yet.
     pub fn resumed(commit: &Commit) -> Records<R> {
         let pages = commit.pages.len();
@@ -164,13 +165,16 @@ impl<R: Serialize + DeserializeOwned> Records<R> {
         self.map.get_mut(key)
     }
 
-    pub fn insert(&mut self, key: String, record: R) {
+    /// Sets a record, returning the one it replaces.
+    pub fn insert(&mut self, key: String, record: R) -> Option<R> {
         self.touch(&key);
-        if self.map.insert(key, record).is_none() {
+        let replaced = self.map.insert(key, record);
+        if replaced.is_none() {
             if let Some(paged) = &mut self.paged {
                 paged.records += 1;
             }
         }
+        replaced
     }
 
     fn touch(&mut self, key: &str) {
@@ -302,13 +306,24 @@ impl<R: Serialize + DeserializeOwned> Records<R> {
         for (key, record) in &self.map {
             by_page[page_of(key, pages)].push((key, record));
         }
-        let mut file = Vec::new();
-        let refs = by_page
-            .iter()
+        let encoded: Vec<(Vec<u8>, Check)> = by_page
+            .par_iter()
             .map(|records| {
                 let bytes = bincode::serialize(records).expect("records serialize");
-                let page = page_ref(file.len() as u64, &bytes);
-                file.extend_from_slice(&bytes);
+                let sum = check(&bytes);
+                (bytes, sum)
+            })
+            .collect();
+        let mut file = Vec::with_capacity(encoded.iter().map(|(b, _)| b.len()).sum());
+        let refs = encoded
+            .iter()
+            .map(|(bytes, sum)| {
+                let page = PageRef {
+                    at: file.len() as u64,
+                    len: page_len(bytes),
+                    check: *sum,
+                };
+                file.extend_from_slice(bytes);
                 page
             })
             .collect();
@@ -328,9 +343,13 @@ impl<R: Serialize + DeserializeOwned> Records<R> {
 fn page_ref(at: u64, bytes: &[u8]) -> PageRef {
     PageRef {
         at,
-        len: u32::try_from(bytes.len()).expect("a page is far below 4 GiB"),
+        len: page_len(bytes),
         check: check(bytes),
     }
+}
+
+fn page_len(bytes: &[u8]) -> u32 {
+    u32::try_from(bytes.len()).expect("a page is far below 4 GiB")
 }
 
 /// Adds the commit and the trailer that points at it to `chunk`, which will start at byte

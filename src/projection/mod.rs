@@ -17,12 +17,12 @@ mod mandate_timeline;
 mod names;
 mod regions;
 
-use crate::entry::{entry_hash, Entry};
+use crate::entry::{entry_hash, EntryRef};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::ledger::{Head, LedgerError};
 use crate::merkle::Hash;
-use crate::store::Store;
+use crate::store::{Store, StoredBytes};
 use crate::time::Timestamp;
 use crate::Ledger;
 pub use cache::Records;
@@ -45,35 +45,47 @@ pub struct Fact {
     pub recorded_at: Timestamp,
     pub author: PublicKey,
     pub event_type: EventType,
-    payload_bytes: Vec<u8>,
+    /// The stored entry, shared with the store rather than copied, and where its payload is.
+    entry_bytes: StoredBytes,
+    payload_at: std::ops::Range<usize>,
     /// The payload as a JSON value, parsed on first use: a view that reads a few fields with
     /// [`Fact::parse`] never pays for building the whole value.
     payload: OnceLock<Value>,
 }
 
 impl Fact {
-    fn from_entry(entry: Entry) -> Result<Fact, String> {
-        let event_type = EventType::parse(&entry.statement.event_type)
+    fn from_entry(bytes: StoredBytes) -> Result<Fact, String> {
+        let entry =
+            EntryRef::decode(&bytes).map_err(|e| format!("its entry does not decode: {e}"))?;
+        let event_type = EventType::parse(entry.statement.event_type)
             .ok_or_else(|| format!("unknown event type {}", entry.statement.event_type))?;
+        let payload = entry.statement.payload;
+        // The payload is a slice of the entry's bytes; keep its place instead of a copy.
+        let start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
         Ok(Fact {
             seq: entry.seq,
             recorded_at: entry.recorded_at,
             author: entry.statement.author,
             event_type,
-            payload_bytes: entry.statement.payload,
+            payload_at: start..start + payload.len(),
             payload: OnceLock::new(),
+            entry_bytes: bytes,
         })
+    }
+
+    fn payload_bytes(&self) -> &[u8] {
+        &self.entry_bytes[self.payload_at.clone()]
     }
 
     /// The whole payload.
     pub fn payload(&self) -> &Value {
         self.payload
-            .get_or_init(|| serde_json::from_slice(&self.payload_bytes).unwrap_or(Value::Null))
+            .get_or_init(|| serde_json::from_slice(self.payload_bytes()).unwrap_or(Value::Null))
     }
 
     /// The payload read into a type of the view's own, borrowing from it where it can.
     pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Option<T> {
-        serde_json::from_slice(&self.payload_bytes).ok()
+        serde_json::from_slice(self.payload_bytes()).ok()
     }
 
     /// A text field of the payload ("" when absent, which the schemas rule out for required ones).
@@ -195,7 +207,7 @@ pub fn iso_date(text: &str) -> Option<NaiveDate> {
 pub trait Projection: Sync + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
     /// `()` for a view that keeps no records.
-    type Record: Serialize + DeserializeOwned + Send + 'static;
+    type Record: Serialize + DeserializeOwned + Send + Sync + 'static;
     const NAME: &'static str;
     const ABOUT: &'static str;
     /// Bump whenever `State` or `apply` changes meaning, so that stored states are rebuilt.
@@ -236,21 +248,28 @@ pub trait View: Sync {
     fn columns(&self) -> &'static [&'static str];
     fn event_time(&self) -> Option<&'static str>;
     fn reads_most_payloads(&self) -> bool;
-    fn digest(&self, fact: &Fact) -> Digest;
+    /// The view's digests of a run of facts, in order.
+    fn digest(&self, facts: &[Fact]) -> Digests;
     /// A fold in progress: from an empty state, or from a cache's commit if its summary decodes.
     fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>>;
 }
 
-/// A view's digest of one fact, its type erased (a `()` digest allocates nothing).
-pub type Digest = Box<dyn Any + Send>;
+/// A view's digests of a run of facts, their type erased.
+pub type Digests = Box<dyn Any + Send>;
 
 type BoxedFolding = Box<dyn Folding>;
 
 /// A fold in progress, with the name of its cache.
 pub trait Folding: Send {
-    /// Loads from the cache the record that applying this digest will touch.
-    fn prepare(&mut self, digest: &Digest, store: &dyn Store) -> Result<(), PageError>;
-    fn apply(&mut self, fact: &Fact, digest: Digest);
+    /// Folds in the facts from seq `next` on, with the view's digests of them, loading from
+    /// the cache the records they touch.
+    fn apply(
+        &mut self,
+        facts: &[Fact],
+        digests: Digests,
+        next: u64,
+        store: &dyn Store,
+    ) -> Result<(), PageError>;
     /// Writes the fold to its cache as covering `cover`.
     fn save(&mut self, store: &dyn Store, cover: Cover) -> Result<(), PageError>;
     fn rows(&self, window: &Window) -> Vec<Row>;
@@ -283,8 +302,8 @@ impl<P: Projection> View for Registered<P> {
     fn reads_most_payloads(&self) -> bool {
         P::READS_MOST_PAYLOADS
     }
-    fn digest(&self, fact: &Fact) -> Digest {
-        Box::new(P::digest(fact))
+    fn digest(&self, facts: &[Fact]) -> Digests {
+        Box::new(facts.iter().map(P::digest).collect::<Vec<P::Digest>>())
     }
     fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>> {
         let folded = match stored {
@@ -302,20 +321,26 @@ impl<P: Projection> View for Registered<P> {
 }
 
 impl<P: Projection> Folding for Folded<P> {
-    fn prepare(&mut self, digest: &Digest, store: &dyn Store) -> Result<(), PageError> {
-        let digest = digest
-            .downcast_ref::<P::Digest>()
+    fn apply(
+        &mut self,
+        facts: &[Fact],
+        digests: Digests,
+        next: u64,
+        store: &dyn Store,
+    ) -> Result<(), PageError> {
+        let digests = digests
+            .downcast::<Vec<P::Digest>>()
             .expect("a view is fed its own digests");
-        match P::record_key(digest) {
-            Some(key) => self.records.prepare(key, store, P::NAME),
-            None => Ok(()),
+        for (fact, digest) in facts.iter().zip(*digests) {
+            if fact.seq < next {
+                continue;
+            }
+            if let Some(key) = P::record_key(&digest) {
+                self.records.prepare(key, store, P::NAME)?;
+            }
+            P::apply(&mut self.state, &mut self.records, fact, digest);
         }
-    }
-    fn apply(&mut self, fact: &Fact, digest: Digest) {
-        let digest = digest
-            .downcast::<P::Digest>()
-            .expect("a view is fed its own digests");
-        P::apply(&mut self.state, &mut self.records, fact, *digest)
+        Ok(())
     }
     fn save(&mut self, store: &dyn Store, cover: Cover) -> Result<(), PageError> {
         let summary = bincode::serialize(&self.state).expect("projection state serializes");
@@ -590,7 +615,9 @@ fn resume<S: Store>(
         .map(|folding| (cover.seq + 1, folding)))
 }
 
-type ReadWindow = Vec<Result<Vec<(Fact, Vec<Digest>)>, ProjectionError>>;
+/// A run of facts, with each view's digests of them, in view order.
+type Run = (Vec<Fact>, Vec<Digests>);
+type ReadWindow = Vec<Result<Run, ProjectionError>>;
 
 /// Feeds entries `from..=to` to every fold whose next seq they reach. The log is read in
 /// windows; each window is read, decoded and digested on all cores while the window before it
@@ -621,15 +648,14 @@ fn fold_range<S: Store>(
         (end, read)
     };
     let fold_window = |read: ReadWindow, folds: &mut [(u64, Box<dyn Folding>)]| {
-        for facts in read {
-            for (fact, digests) in facts? {
-                for ((next, folding), digest) in folds.iter_mut().zip(digests) {
-                    if fact.seq >= *next {
-                        folding.prepare(&digest, ledger.store())?;
-                        folding.apply(&fact, digest);
-                        *next = fact.seq + 1;
-                    }
-                }
+        for run in read {
+            let (facts, digests) = run?;
+            let Some(last) = facts.last().map(|fact| fact.seq) else {
+                continue;
+            };
+            for ((next, folding), digests) in folds.iter_mut().zip(digests) {
+                folding.apply(&facts, digests, *next, ledger.store())?;
+                *next = (*next).max(last + 1);
             }
         }
         Ok::<(), ProjectionError>(())
@@ -646,15 +672,15 @@ fn fold_range<S: Store>(
     Ok(())
 }
 
-/// Entries `from..=to` as facts, each with every view's digest of it, in view order; a seq
-/// missing from the log is an error.
+/// Entries `from..=to` as facts, with every view's digests of them; a seq missing from the log
+/// is an error.
 fn read_facts<S: Store>(
     ledger: &Ledger<S>,
     from: u64,
     to: u64,
     views: &[&'static dyn View],
     parse_payloads: bool,
-) -> Result<Vec<(Fact, Vec<Digest>)>, ProjectionError> {
+) -> Result<Run, ProjectionError> {
     let mut facts = Vec::with_capacity((to - from + 1) as usize);
     let mut expected = from;
     for item in ledger.store().entries(from) {
@@ -666,20 +692,18 @@ fn read_facts<S: Store>(
             return Err(missing(expected));
         }
         let damaged = |reason: String| LedgerError::Damaged { seq, reason };
-        let entry = Entry::decode(&bytes)
-            .map_err(|e| damaged(format!("its entry does not decode: {e}")))?;
-        let fact = Fact::from_entry(entry).map_err(damaged)?;
+        let fact = Fact::from_entry(bytes).map_err(damaged)?;
         if parse_payloads {
             fact.payload();
         }
-        let digests = views.iter().map(|view| view.digest(&fact)).collect();
-        facts.push((fact, digests));
+        facts.push(fact);
         expected = seq + 1;
     }
     if expected <= to {
         return Err(missing(expected));
     }
-    Ok(facts)
+    let digests = views.iter().map(|view| view.digest(&facts)).collect();
+    Ok((facts, digests))
 }
 
 /// The last seq recorded at or before `time` (recorded_at never decreases along the log).

@@ -10,8 +10,9 @@
 use super::{iso_date, Cell, Fact, Projection, Records, Row, Window};
 use crate::event::EventType;
 use chrono::{Datelike, NaiveDate};
+use foldhash::HashMap;
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 pub struct Regions;
 
@@ -230,13 +231,12 @@ impl Projection for Regions {
                     fatalities: fields.fatalities.unwrap_or(0),
                     retracted: false,
                 };
+                state.tally(&counted, Change::Add);
                 // The rules forbid a second report of an id; if a log has one, it replaces the
                 // first, as in the incidents view.
-                if let Some(first) = records.get(&id).filter(|first| !first.retracted) {
-                    state.tally(&first.clone(), Change::Remove);
+                if let Some(first) = records.insert(id, counted).filter(|f| !f.retracted) {
+                    state.tally(&first, Change::Remove);
                 }
-                state.tally(&counted, Change::Add);
-                records.insert(id, counted);
             }
             Digest::Corrected(id, changes) => {
                 let Some(before) = records.get(&id).cloned() else {
