@@ -4,7 +4,8 @@
 //! `cargo bench --bench ledger` runs N = 10,000 by default; set LEDGER_BENCH_N=100000 for the
 //! peers' size. Compare with the peers in the same run and quote ratios of medians: the machine
 //! is shared and absolute times drift. LEDGER_BENCH_PEERS=1 runs pg_chain.sh (needs root and
-//! PostgreSQL 15) at the same N before the benchmarks and prints its timings beside them.
+//! PostgreSQL 15) three times at the same N before the benchmarks and prints its timings and
+//! their medians beside them.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ledger::event::Role;
@@ -133,22 +134,45 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// Runs the Postgres peer at `n` and prints its own timing line.
+/// Runs the Postgres peer at `n` three times (it is as noisy as we are) and prints its timing
+/// lines and the median of each figure.
 fn run_peer(n: usize) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/peers/pg_chain.sh");
-    match std::process::Command::new("bash")
-        .arg(script)
-        .arg(n.to_string())
-        .output()
-    {
-        Ok(out) if out.status.success() => {
-            eprintln!("peer: {}", String::from_utf8_lossy(&out.stdout).trim())
+    let mut runs: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        match std::process::Command::new("bash")
+            .arg(script)
+            .arg(n.to_string())
+            .output()
+        {
+            Ok(out) if out.status.success() => {
+                let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                eprintln!("peer: {line}");
+                runs.push(line);
+            }
+            Ok(out) => {
+                return eprintln!(
+                    "peer pg_chain.sh failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            }
+            Err(e) => return eprintln!("peer pg_chain.sh did not run: {e}"),
         }
-        Ok(out) => eprintln!(
-            "peer pg_chain.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => eprintln!("peer pg_chain.sh did not run: {e}"),
+    }
+    for figure in ["append_s", "verify_s", "project_s"] {
+        let mut seconds: Vec<f64> = runs
+            .iter()
+            .filter_map(|line| {
+                let value = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix(figure))?;
+                value.trim_start_matches('=').parse().ok()
+            })
+            .collect();
+        seconds.sort_by(f64::total_cmp);
+        if let Some(median) = seconds.get(seconds.len() / 2) {
+            eprintln!("peer median {figure} = {median:.3} s");
+        }
     }
 }
 

@@ -13,13 +13,14 @@
 
 use crate::merkle::Hash;
 use crate::store::{Store, StoreError};
+use bincode::Options;
 use foldhash::{HashMap, HashMapExt};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever this file layout changes, so that old caches are rebuilt, not misread.
-const LAYOUT: u32 = 1;
+const LAYOUT: u32 = 2;
 const MAGIC: &[u8; 8] = b"ldgcache";
 /// Commit offset, commit length, commit check, magic.
 const TRAILER_LEN: usize = 8 + 8 + 8 + 8;
@@ -214,8 +215,9 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         if check(&bytes) != sum {
             return Err(PageError::Damaged);
         }
-        let records: Vec<(String, R)> =
-            bincode::deserialize(&bytes).map_err(|_| PageError::Damaged)?;
+        let records: Vec<(String, R)> = page_codec()
+            .deserialize(&bytes)
+            .map_err(|_| PageError::Damaged)?;
         paged.loaded[page] = true;
         // A record inserted before its page was loaded would be a view's bug (see `prepare`);
         // the page's older copy must not overwrite it.
@@ -282,7 +284,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         let mut pages = paged.pages.clone();
         let mut live = paged.live;
         for (page, records) in changed {
-            let bytes = bincode::serialize(&records).expect("records serialize");
+            let bytes = page_codec().serialize(&records).expect("records serialize");
             live = live - u64::from(pages[page].len) + bytes.len() as u64;
             pages[page] = page_ref(file_len + chunk.len() as u64, &bytes);
             chunk.extend_from_slice(&bytes);
@@ -309,7 +311,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         let encoded: Vec<(Vec<u8>, Check)> = by_page
             .par_iter()
             .map(|records| {
-                let bytes = bincode::serialize(records).expect("records serialize");
+                let bytes = page_codec().serialize(records).expect("records serialize");
                 let sum = check(&bytes);
                 (bytes, sum)
             })
@@ -338,6 +340,11 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         append_commit(&mut file, 0, commit);
         file
     }
+}
+
+/// Pages are most of a cache's bytes, and their numbers are mostly small: varint integers.
+fn page_codec() -> impl bincode::Options {
+    bincode::DefaultOptions::new()
 }
 
 fn page_ref(at: u64, bytes: &[u8]) -> PageRef {

@@ -632,7 +632,9 @@ fn fold_range<S: Store>(
     // Parse payloads on all cores when any view reads them whole, rather than one by one in
     // the fold.
     let parse_payloads = views.iter().any(|v| v.reads_most_payloads());
-    let segments = 2 * rayon::current_num_threads() as u64;
+    // Several segments a core, so that the core that finishes folding a window can take up
+    // the reading of the next one in small pieces.
+    let segments = 8 * rayon::current_num_threads() as u64;
     let read_window = |start: u64| -> (u64, ReadWindow) {
         let end = to.min(start.saturating_add(FOLD_WINDOW - 1));
         let step = (end - start + 1).div_ceil(segments);
@@ -730,4 +732,44 @@ fn last_recorded_by<S: Store>(
         }
     }
     Ok(Some(low))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso_date;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn iso_date_reads_exactly_what_chrono_reads() {
+        let mut texts: Vec<String> = [
+            "2023-02-29",
+            "2024-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-01-00",
+            "2023-1-05",
+            "2023-01-5",
+            "+2023-01-05",
+            "2023-01-05T00:00",
+            "2023/01/05",
+            "20230105",
+            "",
+            "0000-01-01",
+            "9999-12-31",
+            " 2023-01-05",
+            "2023-01-0x",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        let mut day = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+        while day.to_string() < "2030-01-01".to_string() {
+            texts.push(day.to_string());
+            day = day.succ_opt().unwrap();
+        }
+        for text in texts {
+            let chrono = NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok();
+            assert_eq!(iso_date(&text), chrono, "{text:?}");
+        }
+    }
 }

@@ -191,7 +191,7 @@ impl Projection for Regions {
                 | EventType::IncidentCorrected
                 | EventType::IncidentRetracted
         );
-        let Some(stated) = fact.parse::<Stated>().filter(|_| incident_event) else {
+        let Some(stated) = incident_event.then(|| fact.parse::<Stated>()).flatten() else {
             return Digest::Nothing;
         };
         match fact.event_type {
