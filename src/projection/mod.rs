@@ -259,7 +259,7 @@ pub type Digests = Box<dyn Any + Send>;
 
 type BoxedFolding = Box<dyn Folding>;
 
-/// A fold in progress, with the name of its cache.
+/// A fold in progress.
 pub trait Folding: Send {
     /// Folds in the facts from seq `next` on, with the view's digests of them, loading from
     /// the cache the records they touch.
