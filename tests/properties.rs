@@ -239,8 +239,10 @@ fn config(cases: u32) -> ProptestConfig {
     }
 }
 
+/// Reopens a ledger this process has just dropped. sled can take a moment to release its own
+/// lock on a loaded machine (spacejam/sled#1289), so this waits as a user's `--wait 5` would.
 fn reopen(dir: &Path) -> Ledger {
-    Ledger::open(dir, Duration::ZERO).expect("reopen")
+    Ledger::open(dir, Duration::from_secs(5)).unwrap_or_else(|e| panic!("reopen: {e}"))
 }
 
 fn problems_of(ledger: &Ledger) -> (ledger::verify::Report, Vec<String>) {

@@ -76,6 +76,9 @@ pub struct Commit {
     /// The bytes of the file still referenced (pages and this commit), to tell when a rewrite
     /// pays off.
     live: u64,
+    /// The length of the file it was read from (0 in a commit being written).
+    #[serde(skip)]
+    file_len: u64,
 }
 
 /// A cache that does not check out; the view is rebuilt.
@@ -108,9 +111,13 @@ pub fn load(store: &dyn Store, name: &str) -> Result<Option<Commit>, StoreError>
     if check(&bytes)[..] != trailer[16..24] {
         return Ok(None);
     }
-    Ok(bincode::deserialize::<Commit>(&bytes)
-        .ok()
-        .filter(|commit| commit.layout == LAYOUT))
+    let commit = bincode::deserialize::<Commit>(&bytes).ok();
+    Ok(commit
+        .filter(|commit| commit.layout == LAYOUT)
+        .map(|commit| Commit {
+            file_len: len,
+            ..commit
+        }))
 }
 
 /// A view's keyed records. A fresh fold holds them all in memory; a resumed one holds the pages
@@ -127,6 +134,7 @@ struct Paged {
     records: u64,
     /// The bytes of the live pages.
     live: u64,
+    file_len: u64,
 }
 
 impl<R> Default for Records<R> {
@@ -149,6 +157,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
                 loaded: vec![false; pages],
                 dirty: vec![false; pages],
                 records: commit.records,
+                file_len: commit.file_len,
                 live: commit.live
                     - bincode::serialized_size(commit)
                         .unwrap_or(0)
@@ -211,6 +220,10 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             len,
             check: sum,
         } = paged.pages[page];
+        // A page said to lie past the file's end is damage, not a length to allocate.
+        if at.saturating_add(u64::from(len)) > paged.file_len {
+            return Err(PageError::Damaged);
+        }
         let bytes = store.cache_read(name, at, len as usize)?;
         if check(&bytes) != sum {
             return Err(PageError::Damaged);
@@ -285,7 +298,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         let mut live = paged.live;
         for (page, records) in changed {
             let bytes = page_codec().serialize(&records).expect("records serialize");
-            live = live - u64::from(pages[page].len) + bytes.len() as u64;
+            live = live.saturating_sub(u64::from(pages[page].len)) + bytes.len() as u64;
             pages[page] = page_ref(file_len + chunk.len() as u64, &bytes);
             chunk.extend_from_slice(&bytes);
         }
@@ -296,6 +309,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             records: paged.records,
             pages,
             live,
+            file_len: 0,
         };
         append_commit(&mut chunk, file_len, commit);
         store.cache_append(name, &chunk)?;
@@ -336,6 +350,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             records: self.map.len() as u64,
             pages: refs,
             live: file.len() as u64,
+            file_len: 0,
         };
         append_commit(&mut file, 0, commit);
         file
