@@ -240,12 +240,10 @@ impl SledStore {
             }
             File::open(path)?.sync_all()
         }
-        let io = |cause| StoreError::Io {
-            dir: self.dir.clone(),
-            cause,
-        };
-        sync_tree(&sled_dir(&self.dir)).map_err(io)?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)
+        sync_tree(&sled_dir(&self.dir)).map_err(|e| self.io(e))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.io(e))
     }
 }
 
