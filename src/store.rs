@@ -103,6 +103,26 @@ pub fn sled_dir(dir: &Path) -> PathBuf {
     dir.join("sled")
 }
 
+/// Waits until nobody holds the `flock` sled 0.34 takes on its `db` file, or until `deadline`.
+/// Returns whether the lock is free; a database not yet created is free.
+fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<bool> {
+    let file = match std::fs::OpenOptions::new().write(true).open(db_file) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    loop {
+        match file.try_lock() {
+            Ok(()) => return file.unlock().map(|()| true),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
 impl SledStore {
     /// Creates a new, empty ledger directory and opens it.
     pub fn create(dir: &Path) -> StoreResult<SledStore> {
@@ -157,33 +177,24 @@ impl SledStore {
         }
         // Every commit flushes and fsyncs itself, so sled's background flusher is not needed; and
         // without it sled releases its own file lock as soon as the last handle drops (a flusher
-        // thread can hold it a moment longer: spacejam/sled#1289). A reopen in the same process
-        // can still race that release, so its lock error is retried until the deadline too.
+        // thread can hold it a moment longer: spacejam/sled#1289).
         let config = sled::Config::new()
             .path(sled_dir(dir))
             .cache_capacity(256 * 1024 * 1024)
             .flush_every_ms(None);
-        // We hold ledger.lock, so any holder of sled's lock is a handle of ours being released.
+        // We hold ledger.lock, so whoever still holds sled's own lock is a handle of this process
+        // being released (a reopen right after a drop). sled reports that only as an error with
+        // kind `Other`, so the lock is awaited here, before sled tries it.
         let sled_deadline = deadline.max(Instant::now() + Duration::from_secs(2));
-        let db = loop {
-            match config.open() {
-                Ok(db) => break db,
-                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if Instant::now() >= sled_deadline {
-                        return Err(StoreError::InUse {
-                            dir: dir.to_path_buf(),
-                        });
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(e) => {
-                    return Err(StoreError::Database {
-                        dir: dir.to_path_buf(),
-                        reason: e.to_string(),
-                    })
-                }
-            }
-        };
+        if !await_sled_lock(&sled_dir(dir).join("db"), sled_deadline).map_err(io)? {
+            return Err(StoreError::InUse {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let db = config.open().map_err(|e| StoreError::Database {
+            dir: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         Ok(SledStore {
             dir: dir.to_path_buf(),
             db,
@@ -375,5 +386,37 @@ impl Store for SledStore {
                 .map_err(|e| self.db_err(e))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reopen right after a drop can find sled's `flock` still held by the handle being
+    /// released; the open must wait for it rather than fail.
+    #[test]
+    fn open_waits_for_a_sled_lock_that_is_being_released() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        drop(SledStore::create(&dir).unwrap());
+
+        let lingering = File::options()
+            .write(true)
+            .open(sled_dir(&dir).join("db"))
+            .unwrap();
+        lingering.lock().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(lingering);
+        });
+
+        let reopened = SledStore::open(&dir, Duration::ZERO);
+        release.join().unwrap();
+        assert!(
+            reopened.is_ok(),
+            "{:?}",
+            reopened.err().map(|e| e.to_string())
+        );
     }
 }

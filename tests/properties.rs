@@ -12,6 +12,8 @@
 //! Case counts are kept small because every append is fsynced; failures are not persisted to a
 //! regressions file (proptest prints the minimal failing input instead).
 
+mod common;
+
 use ledger::entry::ENTRY_TAG;
 use ledger::event::Role;
 use ledger::export;
@@ -19,7 +21,7 @@ use ledger::input::parse_events;
 use ledger::keys::SecretKey;
 use ledger::ledger::LedgerError;
 use ledger::projection::{self, AsOf, Refresh, Window};
-use ledger::store::{sled_dir, sled_entry_key};
+use ledger::store::sled_entry_key;
 use ledger::Ledger;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -419,10 +421,9 @@ proptest! {
         let last_seq = small_ledger(&dir);
 
         // Edit the stored entry with sled directly (the ledger is closed).
-        let db = sled::Config::new().path(sled_dir(&dir)).open().expect("open sled");
-        let (seq, offset) = {
+        let (seq, offset, before) = common::with_db(&dir, |db| {
             let value_len = |seq: u64| db.get(sled_entry_key(seq)).unwrap().expect("entry").len();
-            match target {
+            let (seq, offset) = match target {
                 Target::Anywhere { seq, offset } => {
                     let seq = (seq % (last_seq as usize + 1)) as u64;
                     (seq, offset % value_len(seq))
@@ -430,15 +431,14 @@ proptest! {
                 Target::LastEntry { offset } => (last_seq, offset % value_len(last_seq)),
                 // Tag, version byte and seq (8 bytes) come before recorded_at.
                 Target::LastRecordedAt { byte } => (last_seq, ENTRY_TAG.len() + 1 + 8 + byte),
-            }
-        };
-        let key = sled_entry_key(seq);
-        let mut value = db.get(key).unwrap().expect("entry").to_vec();
-        let before = value[offset];
-        value[offset] ^= mask;
-        db.insert(key, value).unwrap();
-        db.flush().unwrap();
-        drop(db);
+            };
+            let key = sled_entry_key(seq);
+            let mut value = db.get(key).unwrap().expect("entry").to_vec();
+            let before = value[offset];
+            value[offset] ^= mask;
+            db.insert(key, value).unwrap();
+            (seq, offset, before)
+        });
 
         let ledger = reopen(&dir);
         let (report, problems) = problems_of(&ledger);
