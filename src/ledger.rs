@@ -14,7 +14,7 @@ use crate::merkle::Hash;
 use crate::rules::{
     AdmitError, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateChanges, StateLookup,
 };
-use crate::schema::{SchemaError, Schemas};
+use crate::schema::{self, SchemaError, Schemas};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES};
 use crate::store::{SledStore, StateWrite, Store, StoreError};
 use crate::time::Timestamp;
@@ -244,8 +244,8 @@ impl<S: Store> Ledger<S> {
         if event.payload.len() > MAX_PAYLOAD_BYTES {
             return Err(Refusal::TooLarge(event.payload.len()));
         }
-        let payload: Value =
-            serde_json::from_slice(&event.payload).map_err(|e| Refusal::Json(e.to_string()))?;
+        let payload =
+            schema::parse_payload(&event.payload).map_err(|e| Refusal::Json(e.to_string()))?;
         schemas.validate(event_type, event_type.current_schema_version(), &payload)?;
         Ok(Checked {
             event_type,

@@ -12,7 +12,7 @@ use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::merkle::Hash;
 use crate::rules::{AdmitError, Empty, RuleState};
-use crate::schema::Schemas;
+use crate::schema::{self, Schemas};
 use crate::statement::seal_message;
 use crate::store::{Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
@@ -90,7 +90,7 @@ fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value),
     let statement = &entry.statement;
     let event_type = EventType::parse(&statement.event_type)
         .ok_or_else(|| format!("unknown event type {:?}", statement.event_type))?;
-    let payload: Value = serde_json::from_slice(&statement.payload)
+    let payload = schema::parse_payload(&statement.payload)
         .map_err(|e| format!("the payload is not valid JSON: {e}"))?;
     schemas
         .validate(event_type, statement.schema_version, &payload)

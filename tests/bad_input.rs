@@ -129,6 +129,17 @@ fn an_unknown_field_is_named() {
     );
 }
 
+/// Parsers disagree on which of two equal keys counts, so signed bytes that repeat one would
+/// be read differently by different verifiers.
+#[test]
+fn a_payload_that_repeats_a_key_is_refused() {
+    let f = base();
+    let repeated = r#"{"type":"incident.reported","data":{"incident_id":"t-9","event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","fatalities":3,"fatalities":300}}"#;
+    bad_third_line(&f, repeated.to_string(), &["\"fatalities\" appears twice"]);
+    let nested = r#"{"type":"incident.corrected","data":{"incident_id":"t-1","changes":{"fatalities":4,"fatalities":5},"reason":"recount"}}"#;
+    bad_third_line(&f, nested.to_string(), &["\"fatalities\" appears twice"]);
+}
+
 #[test]
 fn an_unknown_envelope_field_is_refused() {
     let f = base();

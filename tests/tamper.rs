@@ -228,7 +228,7 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
             original.recorded_at,
             original.prev,
             "incident.reported",
-            &payload,
+            &serde_json::to_vec(&payload).unwrap(),
         );
         put_entry(db, target, &forged);
         rechain_after(db, target);
@@ -273,6 +273,33 @@ fn verify_names_the_seq_of_an_entry_by_a_revoked_key() {
     let (code, out) = f.verify();
     assert_named(code, &out, seq, "signed by a revoked key", "revoked");
     assert!(out.contains("revoked at seq 9"), "{out}");
+}
+
+/// A signed payload that repeats a key passes a last-key-wins parser's schema check, so verify
+/// must refuse it on its own rule, as append does.
+#[test]
+fn verify_names_the_seq_of_a_signed_payload_that_repeats_a_key() {
+    let f = Fixture::with_incidents();
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let seq = f.with_db(|db| {
+        forge_bytes_at_end(
+            db,
+            &inv,
+            "incident.reported",
+            br#"{"incident_id":"t-6","event_date":"2023-08-02","event_type":"Battles","actor1":"JNIM","fatalities":1,"fatalities":100}"#,
+        )
+    });
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["problems"], 1, "{report}");
+    let (code, out) = f.verify();
+    assert_named(
+        code,
+        &out,
+        seq,
+        "repeated key",
+        "\"fatalities\" appears twice",
+    );
 }
 
 #[test]
@@ -347,8 +374,9 @@ fn verify_reports_a_changed_last_entry_even_when_its_chain_is_fine() {
             last.recorded_at,
             last.prev,
             "incident.reported",
-            &json!({"incident_id": "t-5", "event_date": "2023-08-01", "event_type": "Battles",
-                    "actor1": "JNIM", "fatalities": 0}),
+            &serde_json::to_vec(&json!({"incident_id": "t-5", "event_date": "2023-08-01",
+                "event_type": "Battles", "actor1": "JNIM", "fatalities": 0}))
+            .unwrap(),
         );
         put_entry(db, seq, &forged);
     });

@@ -366,21 +366,22 @@ pub fn assert_head_encoding_matches(db: &sled::Db) {
     );
 }
 
-/// A correctly encoded entry whose statement is signed (as a batch of one) by `key`.
+/// A correctly encoded entry whose statement (with `payload` as its exact bytes) is signed, as a
+/// batch of one, by `key`.
 pub fn forge_entry(
     key: &SecretKey,
     seq: u64,
     recorded_at: Timestamp,
     prev: Hash,
     event_type: &str,
-    payload: &serde_json::Value,
+    payload: &[u8],
 ) -> Vec<u8> {
     let statement = Statement {
         event_type: event_type.to_string(),
         schema_version: 1,
         author: key.public(),
         claimed_at: Timestamp::now(),
-        payload: serde_json::to_vec(payload).expect("JSON"),
+        payload: payload.to_vec(),
     };
     let bytes = statement.encode();
     let seals = seal_all(key, std::slice::from_ref(&bytes));
@@ -396,6 +397,16 @@ pub fn forge_at_end(
     event_type: &str,
     payload: &serde_json::Value,
 ) -> u64 {
+    forge_bytes_at_end(
+        db,
+        key,
+        event_type,
+        &serde_json::to_vec(payload).expect("JSON"),
+    )
+}
+
+/// [`forge_at_end`] with the payload's exact bytes, for payloads no JSON value can produce.
+pub fn forge_bytes_at_end(db: &sled::Db, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
     assert_head_encoding_matches(db);
     let (last_seq, last_bytes) = last_entry(db);
     let last = Entry::decode(&last_bytes).expect("last entry decodes");
