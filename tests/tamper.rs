@@ -251,27 +251,41 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
     assert!(out.contains(&rogue.public().to_string()), "{out}");
 }
 
+/// Forges `payload` (its exact bytes) at the end of the log, signed by the investigator, and
+/// checks that verify finds exactly one problem: at that seq, saying `expect`. Returns the seq
+/// and verify's output.
+fn assert_one_problem_at_forged_end(
+    f: &Fixture,
+    event_type: &str,
+    payload: &[u8],
+    what: &str,
+    expect: &str,
+) -> (u64, String) {
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let seq = f.with_db(|db| forge_at_end(db, &inv, event_type, payload));
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{what}: {report}");
+    assert_eq!(report["problems"], 1, "{what}: {report}");
+    let (code, out) = f.verify();
+    assert_named(code, &out, seq, what, expect);
+    (seq, out)
+}
+
 #[test]
 fn verify_names_the_seq_of_an_entry_by_a_revoked_key() {
     let f = Fixture::with_incidents();
     f.revoke_inv(); // seq 9
     f.assert_intact();
-    let inv = SecretKey::load(&f.inv_key).unwrap();
-    let seq = f.with_db(|db| {
-        forge_at_end(
-            db,
-            &inv,
-            "incident.reported",
-            &json!({"incident_id": "t-6", "event_date": "2023-08-02", "event_type": "Battles",
-                    "actor1": "JNIM", "fatalities": 1}),
-        )
-    });
+    let payload = json!({"incident_id": "t-6", "event_date": "2023-08-02", "event_type": "Battles",
+                         "actor1": "JNIM", "fatalities": 1});
+    let (seq, out) = assert_one_problem_at_forged_end(
+        &f,
+        "incident.reported",
+        &serde_json::to_vec(&payload).unwrap(),
+        "signed by a revoked key",
+        "revoked",
+    );
     assert_eq!(seq, 10);
-    let (code, report) = f.verify_json();
-    assert_eq!(code, 1, "{report}");
-    assert_eq!(report["problems"], 1, "{report}");
-    let (code, out) = f.verify();
-    assert_named(code, &out, seq, "signed by a revoked key", "revoked");
     assert!(out.contains("revoked at seq 9"), "{out}");
 }
 
@@ -280,23 +294,10 @@ fn verify_names_the_seq_of_an_entry_by_a_revoked_key() {
 #[test]
 fn verify_names_the_seq_of_a_signed_payload_that_repeats_a_key() {
     let f = Fixture::with_incidents();
-    let inv = SecretKey::load(&f.inv_key).unwrap();
-    let seq = f.with_db(|db| {
-        forge_bytes_at_end(
-            db,
-            &inv,
-            "incident.reported",
-            br#"{"incident_id":"t-6","event_date":"2023-08-02","event_type":"Battles","actor1":"JNIM","fatalities":1,"fatalities":100}"#,
-        )
-    });
-    let (code, report) = f.verify_json();
-    assert_eq!(code, 1, "{report}");
-    assert_eq!(report["problems"], 1, "{report}");
-    let (code, out) = f.verify();
-    assert_named(
-        code,
-        &out,
-        seq,
+    assert_one_problem_at_forged_end(
+        &f,
+        "incident.reported",
+        br#"{"incident_id":"t-6","event_date":"2023-08-02","event_type":"Battles","actor1":"JNIM","fatalities":1,"fatalities":100}"#,
         "repeated key",
         "\"fatalities\" appears twice",
     );
@@ -305,21 +306,15 @@ fn verify_names_the_seq_of_a_signed_payload_that_repeats_a_key() {
 #[test]
 fn verify_names_the_seq_of_a_correction_of_a_retracted_incident() {
     let f = Fixture::with_incidents();
-    let inv = SecretKey::load(&f.inv_key).unwrap();
-    let seq = f.with_db(|db| {
-        forge_at_end(
-            db,
-            &inv,
-            "incident.corrected",
-            &json!({"incident_id": "t-2", "changes": {"fatalities": 9}, "reason": "revised"}),
-        )
-    });
+    let payload = json!({"incident_id": "t-2", "changes": {"fatalities": 9}, "reason": "revised"});
+    let (seq, out) = assert_one_problem_at_forged_end(
+        &f,
+        "incident.corrected",
+        &serde_json::to_vec(&payload).unwrap(),
+        "correction of retracted t-2",
+        "retracted",
+    );
     assert_eq!(seq, 9);
-    let (code, report) = f.verify_json();
-    assert_eq!(code, 1, "{report}");
-    assert_eq!(report["problems"], 1, "{report}");
-    let (code, out) = f.verify();
-    assert_named(code, &out, seq, "correction of retracted t-2", "retracted");
     assert!(out.contains("retracted at seq 7"), "{out}");
 }
 

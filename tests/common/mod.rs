@@ -389,24 +389,9 @@ pub fn forge_entry(
 }
 
 /// Forges an entry at the end of the log (seq = last + 1, prev = hash of the last entry,
-/// recorded_at = the last entry's) and moves the head record to it, so that the only thing
-/// wrong with it is what the caller put in it. Returns its seq.
-pub fn forge_at_end(
-    db: &sled::Db,
-    key: &SecretKey,
-    event_type: &str,
-    payload: &serde_json::Value,
-) -> u64 {
-    forge_bytes_at_end(
-        db,
-        key,
-        event_type,
-        &serde_json::to_vec(payload).expect("JSON"),
-    )
-}
-
-/// [`forge_at_end`] with the payload's exact bytes, for payloads no JSON value can produce.
-pub fn forge_bytes_at_end(db: &sled::Db, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
+/// recorded_at = the last entry's) with `payload` as its exact bytes, and moves the head record
+/// to it, so that the only thing wrong with it is what the caller put in it. Returns its seq.
+pub fn forge_at_end(db: &sled::Db, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
     assert_head_encoding_matches(db);
     let (last_seq, last_bytes) = last_entry(db);
     let last = Entry::decode(&last_bytes).expect("last entry decodes");
