@@ -251,7 +251,7 @@ pub trait View: Sync {
     /// The view's digests of a run of facts, in order.
     fn digest(&self, facts: &[Fact]) -> Digests;
     /// A fold in progress: from an empty state, or from a cache's commit if its summary decodes.
-    fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>>;
+    fn start(&self, stored: Option<&Commit>) -> Option<BoxedFolding>;
 }
 
 /// A view's digests of a run of facts, their type erased.
@@ -305,7 +305,7 @@ impl<P: Projection> View for Registered<P> {
     fn digest(&self, facts: &[Fact]) -> Digests {
         Box::new(facts.iter().map(P::digest).collect::<Vec<P::Digest>>())
     }
-    fn start(&self, stored: Option<&Commit>) -> Option<Box<dyn Folding>> {
+    fn start(&self, stored: Option<&Commit>) -> Option<BoxedFolding> {
         let folded = match stored {
             None => Folded::<P> {
                 state: P::State::default(),
@@ -627,7 +627,7 @@ fn fold_range<S: Store>(
     from: u64,
     to: u64,
     views: &[&'static dyn View],
-    folds: &mut [(u64, Box<dyn Folding>)],
+    folds: &mut [(u64, BoxedFolding)],
 ) -> Result<(), ProjectionError> {
     // Parse payloads on all cores when any view reads them whole, rather than one by one in
     // the fold.
@@ -649,7 +649,7 @@ fn fold_range<S: Store>(
             .collect();
         (end, read)
     };
-    let fold_window = |read: ReadWindow, folds: &mut [(u64, Box<dyn Folding>)]| {
+    let fold_window = |read: ReadWindow, folds: &mut [(u64, BoxedFolding)]| {
         for run in read {
             let (facts, digests) = run?;
             let Some(last) = facts.last().map(|fact| fact.seq) else {
