@@ -10,6 +10,7 @@
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
 mod codec;
+pub mod date;
 pub mod demo;
 pub mod entry;
 pub mod event;
@@ -20,11 +21,14 @@ pub mod input;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod payload;
 pub mod projection;
 pub mod rules;
 pub mod schema;
+pub mod state;
 pub mod statement;
 pub mod store;
+pub mod taxonomy;
 pub mod time;
 pub mod verify;
 

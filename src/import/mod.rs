@@ -21,16 +21,17 @@
 pub mod acled;
 pub mod ucdp;
 
+use crate::date;
 use crate::event::EventType;
 use crate::input::EventInput;
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
+use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
 use crate::projection::incidents::{Incident, Incidents};
 use crate::projection::{current_state, ProjectionError};
 use crate::schema::{SchemaError, Schemas};
 use crate::store::Store;
 use crate::Ledger;
-use chrono::{Datelike, NaiveDate};
 use csv::{ByteRecord, StringRecord};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -212,9 +213,9 @@ trait Layout: Sized {
     const NAME: &'static str;
     /// The prefix of its incident ids: `ucdp` gives `ucdp:<id>`.
     const PREFIX: &'static str;
-    /// Every field a row can set, in payload order: a re-import clears those a row no longer
-    /// has and leaves all others alone.
-    const FIELDS: &'static [&'static str];
+    /// The incident fields its rows never set: a re-import leaves them alone (they may have
+    /// been added by hand), and clears any other a row no longer has.
+    const UNMAPPED: &'static [IncidentField];
     /// Whether an event may take several rows (older ACLED files repeat it once per actor);
     /// if not, a repeated id is a malformed row.
     const REPEATS: bool;
@@ -296,25 +297,12 @@ impl Row<'_> {
         })
     }
 
-    /// A date as YYYY-MM-DD, read from YYYY-MM-DD (a time after it is cut off), "31 December
-    /// 2020" or "31-December-2020" (month names may be abbreviated).
+    /// A date in one of the forms [`date::dataset_date`] reads, as YYYY-MM-DD.
     fn date(&self, column: Column) -> Result<String, RowProblem> {
         let raw = self.raw(column);
-        let iso_day = raw
-            .get(..10)
-            .filter(|_| raw.len() == 10 || raw[10..].starts_with([' ', 'T']));
-        let parsed = iso_day
-            .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
-            .or_else(|| {
-                ["%d %B %Y", "%d-%B-%Y"]
-                    .iter()
-                    .find_map(|format| NaiveDate::parse_from_str(raw, format).ok())
-            });
-        match parsed {
-            Some(date) if (1000..=9999).contains(&date.year()) => {
-                Ok(date.format("%Y-%m-%d").to_string())
-            }
-            _ => Err(self.problem(
+        match date::dataset_date(raw) {
+            Some(date) => Ok(date::iso_text(date)),
+            None => Err(self.problem(
                 column,
                 format!(
                     "{} is not a date; write it as YYYY-MM-DD or as \"31 December 2020\"",
@@ -355,7 +343,7 @@ impl Row<'_> {
 
 /// One field of a row's incident, with the column it came from.
 struct Field {
-    name: &'static str,
+    field: IncidentField,
     column: Column,
     value: Value,
 }
@@ -365,25 +353,25 @@ struct Field {
 struct Fields(Vec<Field>);
 
 impl Fields {
-    fn set(&mut self, name: &'static str, column: Column, value: impl Into<Value>) {
+    fn set(&mut self, field: IncidentField, column: Column, value: impl Into<Value>) {
         self.0.push(Field {
-            name,
+            field,
             column,
             value: value.into(),
         });
     }
 
-    fn set_some<V: Into<Value>>(&mut self, name: &'static str, column: Column, value: Option<V>) {
+    fn set_some<V: Into<Value>>(&mut self, field: IncidentField, column: Column, value: Option<V>) {
         if let Some(value) = value {
-            self.set(name, column, value);
+            self.set(field, column, value);
         }
     }
 
     fn column_of(&self, name: &str) -> Option<Column> {
         self.0
             .iter()
-            .find(|field| field.name == name)
-            .map(|field| field.column)
+            .find(|set| set.field.name == name)
+            .map(|set| set.column)
     }
 }
 
@@ -518,11 +506,11 @@ impl Release {
         let fields = layout.fields(&row)?;
         let mut report = Map::new();
         report.insert("incident_id".into(), Value::String(incident_id.clone()));
-        for field in &fields.0 {
-            report.insert(field.name.into(), field.value.clone());
+        for set in &fields.0 {
+            report.insert(set.field.name.into(), set.value.clone());
         }
         report.insert(
-            "source_dataset".into(),
+            field::SOURCE_DATASET.name.into(),
             json!({"name": L::NAME, "release": context.label, "id": source_id}),
         );
         let report = Value::Object(report);
@@ -656,7 +644,7 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
                 ),
             }),
             Some(incident) => {
-                let changes = changes(L::FIELDS, &incident.fields, &row.report);
+                let changes = changes(L::UNMAPPED, &incident.fields, &row.report);
                 if changes.is_empty() {
                     plan.unchanged += 1;
                 } else {
@@ -689,16 +677,24 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
     plan
 }
 
-/// The fields among `fields` whose value in the report `new` differs from `held`, with their
-/// new values (null for one `new` no longer has).
-fn changes(fields: &[&str], held: &Map<String, Value>, new: &Value) -> Map<String, Value> {
-    fields
+/// The incident fields whose value in the report `new` differs from `held`, with their new
+/// values (null for one `new` no longer has), leaving out those in `unmapped` and
+/// source_dataset (which names the release, so differs on every import without the incident
+/// changing).
+fn changes(
+    unmapped: &[IncidentField],
+    held: &Map<String, Value>,
+    new: &Value,
+) -> Map<String, Value> {
+    INCIDENT_FIELDS
         .iter()
-        .filter(|name| !same(held.get(**name), new.get(**name)))
+        .filter(|f| **f != field::SOURCE_DATASET && !unmapped.contains(f))
+        .map(|f| f.name)
+        .filter(|name| !same(held.get(*name), new.get(*name)))
         .map(|name| {
             (
                 name.to_string(),
-                new.get(*name).cloned().unwrap_or(Value::Null),
+                new.get(name).cloned().unwrap_or(Value::Null),
             )
         })
         .collect()
