@@ -80,7 +80,8 @@ mod tests {
         .map(|t| t.to_string())
         .collect();
         let mut day = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
-        while day.to_string() < "2030-01-01".to_string() {
+        let end = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        while day < end {
             texts.push(day.to_string());
             day = day.succ_opt().unwrap();
         }
