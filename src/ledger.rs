@@ -505,3 +505,79 @@ fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
     let entry = Entry::decode(bytes).map_err(|e| undecodable(seq, e))?;
     Ok((entry, entry_hash(bytes)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateKey;
+
+    fn ledger_with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
+        let admin = SecretKey::from_seed([1; 32], None);
+        let investigator = SecretKey::from_seed([2; 32], None);
+        let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
+        ledger
+            .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
+            .unwrap();
+        let report = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+                            "event_type": "Battles", "actor1": "A", "fatalities": 1});
+        ledger
+            .append_one(&investigator, EventType::IncidentReported, &report)
+            .unwrap();
+        (ledger, admin, investigator)
+    }
+
+    fn all_state(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
+        ledger.store().state_with_prefix(b"").unwrap()
+    }
+
+    #[test]
+    fn a_name_whose_key_record_is_lost_is_damaged_state_and_reindex_repairs_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, admin, investigator) = ledger_with_investigator(tmp.path());
+        let key = investigator.public();
+        ledger
+            .store()
+            .commit(&[], &[(StateKey::Key(&key).bytes(), None)])
+            .unwrap();
+
+        let err = ledger.revoke_key(&admin, "inv", "left").unwrap_err();
+        assert!(matches!(err, LedgerError::DamagedState(_)), "{err}");
+
+        let reindexed = ledger.reindex().unwrap();
+        assert_eq!(
+            (reindexed.entries, reindexed.keys, reindexed.incidents),
+            (3, 2, 1)
+        );
+        ledger.revoke_key(&admin, "inv", "left").unwrap();
+    }
+
+    #[test]
+    fn reindex_rebuilds_exactly_what_appends_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, ..) = ledger_with_investigator(tmp.path());
+        let before = all_state(&ledger);
+        let garbage = (StateKey::Incident("x-1").bytes(), Some(b"\xff".to_vec()));
+        let stray = (StateKey::Incident("never-reported").bytes(), Some(vec![0]));
+        ledger.store().commit(&[], &[garbage, stray]).unwrap();
+        assert_ne!(all_state(&ledger), before);
+
+        ledger.reindex().unwrap();
+        assert_eq!(all_state(&ledger), before);
+    }
+
+    #[test]
+    fn reindex_refuses_a_log_that_no_longer_ends_at_the_head() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, ..) = ledger_with_investigator(tmp.path());
+        let head = ledger.head().unwrap().unwrap();
+        let moved = Head {
+            seq: head.seq + 1,
+            ..head
+        };
+        let head_write = (StateKey::Head.bytes(), Some(state::encode(&moved)));
+        ledger.store().commit(&[], &[head_write]).unwrap();
+
+        let err = ledger.reindex().unwrap_err();
+        assert_eq!(err.damaged_seq(), Some(moved.seq), "{err}");
+    }
+}

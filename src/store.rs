@@ -448,4 +448,32 @@ mod tests {
             reopened.err().map(|e| e.to_string())
         );
     }
+
+    #[test]
+    fn replacing_the_state_keeps_entries_and_drops_the_old_projection_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SledStore::create(&tmp.path().join("ledger")).unwrap();
+        store
+            .commit(
+                &[(0, b"entry".to_vec())],
+                &[(b"old".to_vec(), Some(vec![1]))],
+            )
+            .unwrap();
+        store.db.open_tree(OLD_PROJECTION_TREE).unwrap();
+
+        store
+            .replace_state(&[(b"new".to_vec(), Some(vec![2]))])
+            .unwrap();
+
+        assert_eq!(
+            store.state_with_prefix(b"").unwrap(),
+            [(b"new".to_vec(), vec![2])]
+        );
+        assert_eq!(store.entry(0).unwrap().as_deref(), Some(&b"entry"[..]));
+        assert!(!store
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_PROJECTION_TREE.as_bytes()));
+    }
 }
