@@ -249,7 +249,13 @@ impl<S: Store> Ledger<S> {
             .collect::<Result<Vec<Checked>, LedgerError>>()?;
 
         let head = self.head()?;
-        let first_seq = head.map_or(0, |h| h.seq + 1);
+        let first_seq = match head {
+            None => 0,
+            Some(head) => head.seq.checked_add(1).ok_or(LedgerError::Damaged {
+                seq: head.seq,
+                reason: "the last entry has the highest seq there can be".into(),
+            })?,
+        };
         let author = key.public();
         let stored = StateReader(&self.store);
         let mut rules = RuleState::new(&stored);

@@ -304,7 +304,11 @@ impl Store for SledStore {
             None => Ok(None),
             Some(item) => {
                 let (key, value) = item.map_err(|e| self.db_err(e))?;
-                Ok(entry_seq(&key).map(|seq| (seq, value.to_vec())))
+                let seq = entry_seq(&key).ok_or_else(|| StoreError::MalformedKey {
+                    dir: self.dir.clone(),
+                    key: hex::encode(&key),
+                })?;
+                Ok(Some((seq, value.to_vec())))
             }
         }
     }

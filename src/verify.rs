@@ -238,7 +238,7 @@ pub fn verify<S: Store>(
             prev_hash = item.hash;
             report.last_seq = Some(seq);
             report.last_hash = Some(item.hash);
-            expected_seq = seq + 1;
+            expected_seq = seq.saturating_add(1);
         }
     }
 
