@@ -513,17 +513,24 @@ fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::state::StateKey;
 
-    fn ledger_with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
+    /// A new ledger in `dir/ledger` with its admin and an investigator enrolled as `inv`.
+    pub(crate) fn with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
         let admin = SecretKey::from_seed([1; 32], None);
         let investigator = SecretKey::from_seed([2; 32], None);
         let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
         ledger
             .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
             .unwrap();
+        (ledger, admin, investigator)
+    }
+
+    /// [`with_investigator`], and one incident reported.
+    fn ledger_with_incident(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
+        let (ledger, admin, investigator) = with_investigator(dir);
         let report = json!({"incident_id": "x-1", "event_date": "2023-01-05",
                             "event_type": "Battles", "actor1": "A", "fatalities": 1});
         ledger
@@ -539,7 +546,7 @@ mod tests {
     #[test]
     fn a_name_whose_key_record_is_lost_is_damaged_state_and_reindex_repairs_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ledger, admin, investigator) = ledger_with_investigator(tmp.path());
+        let (ledger, admin, investigator) = ledger_with_incident(tmp.path());
         let key = investigator.public();
         ledger
             .store()
@@ -560,7 +567,7 @@ mod tests {
     #[test]
     fn reindex_rebuilds_exactly_what_appends_stored() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ledger, ..) = ledger_with_investigator(tmp.path());
+        let (ledger, ..) = ledger_with_incident(tmp.path());
         let before = all_state(&ledger);
         let garbage = (StateKey::Incident("x-1").bytes(), Some(b"\xff".to_vec()));
         let stray = (StateKey::Incident("never-reported").bytes(), Some(vec![0]));
@@ -574,7 +581,7 @@ mod tests {
     #[test]
     fn reindex_refuses_a_log_that_no_longer_ends_at_the_head() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ledger, ..) = ledger_with_investigator(tmp.path());
+        let (ledger, ..) = ledger_with_incident(tmp.path());
         let head = ledger.head().unwrap().unwrap();
         let moved = Head {
             seq: head.seq + 1,

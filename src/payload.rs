@@ -454,16 +454,8 @@ incident_fields! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Schemas, SCHEMA_SOURCES};
+    use crate::schema::{schema_json as schema, Schemas};
     use serde_json::json;
-
-    fn schema(event_type: EventType) -> Value {
-        let (_, _, source) = SCHEMA_SOURCES
-            .iter()
-            .find(|(t, ..)| *t == event_type)
-            .unwrap();
-        serde_json::from_str(source).unwrap()
-    }
 
     fn kind_of(property: &Value) -> FieldKind {
         let types: Vec<&str> = match &property["type"] {

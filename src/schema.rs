@@ -59,6 +59,17 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 9] = [
     ),
 ];
 
+/// The schema of `event_type`'s current version, as JSON, for tests that compare it with code.
+#[cfg(test)]
+pub(crate) fn schema_json(event_type: EventType) -> Value {
+    let version = event_type.current_schema_version();
+    SCHEMA_SOURCES
+        .iter()
+        .find(|(t, v, _)| (*t, *v) == (event_type, version))
+        .and_then(|(.., source)| serde_json::from_str(source).ok())
+        .unwrap_or_else(|| panic!("no schema for {event_type} version {version}"))
+}
+
 /// Parses payload bytes as JSON, refusing an object that names the same key twice. The bytes are
 /// what is signed, and JSON parsers disagree on which of two equal keys counts (the last, the
 /// first, or an error), so such a payload could be read one way by the ledger and another by an

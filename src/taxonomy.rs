@@ -74,16 +74,8 @@ pub fn belongs(event_type: &str, sub_event_type: &str) -> bool {
 mod tests {
     use super::*;
     use crate::event::EventType;
-    use crate::schema::SCHEMA_SOURCES;
+    use crate::schema::schema_json as schema;
     use serde_json::Value;
-
-    fn schema(event_type: EventType) -> Value {
-        let (_, _, source) = SCHEMA_SOURCES
-            .iter()
-            .find(|(t, ..)| *t == event_type)
-            .unwrap();
-        serde_json::from_str(source).unwrap()
-    }
 
     fn strings(value: &Value) -> Vec<&str> {
         value

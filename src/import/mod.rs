@@ -1045,15 +1045,9 @@ mod tests {
 
     mod through_a_ledger {
         use super::*;
-        use crate::event::Role;
 
         fn ledger_with_investigator(dir: &Path) -> (Ledger, SecretKey) {
-            let admin = SecretKey::from_seed([1; 32], None);
-            let investigator = SecretKey::from_seed([2; 32], None);
-            let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
-            ledger
-                .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
-                .unwrap();
+            let (ledger, _, investigator) = crate::ledger::tests::with_investigator(dir);
             (ledger, investigator)
         }
 
