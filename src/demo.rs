@@ -134,11 +134,7 @@ pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
     };
     let payload =
         evidence::anchor_payload(EVIDENCE_INCIDENT, &evidence_path, provenance).map_err(io)?;
-    ledger.append_one(
-        &investigator,
-        crate::event::EventType::EvidenceAnchored,
-        &payload,
-    )?;
+    ledger.append_one(&investigator, &payload)?;
     batches.push(("evidence/panel-report-note.txt", 1));
 
     let mut problems = Vec::new();

@@ -11,7 +11,7 @@ use crate::event::{EventType, Role};
 use crate::input::EventInput;
 use crate::keys::{PublicKey, SecretKey};
 use crate::merkle::Hash;
-use crate::payload::{Payload, PayloadError};
+use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
 use crate::rules::{AdmitError, Empty, KeyRecord, RuleState, RuleViolation, StateLookup};
 use crate::schema::{self, SchemaError, Schemas};
 use crate::state::{self, DamagedState, StateError, StateReader};
@@ -21,7 +21,7 @@ use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -145,17 +145,13 @@ impl Ledger<SledStore> {
         origin: &str,
     ) -> Result<(Self, Appended), LedgerError> {
         let schemas = Schemas::load().map_err(LedgerError::Schemas)?;
-        let genesis = EventInput {
-            line: None,
-            event_type: EventType::LedgerGenesis.name().to_string(),
-            payload: json!({
-                "origin": origin,
-                "admin_name": admin_name,
-                "admin_public_key": admin.public().to_string(),
-            })
-            .to_string()
-            .into_bytes(),
-        };
+        let admin_public_key = admin.public().to_string();
+        let genesis = Payload::Genesis(Genesis {
+            origin: origin.into(),
+            admin_name: admin_name.into(),
+            admin_public_key: admin_public_key.into(),
+        });
+        let genesis = event_input(&genesis)?;
         // Check the genesis before creating anything, so that a refused one leaves no directory.
         Self::check(&schemas, &genesis).map_err(|refusal| Self::rejection(&genesis, refusal))?;
         let ledger = Ledger {
@@ -332,8 +328,13 @@ impl<S: Store> Ledger<S> {
         name: &str,
         role: Role,
     ) -> Result<Appended, LedgerError> {
-        let payload = json!({"name": name, "role": role.name(), "public_key": public.to_string()});
-        self.append_one(admin, EventType::KeyEnrolled, &payload)
+        let public_key = public.to_string();
+        let payload = Payload::KeyEnrolled(KeyEnrolled {
+            name: name.into(),
+            role,
+            public_key: public_key.into(),
+        });
+        self.append_one(admin, &payload)
     }
 
     /// Revokes the active key with this name (a `key.revoked` statement by an admin).
@@ -346,22 +347,18 @@ impl<S: Store> Ledger<S> {
         let public = StateReader(&self.store)
             .active_key_named(name)?
             .ok_or_else(|| LedgerError::NoSuchKey(name.to_string()))?;
-        let payload = json!({"name": name, "public_key": public.to_string(), "reason": reason});
-        self.append_one(admin, EventType::KeyRevoked, &payload)
+        let public_key = public.to_string();
+        let payload = Payload::KeyRevoked(KeyRevoked {
+            name: name.into(),
+            public_key: public_key.into(),
+            reason: reason.into(),
+        });
+        self.append_one(admin, &payload)
     }
 
-    pub fn append_one(
-        &self,
-        key: &SecretKey,
-        event_type: EventType,
-        payload: &Value,
-    ) -> Result<Appended, LedgerError> {
-        let event = EventInput {
-            line: None,
-            event_type: event_type.name().to_string(),
-            payload: payload.to_string().into_bytes(),
-        };
-        let appended = self.append(key, &[event])?;
+    /// Appends one event the caller has built as a typed payload.
+    pub fn append_one(&self, key: &SecretKey, payload: &Payload) -> Result<Appended, LedgerError> {
+        let appended = self.append(key, &[event_input(payload)?])?;
         appended.into_iter().next().ok_or(LedgerError::EmptyBatch)
     }
 
@@ -489,6 +486,23 @@ impl<S: Store> Ledger<S> {
     }
 }
 
+/// The input of an event built as a typed payload.
+fn event_input(payload: &Payload) -> Result<EventInput, LedgerError> {
+    let event_type = payload.event_type().name().to_string();
+    match payload.to_bytes() {
+        Ok(payload) => Ok(EventInput {
+            line: None,
+            event_type,
+            payload,
+        }),
+        Err(e) => Err(LedgerError::Rejected(Box::new(Rejection {
+            line: None,
+            event_type,
+            refusal: Refusal::Json(e),
+        }))),
+    }
+}
+
 /// What [`Ledger::reindex`] rebuilt its state from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reindexed {
@@ -516,6 +530,7 @@ fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
 pub(crate) mod tests {
     use super::*;
     use crate::state::StateKey;
+    use serde_json::json;
 
     /// A new ledger in `dir/ledger` with its admin and an investigator enrolled as `inv`.
     pub(crate) fn with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
@@ -534,7 +549,10 @@ pub(crate) mod tests {
         let report = json!({"incident_id": "x-1", "event_date": "2023-01-05",
                             "event_type": "Battles", "actor1": "A", "fatalities": 1});
         ledger
-            .append_one(&investigator, EventType::IncidentReported, &report)
+            .append_one(
+                &investigator,
+                &Payload::from_value(EventType::IncidentReported, &report).unwrap(),
+            )
             .unwrap();
         (ledger, admin, investigator)
     }

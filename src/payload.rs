@@ -10,14 +10,14 @@
 
 use crate::event::{EventType, Role};
 use serde::de::{self, Deserializer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
 
 type Text<'a> = Cow<'a, str>;
 
 /// `ledger.genesis`: the ledger's origin and its first admin key.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis<'a> {
     #[serde(borrow)]
@@ -29,7 +29,7 @@ pub struct Genesis<'a> {
 }
 
 /// `key.enrolled`: a public key enrolled under a name and role.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyEnrolled<'a> {
     #[serde(borrow)]
@@ -40,7 +40,7 @@ pub struct KeyEnrolled<'a> {
 }
 
 /// `key.revoked`: the active key of a name revoked.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoked<'a> {
     #[serde(borrow)]
@@ -52,7 +52,7 @@ pub struct KeyRevoked<'a> {
 }
 
 /// The dataset row an incident was imported from.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDataset<'a> {
     #[serde(borrow)]
@@ -64,7 +64,7 @@ pub struct SourceDataset<'a> {
 }
 
 /// `incident.reported`: a conflict incident with ACLED's categories and fields.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentReported<'a> {
     #[serde(borrow)]
@@ -73,35 +73,35 @@ pub struct IncidentReported<'a> {
     pub event_date: Text<'a>,
     #[serde(borrow)]
     pub event_type: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub sub_event_type: Option<Text<'a>>,
     #[serde(borrow)]
     pub actor1: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub actor2: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub assoc_actor_1: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub country: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub admin1: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub admin2: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub admin3: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Text<'a>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
     #[serde(deserialize_with = "whole_number")]
     pub fatalities: u64,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<Text<'a>>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub source_dataset: Option<SourceDataset<'a>>,
 }
 
@@ -109,47 +109,114 @@ pub struct IncidentReported<'a> {
 pub type Change<T> = Option<Option<T>>;
 
 /// The fields an `incident.corrected` changes; those not named keep their value.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentChanges<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub event_date: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sub_event_type: Change<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub actor1: Option<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actor2: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assoc_actor_1: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub country: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin1: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin2: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin3: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub location: Change<Text<'a>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub latitude: Change<f64>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub longitude: Change<f64>,
-    #[serde(default, deserialize_with = "some_whole_number")]
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fatalities: Option<u64>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sources: Change<Vec<Text<'a>>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notes: Change<Text<'a>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_dataset: Change<SourceDataset<'a>>,
 }
 
 /// `incident.corrected`: new values for some fields of a standing incident.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentCorrected<'a> {
     #[serde(borrow)]
@@ -161,7 +228,7 @@ pub struct IncidentCorrected<'a> {
 }
 
 /// `incident.retracted`: a standing incident withdrawn, for good.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentRetracted<'a> {
     #[serde(borrow)]
@@ -171,7 +238,7 @@ pub struct IncidentRetracted<'a> {
 }
 
 /// `evidence.anchored`: an evidence file tied to an incident by its hashes.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceAnchored<'a> {
     #[serde(borrow)]
@@ -186,32 +253,32 @@ pub struct EvidenceAnchored<'a> {
     pub media_type: Text<'a>,
     #[serde(borrow)]
     pub filename: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub custody_note: Option<Text<'a>>,
 }
 
 /// `accord.status_changed`: a peace accord, or one of its provisions, changed status.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccordStatusChanged<'a> {
     #[serde(borrow)]
     pub accord: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub provision: Option<Text<'a>>,
     #[serde(borrow)]
     pub status: Text<'a>,
     #[serde(borrow)]
     pub effective_date: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Text<'a>>,
 }
 
 /// `mandate.changed`: a Security Council resolution on a mission's mandate.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MandateChanged<'a> {
     #[serde(borrow)]
@@ -222,20 +289,30 @@ pub struct MandateChanged<'a> {
     pub action: Text<'a>,
     #[serde(borrow)]
     pub adopted_date: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub mandate_until: Option<Text<'a>>,
-    #[serde(default, deserialize_with = "some_whole_number")]
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub troop_ceiling: Option<u64>,
-    #[serde(default, deserialize_with = "some_whole_number")]
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub police_ceiling: Option<u64>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Text<'a>>,
 }
 
-/// A schema-valid payload, typed by its event type.
-#[derive(Clone, Debug, PartialEq)]
+/// A schema-valid payload, typed by its event type. It serializes as its struct alone, with
+/// fields in the schema's order and absent ones left out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum Payload<'a> {
     Genesis(Genesis<'a>),
     KeyEnrolled(KeyEnrolled<'a>),
@@ -300,6 +377,11 @@ impl<'a> Payload<'a> {
             }
         };
         typed.map_err(|source| PayloadError { event_type, source })
+    }
+
+    /// The payload's JSON text, as it is signed.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
     }
 
     pub fn event_type(&self) -> EventType {
@@ -572,6 +654,10 @@ mod tests {
             let from_value = Payload::from_value(event_type, &payload).unwrap();
             assert_eq!(from_bytes, from_value);
             assert_eq!(from_bytes.event_type(), event_type);
+            // Written back, it reads the same: nothing added, nothing lost, nulls kept.
+            let written = from_value.to_bytes().unwrap();
+            assert!(valid(event_type, &serde_json::from_slice(&written).unwrap()));
+            assert_eq!(Payload::parse(event_type, &written).unwrap(), from_value);
         }
     }
 
