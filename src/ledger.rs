@@ -2,9 +2,9 @@
 //! (validate → check rules → sign → chain → store, all or nothing, durable before it returns),
 //! and read entries back.
 //!
-//! It owns the derived state that lets append check rules without rereading the log (bincode
-//! values under the store's state keys); verify never uses that state. It never prints or
-//! parses command-line arguments.
+//! It keeps the derived state ([`crate::state`]) in step with the log on every append, and
+//! rebuilds it from the log on request ([`Ledger::reindex`]); verify never uses that state. It
+//! never prints or parses command-line arguments.
 
 use crate::entry::{entry_hash, Entry, ZERO_HASH};
 use crate::event::{EventType, Role};

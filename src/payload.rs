@@ -398,17 +398,6 @@ impl<'a> Payload<'a> {
         }
     }
 
-    /// The incident an incident or evidence event is about.
-    pub fn incident_id(&self) -> Option<&str> {
-        match self {
-            Payload::IncidentReported(p) => Some(&p.incident_id),
-            Payload::IncidentCorrected(p) => Some(&p.incident_id),
-            Payload::IncidentRetracted(p) => Some(&p.incident_id),
-            Payload::EvidenceAnchored(p) => Some(&p.incident_id),
-            _ => None,
-        }
-    }
-
     /// What the event says, in one line for a listing: `origin X`, `NAME as ROLE`,
     /// `ID DATE TYPE`, `ID: REASON`, ...
     pub fn summary(&self) -> String {
@@ -656,7 +645,10 @@ mod tests {
             assert_eq!(from_bytes.event_type(), event_type);
             // Written back, it reads the same: nothing added, nothing lost, nulls kept.
             let written = from_value.to_bytes().unwrap();
-            assert!(valid(event_type, &serde_json::from_slice(&written).unwrap()));
+            assert!(valid(
+                event_type,
+                &serde_json::from_slice(&written).unwrap()
+            ));
             assert_eq!(Payload::parse(event_type, &written).unwrap(), from_value);
         }
     }

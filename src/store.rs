@@ -1,9 +1,10 @@
 //! Storage behind a narrow trait: append a batch of entries with the derived state that goes with
-//! them, atomically and durably; read entries by seq or in order; read derived state by key.
-//! [`SledStore`] is the one engine: a sled database in `DIR/sled`, guarded by an exclusive lock
-//! on `DIR/ledger.lock`.
+//! them, atomically and durably; read entries by seq or in order; read derived state by key, or
+//! replace it whole. [`SledStore`] is the one engine: a sled database in `DIR/sled`, guarded by
+//! an exclusive lock on `DIR/ledger.lock`; this module also owns waiting for file locks
+//! ([`lock_before`]).
 //!
-//! A store holds bytes. It never knows what an incident or a key is, and never judges an entry.
+//! A store holds bytes (the layout of derived-state keys is [`crate::state`]'s). It never knows what an incident or a key is, and never judges an entry.
 
 use crate::state;
 use std::fs::File;
