@@ -39,7 +39,7 @@ pub enum KeyError {
     #[error("public key {key} is a weak (small-order) Ed25519 key and cannot be used")]
     WeakKey { key: PublicKey },
     #[error("cannot get randomness from the operating system")]
-    Random(#[source] getrandom::Error),
+    Random(#[source] std::io::Error),
 }
 
 /// Why a file is not a key file.
@@ -118,7 +118,13 @@ pub struct SecretKey {
 impl SecretKey {
     pub fn generate(name: Option<String>) -> Result<SecretKey, KeyError> {
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(KeyError::Random)?;
+        getrandom::getrandom(&mut seed).map_err(|e| {
+            // getrandom's error is a std error only with its `std` feature; the OS code says all.
+            KeyError::Random(e.raw_os_error().map_or_else(
+                || std::io::Error::other(e.to_string()),
+                std::io::Error::from_raw_os_error,
+            ))
+        })?;
         Ok(SecretKey::from_seed(seed, name))
     }
 

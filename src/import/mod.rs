@@ -584,7 +584,7 @@ struct Held {
 
 impl Held {
     fn country(&self) -> Option<&str> {
-        self.fields.get("country").and_then(Value::as_str)
+        self.fields.get(field::COUNTRY.name).and_then(Value::as_str)
     }
 }
 
