@@ -243,6 +243,14 @@ impl<S: Store> Ledger<S> {
             .zip(events)
             .map(|(result, event)| result.map_err(|refusal| Self::rejection(event, refusal)))
             .collect::<Result<Vec<Checked>, LedgerError>>()?;
+        let payloads = checked
+            .par_iter()
+            .zip(events)
+            .map(|(item, event)| {
+                Payload::from_value(item.event_type, &item.payload)
+                    .map_err(|e| Self::rejection(event, Refusal::Payload(e)))
+            })
+            .collect::<Result<Vec<Payload>, LedgerError>>()?;
 
         let head = self.head()?;
         let first_seq = match head {
@@ -255,11 +263,9 @@ impl<S: Store> Ledger<S> {
         let author = key.public();
         let stored = StateReader(&self.store);
         let mut rules = RuleState::new(&stored);
-        for (i, (item, event)) in checked.iter().zip(events).enumerate() {
-            let payload = Payload::from_value(item.event_type, &item.payload)
-                .map_err(|e| Self::rejection(event, Refusal::Payload(e)))?;
+        for (i, (payload, event)) in payloads.iter().zip(events).enumerate() {
             rules
-                .admit(first_seq + i as u64, &author, &payload)
+                .admit(first_seq + i as u64, &author, payload)
                 .map_err(|e| match e {
                     AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
                         if seq >= first_seq =>
