@@ -119,27 +119,14 @@ impl Layout for Acled {
             self.actor1,
             row.required(self.actor1, field::ACTOR1.name)?,
         );
-        fields.set_some(field::ACTOR2, self.actor2, row.text(self.actor2));
-        fields.set_some(
-            field::ASSOC_ACTOR_1,
-            self.assoc_actor_1,
-            row.text(self.assoc_actor_1),
-        );
-        fields.set_some(field::COUNTRY, self.country, row.text(self.country));
-        fields.set_some(field::ADMIN1, self.admin1, row.text(self.admin1));
-        fields.set_some(field::ADMIN2, self.admin2, row.text(self.admin2));
-        fields.set_some(field::ADMIN3, self.admin3, row.text(self.admin3));
-        fields.set_some(field::LOCATION, self.location, row.text(self.location));
-        fields.set_some(
-            field::LATITUDE,
-            self.latitude,
-            row.coordinate(self.latitude)?,
-        );
-        fields.set_some(
-            field::LONGITUDE,
-            self.longitude,
-            row.coordinate(self.longitude)?,
-        );
+        fields.set_text(row, field::ACTOR2, self.actor2);
+        fields.set_text(row, field::ASSOC_ACTOR_1, self.assoc_actor_1);
+        fields.set_text(row, field::COUNTRY, self.country);
+        fields.set_text(row, field::ADMIN1, self.admin1);
+        fields.set_text(row, field::ADMIN2, self.admin2);
+        fields.set_text(row, field::ADMIN3, self.admin3);
+        fields.set_text(row, field::LOCATION, self.location);
+        fields.set_coordinates(row, self.latitude, self.longitude)?;
         fields.set(
             field::FATALITIES,
             self.fatalities,
@@ -150,7 +137,7 @@ impl Layout for Acled {
             self.source,
             Some(sources).filter(|s| !s.is_empty()),
         );
-        fields.set_some(field::NOTES, self.notes, row.text(self.notes));
+        fields.set_text(row, field::NOTES, self.notes);
         Ok(fields)
     }
 }

@@ -368,6 +368,23 @@ impl Fields {
         }
     }
 
+    /// A text cell's value, when the cell is not empty.
+    fn set_text(&mut self, row: &Row, field: IncidentField, column: Column) {
+        self.set_some(field, column, row.text(column));
+    }
+
+    /// Latitude and longitude in decimal degrees, each when given.
+    fn set_coordinates(
+        &mut self,
+        row: &Row,
+        latitude: Column,
+        longitude: Column,
+    ) -> Result<(), RowProblem> {
+        self.set_some(field::LATITUDE, latitude, row.coordinate(latitude)?);
+        self.set_some(field::LONGITUDE, longitude, row.coordinate(longitude)?);
+        Ok(())
+    }
+
     fn column_of(&self, name: &str) -> Option<Column> {
         self.0
             .iter()

@@ -104,25 +104,12 @@ impl Layout for Ucdp {
             self.side_a,
             row.required(self.side_a, field::ACTOR1.name)?,
         );
-        fields.set_some(field::ACTOR2, self.side_b, row.text(self.side_b));
-        fields.set_some(field::COUNTRY, self.country, row.text(self.country));
-        fields.set_some(field::ADMIN1, self.adm_1, row.text(self.adm_1));
-        fields.set_some(field::ADMIN2, self.adm_2, row.text(self.adm_2));
-        fields.set_some(
-            field::LOCATION,
-            self.where_description,
-            row.text(self.where_description),
-        );
-        fields.set_some(
-            field::LATITUDE,
-            self.latitude,
-            row.coordinate(self.latitude)?,
-        );
-        fields.set_some(
-            field::LONGITUDE,
-            self.longitude,
-            row.coordinate(self.longitude)?,
-        );
+        fields.set_text(row, field::ACTOR2, self.side_b);
+        fields.set_text(row, field::COUNTRY, self.country);
+        fields.set_text(row, field::ADMIN1, self.adm_1);
+        fields.set_text(row, field::ADMIN2, self.adm_2);
+        fields.set_text(row, field::LOCATION, self.where_description);
+        fields.set_coordinates(row, self.latitude, self.longitude)?;
         fields.set(field::FATALITIES, self.best, row.deaths(self.best)?);
         fields.set(field::NOTES, self.type_of_violence, notes);
         Ok(fields)
