@@ -653,6 +653,21 @@ mod tests {
         }
     }
 
+    /// The demo's example events, written by people against the schemas, all read as typed.
+    #[test]
+    fn every_example_event_reads_as_its_type() {
+        let schemas = Schemas::load().unwrap();
+        for (file, text) in crate::demo::EXAMPLE_BATCHES {
+            for event in crate::input::parse_events(text.as_bytes()).unwrap() {
+                let event_type = EventType::parse(&event.event_type).unwrap();
+                let value = crate::schema::parse_payload(&event.payload).unwrap();
+                schemas.validate(event_type, 1, &value).unwrap();
+                let typed = Payload::parse(event_type, &event.payload);
+                assert!(typed.is_ok(), "{file} line {:?}: {typed:?}", event.line);
+            }
+        }
+    }
+
     #[test]
     fn a_correction_tells_a_cleared_field_from_an_absent_one() {
         let payload = json!({"incident_id": "x", "changes": {"actor2": null, "country": "Mali"},
