@@ -39,17 +39,20 @@ const MARKER: &str = ".ledger-demo";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("{dir} exists and was not made by `ledger demo`; choose another --dir")]
+    #[error("{dir} exists and was not made by the demo, so the demo leaves it alone")]
     Occupied { dir: PathBuf },
-    #[error("cannot prepare the demo directory {dir}: {source}")]
+    #[error("cannot prepare the demo directory {dir}")]
     Io {
         dir: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
-    #[error("example file {file}: {reason}")]
-    Example { file: &'static str, reason: String },
+    #[error("the built-in example file {file} does not read")]
+    Example {
+        file: &'static str,
+        source: crate::input::InputError,
+    },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -81,7 +84,7 @@ fn prepare(dir: &Path) -> Result<(), DemoError> {
     std::fs::create_dir_all(dir.join("evidence")).map_err(io)?;
     std::fs::write(
         dir.join(MARKER),
-        "made by `ledger demo`; rerunning the demo replaces this directory\n",
+        "made by the ledger demo; running the demo again replaces this directory\n",
     )
     .map_err(io)
 }
@@ -113,10 +116,8 @@ pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
 
     let mut batches = Vec::new();
     for (file, text) in EXAMPLE_BATCHES {
-        let events = parse_events(text.as_bytes()).map_err(|e| DemoError::Example {
-            file,
-            reason: e.to_string(),
-        })?;
+        let events =
+            parse_events(text.as_bytes()).map_err(|source| DemoError::Example { file, source })?;
         ledger.append(&investigator, &events)?;
         batches.push((file, events.len()));
     }
@@ -133,11 +134,7 @@ pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
     };
     let payload =
         evidence::anchor_payload(EVIDENCE_INCIDENT, &evidence_path, provenance).map_err(io)?;
-    ledger.append_one(
-        &investigator,
-        crate::event::EventType::EvidenceAnchored,
-        &payload,
-    )?;
+    ledger.append_one(&investigator, &payload)?;
     batches.push(("evidence/panel-report-note.txt", 1));
 
     let mut problems = Vec::new();

@@ -2,7 +2,7 @@
 //! type guessed from its name. The file itself is never stored in the ledger; only the
 //! `evidence.anchored` statement that names its hashes is.
 
-use serde_json::json;
+use crate::payload::{EvidenceAnchored, Payload};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
@@ -75,25 +75,23 @@ pub fn anchor_payload(
     incident_id: &str,
     path: &Path,
     provenance: Provenance,
-) -> std::io::Result<serde_json::Value> {
+) -> std::io::Result<Payload<'static>> {
     let digest = digest_file(path)?;
     let filename = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut payload = json!({
-        "incident_id": incident_id,
-        "blake3": digest.blake3,
-        "sha256": digest.sha256,
-        "bytes": digest.bytes,
-        "media_type": provenance.media_type.unwrap_or_else(|| guess_media_type(path).to_string()),
-        "filename": filename,
-    });
-    if let Some(captured_at) = provenance.captured_at {
-        payload["captured_at"] = json!(captured_at);
-    }
-    if let Some(note) = provenance.custody_note {
-        payload["custody_note"] = json!(note);
-    }
-    Ok(payload)
+    let media_type = provenance
+        .media_type
+        .unwrap_or_else(|| guess_media_type(path).to_string());
+    Ok(Payload::EvidenceAnchored(EvidenceAnchored {
+        incident_id: incident_id.to_string().into(),
+        blake3: digest.blake3.into(),
+        sha256: digest.sha256.into(),
+        bytes: digest.bytes,
+        media_type: media_type.into(),
+        filename: filename.into(),
+        captured_at: provenance.captured_at.map(Into::into),
+        custody_note: provenance.custody_note.map(Into::into),
+    }))
 }

@@ -13,28 +13,50 @@ const PUBLIC_PREFIX: &str = "ed25519:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("key file {path} already exists; refusing to overwrite it (choose another --out)")]
+    #[error("key file {path} already exists, and a key file is never overwritten")]
     Exists { path: PathBuf },
-    #[error("cannot read key file {path}: {cause}")]
+    #[error("cannot read key file {path}")]
     Read {
         path: PathBuf,
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
-    #[error("cannot write key file {path}: {cause}")]
+    #[error("cannot write key file {path}")]
     Write {
         path: PathBuf,
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
-    #[error("key file {path} can be read by group or others (mode {mode:o}); secret keys must be private: run `chmod 600 {path}`")]
+    #[error("key file {path} can be read by group or others (mode {mode:o}); secret keys must be private")]
     TooOpen { path: PathBuf, mode: u32 },
-    #[error("{path} is not a ledger secret key file ({reason}); create one with `ledger key generate --out FILE`")]
-    NotAKeyFile { path: PathBuf, reason: String },
+    #[error("{path} is not a ledger secret key file: {reason}")]
+    NotAKeyFile {
+        path: PathBuf,
+        reason: KeyFileProblem,
+    },
     #[error("{text:?} is not a public key: expected `ed25519:` followed by 64 hex digits")]
     BadPublicKey { text: String },
     #[error("public key {key} is a weak (small-order) Ed25519 key and cannot be used")]
     WeakKey { key: PublicKey },
-    #[error("cannot get randomness from the operating system: {0}")]
-    Random(String),
+    #[error("cannot get randomness from the operating system")]
+    Random(#[source] std::io::Error),
+}
+
+/// Why a file is not a key file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFileProblem {
+    #[error("it is not text")]
+    NotText,
+    #[error("its first line is not `{}`", KEY_FILE_HEADER)]
+    NoHeader,
+    #[error("it has a line that is not `name:`, `public:` or `secret:`")]
+    UnknownLine,
+    #[error("it has no `secret:` line")]
+    NoSecret,
+    #[error("its secret is not 64 hex digits")]
+    BadSecret,
+    #[error("its `public:` line does not match its secret")]
+    PublicMismatch,
 }
 
 /// An Ed25519 public key; its text form is `ed25519:` and 64 lowercase hex digits.
@@ -96,7 +118,13 @@ pub struct SecretKey {
 impl SecretKey {
     pub fn generate(name: Option<String>) -> Result<SecretKey, KeyError> {
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+        getrandom::getrandom(&mut seed).map_err(|e| {
+            // getrandom's error is a std error only with its `std` feature; the OS code says all.
+            KeyError::Random(e.raw_os_error().map_or_else(
+                || std::io::Error::other(e.to_string()),
+                std::io::Error::from_raw_os_error,
+            ))
+        })?;
         Ok(SecretKey::from_seed(seed, name))
     }
 
@@ -144,25 +172,25 @@ impl SecretKey {
                 },
                 _ => KeyError::Write {
                     path: path.to_path_buf(),
-                    cause,
+                    source: cause,
                 },
             })?;
         let write = |file: &mut std::fs::File| -> std::io::Result<()> {
             file.write_all(self.file_text().as_bytes())?;
             file.sync_all()
         };
-        write(&mut file).map_err(|cause| KeyError::Write {
+        write(&mut file).map_err(|source| KeyError::Write {
             path: path.to_path_buf(),
-            cause,
+            source,
         })
     }
 
     /// Loads a key file, refusing one that group or others can read.
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
         use std::os::unix::fs::PermissionsExt;
-        let read_err = |cause| KeyError::Read {
+        let read_err = |source| KeyError::Read {
             path: path.to_path_buf(),
-            cause,
+            source,
         };
         let metadata = std::fs::metadata(path).map_err(read_err)?;
         let mode = metadata.permissions().mode() & 0o777;
@@ -173,16 +201,14 @@ impl SecretKey {
             });
         }
         let bytes = std::fs::read(path).map_err(read_err)?;
-        let not_key = |reason: &str| KeyError::NotAKeyFile {
+        let not_key = |reason: KeyFileProblem| KeyError::NotAKeyFile {
             path: path.to_path_buf(),
-            reason: reason.to_string(),
+            reason,
         };
-        let text = std::str::from_utf8(&bytes).map_err(|_| not_key("it is not text"))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| not_key(KeyFileProblem::NotText))?;
         let mut lines = text.lines();
         if lines.next().map(str::trim) != Some(KEY_FILE_HEADER) {
-            return Err(not_key(&format!(
-                "its first line is not `{KEY_FILE_HEADER}`"
-            )));
+            return Err(not_key(KeyFileProblem::NoHeader));
         }
         let (mut name, mut public, mut secret) = (None, None, None);
         for line in lines {
@@ -191,21 +217,16 @@ impl SecretKey {
                 Some(("public", v)) => public = Some(v.to_string()),
                 Some(("secret", v)) => secret = Some(v.to_string()),
                 _ if line.trim().is_empty() => {}
-                _ => {
-                    return Err(not_key(
-                        "it has a line that is not `name:`, `public:` or `secret:`",
-                    ))
-                }
+                _ => return Err(not_key(KeyFileProblem::UnknownLine)),
             }
         }
-        let secret = secret.ok_or_else(|| not_key("it has no `secret:` line"))?;
+        let secret = secret.ok_or_else(|| not_key(KeyFileProblem::NoSecret))?;
         let mut seed = [0u8; 32];
-        hex::decode_to_slice(&secret, &mut seed)
-            .map_err(|_| not_key("its secret is not 64 hex digits"))?;
+        hex::decode_to_slice(&secret, &mut seed).map_err(|_| not_key(KeyFileProblem::BadSecret))?;
         let key = SecretKey::from_seed(seed, name);
         if let Some(public) = public {
             if PublicKey::parse(&public).ok() != Some(key.public()) {
-                return Err(not_key("its `public:` line does not match its secret"));
+                return Err(not_key(KeyFileProblem::PublicMismatch));
             }
         }
         Ok(key)

@@ -2,40 +2,45 @@
 //! (validate → check rules → sign → chain → store, all or nothing, durable before it returns),
 //! and read entries back.
 //!
-//! It owns the derived state that lets append check rules without rereading the log (bincode
-//! values under the store's state keys); verify never uses that state. It never prints or
-//! parses command-line arguments.
+//! It keeps the derived state ([`crate::state`]) in step with the log on every append, and
+//! rebuilds it from the log on request ([`Ledger::reindex`]); verify never uses that state. It
+//! never prints or parses command-line arguments.
 
 use crate::entry::{entry_hash, Entry, ZERO_HASH};
 use crate::event::{EventType, Role};
 use crate::input::EventInput;
 use crate::keys::{PublicKey, SecretKey};
 use crate::merkle::Hash;
-use crate::rules::{
-    AdmitError, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateChanges, StateLookup,
-};
+use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
+use crate::rules::{AdmitError, Empty, KeyRecord, RuleState, RuleViolation, StateLookup};
 use crate::schema::{self, SchemaError, Schemas};
+use crate::state::{self, DamagedState, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES};
-use crate::store::{SledStore, StateWrite, Store, StoreError};
+use crate::store::{SledStore, Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
-use crate::verify::{self, Problem, Report};
+use crate::verify::{self, EntryProblem, Problem, Report};
+use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+pub use crate::state::Head;
+
 /// Why one event of a batch was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("unknown event type {0:?}; the types are: {types}", types = EventType::ALL.map(|t| t.name()).join(", "))]
     UnknownType(String),
-    #[error("data is {0} bytes, over the limit of {MAX_PAYLOAD_BYTES}; anchor large material by hash with `ledger attach`")]
+    #[error("data is {0} bytes, over the limit of {MAX_PAYLOAD_BYTES}; large material is anchored by its hash instead")]
     TooLarge(usize),
     #[error("data is not valid JSON: {0}")]
-    Json(String),
+    Json(serde_json::Error),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
     #[error(transparent)]
     Rule(#[from] RuleViolation),
     #[error("incident {id} is reported twice in this batch{}", line.map(|l| format!(" (first on line {l})")).unwrap_or_default())]
@@ -43,7 +48,7 @@ pub enum Refusal {
 }
 
 /// A refused event, named by its input line and type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Rejection {
     pub line: Option<usize>,
     pub event_type: String,
@@ -68,17 +73,48 @@ pub enum LedgerError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}; nothing was written")]
-    Rejected(Rejection),
-    #[error("the ledger is damaged at seq {seq}: {reason}; run `ledger verify` for a full report")]
+    Rejected(Box<Rejection>),
+    #[error("the ledger is damaged at seq {seq}: {reason}")]
     Damaged { seq: u64, reason: String },
-    #[error("the ledger's derived state is damaged ({0}); run `ledger verify`")]
-    State(String),
-    #[error("{0}")]
-    Schemas(SchemaError),
-    #[error("no active key is named {0}; `ledger key list` shows the enrolled keys")]
+    #[error("the ledger is damaged at seq {seq}: {problem}")]
+    DamagedEntry {
+        seq: u64,
+        problem: Box<EntryProblem>,
+    },
+    #[error("the ledger's derived state is damaged; it can be rebuilt from the log")]
+    DamagedState(#[source] DamagedState),
+    #[error("the schemas built into this program do not load")]
+    Schemas(#[source] SchemaError),
+    #[error("no active key is named {0}")]
     NoSuchKey(String),
     #[error("nothing to append")]
     EmptyBatch,
+}
+
+impl LedgerError {
+    /// The seq of the entry at which the log itself is damaged, if that is what this is.
+    pub fn damaged_seq(&self) -> Option<u64> {
+        match self {
+            LedgerError::Damaged { seq, .. } | LedgerError::DamagedEntry { seq, .. } => Some(*seq),
+            _ => None,
+        }
+    }
+}
+
+impl From<StateError> for LedgerError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Store(e) => LedgerError::Store(e),
+            StateError::Damaged(e) => LedgerError::DamagedState(e),
+        }
+    }
+}
+
+fn undecodable(seq: u64, e: DecodeError) -> LedgerError {
+    LedgerError::DamagedEntry {
+        seq,
+        problem: Box::new(EntryProblem::Undecodable(e)),
+    }
 }
 
 /// Where an appended event landed.
@@ -86,82 +122,6 @@ pub enum LedgerError {
 pub struct Appended {
     pub seq: u64,
     pub hash: Hash,
-}
-
-/// The last entry: its seq, its hash and the ledger clock when it was recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Head {
-    pub seq: u64,
-    pub hash: Hash,
-    pub recorded_at: i64,
-}
-
-// Derived-state keys (values are bincode; see docs/FORMAT.md, "Storage layout").
-const HEAD_KEY: &[u8] = b"head";
-const KEY_PREFIX: u8 = b'k';
-const NAME_PREFIX: u8 = b'n';
-const INCIDENT_PREFIX: u8 = b'i';
-
-fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(rest.len() + 1);
-    key.push(prefix);
-    key.extend_from_slice(rest);
-    key
-}
-
-fn encode_state<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    bincode::serialize(value).expect("derived state serializes")
-}
-
-/// The stored derived state, as the rules see it.
-struct StoredState<'a, S: Store>(&'a S);
-
-impl<S: Store> StoredState<'_, S> {
-    fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, LedgerError> {
-        match self.0.state(key)? {
-            None => Ok(None),
-            Some(bytes) => bincode::deserialize(&bytes)
-                .map(Some)
-                .map_err(|e| LedgerError::State(e.to_string())),
-        }
-    }
-}
-
-impl<S: Store> StateLookup for StoredState<'_, S> {
-    type Error = LedgerError;
-    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, LedgerError> {
-        self.get(&prefixed(KEY_PREFIX, &key.0))
-    }
-    fn active_key_named(&self, name: &str) -> Result<Option<PublicKey>, LedgerError> {
-        Ok(self
-            .get::<[u8; 32]>(&prefixed(NAME_PREFIX, name.as_bytes()))?
-            .map(PublicKey))
-    }
-    fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, LedgerError> {
-        self.get(&prefixed(INCIDENT_PREFIX, id.as_bytes()))
-    }
-}
-
-fn state_writes(changes: StateChanges, head: &Head) -> Vec<StateWrite> {
-    let mut writes =
-        Vec::with_capacity(changes.incidents.len() + changes.keys.len() + changes.names.len() + 1);
-    for (key, record) in changes.keys {
-        writes.push((prefixed(KEY_PREFIX, &key.0), Some(encode_state(&record))));
-    }
-    for (name, key) in changes.names {
-        writes.push((
-            prefixed(NAME_PREFIX, name.as_bytes()),
-            key.map(|k| encode_state(&k.0)),
-        ));
-    }
-    for (id, record) in changes.incidents {
-        writes.push((
-            prefixed(INCIDENT_PREFIX, id.as_bytes()),
-            Some(encode_state(&record)),
-        ));
-    }
-    writes.push((HEAD_KEY.to_vec(), Some(encode_state(head))));
-    writes
 }
 
 /// A parsed, schema-valid event ready for the rules.
@@ -185,24 +145,22 @@ impl Ledger<SledStore> {
         origin: &str,
     ) -> Result<(Self, Appended), LedgerError> {
         let schemas = Schemas::load().map_err(LedgerError::Schemas)?;
-        let genesis = EventInput {
-            line: None,
-            event_type: EventType::LedgerGenesis.name().to_string(),
-            payload: serde_json::to_vec(&json!({
-                "origin": origin,
-                "admin_name": admin_name,
-                "admin_public_key": admin.public().to_string(),
-            }))
-            .expect("JSON serializes"),
-        };
+        let admin_public_key = admin.public().to_string();
+        let genesis = Payload::Genesis(Genesis {
+            origin: origin.into(),
+            admin_name: admin_name.into(),
+            admin_public_key: admin_public_key.into(),
+        });
+        let genesis = event_input(&genesis)?;
         // Check the genesis before creating anything, so that a refused one leaves no directory.
         Self::check(&schemas, &genesis).map_err(|refusal| Self::rejection(&genesis, refusal))?;
         let ledger = Ledger {
             store: SledStore::create(dir)?,
             schemas,
         };
-        let appended = ledger.append(admin, &[genesis])?;
-        Ok((ledger, appended[0]))
+        let genesis = ledger.append(admin, &[genesis])?;
+        let genesis = genesis.into_iter().next().ok_or(LedgerError::EmptyBatch)?;
+        Ok((ledger, genesis))
     }
 
     pub fn open(dir: &Path, wait: Duration) -> Result<Self, LedgerError> {
@@ -231,11 +189,11 @@ impl<S: Store> Ledger<S> {
     }
 
     fn rejection(event: &EventInput, refusal: Refusal) -> LedgerError {
-        LedgerError::Rejected(Rejection {
+        LedgerError::Rejected(Box::new(Rejection {
             line: event.line,
             event_type: event.event_type.clone(),
             refusal,
-        })
+        }))
     }
 
     fn check(schemas: &Schemas, event: &EventInput) -> Result<Checked, Refusal> {
@@ -244,8 +202,7 @@ impl<S: Store> Ledger<S> {
         if event.payload.len() > MAX_PAYLOAD_BYTES {
             return Err(Refusal::TooLarge(event.payload.len()));
         }
-        let payload =
-            schema::parse_payload(&event.payload).map_err(|e| Refusal::Json(e.to_string()))?;
+        let payload = schema::parse_payload(&event.payload).map_err(Refusal::Json)?;
         schemas.validate(event_type, event_type.current_schema_version(), &payload)?;
         Ok(Checked {
             event_type,
@@ -258,16 +215,8 @@ impl<S: Store> Ledger<S> {
         let Some((seq, bytes)) = self.store.last_entry()? else {
             return Ok(None);
         };
-        let entry = Entry::decode(&bytes).map_err(|e| LedgerError::Damaged {
-            seq,
-            reason: format!("its entry does not decode: {e}"),
-        })?;
-        let head = Head {
-            seq,
-            hash: entry_hash(&bytes),
-            recorded_at: entry.recorded_at.0,
-        };
-        let recorded: Option<Head> = StoredState(&self.store).get(HEAD_KEY)?;
+        let head = stored_head(seq, &bytes)?;
+        let recorded = StateReader(&self.store).head()?;
         if recorded != Some(head) {
             return Err(LedgerError::Damaged {
                 seq,
@@ -294,20 +243,29 @@ impl<S: Store> Ledger<S> {
             .zip(events)
             .map(|(result, event)| result.map_err(|refusal| Self::rejection(event, refusal)))
             .collect::<Result<Vec<Checked>, LedgerError>>()?;
+        let payloads = checked
+            .par_iter()
+            .zip(events)
+            .map(|(item, event)| {
+                Payload::from_value(item.event_type, &item.payload)
+                    .map_err(|e| Self::rejection(event, Refusal::Payload(e)))
+            })
+            .collect::<Result<Vec<Payload>, LedgerError>>()?;
 
         let head = self.head()?;
-        let first_seq = head.map_or(0, |h| h.seq + 1);
+        let first_seq = match head {
+            None => 0,
+            Some(head) => head.seq.checked_add(1).ok_or(LedgerError::Damaged {
+                seq: head.seq,
+                reason: "the last entry has the highest seq there can be".into(),
+            })?,
+        };
         let author = key.public();
-        let stored = StoredState(&self.store);
+        let stored = StateReader(&self.store);
         let mut rules = RuleState::new(&stored);
-        for (i, (item, event)) in checked.iter().zip(events).enumerate() {
+        for (i, (payload, event)) in payloads.iter().zip(events).enumerate() {
             rules
-                .admit(
-                    first_seq + i as u64,
-                    &author,
-                    item.event_type,
-                    &item.payload,
-                )
+                .admit(first_seq + i as u64, &author, payload)
                 .map_err(|e| match e {
                     AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
                         if seq >= first_seq =>
@@ -322,7 +280,8 @@ impl<S: Store> Ledger<S> {
                         )
                     }
                     AdmitError::Violation(v) => Self::rejection(event, Refusal::Rule(v)),
-                    AdmitError::Lookup(e) => e,
+                    AdmitError::Lookup(e) => e.into(),
+                    AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
                 })?;
         }
         let changes = rules.changes;
@@ -357,14 +316,13 @@ impl<S: Store> Ledger<S> {
             appended.push(Appended { seq, hash: prev });
             stored_entries.push((seq, bytes));
         }
-        let last = appended.last().expect("batch is not empty");
         let new_head = Head {
-            seq: last.seq,
-            hash: last.hash,
+            seq: first_seq + events.len() as u64 - 1,
+            hash: prev,
             recorded_at: recorded_at.0,
         };
         self.store
-            .commit(&stored_entries, &state_writes(changes, &new_head))?;
+            .commit(&stored_entries, &state::writes(changes, &new_head))?;
         Ok(appended)
     }
 
@@ -376,8 +334,13 @@ impl<S: Store> Ledger<S> {
         name: &str,
         role: Role,
     ) -> Result<Appended, LedgerError> {
-        let payload = json!({"name": name, "role": role.name(), "public_key": public.to_string()});
-        self.append_one(admin, EventType::KeyEnrolled, &payload)
+        let public_key = public.to_string();
+        let payload = Payload::KeyEnrolled(KeyEnrolled {
+            name: name.into(),
+            role,
+            public_key: public_key.into(),
+        });
+        self.append_one(admin, &payload)
     }
 
     /// Revokes the active key with this name (a `key.revoked` statement by an admin).
@@ -387,40 +350,27 @@ impl<S: Store> Ledger<S> {
         name: &str,
         reason: &str,
     ) -> Result<Appended, LedgerError> {
-        let public = StoredState(&self.store)
+        let public = StateReader(&self.store)
             .active_key_named(name)?
             .ok_or_else(|| LedgerError::NoSuchKey(name.to_string()))?;
-        let payload = json!({"name": name, "public_key": public.to_string(), "reason": reason});
-        self.append_one(admin, EventType::KeyRevoked, &payload)
+        let public_key = public.to_string();
+        let payload = Payload::KeyRevoked(KeyRevoked {
+            name: name.into(),
+            public_key: public_key.into(),
+            reason: reason.into(),
+        });
+        self.append_one(admin, &payload)
     }
 
-    pub fn append_one(
-        &self,
-        key: &SecretKey,
-        event_type: EventType,
-        payload: &Value,
-    ) -> Result<Appended, LedgerError> {
-        let event = EventInput {
-            line: None,
-            event_type: event_type.name().to_string(),
-            payload: serde_json::to_vec(payload).expect("JSON serializes"),
-        };
-        Ok(self.append(key, &[event])?[0])
+    /// Appends one event the caller has built as a typed payload.
+    pub fn append_one(&self, key: &SecretKey, payload: &Payload) -> Result<Appended, LedgerError> {
+        let appended = self.append(key, &[event_input(payload)?])?;
+        appended.into_iter().next().ok_or(LedgerError::EmptyBatch)
     }
 
     /// Every key ever enrolled, in order of enrolment.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, LedgerError> {
-        let mut keys = self
-            .store
-            .state_with_prefix(&[KEY_PREFIX])?
-            .into_iter()
-            .map(|(_, bytes)| {
-                bincode::deserialize::<KeyRecord>(&bytes)
-                    .map_err(|e| LedgerError::State(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        keys.sort_by_key(|k| k.enrolled_seq);
-        Ok(keys)
+        Ok(StateReader(&self.store).keys()?)
     }
 
     /// The decoded entry at `seq` and its hash.
@@ -447,17 +397,20 @@ impl<S: Store> Ledger<S> {
         let Some((genesis, _)) = self.entry(0)? else {
             return Ok(None);
         };
-        let payload: Value =
-            serde_json::from_slice(&genesis.statement.payload).unwrap_or(Value::Null);
-        Ok(payload
-            .get("origin")
-            .and_then(Value::as_str)
-            .map(str::to_string))
+        match Payload::parse(EventType::LedgerGenesis, &genesis.statement.payload) {
+            Ok(Payload::Genesis(genesis)) => Ok(Some(genesis.origin.into_owned())),
+            Ok(_) => Ok(None),
+            Err(e) => Err(LedgerError::DamagedEntry {
+                seq: 0,
+                problem: Box::new(EntryProblem::Payload(e)),
+            }),
+        }
     }
 
     /// The full audit (see [`crate::verify`]); each problem is passed to `on_problem` as found.
     pub fn verify(&self, on_problem: impl FnMut(&Problem)) -> Result<Report, LedgerError> {
-        let recorded_head: Option<Head> = StoredState(&self.store).get(HEAD_KEY).unwrap_or(None);
+        // The head record only adds problems (a shortened log); one that does not read is none.
+        let recorded_head = StateReader(&self.store).head().ok().flatten();
         Ok(verify::verify(
             &self.store,
             &self.schemas,
@@ -465,12 +418,203 @@ impl<S: Store> Ledger<S> {
             on_problem,
         )?)
     }
+
+    /// Rebuilds all derived state from the log: folds the rules over every entry from seq 0 and
+    /// replaces the stored state (and the head record) with the result, in one write. A log
+    /// whose entries do not read or break the rules is refused (verify says more), and so is one
+    /// that no longer ends where the head record says, so that a rebuild never hides entries
+    /// removed or changed at the end.
+    pub fn reindex(&self) -> Result<Reindexed, LedgerError> {
+        let Some((last_seq, last_bytes)) = self.store.last_entry()? else {
+            return Err(LedgerError::Damaged {
+                seq: 0,
+                reason: "the log is empty: there is no genesis entry".into(),
+            });
+        };
+        let head = stored_head(last_seq, &last_bytes)?;
+        if let Ok(Some(recorded)) = StateReader(&self.store).head() {
+            if recorded != head {
+                return Err(LedgerError::Damaged {
+                    seq: recorded.seq,
+                    reason: "the log no longer ends at the entry the ledger last appended (entries were removed or changed)".into(),
+                });
+            }
+        }
+        let mut rules = RuleState::new(&Empty);
+        let mut entries = 0u64;
+        let mut stored = self.store.entries(0);
+        loop {
+            let chunk: Vec<(u64, StoredBytes)> = stored
+                .by_ref()
+                .take(verify::CHUNK)
+                .collect::<Result<_, _>>()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let read: Vec<Result<(Entry, EventType, Value), LedgerError>> = chunk
+                .par_iter()
+                .map(|(seq, bytes)| {
+                    let entry = Entry::decode(bytes).map_err(|e| undecodable(*seq, e))?;
+                    let (event_type, value) = verify::check_payload(&self.schemas, &entry)
+                        .map_err(|problem| LedgerError::DamagedEntry {
+                            seq: *seq,
+                            problem: Box::new(problem),
+                        })?;
+                    Ok((entry, event_type, value))
+                })
+                .collect();
+            for ((seq, _), item) in chunk.iter().zip(read) {
+                let (entry, event_type, value) = item?;
+                let damaged = |problem| LedgerError::DamagedEntry {
+                    seq: *seq,
+                    problem: Box::new(problem),
+                };
+                let payload = Payload::from_value(event_type, &value)
+                    .map_err(|e| damaged(EntryProblem::Payload(e)))?;
+                rules
+                    .admit(*seq, &entry.statement.author, &payload)
+                    .map_err(|e| match e {
+                        AdmitError::Violation(v) => damaged(EntryProblem::Rule(event_type, v)),
+                        AdmitError::Lookup(never) => match never {},
+                        AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
+                    })?;
+                entries += 1;
+            }
+        }
+        let reindexed = Reindexed {
+            entries,
+            keys: rules.changes.keys.len(),
+            incidents: rules.changes.incidents.len(),
+        };
+        self.store
+            .replace_state(&state::writes(rules.changes, &head))?;
+        Ok(reindexed)
+    }
+}
+
+/// The input of an event built as a typed payload.
+fn event_input(payload: &Payload) -> Result<EventInput, LedgerError> {
+    let event_type = payload.event_type().name().to_string();
+    match payload.to_bytes() {
+        Ok(payload) => Ok(EventInput {
+            line: None,
+            event_type,
+            payload,
+        }),
+        Err(e) => Err(LedgerError::Rejected(Box::new(Rejection {
+            line: None,
+            event_type,
+            refusal: Refusal::Json(e),
+        }))),
+    }
+}
+
+/// What [`Ledger::reindex`] rebuilt its state from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reindexed {
+    pub entries: u64,
+    pub keys: usize,
+    pub incidents: usize,
+}
+
+/// The head as the stored entry `bytes` at `seq` make it.
+fn stored_head(seq: u64, bytes: &[u8]) -> Result<Head, LedgerError> {
+    let entry = Entry::decode(bytes).map_err(|e| undecodable(seq, e))?;
+    Ok(Head {
+        seq,
+        hash: entry_hash(bytes),
+        recorded_at: entry.recorded_at.0,
+    })
 }
 
 fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
-    let entry = Entry::decode(bytes).map_err(|e| LedgerError::Damaged {
-        seq,
-        reason: format!("its entry does not decode: {e}"),
-    })?;
+    let entry = Entry::decode(bytes).map_err(|e| undecodable(seq, e))?;
     Ok((entry, entry_hash(bytes)))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::state::StateKey;
+    use serde_json::json;
+
+    /// A new ledger in `dir/ledger` with its admin and an investigator enrolled as `inv`.
+    pub(crate) fn with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
+        let admin = SecretKey::from_seed([1; 32], None);
+        let investigator = SecretKey::from_seed([2; 32], None);
+        let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
+        ledger
+            .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
+            .unwrap();
+        (ledger, admin, investigator)
+    }
+
+    /// [`with_investigator`], and one incident reported.
+    fn ledger_with_incident(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
+        let (ledger, admin, investigator) = with_investigator(dir);
+        let report = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+                            "event_type": "Battles", "actor1": "A", "fatalities": 1});
+        ledger
+            .append_one(
+                &investigator,
+                &Payload::from_value(EventType::IncidentReported, &report).unwrap(),
+            )
+            .unwrap();
+        (ledger, admin, investigator)
+    }
+
+    fn all_state(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
+        ledger.store().state_with_prefix(b"").unwrap()
+    }
+
+    #[test]
+    fn a_name_whose_key_record_is_lost_is_damaged_state_and_reindex_repairs_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, admin, investigator) = ledger_with_incident(tmp.path());
+        let key = investigator.public();
+        ledger
+            .store()
+            .commit(&[], &[(StateKey::Key(&key).bytes(), None)])
+            .unwrap();
+
+        let err = ledger.revoke_key(&admin, "inv", "left").unwrap_err();
+        assert!(matches!(err, LedgerError::DamagedState(_)), "{err}");
+
+        let reindexed = ledger.reindex().unwrap();
+        assert_eq!(
+            (reindexed.entries, reindexed.keys, reindexed.incidents),
+            (3, 2, 1)
+        );
+        ledger.revoke_key(&admin, "inv", "left").unwrap();
+    }
+
+    #[test]
+    fn reindex_rebuilds_exactly_what_appends_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, ..) = ledger_with_incident(tmp.path());
+        let before = all_state(&ledger);
+        let garbage = (StateKey::Incident("x-1").bytes(), Some(b"\xff".to_vec()));
+        let stray = (StateKey::Incident("never-reported").bytes(), Some(vec![0]));
+        ledger.store().commit(&[], &[garbage, stray]).unwrap();
+        assert_ne!(all_state(&ledger), before);
+
+        ledger.reindex().unwrap();
+        assert_eq!(all_state(&ledger), before);
+    }
+
+    #[test]
+    fn reindex_refuses_a_log_that_no_longer_ends_at_the_head() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, ..) = ledger_with_incident(tmp.path());
+        let head = ledger.head().unwrap().unwrap();
+        let moved = Head {
+            seq: head.seq + 1,
+            ..head
+        };
+        let head_write = (StateKey::Head.bytes(), Some(state::encode(&moved)));
+        ledger.store().commit(&[], &[head_write]).unwrap();
+
+        let err = ledger.reindex().unwrap_err();
+        assert_eq!(err.damaged_seq(), Some(moved.seq), "{err}");
+    }
 }

@@ -1,15 +1,17 @@
 //! `ledger`: a signed, append-only, hash-chained incident ledger.
 //!
 //! Data flows one way (README.md, "Code map"): input JSON is validated against its schema
-//! ([`schema`]), wrapped in a signed [`statement`], sequenced and chained into an [`entry`] by the
-//! [`ledger`] façade, and stored through the narrow [`store`] trait; dataset releases come in
-//! through [`import`], which appends through the same façade. Everything else reads entries:
+//! ([`schema`]), read as its typed [`payload`] by the [`rules`], wrapped in a signed
+//! [`statement`], sequenced and chained into an [`entry`] by the [`ledger`] façade, and stored
+//! through the narrow [`store`] trait with the derived [`state`] beside it; dataset releases come
+//! in through [`import`], which appends through the same façade. Everything else reads entries:
 //! [`verify`] audits them from their stored bytes and trusts nothing derived, [`projection`]
 //! folds them into views, and [`export`] writes those views out.
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
 mod codec;
+pub mod date;
 pub mod demo;
 pub mod entry;
 pub mod event;
@@ -20,11 +22,14 @@ pub mod input;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod payload;
 pub mod projection;
 pub mod rules;
 pub mod schema;
+pub mod state;
 pub mod statement;
 pub mod store;
+pub mod taxonomy;
 pub mod time;
 pub mod verify;
 

@@ -380,11 +380,7 @@ fn run(cli: Cli) -> Result<Outcome> {
             };
             let payload = evidence::anchor_payload(incident, file, provenance)
                 .with_context(|| format!("cannot read evidence file {}", file.display()))?;
-            let appended = open(&cli)?.append_one(
-                &key,
-                ledger::event::EventType::EvidenceAnchored,
-                &payload,
-            )?;
+            let appended = open(&cli)?.append_one(&key, &payload)?;
             print_appended(&mut out, &[appended], *format)?;
         }
         Command::Log {

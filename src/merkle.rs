@@ -46,11 +46,11 @@ pub fn root_and_proofs(leaf_hashes: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
         let mut next_spans = Vec::with_capacity(next.capacity());
         for pair in 0..level.len() / 2 {
             let (left, right) = (2 * pair, 2 * pair + 1);
-            for leaf in spans[left].0..spans[left].1 {
-                proofs[leaf].push(level[right]);
+            for proof in &mut proofs[spans[left].0..spans[left].1] {
+                proof.push(level[right]);
             }
-            for leaf in spans[right].0..spans[right].1 {
-                proofs[leaf].push(level[left]);
+            for proof in &mut proofs[spans[right].0..spans[right].1] {
+                proof.push(level[left]);
             }
             next.push(node_hash(&level[left], &level[right]));
             next_spans.push((spans[left].0, spans[right].1));

@@ -8,8 +8,9 @@
 
 use crate::event::{EventType, Role};
 use crate::keys::PublicKey;
+use crate::payload::Payload;
+use crate::taxonomy;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,9 +62,7 @@ pub enum RuleViolation {
     LateGenesis,
     #[error("the genesis must be signed by the admin key it names")]
     GenesisNotSelfSigned,
-    #[error(
-        "key {key} is not enrolled in this ledger; an admin must enrol it with `ledger key enroll`"
-    )]
+    #[error("key {key} is not enrolled in this ledger")]
     UnknownKey { key: PublicKey },
     #[error("key {name} ({key}) was revoked at seq {revoked_seq}")]
     RevokedKey {
@@ -96,79 +95,21 @@ pub enum RuleViolation {
         actual: PublicKey,
         stated: PublicKey,
     },
-    #[error("{0}")]
-    BadKey(String),
+    #[error(
+        "public key {key} is not a usable Ed25519 key (it does not decode, or has small order)"
+    )]
+    UnusableKey { key: String },
     #[error("incident {id} was already reported at seq {seq}; correct it with incident.corrected instead")]
     DuplicateIncident { id: String, seq: u64 },
     #[error("incident {id} has not been reported")]
     UnknownIncident { id: String },
     #[error("incident {id} was retracted at seq {seq}; a retraction is final")]
     RetractedIncident { id: String, seq: u64 },
-    #[error("sub_event_type {sub_event_type:?} does not belong to event_type {event_type:?}")]
+    #[error("sub_event_type \"{sub_event_type}\" does not belong to event_type \"{event_type}\"")]
     SubEventTypeMismatch {
         event_type: String,
         sub_event_type: String,
     },
-}
-
-/// ACLED's event types and their sub-event types (the schemas say the same for a report; a
-/// correction can change one without the other, so the pair is checked here too).
-pub const SUB_EVENT_TYPES: [(&str, &[&str]); 6] = [
-    (
-        "Battles",
-        &[
-            "Government regains territory",
-            "Non-state actor overtakes territory",
-            "Armed clash",
-        ],
-    ),
-    (
-        "Protests",
-        &[
-            "Excessive force against protesters",
-            "Protest with intervention",
-            "Peaceful protest",
-        ],
-    ),
-    ("Riots", &["Violent demonstration", "Mob violence"]),
-    (
-        "Explosions/Remote violence",
-        &[
-            "Chemical weapon",
-            "Air/drone strike",
-            "Suicide bomb",
-            "Shelling/artillery/missile attack",
-            "Remote explosive/landmine/IED",
-            "Grenade",
-        ],
-    ),
-    (
-        "Violence against civilians",
-        &[
-            "Sexual violence",
-            "Attack",
-            "Abduction/forced disappearance",
-        ],
-    ),
-    (
-        "Strategic developments",
-        &[
-            "Agreement",
-            "Arrests",
-            "Change to group/activity",
-            "Disrupted weapons use",
-            "Headquarters or base established",
-            "Looting/property destruction",
-            "Non-violent transfer of territory",
-            "Other",
-        ],
-    ),
-];
-
-fn sub_event_type_belongs(event_type: &str, sub_event_type: &str) -> bool {
-    SUB_EVENT_TYPES
-        .iter()
-        .any(|(t, subs)| *t == event_type && subs.contains(&sub_event_type))
 }
 
 /// What a fold has changed relative to its [`StateLookup`]; append stores exactly this.
@@ -185,11 +126,20 @@ pub struct RuleState<'a, L: StateLookup> {
     pub changes: StateChanges,
 }
 
-/// Either a rule was broken or the state could not be read.
+/// Either a rule was broken, or the state could not be read, or the state read contradicts
+/// itself (a stored record is damaged; rebuilding the state from the log repairs it).
 #[derive(Debug)]
 pub enum AdmitError<E> {
     Violation(RuleViolation),
     Lookup(E),
+    Inconsistent(Inconsistency),
+}
+
+/// Derived state that contradicts itself, which the fold alone never produces.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Inconsistency {
+    #[error("the name {name} is held by key {key}, which has no key record")]
+    NameWithoutKey { name: String, key: PublicKey },
 }
 
 impl<E> From<RuleViolation> for AdmitError<E> {
@@ -198,16 +148,13 @@ impl<E> From<RuleViolation> for AdmitError<E> {
     }
 }
 
-fn text<'v>(payload: &'v Value, field: &str) -> &'v str {
-    // Payloads reach the rules only after schema validation, which requires these fields.
-    payload.get(field).and_then(Value::as_str).unwrap_or("")
-}
-
-fn payload_key(payload: &Value, field: &str) -> Result<PublicKey, RuleViolation> {
-    let key =
-        PublicKey::parse(text(payload, field)).map_err(|e| RuleViolation::BadKey(e.to_string()))?;
-    key.verifying_key()
-        .map_err(|e| RuleViolation::BadKey(e.to_string()))?;
+/// A public key as a payload states it, usable for verifying.
+fn payload_key(text: &str) -> Result<PublicKey, RuleViolation> {
+    let unusable = || RuleViolation::UnusableKey {
+        key: text.to_string(),
+    };
+    let key = PublicKey::parse(text).map_err(|_| unusable())?;
+    key.verifying_key().map_err(|_| unusable())?;
     Ok(key)
 }
 
@@ -240,32 +187,30 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         }
     }
 
-    /// Checks that `author` may state `event_type` at `seq` and that the payload keeps the
-    /// rules; if so, records its effect. The payload has already passed its schema.
+    /// Checks that `author` may state `payload` at `seq` and that it keeps the rules; if so,
+    /// records its effect. The payload has already passed its schema.
     pub fn admit(
         &mut self,
         seq: u64,
         author: &PublicKey,
-        event_type: EventType,
-        payload: &Value,
+        payload: &Payload,
     ) -> Result<(), AdmitError<L::Error>> {
-        self.authorize(seq, author, event_type)?;
-        match event_type {
-            EventType::LedgerGenesis => {
-                let admin = payload_key(payload, "admin_public_key")?;
+        self.authorize(seq, author, payload.event_type())?;
+        match payload {
+            Payload::Genesis(genesis) => {
+                let admin = payload_key(&genesis.admin_public_key)?;
                 if admin != *author {
                     return Err(RuleViolation::GenesisNotSelfSigned.into());
                 }
-                self.enrol(seq, admin, text(payload, "admin_name"), Role::Admin)?;
+                self.enrol(seq, admin, &genesis.admin_name, Role::Admin)?;
             }
-            EventType::KeyEnrolled => {
-                let key = payload_key(payload, "public_key")?;
-                let role = Role::parse(text(payload, "role")).unwrap_or(Role::Auditor);
-                self.enrol(seq, key, text(payload, "name"), role)?;
+            Payload::KeyEnrolled(enrolled) => {
+                let key = payload_key(&enrolled.public_key)?;
+                self.enrol(seq, key, &enrolled.name, enrolled.role)?;
             }
-            EventType::KeyRevoked => {
-                let name = text(payload, "name");
-                let stated = payload_key(payload, "public_key")?;
+            Payload::KeyRevoked(revoked) => {
+                let name = &*revoked.name;
+                let stated = payload_key(&revoked.public_key)?;
                 let actual = self
                     .active_key_named(name)
                     .map_err(AdmitError::Lookup)?
@@ -280,16 +225,21 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     }
                     .into());
                 }
-                let mut record = self
-                    .key(&actual)
-                    .map_err(AdmitError::Lookup)?
-                    .expect("an active name has a key record");
+                let mut record =
+                    self.key(&actual)
+                        .map_err(AdmitError::Lookup)?
+                        .ok_or_else(|| {
+                            AdmitError::Inconsistent(Inconsistency::NameWithoutKey {
+                                name: name.to_string(),
+                                key: actual,
+                            })
+                        })?;
                 record.revoked_seq = Some(seq);
                 self.changes.keys.insert(actual, record);
                 self.changes.names.insert(name.to_string(), None);
             }
-            EventType::IncidentReported => {
-                let id = text(payload, "incident_id");
+            Payload::IncidentReported(report) => {
+                let id = &*report.incident_id;
                 if let Some(existing) = self.incident(id).map_err(AdmitError::Lookup)? {
                     return Err(RuleViolation::DuplicateIncident {
                         id: id.to_string(),
@@ -298,41 +248,39 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     .into());
                 }
                 let record = IncidentRecord {
-                    event_type: text(payload, "event_type").to_string(),
-                    sub_event_type: payload
-                        .get("sub_event_type")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
+                    event_type: report.event_type.to_string(),
+                    sub_event_type: report.sub_event_type.as_deref().map(str::to_string),
                     reported_seq: seq,
                     retracted_seq: None,
                 };
-                self.check_sub_event_type(&record)?;
+                check_sub_event_type(&record)?;
                 self.changes.incidents.insert(id.to_string(), record);
             }
-            EventType::IncidentCorrected => {
-                let (id, mut record) = self.standing_incident(payload)?;
-                let changes = payload.get("changes");
-                if let Some(event_type) = changes
-                    .and_then(|c| c.get("event_type"))
-                    .and_then(Value::as_str)
-                {
+            Payload::IncidentCorrected(correction) => {
+                let mut record = self.standing_incident(&correction.incident_id)?;
+                let changes = &correction.changes;
+                if let Some(event_type) = &changes.event_type {
                     record.event_type = event_type.to_string();
                 }
-                if let Some(sub) = changes.and_then(|c| c.get("sub_event_type")) {
-                    record.sub_event_type = sub.as_str().map(str::to_string);
+                if let Some(sub) = &changes.sub_event_type {
+                    record.sub_event_type = sub.as_deref().map(str::to_string);
                 }
-                self.check_sub_event_type(&record)?;
-                self.changes.incidents.insert(id, record);
+                check_sub_event_type(&record)?;
+                self.changes
+                    .incidents
+                    .insert(correction.incident_id.to_string(), record);
             }
-            EventType::IncidentRetracted => {
-                let (id, mut record) = self.standing_incident(payload)?;
+            Payload::IncidentRetracted(retraction) => {
+                let mut record = self.standing_incident(&retraction.incident_id)?;
                 record.retracted_seq = Some(seq);
-                self.changes.incidents.insert(id, record);
+                self.changes
+                    .incidents
+                    .insert(retraction.incident_id.to_string(), record);
             }
-            EventType::EvidenceAnchored => {
-                self.standing_incident(payload)?;
+            Payload::EvidenceAnchored(evidence) => {
+                self.standing_incident(&evidence.incident_id)?;
             }
-            EventType::AccordStatusChanged | EventType::MandateChanged => {}
+            Payload::AccordStatusChanged(_) | Payload::MandateChanged(_) => {}
         }
         Ok(())
     }
@@ -343,16 +291,19 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         author: &PublicKey,
         event_type: EventType,
     ) -> Result<(), AdmitError<L::Error>> {
-        match (seq, event_type) {
-            (0, EventType::LedgerGenesis) => return Ok(()),
-            (0, other) => {
-                return Err(RuleViolation::MissingGenesis {
-                    found: other.to_string(),
-                }
-                .into())
+        // Only the genesis has no role: it alone is the first entry, and nothing else is.
+        let Some(needed) = event_type.permitted_role() else {
+            return if seq == 0 {
+                Ok(())
+            } else {
+                Err(RuleViolation::LateGenesis.into())
+            };
+        };
+        if seq == 0 {
+            return Err(RuleViolation::MissingGenesis {
+                found: event_type.to_string(),
             }
-            (_, EventType::LedgerGenesis) => return Err(RuleViolation::LateGenesis.into()),
-            _ => {}
+            .into());
         }
         let record = self
             .key(author)
@@ -366,9 +317,6 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             }
             .into());
         }
-        let needed = event_type
-            .permitted_role()
-            .expect("only the genesis has no role, handled above");
         if record.role != needed {
             return Err(RuleViolation::WrongRole {
                 name: record.name,
@@ -419,11 +367,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
     }
 
     /// The incident a correction, retraction or evidence names, which must exist and stand.
-    fn standing_incident(
-        &self,
-        payload: &Value,
-    ) -> Result<(String, IncidentRecord), AdmitError<L::Error>> {
-        let id = text(payload, "incident_id");
+    fn standing_incident(&self, id: &str) -> Result<IncidentRecord, AdmitError<L::Error>> {
         let record = self
             .incident(id)
             .map_err(AdmitError::Lookup)?
@@ -435,18 +379,20 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             }
             .into());
         }
-        Ok((id.to_string(), record))
+        Ok(record)
     }
+}
 
-    fn check_sub_event_type(&self, record: &IncidentRecord) -> Result<(), RuleViolation> {
-        match &record.sub_event_type {
-            Some(sub) if !sub_event_type_belongs(&record.event_type, sub) => {
-                Err(RuleViolation::SubEventTypeMismatch {
-                    event_type: record.event_type.clone(),
-                    sub_event_type: sub.clone(),
-                })
-            }
-            _ => Ok(()),
+/// A correction can change the event type without the sub-event type or the other way round,
+/// which the schemas cannot see; the pair is checked on the incident as it stands after.
+fn check_sub_event_type(record: &IncidentRecord) -> Result<(), RuleViolation> {
+    match &record.sub_event_type {
+        Some(sub) if !taxonomy::belongs(&record.event_type, sub) => {
+            Err(RuleViolation::SubEventTypeMismatch {
+                event_type: record.event_type.clone(),
+                sub_event_type: sub.clone(),
+            })
         }
+        _ => Ok(()),
     }
 }

@@ -59,6 +59,17 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 9] = [
     ),
 ];
 
+/// The schema of `event_type`'s current version, as JSON, for tests that compare it with code.
+#[cfg(test)]
+pub(crate) fn schema_json(event_type: EventType) -> Value {
+    let version = event_type.current_schema_version();
+    SCHEMA_SOURCES
+        .iter()
+        .find(|(t, v, _)| (*t, *v) == (event_type, version))
+        .and_then(|(.., source)| serde_json::from_str(source).ok())
+        .unwrap_or_else(|| panic!("no schema for {event_type} version {version}"))
+}
+
 /// Parses payload bytes as JSON, refusing an object that names the same key twice. The bytes are
 /// what is signed, and JSON parsers disagree on which of two equal keys counts (the last, the
 /// first, or an error), so such a payload could be read one way by the ledger and another by an
@@ -146,14 +157,15 @@ pub struct SchemaViolation {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("there is no schema for {event_type} version {version}")]
     UnknownVersion { event_type: EventType, version: u16 },
-    #[error("the embedded schema for {event_type} does not compile: {reason}")]
+    #[error("the embedded schema for {event_type} does not compile")]
     Broken {
         event_type: EventType,
-        reason: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error(transparent)]
     Violation(#[from] SchemaViolation),
@@ -168,12 +180,15 @@ impl Schemas {
     pub fn load() -> Result<Schemas, SchemaError> {
         let mut validators = HashMap::new();
         for (event_type, version, source) in SCHEMA_SOURCES {
-            let broken = |reason: String| SchemaError::Broken { event_type, reason };
-            let schema: Value = serde_json::from_str(source).map_err(|e| broken(e.to_string()))?;
+            let broken = |source: Box<dyn std::error::Error + Send + Sync>| SchemaError::Broken {
+                event_type,
+                source,
+            };
+            let schema: Value = serde_json::from_str(source).map_err(|e| broken(e.into()))?;
             let validator = jsonschema::draft202012::options()
                 .should_validate_formats(true)
                 .build(&schema)
-                .map_err(|e| broken(e.to_string()))?;
+                .map_err(|e| broken(e.to_owned().into()))?;
             validators.insert((event_type, version), validator);
         }
         Ok(Schemas { validators })

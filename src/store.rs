@@ -1,28 +1,38 @@
 //! Storage behind a narrow trait: append a batch of entries with the derived state that goes with
-//! them, atomically and durably; read entries by seq or in order; read derived state by key.
-//! [`SledStore`] is the one engine: a sled database in `DIR/sled`, guarded by an exclusive lock
-//! on `DIR/ledger.lock`.
+//! them, atomically and durably; read entries by seq or in order; read derived state by key, or
+//! replace it whole. [`SledStore`] is the one engine: a sled database in `DIR/sled`, guarded by
+//! an exclusive lock on `DIR/ledger.lock`; this module also owns waiting for file locks
+//! ([`lock_before`]).
 //!
-//! A store holds bytes. It never knows what an incident or a key is, and never judges an entry.
+//! A store holds bytes (the layout of derived-state keys is [`crate::state`]'s). It never knows what an incident or a key is, and never judges an entry.
 
+use crate::state;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("there is no ledger at {dir}; create one with `ledger init`, or point --ledger (or LEDGER_DIR) at an existing one")]
+    #[error("there is no ledger at {dir}")]
     NoLedger { dir: PathBuf },
-    #[error("{dir} already holds files; `ledger init` needs a new or empty directory")]
+    #[error("{dir} already holds files; a ledger is created in a new or empty directory")]
     NotEmpty { dir: PathBuf },
-    #[error(
-        "the ledger at {dir} is in use by another process; try again later or pass --wait SECONDS"
-    )]
+    #[error("the ledger at {dir} is in use by another process")]
     InUse { dir: PathBuf },
-    #[error("I/O error on the ledger at {dir}: {cause}")]
-    Io { dir: PathBuf, cause: std::io::Error },
-    #[error("the ledger's database at {dir} cannot be read: {reason}")]
-    Database { dir: PathBuf, reason: String },
+    #[error("I/O error on the ledger at {dir}")]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the ledger's database at {dir} cannot be read")]
+    Database {
+        dir: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("the ledger's database at {dir} holds an entry under the malformed key {key}")]
+    MalformedKey { dir: PathBuf, key: String },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -56,6 +66,8 @@ pub trait Store: Sync {
     fn state_with_prefix(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Writes entries and state together: all or nothing, and durable before it returns.
     fn commit(&self, entries: &[(u64, Vec<u8>)], state: &[StateWrite]) -> StoreResult<()>;
+    /// Replaces all derived state with `state` at once, durably; entries are left alone.
+    fn replace_state(&self, state: &[StateWrite]) -> StoreResult<()>;
     /// The length of a named cache file (0 when there is none). Caches are files of bytes
     /// beside the log that projections keep to resume from; never evidence of anything, and
     /// never fsynced: a lost or torn cache is detected by its reader and rebuilt.
@@ -74,7 +86,6 @@ const ENTRY_PREFIX: u8 = b'e';
 const CACHE_DIR: &str = "cache";
 /// The sled tree where projection states were kept before they moved to cache files.
 const OLD_PROJECTION_TREE: &str = "projections";
-const STATE_PREFIX: u8 = b's';
 
 /// The sled key of the entry at `seq`: `e` and the seq as 8 big-endian bytes, so that key order
 /// is seq order. Documented in docs/FORMAT.md for people who inspect a database by hand.
@@ -82,13 +93,6 @@ pub fn sled_entry_key(seq: u64) -> [u8; 9] {
     let mut key = [ENTRY_PREFIX; 9];
     key[1..].copy_from_slice(&seq.to_be_bytes());
     key
-}
-
-fn state_key(key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(key.len() + 1);
-    out.push(STATE_PREFIX);
-    out.extend_from_slice(key);
-    out
 }
 
 pub struct SledStore {
@@ -103,19 +107,14 @@ pub fn sled_dir(dir: &Path) -> PathBuf {
     dir.join("sled")
 }
 
-/// Waits until nobody holds the `flock` sled 0.34 takes on its `db` file, or until `deadline`.
-/// Returns whether the lock is free; a database not yet created is free.
-fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<bool> {
-    let file = match std::fs::OpenOptions::new().write(true).open(db_file) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(e),
-    };
+/// Takes an exclusive `flock` on `file`, polling until `deadline` while another holder has it.
+/// Returns whether the lock was taken (it is held until the file is closed or unlocked).
+pub fn lock_before(file: &File, deadline: Instant) -> std::io::Result<bool> {
     loop {
         match file.try_lock() {
-            Ok(()) => return file.unlock().map(|()| true),
+            Ok(()) => return Ok(true),
             Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20))
+                std::thread::sleep(Duration::from_millis(20));
             }
             Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
             Err(std::fs::TryLockError::Error(e)) => return Err(e),
@@ -123,12 +122,27 @@ fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<bool> {
     }
 }
 
+/// Waits until nobody holds the `flock` sled 0.34 takes on its `db` file, or until `deadline`.
+/// Returns whether the lock is free; a database not yet created is free.
+pub fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<bool> {
+    let file = match std::fs::OpenOptions::new().write(true).open(db_file) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    if lock_before(&file, deadline)? {
+        file.unlock()?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 impl SledStore {
     /// Creates a new, empty ledger directory and opens it.
     pub fn create(dir: &Path) -> StoreResult<SledStore> {
-        let io = |cause| StoreError::Io {
+        let io = |source| StoreError::Io {
             dir: dir.to_path_buf(),
-            cause,
+            source,
         };
         if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
             return Err(StoreError::NotEmpty {
@@ -150,9 +164,9 @@ impl SledStore {
     }
 
     fn open_inner(dir: &Path, wait: Duration) -> StoreResult<SledStore> {
-        let io = |cause| StoreError::Io {
+        let io = |source| StoreError::Io {
             dir: dir.to_path_buf(),
-            cause,
+            source,
         };
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -161,19 +175,10 @@ impl SledStore {
             .open(dir.join("ledger.lock"))
             .map_err(io)?;
         let deadline = Instant::now() + wait;
-        loop {
-            match lock.try_lock() {
-                Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(StoreError::InUse {
-                        dir: dir.to_path_buf(),
-                    })
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-            }
+        if !lock_before(&lock, deadline).map_err(io)? {
+            return Err(StoreError::InUse {
+                dir: dir.to_path_buf(),
+            });
         }
         // Every commit flushes and fsyncs itself, so sled's background flusher is not needed; and
         // without it sled releases its own file lock as soon as the last handle drops (a flusher
@@ -191,9 +196,9 @@ impl SledStore {
                 dir: dir.to_path_buf(),
             });
         }
-        let db = config.open().map_err(|e| StoreError::Database {
+        let db = config.open().map_err(|source| StoreError::Database {
             dir: dir.to_path_buf(),
-            reason: e.to_string(),
+            source,
         })?;
         Ok(SledStore {
             dir: dir.to_path_buf(),
@@ -202,10 +207,10 @@ impl SledStore {
         })
     }
 
-    fn io(&self, cause: std::io::Error) -> StoreError {
+    fn io(&self, source: std::io::Error) -> StoreError {
         StoreError::Io {
             dir: self.dir.clone(),
-            cause,
+            source,
         }
     }
 
@@ -220,19 +225,22 @@ impl SledStore {
 
     fn db_err(&self, e: sled::Error) -> StoreError {
         match e {
-            sled::Error::Io(cause) => StoreError::Io {
+            sled::Error::Io(source) => self.io(source),
+            source => StoreError::Database {
                 dir: self.dir.clone(),
-                cause,
-            },
-            other => StoreError::Database {
-                dir: self.dir.clone(),
-                reason: other.to_string(),
+                source,
             },
         }
     }
 
     /// sled's flush writes its log but does not fsync every file it depends on; sync them all,
     /// and the directories that name them, before an append is acknowledged.
+    fn apply_durably(&self, batch: sled::Batch) -> StoreResult<()> {
+        self.db.apply_batch(batch).map_err(|e| self.db_err(e))?;
+        self.db.flush().map_err(|e| self.db_err(e))?;
+        self.sync_files()
+    }
+
     fn sync_files(&self) -> StoreResult<()> {
         fn sync_tree(path: &Path) -> std::io::Result<()> {
             for item in std::fs::read_dir(path)? {
@@ -280,12 +288,9 @@ impl Store for SledStore {
             .range(sled_entry_key(from)..=sled_entry_key(u64::MAX));
         Box::new(iter.map(move |item| {
             let (key, value) = item.map_err(|e| self.db_err(e))?;
-            let seq = entry_seq(&key).ok_or_else(|| StoreError::Database {
+            let seq = entry_seq(&key).ok_or_else(|| StoreError::MalformedKey {
                 dir: self.dir.clone(),
-                reason: format!(
-                    "an entry is stored under a malformed key {}",
-                    hex::encode(&key)
-                ),
+                key: hex::encode(&key),
             })?;
             Ok((seq, StoredBytes(value)))
         }))
@@ -300,7 +305,11 @@ impl Store for SledStore {
             None => Ok(None),
             Some(item) => {
                 let (key, value) = item.map_err(|e| self.db_err(e))?;
-                Ok(entry_seq(&key).map(|seq| (seq, value.to_vec())))
+                let seq = entry_seq(&key).ok_or_else(|| StoreError::MalformedKey {
+                    dir: self.dir.clone(),
+                    key: hex::encode(&key),
+                })?;
+                Ok(Some((seq, value.to_vec())))
             }
         }
     }
@@ -308,14 +317,14 @@ impl Store for SledStore {
     fn state(&self, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
         Ok(self
             .db
-            .get(state_key(key))
+            .get(state::sled_key(key))
             .map_err(|e| self.db_err(e))?
             .map(|v| v.to_vec()))
     }
 
     fn state_with_prefix(&self, prefix: &[u8]) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
         self.db
-            .scan_prefix(state_key(prefix))
+            .scan_prefix(state::sled_key(prefix))
             .map(|item| {
                 let (key, value) = item.map_err(|e| self.db_err(e))?;
                 Ok((key[1..].to_vec(), value.to_vec()))
@@ -330,13 +339,38 @@ impl Store for SledStore {
         }
         for (key, value) in state {
             match value {
-                Some(value) => batch.insert(state_key(key), value.as_slice()),
-                None => batch.remove(state_key(key)),
+                Some(value) => batch.insert(state::sled_key(key), value.as_slice()),
+                None => batch.remove(state::sled_key(key)),
             }
         }
-        self.db.apply_batch(batch).map_err(|e| self.db_err(e))?;
-        self.db.flush().map_err(|e| self.db_err(e))?;
-        self.sync_files()
+        self.apply_durably(batch)
+    }
+
+    fn replace_state(&self, state: &[StateWrite]) -> StoreResult<()> {
+        let mut batch = sled::Batch::default();
+        for item in self.db.scan_prefix([state::SLED_PREFIX]) {
+            let (key, _) = item.map_err(|e| self.db_err(e))?;
+            batch.remove(key);
+        }
+        for (key, value) in state {
+            if let Some(value) = value {
+                batch.insert(state::sled_key(key), value.as_slice());
+            }
+        }
+        self.apply_durably(batch)?;
+        // Ledgers made before the projection cache files kept projection states in this tree;
+        // nothing reads it, and a rebuild of derived state is the time to let it go.
+        if self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_PROJECTION_TREE.as_bytes())
+        {
+            self.db
+                .drop_tree(OLD_PROJECTION_TREE)
+                .map_err(|e| self.db_err(e))?;
+        }
+        Ok(())
     }
 
     fn cache_len(&self, name: &str) -> StoreResult<u64> {
@@ -418,5 +452,33 @@ mod tests {
             "{:?}",
             reopened.err().map(|e| e.to_string())
         );
+    }
+
+    #[test]
+    fn replacing_the_state_keeps_entries_and_drops_the_old_projection_tree() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SledStore::create(&tmp.path().join("ledger")).unwrap();
+        store
+            .commit(
+                &[(0, b"entry".to_vec())],
+                &[(b"old".to_vec(), Some(vec![1]))],
+            )
+            .unwrap();
+        store.db.open_tree(OLD_PROJECTION_TREE).unwrap();
+
+        store
+            .replace_state(&[(b"new".to_vec(), Some(vec![2]))])
+            .unwrap();
+
+        assert_eq!(
+            store.state_with_prefix(b"").unwrap(),
+            [(b"new".to_vec(), vec![2])]
+        );
+        assert_eq!(store.entry(0).unwrap().as_deref(), Some(&b"entry"[..]));
+        assert!(!store
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_PROJECTION_TREE.as_bytes()));
     }
 }

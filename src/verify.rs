@@ -11,18 +11,38 @@ use crate::entry::{entry_hash, Entry, ZERO_HASH};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::merkle::Hash;
-use crate::rules::{AdmitError, Empty, RuleState};
-use crate::schema::{self, Schemas};
+use crate::payload::{Payload, PayloadError};
+use crate::rules::{AdmitError, Empty, RuleState, RuleViolation};
+use crate::schema::{self, SchemaError, Schemas};
 use crate::statement::seal_message;
 use crate::store::{Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
+use crate::DecodeError;
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// Entries examined per parallel step: large enough to keep both cores busy, small enough that
 /// memory does not grow with the log.
-const CHUNK: usize = 4096;
+pub(crate) const CHUNK: usize = 4096;
+
+/// What is wrong with one entry, seen on its own or against the rules. The cause is kept and
+/// shown in the sentence, since a problem is reported as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryProblem {
+    #[error("the entry does not decode: {0}")]
+    Undecodable(DecodeError),
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("the payload is not valid JSON: {0}")]
+    Json(serde_json::Error),
+    #[error("{0} payload breaks its schema: {1}")]
+    Schema(EventType, SchemaError),
+    #[error("{0}")]
+    Payload(PayloadError),
+    #[error("{0} breaks a rule: {1}")]
+    Rule(EventType, RuleViolation),
+}
 
 /// One integrity problem, at the seq where it shows.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -62,16 +82,16 @@ impl Report {
 struct Examined {
     stored_seq: u64,
     hash: Hash,
-    entry: Result<Entry, String>,
+    entry: Result<Entry, DecodeError>,
     batch_root: Option<Hash>,
-    payload: Result<(EventType, Value), String>,
+    payload: Result<(EventType, Value), EntryProblem>,
 }
 
 fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
     let hash = entry_hash(bytes);
-    let entry = Entry::decode(bytes).map_err(|e| format!("the entry does not decode: {e}"));
+    let entry = Entry::decode(bytes);
     let (batch_root, payload) = match &entry {
-        Err(e) => (None, Err(e.clone())),
+        Err(e) => (None, Err(EntryProblem::Undecodable(e.clone()))),
         Ok(entry) => (
             entry.seal.root(&entry.statement_bytes),
             check_payload(schemas, entry),
@@ -86,15 +106,18 @@ fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
     }
 }
 
-fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value), String> {
+/// An entry's event type and its payload, parsed and checked against its schema.
+pub(crate) fn check_payload(
+    schemas: &Schemas,
+    entry: &Entry,
+) -> Result<(EventType, Value), EntryProblem> {
     let statement = &entry.statement;
     let event_type = EventType::parse(&statement.event_type)
-        .ok_or_else(|| format!("unknown event type {:?}", statement.event_type))?;
-    let payload = schema::parse_payload(&statement.payload)
-        .map_err(|e| format!("the payload is not valid JSON: {e}"))?;
+        .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.clone()))?;
+    let payload = schema::parse_payload(&statement.payload).map_err(EntryProblem::Json)?;
     schemas
         .validate(event_type, statement.schema_version, &payload)
-        .map_err(|e| format!("{event_type} payload breaks its schema: {e}"))?;
+        .map_err(|e| EntryProblem::Schema(event_type, e))?;
     Ok((event_type, payload))
 }
 
@@ -131,8 +154,15 @@ pub fn verify<S: Store>(
             .collect();
         let signatures = check_signatures(&examined);
         report.signatures += signatures.len() as u64;
+        let typed: Vec<Option<Result<Payload, PayloadError>>> = examined
+            .par_iter()
+            .map(|item| {
+                let (event_type, value) = item.payload.as_ref().ok()?;
+                Some(Payload::from_value(*event_type, value))
+            })
+            .collect();
 
-        for item in examined {
+        for (item, typed) in examined.iter().zip(typed) {
             let seq = item.stored_seq;
             if seq != expected_seq {
                 let reason = if seq > expected_seq {
@@ -147,7 +177,11 @@ pub fn verify<S: Store>(
             }
             report.entries += 1;
             match &item.entry {
-                Err(reason) => problem(&mut report, seq, reason.clone()),
+                Err(e) => problem(
+                    &mut report,
+                    seq,
+                    EntryProblem::Undecodable(e.clone()).to_string(),
+                ),
                 Ok(entry) => {
                     if entry.seq != seq {
                         problem(&mut report, seq, format!("the entry stored at seq {seq} says it is seq {}: entries were moved or swapped", entry.seq));
@@ -179,23 +213,22 @@ pub fn verify<S: Store>(
                         Some(false) => problem(&mut report, seq, format!("the signature does not verify for author {author}: the statement or its seal was altered")),
                         Some(true) => {}
                     }
-                    match &item.payload {
-                        Err(reason) => problem(&mut report, seq, reason.clone()),
-                        Ok((event_type, payload)) => {
+                    match (&item.payload, typed) {
+                        (Err(reason), _) => problem(&mut report, seq, reason.to_string()),
+                        (Ok(_), None) => {}
+                        (Ok(_), Some(Err(e))) => {
+                            problem(&mut report, seq, EntryProblem::Payload(e).to_string());
+                        }
+                        (Ok(_), Some(Ok(payload))) => {
+                            // A fold from seq 0 looks nothing up and holds no contradiction.
                             if let Err(AdmitError::Violation(v)) =
-                                rules.admit(seq, &author, *event_type, payload)
+                                rules.admit(seq, &author, &payload)
                             {
-                                problem(
-                                    &mut report,
-                                    seq,
-                                    format!("{event_type} breaks a rule: {v}"),
-                                );
+                                let broken = EntryProblem::Rule(payload.event_type(), v);
+                                problem(&mut report, seq, broken.to_string());
                             }
-                            if seq == 0 && *event_type == EventType::LedgerGenesis {
-                                report.origin = payload
-                                    .get("origin")
-                                    .and_then(Value::as_str)
-                                    .map(str::to_string);
+                            if let (0, Payload::Genesis(genesis)) = (seq, &payload) {
+                                report.origin = Some(genesis.origin.to_string());
                             }
                         }
                     }
@@ -205,7 +238,7 @@ pub fn verify<S: Store>(
             prev_hash = item.hash;
             report.last_seq = Some(seq);
             report.last_hash = Some(item.hash);
-            expected_seq = seq + 1;
+            expected_seq = seq.saturating_add(1);
         }
     }
 

@@ -13,7 +13,8 @@
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
 use super::{quoted, Column, Fields, Header, Layout, Row, RowProblem};
-use crate::rules::SUB_EVENT_TYPES;
+use crate::payload::{field, IncidentField};
+use crate::taxonomy;
 
 pub struct Acled {
     event_id_cnty: Column,
@@ -38,24 +39,7 @@ pub struct Acled {
 impl Layout for Acled {
     const NAME: &'static str = "ACLED";
     const PREFIX: &'static str = "acled";
-    const FIELDS: &'static [&'static str] = &[
-        "event_date",
-        "event_type",
-        "sub_event_type",
-        "actor1",
-        "actor2",
-        "assoc_actor_1",
-        "country",
-        "admin1",
-        "admin2",
-        "admin3",
-        "location",
-        "latitude",
-        "longitude",
-        "fatalities",
-        "sources",
-        "notes",
-    ];
+    const UNMAPPED: &'static [IncidentField] = &[];
     const REPEATS: bool = true;
 
     fn locate(header: &Header) -> Result<Self, &'static str> {
@@ -89,21 +73,18 @@ impl Layout for Acled {
     }
 
     fn fields(&self, row: &Row) -> Result<Fields, RowProblem> {
-        let event_type = row.required(self.event_type, "event_type")?;
-        let (_, sub_event_types) = SUB_EVENT_TYPES
-            .iter()
-            .find(|(t, _)| *t == event_type)
-            .ok_or_else(|| {
-                let known: Vec<&str> = SUB_EVENT_TYPES.iter().map(|(t, _)| *t).collect();
-                row.problem(
-                    self.event_type,
-                    format!(
-                        "{} is not an ACLED event type; they are: {}",
-                        quoted(&event_type),
-                        known.join(", ")
-                    ),
-                )
-            })?;
+        let event_type = row.required(self.event_type, field::EVENT_TYPE.name)?;
+        let sub_event_types = taxonomy::sub_event_types(&event_type).ok_or_else(|| {
+            let known: Vec<&str> = taxonomy::EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+            row.problem(
+                self.event_type,
+                format!(
+                    "{} is not an ACLED event type; they are: {}",
+                    quoted(&event_type),
+                    known.join(", ")
+                ),
+            )
+        })?;
         let sub_event_type = row.text(self.sub_event_type);
         if let Some(sub) = &sub_event_type {
             if !sub_event_types.contains(&sub.as_str()) {
@@ -126,30 +107,37 @@ impl Layout for Acled {
             .collect();
 
         let mut fields = Fields::default();
-        fields.set("event_date", self.event_date, row.date(self.event_date)?);
-        fields.set("event_type", self.event_type, event_type);
-        fields.set_some("sub_event_type", self.sub_event_type, sub_event_type);
-        fields.set("actor1", self.actor1, row.required(self.actor1, "actor1")?);
-        fields.set_some("actor2", self.actor2, row.text(self.actor2));
-        fields.set_some(
-            "assoc_actor_1",
-            self.assoc_actor_1,
-            row.text(self.assoc_actor_1),
+        fields.set(
+            field::EVENT_DATE,
+            self.event_date,
+            row.date(self.event_date)?,
         );
-        fields.set_some("country", self.country, row.text(self.country));
-        fields.set_some("admin1", self.admin1, row.text(self.admin1));
-        fields.set_some("admin2", self.admin2, row.text(self.admin2));
-        fields.set_some("admin3", self.admin3, row.text(self.admin3));
-        fields.set_some("location", self.location, row.text(self.location));
-        fields.set_some("latitude", self.latitude, row.coordinate(self.latitude)?);
-        fields.set_some("longitude", self.longitude, row.coordinate(self.longitude)?);
-        fields.set("fatalities", self.fatalities, row.deaths(self.fatalities)?);
+        fields.set(field::EVENT_TYPE, self.event_type, event_type);
+        fields.set_some(field::SUB_EVENT_TYPE, self.sub_event_type, sub_event_type);
+        fields.set(
+            field::ACTOR1,
+            self.actor1,
+            row.required(self.actor1, field::ACTOR1.name)?,
+        );
+        fields.set_text(row, field::ACTOR2, self.actor2);
+        fields.set_text(row, field::ASSOC_ACTOR_1, self.assoc_actor_1);
+        fields.set_text(row, field::COUNTRY, self.country);
+        fields.set_text(row, field::ADMIN1, self.admin1);
+        fields.set_text(row, field::ADMIN2, self.admin2);
+        fields.set_text(row, field::ADMIN3, self.admin3);
+        fields.set_text(row, field::LOCATION, self.location);
+        fields.set_coordinates(row, self.latitude, self.longitude)?;
+        fields.set(
+            field::FATALITIES,
+            self.fatalities,
+            row.deaths(self.fatalities)?,
+        );
         fields.set_some(
-            "sources",
+            field::SOURCES,
             self.source,
             Some(sources).filter(|s| !s.is_empty()),
         );
-        fields.set_some("notes", self.notes, row.text(self.notes));
+        fields.set_text(row, field::NOTES, self.notes);
         Ok(fields)
     }
 }

@@ -21,16 +21,17 @@
 pub mod acled;
 pub mod ucdp;
 
+use crate::date;
 use crate::event::EventType;
 use crate::input::EventInput;
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
+use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
 use crate::projection::incidents::{Incident, Incidents};
 use crate::projection::{current_state, ProjectionError};
 use crate::schema::{SchemaError, Schemas};
 use crate::store::Store;
 use crate::Ledger;
-use chrono::{Datelike, NaiveDate};
 use csv::{ByteRecord, StringRecord};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -90,21 +91,22 @@ pub struct ImportReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {}: {cause}; check the path and that the file is readable", path.display())]
+    #[error("cannot read {}", path.display())]
     Unreadable {
         path: PathBuf,
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
     #[error("{}, line 1: {problem}", path.display())]
     Header { path: PathBuf, problem: String },
-    #[error("{}, {problem}; nothing of this import was written; fix the row, or pass --skip-invalid to leave such rows out", path.display())]
+    #[error("{}, {problem}; nothing of this import was written", path.display())]
     Malformed { path: PathBuf, problem: RowProblem },
-    #[error("the release label {} {problem}; pass --release with a label of 1 to {RELEASE_MAX_CHARS} characters, e.g. --release 23.1", quoted(.label))]
+    #[error("the release label {} {problem}: a label has 1 to {RELEASE_MAX_CHARS} characters", quoted(.label))]
     Release {
         label: String,
         problem: &'static str,
     },
-    #[error("{}: {source}", path.display())]
+    #[error("the changes {} makes could not be appended", path.display())]
     Append {
         path: PathBuf,
         #[source]
@@ -141,9 +143,9 @@ fn import_layout<L: Layout, S: Store>(
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     let label = release_label(path, options.release.as_deref())?;
-    let unreadable = |cause| ImportError::Unreadable {
+    let unreadable = |source| ImportError::Unreadable {
         path: path.to_path_buf(),
-        cause,
+        source,
     };
     let file = File::open(path).map_err(unreadable)?;
     let total = file.metadata().map_err(unreadable)?.len();
@@ -212,9 +214,9 @@ trait Layout: Sized {
     const NAME: &'static str;
     /// The prefix of its incident ids: `ucdp` gives `ucdp:<id>`.
     const PREFIX: &'static str;
-    /// Every field a row can set, in payload order: a re-import clears those a row no longer
-    /// has and leaves all others alone.
-    const FIELDS: &'static [&'static str];
+    /// The incident fields its rows never set: a re-import leaves them alone (they may have
+    /// been added by hand), and clears any other a row no longer has.
+    const UNMAPPED: &'static [IncidentField];
     /// Whether an event may take several rows (older ACLED files repeat it once per actor);
     /// if not, a repeated id is a malformed row.
     const REPEATS: bool;
@@ -296,25 +298,12 @@ impl Row<'_> {
         })
     }
 
-    /// A date as YYYY-MM-DD, read from YYYY-MM-DD (a time after it is cut off), "31 December
-    /// 2020" or "31-December-2020" (month names may be abbreviated).
+    /// A date in one of the forms [`date::dataset_date`] reads, as YYYY-MM-DD.
     fn date(&self, column: Column) -> Result<String, RowProblem> {
         let raw = self.raw(column);
-        let iso_day = raw
-            .get(..10)
-            .filter(|_| raw.len() == 10 || raw[10..].starts_with([' ', 'T']));
-        let parsed = iso_day
-            .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
-            .or_else(|| {
-                ["%d %B %Y", "%d-%B-%Y"]
-                    .iter()
-                    .find_map(|format| NaiveDate::parse_from_str(raw, format).ok())
-            });
-        match parsed {
-            Some(date) if (1000..=9999).contains(&date.year()) => {
-                Ok(date.format("%Y-%m-%d").to_string())
-            }
-            _ => Err(self.problem(
+        match date::dataset_date(raw) {
+            Some(date) => Ok(date::iso_text(date)),
+            None => Err(self.problem(
                 column,
                 format!(
                     "{} is not a date; write it as YYYY-MM-DD or as \"31 December 2020\"",
@@ -355,7 +344,7 @@ impl Row<'_> {
 
 /// One field of a row's incident, with the column it came from.
 struct Field {
-    name: &'static str,
+    field: IncidentField,
     column: Column,
     value: Value,
 }
@@ -365,25 +354,42 @@ struct Field {
 struct Fields(Vec<Field>);
 
 impl Fields {
-    fn set(&mut self, name: &'static str, column: Column, value: impl Into<Value>) {
+    fn set(&mut self, field: IncidentField, column: Column, value: impl Into<Value>) {
         self.0.push(Field {
-            name,
+            field,
             column,
             value: value.into(),
         });
     }
 
-    fn set_some<V: Into<Value>>(&mut self, name: &'static str, column: Column, value: Option<V>) {
+    fn set_some<V: Into<Value>>(&mut self, field: IncidentField, column: Column, value: Option<V>) {
         if let Some(value) = value {
-            self.set(name, column, value);
+            self.set(field, column, value);
         }
+    }
+
+    /// A text cell's value, when the cell is not empty.
+    fn set_text(&mut self, row: &Row, field: IncidentField, column: Column) {
+        self.set_some(field, column, row.text(column));
+    }
+
+    /// Latitude and longitude in decimal degrees, each when given.
+    fn set_coordinates(
+        &mut self,
+        row: &Row,
+        latitude: Column,
+        longitude: Column,
+    ) -> Result<(), RowProblem> {
+        self.set_some(field::LATITUDE, latitude, row.coordinate(latitude)?);
+        self.set_some(field::LONGITUDE, longitude, row.coordinate(longitude)?);
+        Ok(())
     }
 
     fn column_of(&self, name: &str) -> Option<Column> {
         self.0
             .iter()
-            .find(|field| field.name == name)
-            .map(|field| field.column)
+            .find(|set| set.field.name == name)
+            .map(|set| set.column)
     }
 }
 
@@ -427,7 +433,7 @@ fn read<L: Layout>(
     let path = context.path;
     let unreadable = |e: csv::Error| ImportError::Unreadable {
         path: path.to_path_buf(),
-        cause: e.into(),
+        source: e.into(),
     };
     let header_problem = |problem: String| ImportError::Header {
         path: path.to_path_buf(),
@@ -450,7 +456,7 @@ fn read<L: Layout>(
     };
     let layout = L::locate(&header).map_err(|column| {
         header_problem(format!(
-            "the header has no column {column}, which every {name} file has; is this a {name} file?",
+            "the header has no column {column}, which every {name} file has, so the file is not from {name}",
             name = L::NAME
         ))
     })?;
@@ -518,11 +524,11 @@ impl Release {
         let fields = layout.fields(&row)?;
         let mut report = Map::new();
         report.insert("incident_id".into(), Value::String(incident_id.clone()));
-        for field in &fields.0 {
-            report.insert(field.name.into(), field.value.clone());
+        for set in &fields.0 {
+            report.insert(set.field.name.into(), set.value.clone());
         }
         report.insert(
-            "source_dataset".into(),
+            field::SOURCE_DATASET.name.into(),
             json!({"name": L::NAME, "release": context.label, "id": source_id}),
         );
         let report = Value::Object(report);
@@ -595,7 +601,7 @@ struct Held {
 
 impl Held {
     fn country(&self) -> Option<&str> {
-        self.fields.get("country").and_then(Value::as_str)
+        self.fields.get(field::COUNTRY.name).and_then(Value::as_str)
     }
 }
 
@@ -656,7 +662,7 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
                 ),
             }),
             Some(incident) => {
-                let changes = changes(L::FIELDS, &incident.fields, &row.report);
+                let changes = changes(L::UNMAPPED, &incident.fields, &row.report);
                 if changes.is_empty() {
                     plan.unchanged += 1;
                 } else {
@@ -689,16 +695,24 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
     plan
 }
 
-/// The fields among `fields` whose value in the report `new` differs from `held`, with their
-/// new values (null for one `new` no longer has).
-fn changes(fields: &[&str], held: &Map<String, Value>, new: &Value) -> Map<String, Value> {
-    fields
+/// The incident fields whose value in the report `new` differs from `held`, with their new
+/// values (null for one `new` no longer has), leaving out those in `unmapped` and
+/// source_dataset (which names the release, so differs on every import without the incident
+/// changing).
+fn changes(
+    unmapped: &[IncidentField],
+    held: &Map<String, Value>,
+    new: &Value,
+) -> Map<String, Value> {
+    INCIDENT_FIELDS
         .iter()
-        .filter(|name| !same(held.get(**name), new.get(**name)))
+        .filter(|f| **f != field::SOURCE_DATASET && !unmapped.contains(f))
+        .map(|f| f.name)
+        .filter(|name| !same(held.get(*name), new.get(*name)))
         .map(|name| {
             (
                 name.to_string(),
-                new.get(*name).cloned().unwrap_or(Value::Null),
+                new.get(name).cloned().unwrap_or(Value::Null),
             )
         })
         .collect()
@@ -936,7 +950,7 @@ mod tests {
         let err = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1, &bad]), false).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "release.csv, line 3, column best: \"abc\" is not a whole number of deaths (0 or more); nothing of this import was written; fix the row, or pass --skip-invalid to leave such rows out"
+            "release.csv, line 3, column best: \"abc\" is not a whole number of deaths (0 or more); nothing of this import was written"
         );
     }
 
@@ -997,25 +1011,16 @@ mod tests {
         assert_eq!(problem.column.as_deref(), Some("side_b"));
     }
 
+    /// The forms themselves are [`date::dataset_date`]'s to test; here, that a row's date is
+    /// written in ISO form and a bad one names its column.
     #[test]
-    fn dates_are_read_in_each_accepted_form() {
-        for (raw, expected) in [
-            ("2020-12-31", "2020-12-31"),
-            ("2020-12-31 00:00:00.000", "2020-12-31"),
-            ("2020-12-31T10:00:00Z", "2020-12-31"),
-            ("31 December 2020", "2020-12-31"),
-            ("31-December-2020", "2020-12-31"),
-            ("1 Dec 2020", "2020-12-01"),
-        ] {
-            let row = ROW_1.replacen("2009-02-20", raw, 1);
-            let report = report_of::<ucdp::Ucdp>(&ucdp_file(&[&row])).unwrap();
-            assert_eq!(report["event_date"], expected, "{raw}");
-        }
-        for raw in ["2020-02-30", "31/12/2020", "2020-12-310", "yesterday", ""] {
-            let row = ROW_1.replacen("2009-02-20", raw, 1);
-            let problem = problem_of::<ucdp::Ucdp>(&ucdp_file(&[&row]));
-            assert_eq!(problem.column.as_deref(), Some("date_start"), "{raw}");
-        }
+    fn a_rows_date_is_written_as_iso_and_a_bad_one_names_its_column() {
+        let row = ROW_1.replacen("2009-02-20", "31 December 2020", 1);
+        let report = report_of::<ucdp::Ucdp>(&ucdp_file(&[&row])).unwrap();
+        assert_eq!(report["event_date"], "2020-12-31");
+        let row = ROW_1.replacen("2009-02-20", "2020-02-30", 1);
+        let problem = problem_of::<ucdp::Ucdp>(&ucdp_file(&[&row]));
+        assert_eq!(problem.column.as_deref(), Some("date_start"));
     }
 
     #[test]
@@ -1057,15 +1062,9 @@ mod tests {
 
     mod through_a_ledger {
         use super::*;
-        use crate::event::Role;
 
         fn ledger_with_investigator(dir: &Path) -> (Ledger, SecretKey) {
-            let admin = SecretKey::from_seed([1; 32], None);
-            let investigator = SecretKey::from_seed([2; 32], None);
-            let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
-            ledger
-                .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
-                .unwrap();
+            let (ledger, _, investigator) = crate::ledger::tests::with_investigator(dir);
             (ledger, investigator)
         }
 

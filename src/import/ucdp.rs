@@ -12,6 +12,7 @@
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
 use super::{Column, Fields, Header, Layout, Row, RowProblem};
+use crate::payload::{field, IncidentField};
 
 pub struct Ucdp {
     id: Column,
@@ -39,21 +40,8 @@ const TYPES_OF_VIOLENCE: [(&str, &str, &str, &str); 3] = [
 impl Layout for Ucdp {
     const NAME: &'static str = "UCDP GED";
     const PREFIX: &'static str = "ucdp";
-    const FIELDS: &'static [&'static str] = &[
-        "event_date",
-        "event_type",
-        "sub_event_type",
-        "actor1",
-        "actor2",
-        "country",
-        "admin1",
-        "admin2",
-        "location",
-        "latitude",
-        "longitude",
-        "fatalities",
-        "notes",
-    ];
+    const UNMAPPED: &'static [IncidentField] =
+        &[field::ASSOC_ACTOR_1, field::ADMIN3, field::SOURCES];
     const REPEATS: bool = false;
 
     fn locate(header: &Header) -> Result<Self, &'static str> {
@@ -104,23 +92,26 @@ impl Layout for Ucdp {
         }
 
         let mut fields = Fields::default();
-        fields.set("event_date", self.date_start, start);
-        fields.set("event_type", self.type_of_violence, *event_type);
-        fields.set("sub_event_type", self.type_of_violence, *sub_event_type);
-        fields.set("actor1", self.side_a, row.required(self.side_a, "actor1")?);
-        fields.set_some("actor2", self.side_b, row.text(self.side_b));
-        fields.set_some("country", self.country, row.text(self.country));
-        fields.set_some("admin1", self.adm_1, row.text(self.adm_1));
-        fields.set_some("admin2", self.adm_2, row.text(self.adm_2));
-        fields.set_some(
-            "location",
-            self.where_description,
-            row.text(self.where_description),
+        fields.set(field::EVENT_DATE, self.date_start, start);
+        fields.set(field::EVENT_TYPE, self.type_of_violence, *event_type);
+        fields.set(
+            field::SUB_EVENT_TYPE,
+            self.type_of_violence,
+            *sub_event_type,
         );
-        fields.set_some("latitude", self.latitude, row.coordinate(self.latitude)?);
-        fields.set_some("longitude", self.longitude, row.coordinate(self.longitude)?);
-        fields.set("fatalities", self.best, row.deaths(self.best)?);
-        fields.set("notes", self.type_of_violence, notes);
+        fields.set(
+            field::ACTOR1,
+            self.side_a,
+            row.required(self.side_a, field::ACTOR1.name)?,
+        );
+        fields.set_text(row, field::ACTOR2, self.side_b);
+        fields.set_text(row, field::COUNTRY, self.country);
+        fields.set_text(row, field::ADMIN1, self.adm_1);
+        fields.set_text(row, field::ADMIN2, self.adm_2);
+        fields.set_text(row, field::LOCATION, self.where_description);
+        fields.set_coordinates(row, self.latitude, self.longitude)?;
+        fields.set(field::FATALITIES, self.best, row.deaths(self.best)?);
+        fields.set(field::NOTES, self.type_of_violence, notes);
         Ok(fields)
     }
 }

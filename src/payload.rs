@@ -1,0 +1,735 @@
+//! The typed model of every payload: one borrowed struct per event type, the [`Payload`] enum
+//! over them, the list of incident fields ([`INCIDENT_FIELDS`]) and a one-line summary of each.
+//!
+//! A payload is read here only after it has passed its schema ([`crate::schema`]), which stays
+//! the authority on what is accepted; these structs accept the same shapes (tests check them
+//! against schemas/), so that code after validation reads fields by name and type instead of
+//! looking strings up and defaulting. Strings borrow from the payload where they can (`Cow`,
+//! since JSON text may hold escapes). It never validates ranges or patterns, never decides what
+//! may follow what ([`crate::rules`]) and never touches storage.
+
+use crate::event::{EventType, Role};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::borrow::Cow;
+
+type Text<'a> = Cow<'a, str>;
+
+/// `ledger.genesis`: the ledger's origin and its first admin key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis<'a> {
+    #[serde(borrow)]
+    pub origin: Text<'a>,
+    #[serde(borrow)]
+    pub admin_name: Text<'a>,
+    #[serde(borrow)]
+    pub admin_public_key: Text<'a>,
+}
+
+/// `key.enrolled`: a public key enrolled under a name and role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEnrolled<'a> {
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    pub role: Role,
+    #[serde(borrow)]
+    pub public_key: Text<'a>,
+}
+
+/// `key.revoked`: the active key of a name revoked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRevoked<'a> {
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub public_key: Text<'a>,
+    #[serde(borrow)]
+    pub reason: Text<'a>,
+}
+
+/// The dataset row an incident was imported from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDataset<'a> {
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub release: Text<'a>,
+    #[serde(borrow)]
+    pub id: Text<'a>,
+}
+
+/// `incident.reported`: a conflict incident with ACLED's categories and fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentReported<'a> {
+    #[serde(borrow)]
+    pub incident_id: Text<'a>,
+    #[serde(borrow)]
+    pub event_date: Text<'a>,
+    #[serde(borrow)]
+    pub event_type: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sub_event_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub actor1: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub actor2: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub assoc_actor_1: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub admin1: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub admin2: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub admin3: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Text<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    #[serde(deserialize_with = "whole_number")]
+    pub fatalities: u64,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<Text<'a>>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub source_dataset: Option<SourceDataset<'a>>,
+}
+
+/// A correction of a nullable field: absent (`None`), cleared (`Some(None)`) or set.
+pub type Change<T> = Option<Option<T>>;
+
+/// The fields an `incident.corrected` changes; those not named keep their value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentChanges<'a> {
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub event_date: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sub_event_type: Change<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub actor1: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub actor2: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub assoc_actor_1: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub country: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admin1: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admin2: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub admin3: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub location: Change<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latitude: Change<f64>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub longitude: Change<f64>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fatalities: Option<u64>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sources: Change<Vec<Text<'a>>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub notes: Change<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_dataset: Change<SourceDataset<'a>>,
+}
+
+/// `incident.corrected`: new values for some fields of a standing incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentCorrected<'a> {
+    #[serde(borrow)]
+    pub incident_id: Text<'a>,
+    #[serde(borrow)]
+    pub changes: IncidentChanges<'a>,
+    #[serde(borrow)]
+    pub reason: Text<'a>,
+}
+
+/// `incident.retracted`: a standing incident withdrawn, for good.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentRetracted<'a> {
+    #[serde(borrow)]
+    pub incident_id: Text<'a>,
+    #[serde(borrow)]
+    pub reason: Text<'a>,
+}
+
+/// `evidence.anchored`: an evidence file tied to an incident by its hashes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceAnchored<'a> {
+    #[serde(borrow)]
+    pub incident_id: Text<'a>,
+    #[serde(borrow)]
+    pub blake3: Text<'a>,
+    #[serde(borrow)]
+    pub sha256: Text<'a>,
+    #[serde(deserialize_with = "whole_number")]
+    pub bytes: u64,
+    #[serde(borrow)]
+    pub media_type: Text<'a>,
+    #[serde(borrow)]
+    pub filename: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub custody_note: Option<Text<'a>>,
+}
+
+/// `accord.status_changed`: a peace accord, or one of its provisions, changed status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccordStatusChanged<'a> {
+    #[serde(borrow)]
+    pub accord: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub provision: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub status: Text<'a>,
+    #[serde(borrow)]
+    pub effective_date: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text<'a>>,
+}
+
+/// `mandate.changed`: a Security Council resolution on a mission's mandate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MandateChanged<'a> {
+    #[serde(borrow)]
+    pub mission: Text<'a>,
+    #[serde(borrow)]
+    pub resolution: Text<'a>,
+    #[serde(borrow)]
+    pub action: Text<'a>,
+    #[serde(borrow)]
+    pub adopted_date: Text<'a>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub mandate_until: Option<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub troop_ceiling: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub police_ceiling: Option<u64>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Text<'a>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Text<'a>>,
+}
+
+/// A schema-valid payload, typed by its event type. It serializes as its struct alone, with
+/// fields in the schema's order and absent ones left out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Payload<'a> {
+    Genesis(Genesis<'a>),
+    KeyEnrolled(KeyEnrolled<'a>),
+    KeyRevoked(KeyRevoked<'a>),
+    IncidentReported(IncidentReported<'a>),
+    IncidentCorrected(IncidentCorrected<'a>),
+    IncidentRetracted(IncidentRetracted<'a>),
+    EvidenceAnchored(EvidenceAnchored<'a>),
+    AccordStatusChanged(AccordStatusChanged<'a>),
+    MandateChanged(MandateChanged<'a>),
+}
+
+/// A payload that passed its schema but does not fit its type: the schema and the struct
+/// disagree (or a whole number is beyond what 64 bits hold).
+#[derive(Debug, thiserror::Error)]
+#[error("the {event_type} payload does not fit its type")]
+pub struct PayloadError {
+    pub event_type: EventType,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl<'a> Payload<'a> {
+    /// Reads the payload bytes of an event of `event_type`.
+    pub fn parse(event_type: EventType, bytes: &'a [u8]) -> Result<Payload<'a>, PayloadError> {
+        Self::read(event_type, &mut serde_json::Deserializer::from_slice(bytes))
+    }
+
+    /// Reads a payload already parsed for its schema, borrowing its strings.
+    pub fn from_value(
+        event_type: EventType,
+        value: &'a Value,
+    ) -> Result<Payload<'a>, PayloadError> {
+        Self::read(event_type, value)
+    }
+
+    fn read<D>(event_type: EventType, from: D) -> Result<Payload<'a>, PayloadError>
+    where
+        D: Deserializer<'a, Error = serde_json::Error>,
+    {
+        let typed = match event_type {
+            EventType::LedgerGenesis => Deserialize::deserialize(from).map(Payload::Genesis),
+            EventType::KeyEnrolled => Deserialize::deserialize(from).map(Payload::KeyEnrolled),
+            EventType::KeyRevoked => Deserialize::deserialize(from).map(Payload::KeyRevoked),
+            EventType::IncidentReported => {
+                Deserialize::deserialize(from).map(Payload::IncidentReported)
+            }
+            EventType::IncidentCorrected => {
+                Deserialize::deserialize(from).map(Payload::IncidentCorrected)
+            }
+            EventType::IncidentRetracted => {
+                Deserialize::deserialize(from).map(Payload::IncidentRetracted)
+            }
+            EventType::EvidenceAnchored => {
+                Deserialize::deserialize(from).map(Payload::EvidenceAnchored)
+            }
+            EventType::AccordStatusChanged => {
+                Deserialize::deserialize(from).map(Payload::AccordStatusChanged)
+            }
+            EventType::MandateChanged => {
+                Deserialize::deserialize(from).map(Payload::MandateChanged)
+            }
+        };
+        typed.map_err(|source| PayloadError { event_type, source })
+    }
+
+    /// The payload's JSON text, as it is signed.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Payload::Genesis(_) => EventType::LedgerGenesis,
+            Payload::KeyEnrolled(_) => EventType::KeyEnrolled,
+            Payload::KeyRevoked(_) => EventType::KeyRevoked,
+            Payload::IncidentReported(_) => EventType::IncidentReported,
+            Payload::IncidentCorrected(_) => EventType::IncidentCorrected,
+            Payload::IncidentRetracted(_) => EventType::IncidentRetracted,
+            Payload::EvidenceAnchored(_) => EventType::EvidenceAnchored,
+            Payload::AccordStatusChanged(_) => EventType::AccordStatusChanged,
+            Payload::MandateChanged(_) => EventType::MandateChanged,
+        }
+    }
+
+    /// What the event says, in one line for a listing: `origin X`, `NAME as ROLE`,
+    /// `ID DATE TYPE`, `ID: REASON`, ...
+    pub fn summary(&self) -> String {
+        match self {
+            Payload::Genesis(p) => format!("origin {}", p.origin),
+            Payload::KeyEnrolled(p) => format!("{} as {}", p.name, p.role),
+            Payload::KeyRevoked(p) => format!("{}: {}", p.name, p.reason),
+            Payload::IncidentReported(p) => {
+                format!("{} {} {}", p.incident_id, p.event_date, p.event_type)
+            }
+            Payload::IncidentCorrected(p) => format!("{}: {}", p.incident_id, p.reason),
+            Payload::IncidentRetracted(p) => format!("{}: {}", p.incident_id, p.reason),
+            Payload::EvidenceAnchored(p) => format!("{} {}", p.incident_id, p.filename),
+            Payload::AccordStatusChanged(p) => match &p.provision {
+                Some(provision) => {
+                    format!("{}/{provision} {} {}", p.accord, p.status, p.effective_date)
+                }
+                None => format!("{} {} {}", p.accord, p.status, p.effective_date),
+            },
+            Payload::MandateChanged(p) => format!(
+                "{} {} {} {}",
+                p.mission, p.resolution, p.action, p.adopted_date
+            ),
+        }
+    }
+}
+
+/// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
+fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+    impl de::Visitor<'_> for Whole {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number from 0 to 2^64 - 1")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 as f64 is exact; every whole f64 below it converts exactly.
+            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+    deserializer.deserialize_any(Whole)
+}
+
+fn some_whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    whole_number(deserializer).map(Some)
+}
+
+/// A field that is present, possibly null: serde's `Option` alone cannot tell a null from an
+/// absent field, and in a correction they differ (null clears, absent keeps).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    Option<T>: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// What an incident field holds, as its schema says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A string.
+    Text,
+    /// A whole number of at least 0.
+    Integer,
+    /// A decimal number.
+    Number,
+    /// A list of strings.
+    TextList,
+    /// The `{name, release, id}` object of [`SourceDataset`].
+    Dataset,
+}
+
+/// One field of an incident, as `incident.reported` states it and `incident.corrected` changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IncidentField {
+    pub name: &'static str,
+    pub kind: FieldKind,
+}
+
+macro_rules! incident_fields {
+    ($($constant:ident $name:literal $kind:ident,)*) => {
+        /// Each incident field by name, for code that sets or reads one.
+        pub mod field {
+            use super::{FieldKind, IncidentField};
+            $(pub const $constant: IncidentField =
+                IncidentField { name: $name, kind: FieldKind::$kind };)*
+        }
+        /// Every field of an incident except its id, in the schema's order (which is also the
+        /// order importers write them in).
+        pub const INCIDENT_FIELDS: &[IncidentField] = &[$(field::$constant),*];
+    };
+}
+
+incident_fields! {
+    EVENT_DATE "event_date" Text,
+    EVENT_TYPE "event_type" Text,
+    SUB_EVENT_TYPE "sub_event_type" Text,
+    ACTOR1 "actor1" Text,
+    ACTOR2 "actor2" Text,
+    ASSOC_ACTOR_1 "assoc_actor_1" Text,
+    COUNTRY "country" Text,
+    ADMIN1 "admin1" Text,
+    ADMIN2 "admin2" Text,
+    ADMIN3 "admin3" Text,
+    LOCATION "location" Text,
+    LATITUDE "latitude" Number,
+    LONGITUDE "longitude" Number,
+    FATALITIES "fatalities" Integer,
+    SOURCES "sources" TextList,
+    NOTES "notes" Text,
+    SOURCE_DATASET "source_dataset" Dataset,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{schema_json as schema, Schemas};
+    use serde_json::json;
+
+    fn kind_of(property: &Value) -> FieldKind {
+        let types: Vec<&str> = match &property["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            other => panic!("no type in {other}"),
+        };
+        match types.iter().find(|t| **t != "null").copied() {
+            Some("string") => FieldKind::Text,
+            Some("integer") => FieldKind::Integer,
+            Some("number") => FieldKind::Number,
+            Some("array") => FieldKind::TextList,
+            Some("object") => FieldKind::Dataset,
+            other => panic!("unexpected type {other:?}"),
+        }
+    }
+
+    #[test]
+    fn incident_fields_are_the_schemas_properties_with_their_kinds() {
+        let reported = schema(EventType::IncidentReported);
+        let listed: Vec<(&str, FieldKind)> = reported["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| *name != "incident_id")
+            .map(|(name, property)| (name.as_str(), kind_of(property)))
+            .collect();
+        let ours: Vec<(&str, FieldKind)> =
+            INCIDENT_FIELDS.iter().map(|f| (f.name, f.kind)).collect();
+        assert_eq!(ours, listed);
+
+        let corrected = schema(EventType::IncidentCorrected);
+        let changeable: Vec<(&str, FieldKind)> = corrected["properties"]["changes"]["properties"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, property)| (name.as_str(), kind_of(property)))
+            .collect();
+        assert_eq!(ours, changeable);
+    }
+
+    fn valid(event_type: EventType, payload: &Value) -> bool {
+        Schemas::load()
+            .unwrap()
+            .validate(event_type, 1, payload)
+            .is_ok()
+    }
+
+    /// Payloads at the edges of what the schemas accept: every one the schema accepts must be
+    /// read by its struct, from bytes and from a parsed value alike.
+    #[test]
+    fn every_payload_the_schemas_accept_is_read() {
+        let key = format!("ed25519:{}", "ab".repeat(32));
+        let cases = [
+            (
+                EventType::LedgerGenesis,
+                json!({"origin": "a.org/x", "admin_name": "admin", "admin_public_key": key}),
+            ),
+            (
+                EventType::KeyEnrolled,
+                json!({"name": "inv", "role": "investigator", "public_key": key}),
+            ),
+            (
+                EventType::KeyRevoked,
+                json!({"name": "inv", "public_key": key, "reason": "left \"the\" panel"}),
+            ),
+            (
+                EventType::IncidentReported,
+                json!({"incident_id": "x-1", "event_date": "2023-01-05", "event_type": "Battles",
+                       "actor1": "A", "fatalities": 3.0}),
+            ),
+            (
+                EventType::IncidentReported,
+                json!({"incident_id": "x-1", "event_date": "2023-01-05", "event_type": "Battles",
+                       "sub_event_type": "Armed clash", "actor1": "A", "actor2": "B",
+                       "assoc_actor_1": "C", "country": "Mali", "admin1": "Gao", "admin2": "G",
+                       "admin3": "H", "location": "L", "latitude": 15, "longitude": -0.5,
+                       "fatalities": 0, "sources": [], "notes": "",
+                       "source_dataset": {"name": "ACLED", "release": "r", "id": "1"}}),
+            ),
+            (
+                EventType::IncidentCorrected,
+                json!({"incident_id": "x-1", "changes": {"sub_event_type": null, "actor2": null,
+                       "latitude": null, "sources": null, "source_dataset": null, "notes": null,
+                       "fatalities": 4}, "reason": "r"}),
+            ),
+            (
+                EventType::IncidentRetracted,
+                json!({"incident_id": "x-1", "reason": "r"}),
+            ),
+            (
+                EventType::EvidenceAnchored,
+                json!({"incident_id": "x-1", "blake3": "0".repeat(64), "sha256": "1".repeat(64),
+                       "bytes": 10, "media_type": "text/plain", "filename": "f.txt",
+                       "captured_at": "2023-01-05T10:00:00Z", "custody_note": "n"}),
+            ),
+            (
+                EventType::AccordStatusChanged,
+                json!({"accord": "algiers-2015", "provision": "ddr", "status": "signed",
+                       "effective_date": "2015-06-20", "source": "s", "note": ""}),
+            ),
+            (
+                EventType::MandateChanged,
+                json!({"mission": "MINUSMA", "resolution": "S/RES/2100 (2013)",
+                       "action": "established", "adopted_date": "2013-04-25",
+                       "mandate_until": "2014-06-30", "troop_ceiling": 11200,
+                       "police_ceiling": 1440.0, "source": "s", "note": "n"}),
+            ),
+        ];
+        for (event_type, payload) in cases {
+            assert!(valid(event_type, &payload), "{event_type}: {payload}");
+            let bytes = payload.to_string().into_bytes();
+            let from_bytes = Payload::parse(event_type, &bytes).unwrap();
+            let from_value = Payload::from_value(event_type, &payload).unwrap();
+            assert_eq!(from_bytes, from_value);
+            assert_eq!(from_bytes.event_type(), event_type);
+            // Written back, it reads the same: nothing added, nothing lost, nulls kept.
+            let written = from_value.to_bytes().unwrap();
+            assert!(valid(
+                event_type,
+                &serde_json::from_slice(&written).unwrap()
+            ));
+            assert_eq!(Payload::parse(event_type, &written).unwrap(), from_value);
+        }
+    }
+
+    /// The demo's example events, written by people against the schemas, all read as typed.
+    #[test]
+    fn every_example_event_reads_as_its_type() {
+        let schemas = Schemas::load().unwrap();
+        for (file, text) in crate::demo::EXAMPLE_BATCHES {
+            for event in crate::input::parse_events(text.as_bytes()).unwrap() {
+                let event_type = EventType::parse(&event.event_type).unwrap();
+                let value = crate::schema::parse_payload(&event.payload).unwrap();
+                schemas.validate(event_type, 1, &value).unwrap();
+                let typed = Payload::parse(event_type, &event.payload);
+                assert!(typed.is_ok(), "{file} line {:?}: {typed:?}", event.line);
+            }
+        }
+    }
+
+    #[test]
+    fn a_correction_tells_a_cleared_field_from_an_absent_one() {
+        let payload = json!({"incident_id": "x", "changes": {"actor2": null, "country": "Mali"},
+                             "reason": "r"});
+        let Payload::IncidentCorrected(c) =
+            Payload::from_value(EventType::IncidentCorrected, &payload).unwrap()
+        else {
+            panic!("not a correction");
+        };
+        assert_eq!(c.changes.actor2, Some(None));
+        assert_eq!(c.changes.country, Some(Some("Mali".into())));
+        assert_eq!(c.changes.admin1, None);
+    }
+
+    #[test]
+    fn a_payload_of_the_wrong_shape_is_an_error_not_a_default() {
+        let payload = json!({"incident_id": "x", "reason": 5});
+        let err = Payload::from_value(EventType::IncidentRetracted, &payload).unwrap_err();
+        assert_eq!(err.event_type, EventType::IncidentRetracted);
+        assert!(Payload::parse(EventType::IncidentReported, b"{\"fatalities\": 1.5}").is_err());
+    }
+
+    #[test]
+    fn escaped_strings_are_read_unescaped() {
+        let bytes = br#"{"incident_id": "x", "reason": "line\nbreak \u00e9"}"#;
+        let Payload::IncidentRetracted(p) =
+            Payload::parse(EventType::IncidentRetracted, bytes).unwrap()
+        else {
+            panic!("not a retraction");
+        };
+        assert_eq!(p.reason, "line\nbreak é");
+    }
+
+    #[test]
+    fn summaries_name_what_each_event_says() {
+        let cases = [
+            (
+                EventType::KeyEnrolled,
+                json!({"name": "inv", "role": "auditor", "public_key": "k"}),
+                "inv as auditor",
+            ),
+            (
+                EventType::IncidentReported,
+                json!({"incident_id": "x-1", "event_date": "2023-01-05", "event_type": "Riots",
+                       "actor1": "A", "fatalities": 0}),
+                "x-1 2023-01-05 Riots",
+            ),
+            (
+                EventType::AccordStatusChanged,
+                json!({"accord": "a", "provision": "ddr", "status": "signed",
+                       "effective_date": "2015-06-20"}),
+                "a/ddr signed 2015-06-20",
+            ),
+            (
+                EventType::AccordStatusChanged,
+                json!({"accord": "a", "status": "signed", "effective_date": "2015-06-20"}),
+                "a signed 2015-06-20",
+            ),
+        ];
+        for (event_type, payload, summary) in cases {
+            let typed = Payload::from_value(event_type, &payload).unwrap();
+            assert_eq!(typed.summary(), summary);
+        }
+    }
+}
