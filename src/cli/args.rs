@@ -29,9 +29,16 @@ pub struct Cli {
 
 /// Options of every subcommand: which ledger, and how long to wait for it.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The ledger directory.
-    #[arg(long, global = true, env = "LEDGER_DIR", default_value = "ledger.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_DIR",
+        hide_env_values = true,
+        default_value = "ledger.db"
+    )]
     pub ledger: PathBuf,
     /// Seconds to wait for another process that holds the ledger.
     #[arg(long, global = true, default_value_t = 0.0, value_name = "SECONDS")]

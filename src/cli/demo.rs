@@ -1,6 +1,5 @@
 //! `ledger demo`: build, verify and export a small Mali ledger from the bundled examples.
 
-use crate::cli::export::print_manifest;
 use crate::cli::output::count;
 use crate::cli::verify::text_summary;
 use crate::cli::Outcome;
@@ -50,7 +49,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     writeln!(out, "{}", text_summary(&summary.report))?;
     let export_dir = summary.dir.join("export");
     let (manifest, tables) = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
-    print_manifest(out, &manifest, &export_dir)?;
+    writeln!(
+        out,
+        "  exported {} as CSV to {}",
+        count(manifest.files.len() as u64, "projection", "projections"),
+        export_dir.display()
+    )?;
     for table in tables.iter().filter(|t| SHOWN.contains(&t.name)) {
         writeln!(out, "\n$ ledger project {}", table.name)?;
         export::write_table(table, TableFormat::Table, &mut *out)?;

@@ -1,6 +1,7 @@
 //! How an entry is shown: one serializable view used for both JSON and text, and the one-line
 //! summary of what an event is about.
 
+use crate::cli::output::count;
 use ledger::entry::Entry;
 use ledger::event::EventType;
 use ledger::keys::PublicKey;
@@ -103,8 +104,10 @@ impl<'a> EntryView<'a> {
             (
                 "seal",
                 format!(
-                    "statement {} of {} ({} proof hashes)",
-                    self.seal.index, self.seal.batch_size, self.seal.proof_hashes
+                    "statement {} of {} ({})",
+                    self.seal.index,
+                    self.seal.batch_size,
+                    count(self.seal.proof_hashes as u64, "proof hash", "proof hashes")
                 ),
             ),
             ("signature", self.seal.signature.clone()),

@@ -27,7 +27,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
 }
 
 /// What an export covers, then its files under a header.
-pub fn print_manifest(out: &mut dyn Write, manifest: &Manifest, dir: &Path) -> Result<()> {
+fn print_manifest(out: &mut dyn Write, manifest: &Manifest, dir: &Path) -> Result<()> {
     match manifest.seq {
         Some(seq) => writeln!(
             out,

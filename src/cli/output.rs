@@ -13,18 +13,16 @@ use std::path::Path;
 /// How a command prints its records.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Format {
-    /// Lines for people, under a header row.
     Text,
-    /// One JSON document.
     Json,
-    /// One JSON object per line.
     Ndjson,
 }
 
 /// The `--format` option of commands that print records.
 #[derive(clap::Args)]
 pub struct FormatArg {
-    /// Output format.
+    /// Output format: text for people (under a header row), json for one JSON document, ndjson
+    /// for one JSON object per line.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

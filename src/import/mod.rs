@@ -450,7 +450,7 @@ fn read<L: Layout>(
     };
     let layout = L::locate(&header).map_err(|column| {
         header_problem(format!(
-            "the header has no column {column}, which every {name} file has; is this a {name} file?",
+            "the header has no column {column}, which every {name} file has; is this file from {name}?",
             name = L::NAME
         ))
     })?;
