@@ -202,13 +202,19 @@ pub enum ExportError {
     #[error(transparent)]
     Projection(#[from] ProjectionError),
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Ledger(Box<LedgerError>),
     #[error("cannot write the export to {}", dir.display())]
     Write {
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
+}
+
+impl From<LedgerError> for ExportError {
+    fn from(e: LedgerError) -> Self {
+        ExportError::Ledger(Box::new(e))
+    }
 }
 
 /// Builds every projection up to `as_of` and writes them with their manifest into `dir`;

@@ -15,7 +15,7 @@ pub struct Args {
     /// The secret key file that signs the anchor (an enrolled investigator's key).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// The incident the evidence belongs to (its incident_id).
+    /// The incident the evidence belongs to, by its ID.
     #[arg(long, value_name = "ID")]
     incident: String,
     /// The evidence file; only its hashes, size and name are recorded.
