@@ -13,11 +13,23 @@ use ledger::store::StoreError;
 use std::error::Error;
 
 /// The line `main` prints for a failed command: the error with its causes, and advice if any.
+/// A cause whose text its wrapper already shows is not repeated.
 pub fn message(error: &anyhow::Error) -> String {
-    match error.chain().find_map(hint) {
-        Some(advice) => format!("{error:#}; {advice}"),
-        None => format!("{error:#}"),
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
     }
+    if let Some(advice) = error.chain().find_map(hint) {
+        text.push_str("; ");
+        text.push_str(&advice);
+    }
+    text
 }
 
 /// Advice for one error, looking into the library errors it wraps.
