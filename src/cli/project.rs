@@ -80,7 +80,7 @@ impl From<TableFormatArg> for TableFormat {
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     let format = TableFormat::from(args.format);
     let table = match &args.name {
-        Some(name) if !args.list => {
+        Some(name) => {
             let view = projection::by_name(name)
                 .ok_or_else(|| ProjectionError::Unknown { name: name.clone() })?;
             let window = Window {
@@ -97,7 +97,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             )?;
             projected.tables.swap_remove(0)
         }
-        _ => views(),
+        None => views(),
     };
     to_path_or_stdout(args.output.as_deref(), out, |out| {
         export::write_table(&table, format, out)
