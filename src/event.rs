@@ -15,6 +15,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Investigator, Role::Auditor];
+
     pub fn name(self) -> &'static str {
         match self {
             Role::Admin => "admin",
@@ -24,9 +26,7 @@ impl Role {
     }
 
     pub fn parse(name: &str) -> Option<Role> {
-        [Role::Admin, Role::Investigator, Role::Auditor]
-            .into_iter()
-            .find(|r| r.name() == name)
+        Role::ALL.into_iter().find(|r| r.name() == name)
     }
 }
 

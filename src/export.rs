@@ -5,12 +5,15 @@
 //!
 //! This module formats what projections computed; it never computes a view itself.
 
+use crate::ledger::LedgerError;
 use crate::merkle::Hash;
-use crate::projection::{Cell, Covered, Table};
+use crate::projection::{self, AsOf, Cell, Covered, ProjectionError, Refresh, Table, Window};
+use crate::store::Store;
+use crate::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TableFormat {
@@ -192,4 +195,50 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Ledger(Box<LedgerError>),
+    #[error("cannot write the export to {}", dir.display())]
+    Write {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl From<LedgerError> for ExportError {
+    fn from(e: LedgerError) -> Self {
+        ExportError::Ledger(Box::new(e))
+    }
+}
+
+/// Builds every projection up to `as_of` and writes them with their manifest into `dir`;
+/// returns the manifest and the tables written.
+pub fn export_all<S: Store>(
+    ledger: &Ledger<S>,
+    dir: &Path,
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<(Manifest, Vec<Table>), ExportError> {
+    let projected = projection::project(
+        ledger,
+        projection::REGISTRY,
+        as_of,
+        &Window::default(),
+        refresh,
+    )?;
+    let origin = ledger.origin()?.unwrap_or_default();
+    let manifest =
+        write_export(dir, &origin, projected.covered, &projected.tables).map_err(|source| {
+            ExportError::Write {
+                dir: dir.to_path_buf(),
+                source,
+            }
+        })?;
+    Ok((manifest, projected.tables))
 }

@@ -1,0 +1,135 @@
+//! The top-level command, the options every subcommand shares, and the value parsers built from
+//! the library's own lists (roles, dates), so that no list is written twice.
+
+use crate::cli::{
+    append, attach, completions, demo, export, import, init, key, log, man, project, reindex, show,
+    verify,
+};
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use ledger::event::Role;
+use ledger::Ledger;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "ledger",
+    version,
+    about = "A signed, append-only, hash-chained incident ledger",
+    after_help = "Exit status: 0 success, 1 verification found a problem, 2 usage, input or I/O error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options of every subcommand: which ledger, and how long to wait for it.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// The ledger directory.
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_DIR",
+        hide_env_values = true,
+        default_value = "ledger.db"
+    )]
+    pub ledger: PathBuf,
+    /// Seconds to wait for another process that holds the ledger.
+    #[arg(long, global = true, default_value_t = 0.0, value_name = "SECONDS")]
+    pub wait: f64,
+}
+
+impl Global {
+    pub fn open(&self) -> Result<Ledger> {
+        if !(self.wait.is_finite() && self.wait >= 0.0) {
+            bail!("--wait must be a number of seconds, 0 or more");
+        }
+        Ok(Ledger::open(
+            &self.ledger,
+            Duration::from_secs_f64(self.wait),
+        )?)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a ledger: its genesis entry names its origin and admin key.
+    Init(init::Args),
+    /// Generate, enrol, revoke and list keys.
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Append events (one JSON object or NDJSON) as one atomic, durable batch.
+    Append(append::Args),
+    /// Anchor an evidence file to an incident by its hashes (the file is not stored).
+    Attach(attach::Args),
+    /// List entries.
+    Log(log::Args),
+    /// Show one entry in full.
+    Show(show::Args),
+    /// Audit the whole ledger from its stored bytes.
+    Verify(verify::Args),
+    /// Rebuild the ledger's derived state (keys, names, incidents, head) from the log.
+    Reindex(reindex::Args),
+    /// Print a projection (a current view built from the log), or list them with --list.
+    Project(project::Args),
+    /// Write every projection as CSV into a directory, with manifest.json naming the ledger state.
+    Export(export::Args),
+    /// Import a UCDP GED or ACLED release (CSV): new rows are reported, changed rows corrected,
+    /// vanished rows retracted, unchanged rows left alone.
+    Import(import::Args),
+    /// Build and verify a small Mali ledger from the bundled examples.
+    Demo(demo::Args),
+    /// Print a shell completion script.
+    Completions(completions::Args),
+    /// Print the manual page (roff), or write one page per command into a directory.
+    Man(man::Args),
+}
+
+/// `--version`: the crate's version and the versions of the formats it reads and writes.
+fn long_version() -> String {
+    let schemas: Vec<String> = ledger::event::EventType::ALL
+        .iter()
+        .map(|t| format!("{} v{}", t.name(), t.current_schema_version()))
+        .collect();
+    format!(
+        "{}\nentry format v{}, statement format v{}, seal format v{}\nevent schemas: {}",
+        env!("CARGO_PKG_VERSION"),
+        ledger::entry::ENTRY_VERSION,
+        ledger::statement::STATEMENT_VERSION,
+        ledger::statement::SEAL_VERSION,
+        schemas.join(", ")
+    )
+}
+
+/// The whole command tree as clap sees it, for parsing, completions and the manual.
+pub fn command() -> clap::Command {
+    // clap keeps version texts as &'static str; this one is built once per run.
+    let version: &'static str = Box::leak(long_version().into_boxed_str());
+    Cli::command().long_version(version)
+}
+
+/// Parses the process's arguments; on a usage error, `--help` or `--version` clap prints and
+/// exits (status 2 for a usage error, 0 otherwise).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// `--role`: the names come from [`Role`], the one list of roles.
+pub fn role_parser() -> impl TypedValueParser<Value = Role> {
+    PossibleValuesParser::new(Role::ALL.map(Role::name))
+        .try_map(|name| Role::parse(&name).ok_or_else(|| format!("{name:?} is not a role")))
+}
+
+/// An event date (YYYY-MM-DD) for `--from` and `--to`.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    ledger::projection::iso_date(text)
+        .ok_or_else(|| format!("{text:?} is not a date; write it as YYYY-MM-DD"))
+}

@@ -1,0 +1,130 @@
+//! How an entry is shown: one serializable view used for both JSON and text.
+
+use crate::cli::output::count;
+use ledger::entry::Entry;
+use ledger::event::EventType;
+use ledger::keys::PublicKey;
+use ledger::merkle::Hash;
+use ledger::payload::Payload;
+use ledger::rules::KeyRecord;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Enrolled keys by public key, to show authors by name.
+pub type KeyNames = HashMap<PublicKey, String>;
+
+pub fn key_names(keys: &[KeyRecord]) -> KeyNames {
+    keys.iter()
+        .map(|k| (PublicKey(k.public_key), k.name.clone()))
+        .collect()
+}
+
+/// An entry as `log` and `show` print it.
+#[derive(Serialize)]
+pub struct EntryView<'a> {
+    pub seq: u64,
+    pub recorded_at: String,
+    pub hash: String,
+    pub prev: String,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub schema_version: u16,
+    pub author: String,
+    pub author_name: Option<&'a str>,
+    pub claimed_at: String,
+    pub seal: SealView,
+    /// The payload; a stored payload that is not JSON (a damaged entry) is shown as text.
+    pub data: Value,
+    /// What the event is about, in a few words (empty for a payload that does not read as its
+    /// type, which only a damaged entry has).
+    #[serde(skip)]
+    pub about: String,
+}
+
+#[derive(Serialize)]
+pub struct SealView {
+    pub index: u64,
+    pub batch_size: u64,
+    pub proof_hashes: usize,
+    pub signature: String,
+}
+
+impl<'a> EntryView<'a> {
+    pub fn new(entry: &'a Entry, hash: &Hash, names: &'a KeyNames) -> EntryView<'a> {
+        let statement = &entry.statement;
+        EntryView {
+            seq: entry.seq,
+            recorded_at: entry.recorded_at.to_rfc3339(),
+            hash: hex::encode(hash),
+            prev: hex::encode(entry.prev),
+            event_type: &statement.event_type,
+            schema_version: statement.schema_version,
+            author: statement.author.to_string(),
+            author_name: names.get(&statement.author).map(String::as_str),
+            claimed_at: statement.claimed_at.to_rfc3339(),
+            seal: SealView {
+                index: entry.seal.index,
+                batch_size: entry.seal.batch_size,
+                proof_hashes: entry.seal.proof.len(),
+                signature: hex::encode(entry.seal.signature),
+            },
+            data: serde_json::from_slice(&statement.payload).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&statement.payload).into_owned())
+            }),
+            about: EventType::parse(&statement.event_type)
+                .and_then(|t| Payload::parse(t, &statement.payload).ok())
+                .map(|payload| payload.summary())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The header of `log`'s text lines.
+    pub const LINE_HEADER: &'static str =
+        "   SEQ  RECORDED_AT                  TYPE                   AUTHOR             ABOUT";
+
+    /// `log`'s text line: seq, time, type, author, and what the event is about.
+    pub fn line(&self) -> String {
+        let author = self.author_name.unwrap_or(&self.author);
+        format!(
+            "{:>6}  {:<27}  {:<22} {:<18} {}",
+            self.seq,
+            self.recorded_at,
+            self.event_type,
+            author,
+            self.about
+        )
+    }
+
+    /// `show`'s text: one field per line, then the payload as indented JSON.
+    pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let fields = [
+            ("seq", self.seq.to_string()),
+            ("recorded_at", self.recorded_at.clone()),
+            ("hash", self.hash.clone()),
+            ("prev", self.prev.clone()),
+            ("type", self.event_type.to_string()),
+            ("schema_version", self.schema_version.to_string()),
+            ("author", self.author.clone()),
+            ("author_name", self.author_name.unwrap_or("-").to_string()),
+            ("claimed_at", self.claimed_at.clone()),
+            (
+                "seal",
+                format!(
+                    "statement {} of {} ({})",
+                    self.seal.index,
+                    self.seal.batch_size,
+                    count(self.seal.proof_hashes as u64, "proof hash", "proof hashes")
+                ),
+            ),
+            ("signature", self.seal.signature.clone()),
+        ];
+        for (name, value) in fields {
+            writeln!(out, "{name:<15} {value}")?;
+        }
+        writeln!(out, "data")?;
+        serde_json::to_writer_pretty(&mut *out, &self.data)?;
+        writeln!(out)
+    }
+}

@@ -1,0 +1,148 @@
+//! Advice that names flags and commands, added to the library's neutral error sentences. The
+//! library says what went wrong; this module knows what a user of this command line can do
+//! about it, and finds it by the error's type and variant, through wrapped causes.
+
+use ledger::demo::DemoError;
+use ledger::export::ExportError;
+use ledger::import::ImportError;
+use ledger::keys::KeyError;
+use ledger::ledger::{LedgerError, Refusal};
+use ledger::projection::ProjectionError;
+use ledger::rules::RuleViolation;
+use ledger::store::StoreError;
+use std::error::Error;
+
+/// The line `main` prints for a failed command: the error with its causes, and advice if any.
+/// A cause whose text its wrapper already shows is not repeated.
+pub fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&said);
+        }
+    }
+    if let Some(advice) = error.chain().find_map(hint) {
+        text.push_str("; ");
+        text.push_str(&advice);
+    }
+    text
+}
+
+/// Advice for one error, looking into the library errors it wraps.
+fn hint(error: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = error.downcast_ref::<StoreError>() {
+        return store(e);
+    }
+    if let Some(e) = error.downcast_ref::<LedgerError>() {
+        return ledger(e);
+    }
+    if let Some(e) = error.downcast_ref::<RuleViolation>() {
+        return rule(e);
+    }
+    if let Some(e) = error.downcast_ref::<KeyError>() {
+        return key(e);
+    }
+    if let Some(e) = error.downcast_ref::<ProjectionError>() {
+        return projection(e);
+    }
+    if let Some(e) = error.downcast_ref::<ExportError>() {
+        return match e {
+            ExportError::Projection(e) => projection(e),
+            ExportError::Ledger(e) => ledger(e),
+            ExportError::Write { .. } => None,
+        };
+    }
+    if let Some(e) = error.downcast_ref::<ImportError>() {
+        return import(e);
+    }
+    if let Some(e) = error.downcast_ref::<DemoError>() {
+        return match e {
+            DemoError::Occupied { .. } => Some("choose another --dir".into()),
+            DemoError::Key(e) => key(e),
+            DemoError::Ledger(e) => ledger(e),
+            DemoError::Io { .. } | DemoError::Example { .. } => None,
+        };
+    }
+    None
+}
+
+fn store(error: &StoreError) -> Option<String> {
+    match error {
+        StoreError::NoLedger { .. } => {
+            Some("create one with `ledger init`, or point --ledger (or LEDGER_DIR) at one".into())
+        }
+        StoreError::NotEmpty { .. } => Some("choose a new or empty --ledger directory".into()),
+        StoreError::InUse { .. } => Some("try again later, or pass --wait SECONDS".into()),
+        StoreError::MalformedKey { .. } => Some("run `ledger verify` for a full report".into()),
+        StoreError::Io { .. } | StoreError::Database { .. } => None,
+    }
+}
+
+fn ledger(error: &LedgerError) -> Option<String> {
+    match error {
+        LedgerError::Store(e) => store(e),
+        LedgerError::Rejected(rejection) => match &rejection.refusal {
+            Refusal::Rule(e) => rule(e),
+            Refusal::TooLarge(_) => {
+                Some("anchor large material by its hashes with `ledger attach`".into())
+            }
+            _ => None,
+        },
+        LedgerError::Damaged { .. } | LedgerError::DamagedEntry { .. } => {
+            Some("run `ledger verify` for a full report".into())
+        }
+        LedgerError::DamagedState(_) => {
+            Some("run `ledger reindex` to rebuild it from the log, then `ledger verify`".into())
+        }
+        LedgerError::NoSuchKey(_) => Some("`ledger key list` shows the enrolled keys".into()),
+        LedgerError::Schemas(_) | LedgerError::EmptyBatch => None,
+    }
+}
+
+fn rule(error: &RuleViolation) -> Option<String> {
+    match error {
+        RuleViolation::UnknownKey { .. } => {
+            Some("an admin can enrol it with `ledger key enroll`".into())
+        }
+        RuleViolation::NoActiveKeyNamed { .. } => {
+            Some("`ledger key list` shows the enrolled keys".into())
+        }
+        _ => None,
+    }
+}
+
+fn key(error: &KeyError) -> Option<String> {
+    match error {
+        KeyError::Exists { .. } => Some("choose another --out".into()),
+        KeyError::NotAKeyFile { .. } => {
+            Some("create one with `ledger key generate --out FILE`".into())
+        }
+        KeyError::TooOpen { path, .. } => Some(format!("run `chmod 600 {}`", path.display())),
+        _ => None,
+    }
+}
+
+fn projection(error: &ProjectionError) -> Option<String> {
+    match error {
+        ProjectionError::Ledger(e) => ledger(e),
+        ProjectionError::Unknown { .. } => Some("`ledger project --list` names them".into()),
+        ProjectionError::NoEventTime { .. } => Some("leave out --from and --to".into()),
+        ProjectionError::CacheDamaged => None,
+    }
+}
+
+fn import(error: &ImportError) -> Option<String> {
+    match error {
+        ImportError::Malformed { .. } => {
+            Some("fix the row, or pass --skip-invalid to leave such rows out".into())
+        }
+        ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
+        ImportError::Append { source, .. } => ledger(source),
+        ImportError::Projection(e) => projection(e),
+        ImportError::Unreadable { .. } | ImportError::Header { .. } => None,
+    }
+}

@@ -1,0 +1,124 @@
+//! `ledger key`: generate a key file, enrol and revoke keys, list the enrolled keys.
+
+use crate::cli::append::{print_appended, AppendedArgs};
+use crate::cli::args::{role_parser, Global};
+use crate::cli::output::{note, write_table, FormatArg};
+use crate::cli::Outcome;
+use anyhow::{bail, Result};
+use ledger::event::Role;
+use ledger::keys::{PublicKey, SecretKey};
+use ledger::projection::{Cell, Table};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Create a secret key file (mode 0600) and print its public key.
+    Generate(GenerateArgs),
+    /// Enrol a public key with a name and role (needs an admin key).
+    Enroll(EnrollArgs),
+    /// Revoke the active key with this name (needs an admin key).
+    Revoke(RevokeArgs),
+    /// List enrolled keys.
+    List(FormatArg),
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Where to write the new secret key; the file must not exist yet (never `-`: a secret key
+    /// is not printed).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// A name kept in the key file (`ledger init` uses it as the admin's name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct EnrollArgs {
+    /// An admin's secret key file, to sign the enrolment.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The public key to enrol, as printed by `ledger key generate` (ed25519:<hex>).
+    #[arg(long, value_name = "PUBKEY")]
+    public: String,
+    /// The name the key goes by in the ledger (one active key per name).
+    #[arg(long)]
+    name: String,
+    /// What the key may sign.
+    #[arg(long, value_parser = role_parser())]
+    role: Role,
+    #[command(flatten)]
+    output: AppendedArgs,
+}
+
+#[derive(clap::Args)]
+pub struct RevokeArgs {
+    /// An admin's secret key file, to sign the revocation.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The name of the active key to revoke.
+    #[arg(long)]
+    name: String,
+    /// Why the key is revoked, kept in the ledger.
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    output: AppendedArgs,
+}
+
+pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
+    match command {
+        Command::Generate(args) => generate(args, out)?,
+        Command::Enroll(args) => {
+            let admin = SecretKey::load(&args.key)?;
+            let public = PublicKey::parse(&args.public)?;
+            let appended = global
+                .open()?
+                .enroll_key(&admin, &public, &args.name, args.role)?;
+            print_appended(out, &[appended], &args.output)?;
+        }
+        Command::Revoke(args) => {
+            let admin = SecretKey::load(&args.key)?;
+            let appended = global
+                .open()?
+                .revoke_key(&admin, &args.name, &args.reason)?;
+            print_appended(out, &[appended], &args.output)?;
+        }
+        Command::List(args) => {
+            let keys = global.open()?.keys()?;
+            let table = Table {
+                name: "keys",
+                columns: &["name", "role", "public_key", "enrolled_seq", "revoked_seq"],
+                rows: keys
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            Cell::text(k.name.as_str()),
+                            Cell::text(k.role.name()),
+                            Cell::text(PublicKey(k.public_key).to_string()),
+                            Cell::seq(k.enrolled_seq),
+                            Cell::optional_seq(k.revoked_seq),
+                        ]
+                    })
+                    .collect(),
+            };
+            write_table(out, args.format, &table)?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
+    if args.out == Path::new("-") {
+        bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
+    }
+    let key = SecretKey::generate(args.name.clone())?;
+    key.save_new(&args.out)?;
+    writeln!(out, "{}", key.public())?;
+    note(&format!(
+        "wrote secret key to {} (mode 0600); share only the public key above",
+        args.out.display()
+    ));
+    Ok(())
+}

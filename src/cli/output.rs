@@ -1,0 +1,139 @@
+//! Printing shared by the commands: the `--format` option, records streamed as text lines under
+//! a header, one JSON array or one JSON object per line, tables, counted nouns, and the
+//! destination of `-o`/`--output` (`-` is standard output).
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use ledger::export::{self, TableFormat};
+use ledger::projection::Table;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// How a command prints its records.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Ndjson,
+}
+
+/// The `--format` option of commands that print records.
+#[derive(clap::Args)]
+pub struct FormatArg {
+    /// Output format: text for people (under a header row), json for one JSON document, ndjson
+    /// for one JSON object per line.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// "1 entry", "2 entries".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Records written one at a time, so that a long listing needs no memory: text lines (the
+/// caller writes the header), a JSON array with one record per line, or NDJSON.
+pub struct Records<'a> {
+    out: &'a mut dyn Write,
+    format: Format,
+    written: usize,
+}
+
+impl<'a> Records<'a> {
+    /// Starts a listing; `header` is the text format's first line.
+    pub fn start(out: &'a mut dyn Write, format: Format, header: &str) -> io::Result<Self> {
+        if format == Format::Text {
+            writeln!(out, "{header}")?;
+        }
+        Ok(Records {
+            out,
+            format,
+            written: 0,
+        })
+    }
+
+    /// Writes `record` as JSON, or `text` as its line.
+    pub fn push(&mut self, record: &impl Serialize, text: impl FnOnce() -> String) -> Result<()> {
+        match self.format {
+            Format::Text => writeln!(self.out, "{}", text())?,
+            Format::Json => {
+                self.out
+                    .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *self.out, record)?;
+            }
+            Format::Ndjson => {
+                serde_json::to_writer(&mut *self.out, record)?;
+                writeln!(self.out)?;
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<()> {
+        match (self.format, self.written) {
+            (Format::Json, 0) => writeln!(self.out, "[]"),
+            (Format::Json, _) => writeln!(self.out, "\n]"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One record: pretty JSON, one NDJSON line, or `text`.
+pub fn write_one(
+    out: &mut dyn Write,
+    format: Format,
+    record: &impl Serialize,
+    text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    match format {
+        Format::Text => text(out)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, record)?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => {
+            serde_json::to_writer(&mut *out, record)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// A table in `format`: aligned columns under a header for text.
+pub fn write_table(out: &mut dyn Write, format: Format, table: &Table) -> io::Result<()> {
+    let format = match format {
+        Format::Text => TableFormat::Table,
+        Format::Json => TableFormat::Json,
+        Format::Ndjson => TableFormat::Ndjson,
+    };
+    export::write_table(table, format, out)
+}
+
+/// Runs `write` on standard output when `path` is `None` or `-`, else on a new file at `path`.
+pub fn to_path_or_stdout(
+    path: Option<&Path>,
+    stdout: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<()> {
+    match path {
+        None => Ok(write(stdout)?),
+        Some(p) if p == Path::new("-") => Ok(write(stdout)?),
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut file = io::BufWriter::new(file);
+            write(&mut file)
+                .and_then(|()| file.flush())
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+    }
+}
+
+/// A note for people on standard error (progress, where a file went). A closed standard error
+/// is no reason to fail a command that did its work.
+pub fn note(text: &str) {
+    let _ = writeln!(io::stderr(), "{text}");
+}

@@ -1,0 +1,124 @@
+//! `ledger project`: one projection as a table, CSV, JSON or NDJSON; or the list of them.
+
+use crate::cli::args::{parse_date, Global};
+use crate::cli::output::to_path_or_stdout;
+use crate::cli::Outcome;
+use anyhow::Result;
+use chrono::NaiveDate;
+use clap::ValueEnum;
+use ledger::export::{self, TableFormat};
+use ledger::projection::{self, AsOf, Cell, ProjectionError, Refresh, Table, Window};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The projection's name (see --list).
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the projections and their columns.
+    #[arg(long, conflicts_with = "name")]
+    list: bool,
+    #[command(flatten)]
+    cut: Cut,
+    /// Only events dated on or after this date (event time: event, effective or adoption date).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    from: Option<NaiveDate>,
+    /// Only events dated on or before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    to: Option<NaiveDate>,
+    /// Output format: aligned columns under a header, CSV, one JSON array, or one JSON object
+    /// per line.
+    #[arg(long, value_enum, default_value_t = TableFormatArg::Table)]
+    format: TableFormatArg,
+    /// Write to FILE instead of standard output (- is standard output).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// Which ledger state a view is built from.
+#[derive(clap::Args)]
+pub struct Cut {
+    /// Knowledge time: only entries recorded up to this seq, date (the whole UTC day) or
+    /// RFC 3339 date-time, e.g. 2023-06-01.
+    #[arg(long, value_name = "SEQ|DATE|DATETIME")]
+    pub as_of: Option<AsOf>,
+    /// Fold from the first entry instead of continuing from stored projection state.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+impl Cut {
+    pub fn refresh(&self) -> Refresh {
+        if self.rebuild {
+            Refresh::Rebuild
+        } else {
+            Refresh::Incremental
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormatArg {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl From<TableFormatArg> for TableFormat {
+    fn from(arg: TableFormatArg) -> TableFormat {
+        match arg {
+            TableFormatArg::Table => TableFormat::Table,
+            TableFormatArg::Csv => TableFormat::Csv,
+            TableFormatArg::Json => TableFormat::Json,
+            TableFormatArg::Ndjson => TableFormat::Ndjson,
+        }
+    }
+}
+
+pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
+    let format = TableFormat::from(args.format);
+    let table = match &args.name {
+        Some(name) => {
+            let view = projection::by_name(name)
+                .ok_or_else(|| ProjectionError::Unknown { name: name.clone() })?;
+            let window = Window {
+                from: args.from,
+                to: args.to,
+            };
+            let ledger = global.open()?;
+            let mut projected = projection::project(
+                &ledger,
+                &[view],
+                args.cut.as_of,
+                &window,
+                args.cut.refresh(),
+            )?;
+            projected.tables.swap_remove(0)
+        }
+        None => views(),
+    };
+    to_path_or_stdout(args.output.as_deref(), out, |out| {
+        export::write_table(&table, format, out)
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// The projections, what each shows and its columns.
+fn views() -> Table {
+    Table {
+        name: "projections",
+        columns: &["name", "about", "columns"],
+        rows: projection::REGISTRY
+            .iter()
+            .map(|view| {
+                vec![
+                    Cell::text(view.name()),
+                    Cell::text(view.about()),
+                    Cell::text(view.columns().join(", ")),
+                ]
+            })
+            .collect(),
+    }
+}
