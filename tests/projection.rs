@@ -12,9 +12,7 @@
 //! | 14   | inv   | evidence anchored to t-3                                                   |
 //! | 15   | admin | inv revoked                                                                |
 
-use crate::common::{
-    describe, incident, key_list, project_csv, wait_for_sled_lock_release, Fixture,
-};
+use crate::common::{describe, incident, project_csv, wait_for_sled_lock_release, Fixture};
 use ledger::projection::{self, Refresh};
 use ledger::Ledger;
 use serde_json::{json, Value};
@@ -159,14 +157,6 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
 
-fn public_key(f: &Fixture, name: &str) -> String {
-    key_list(&f.dir)
-        .into_iter()
-        .find(|k| k["name"] == name)
-        .and_then(|k| k["public_key"].as_str().map(str::to_string))
-        .expect("the key is listed")
-}
-
 fn show(f: &Fixture, seq: u64) -> Value {
     serde_json::from_str(&f.run_ok(&["show", &seq.to_string(), "--format", "json"], None))
         .expect("show prints JSON")
@@ -227,7 +217,7 @@ fn every_projection_matches_its_hand_computed_rows() {
         lines(&csv_of(&f, "authors", &[])),
         [
             "name,role,public_key,enrolled_seq,revoked_seq,entries".to_string(),
-            format!("admin,admin,{},0,,3", public_key(&f, "admin")),
+            format!("admin,admin,{},0,,3", f.admin_public),
             format!("inv,investigator,{},1,15,13", f.inv_public),
         ]
     );

@@ -85,7 +85,7 @@ pub fn ndjson(lines: &[String]) -> Vec<u8> {
 // ---- What the tests parse of the command line's output ----
 //
 // MERGE(cli): written for the command line of issue 9 (`--format ndjson` is one object per line
-// on `append`, `log` and `key list`; `log` starts at `--from-seq`). These helpers are the only
+// on `append` and `log`; `log` starts at `--from-seq`). These helpers are the only
 // places that use those flags; before the CLI branch is merged, the tests that call them fail.
 
 /// `ledger append --key KEY --format ndjson INPUT`, which prints one `{"seq","hash"}` object per
@@ -105,11 +105,6 @@ pub fn log_from(dir: &Path, from: u64) -> Vec<Value> {
         &["log", "--format", "ndjson", "--from-seq", &from.to_string()],
         None,
     ))
-}
-
-/// The enrolled keys, as `ledger key list --format ndjson` prints them.
-pub fn key_list(dir: &Path) -> Vec<Value> {
-    json_lines(&run_ok(dir, &["key", "list", "--format", "ndjson"], None))
 }
 
 /// One JSON value per line.
@@ -220,6 +215,7 @@ pub struct Fixture {
     tmp: TempDir,
     pub dir: PathBuf,
     pub admin_key: PathBuf,
+    pub admin_public: String,
     pub inv_key: PathBuf,
     pub inv_public: String,
 }
@@ -305,10 +301,11 @@ impl Fixture {
 
     /// The fixture whose files `build` made in `tmp`.
     fn at(tmp: TempDir) -> Fixture {
-        let inv_key = tmp.path().join("inv.key");
+        let (admin_key, inv_key) = (tmp.path().join("admin.key"), tmp.path().join("inv.key"));
         Fixture {
             dir: tmp.path().join("ledger"),
-            admin_key: tmp.path().join("admin.key"),
+            admin_public: public_key_of(&admin_key).to_string(),
+            admin_key,
             inv_public: public_key_of(&inv_key).to_string(),
             inv_key,
             tmp,
@@ -499,6 +496,8 @@ pub fn with_db<T>(dir: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
 
 /// sled 0.34 may release the `flock` on `sled/db` a little after its `Db` is dropped; waits (up
 /// to 10 s) until the lock is free, so that the next `ledger` process can open the database.
+// MERGE(lib): the lib branch makes the library's own wait public (`store::await_sled_lock`);
+// this loop becomes a call to it.
 pub fn wait_for_sled_lock_release(sled_dir: &Path) {
     let path = sled_dir.join("db");
     let Ok(file) = std::fs::OpenOptions::new()
@@ -552,7 +551,9 @@ pub fn last_entry(db: &sled::Db) -> (u64, Vec<u8>) {
 // ---- Derived state, written by hand ----
 //
 // MERGE: use ledger::state. Everything below that knows how derived state is laid out (its key
-// prefix, the head record's key and its bincode bytes) is here and nowhere else in the tests.
+// prefix, the head record's key and its bincode bytes) is here and nowhere else in the tests. On
+// the lib branch: `state::SLED_PREFIX`, `state::StateKey::Head.sled_key()` and
+// `state::encode(&state::Head { .. })`.
 
 /// The sled key prefix of every derived-state record (docs/FORMAT.md, "Storage layout").
 const STATE_PREFIX: &[u8] = b"s";
