@@ -2,18 +2,21 @@
 //! stderr that names the problem (the NDJSON line, the field, the rule), never panics, and
 //! leaves the ledger exactly as it was (every sled key and value, entries and derived state).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
+use tempfile::TempDir;
 
 /// The fixture (genesis, investigator `inv`) with incident t-1 reported at seq 2.
 fn base() -> Fixture {
-    let f = Fixture::new();
-    f.append_ok(&[incident("t-1", 3)]);
-    f
+    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    Fixture::from_template(&TEMPLATE, || {
+        let f = Fixture::new();
+        f.append_ok(&[incident("t-1", 3)]);
+        f
+    })
 }
 
 /// A valid incident with one field of `data` set to `value` (raw JSON), or removed if `None`.

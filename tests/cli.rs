@@ -4,7 +4,7 @@
 //! `NAME.in/` is the directory a session starts in (copied to a scratch directory first) and
 //! `NAME.out/` lists files that must come out unchanged.
 //!
-//! After a change of wording, `TRYCMD=overwrite cargo test --test cli` rewrites the cases; read
+//! After a change of wording, `TRYCMD=overwrite cargo test --test integration cli::` rewrites the cases; read
 //! the diff before committing it.
 
 use std::os::unix::fs::PermissionsExt;

@@ -3,21 +3,25 @@
 //! binary acknowledged (printed all of its `{"seq","hash"}` lines, or exited 0) must be in the
 //! log exactly as acknowledged, and every batch must be in the log completely or not at all.
 //!
-//! The kill delays come from a seeded RNG. The seed is printed with every failure; replay one
-//! with `CRASH_SEED=<seed> cargo test --test crash` (kill timing still depends on the machine,
+//! The default run kills a few appends; `LEDGER_CRASH_ROUNDS=200 cargo test --test integration
+//! crash::` is the long run. The kill delays come from a seeded RNG. The seed is printed with
+//! every failure; replay one with `CRASH_SEED=<seed>` (kill timing still depends on the machine,
 //! so a replay makes the same choices but may not land the kills at the same instants).
 
+use crate::common::{append_ndjson_process, log_from, run, Fixture};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 25;
+/// Kill rounds in the default run: enough for the end-of-run forcing below to see both an
+/// acknowledged and a killed append. `LEDGER_CRASH_ROUNDS` asks for more.
+const DEFAULT_ROUNDS: usize = 6;
 const DEFAULT_SEED: u64 = 0x1ed9_e5c7_a5b1_0001;
 /// Random kill delays are drawn from 0..MAX_DELAY_MS. A debug-build append of 50-300 events
 /// takes roughly 60-250 ms here (process start, sled open, signing, fsync of every sled file),
@@ -25,44 +29,19 @@ const DEFAULT_SEED: u64 = 0x1ed9_e5c7_a5b1_0001;
 /// acknowledged over several seeds.
 const MAX_DELAY_MS: u64 = 250;
 
-fn bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("ledger")
-}
-
-fn seed() -> u64 {
-    match std::env::var("CRASH_SEED") {
+/// A number from the environment variable `name` (decimal, or hex with `0x`), or `default`.
+fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
         Ok(text) => {
             let text = text.trim();
             let parsed = match text.strip_prefix("0x") {
                 Some(hex) => u64::from_str_radix(hex, 16),
                 None => text.parse(),
             };
-            parsed.unwrap_or_else(|_| panic!("CRASH_SEED={text:?} is not a u64"))
+            parsed.unwrap_or_else(|_| panic!("{name}={text:?} is not a u64"))
         }
-        Err(_) => DEFAULT_SEED,
+        Err(_) => default,
     }
-}
-
-/// Runs `ledger --ledger DIR args...` to completion.
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--ledger")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("ledger runs")
-}
-
-fn run_ok(dir: &Path, args: &[&str]) -> String {
-    let out = run(dir, args);
-    assert!(
-        out.status.success(),
-        "ledger {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
 fn incident_line(id: &str, j: usize) -> String {
@@ -87,7 +66,7 @@ fn write_batch(path: &Path, batch: usize, size: usize) {
     file.flush().unwrap();
 }
 
-/// One entry of `ledger log --format json`, reduced to what the checks need.
+/// One entry of the log, reduced to what the checks need.
 struct Logged {
     seq: u64,
     hash: String,
@@ -95,11 +74,9 @@ struct Logged {
 }
 
 fn read_log(dir: &Path) -> Vec<Logged> {
-    run_ok(dir, &["log", "--format", "json"])
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+    log_from(dir, 0)
+        .into_iter()
+        .map(|v| {
             let incident_id = (v["type"] == "incident.reported")
                 .then(|| v["data"]["incident_id"].as_str().unwrap().to_string());
             Logged {
@@ -135,13 +112,7 @@ fn append_and_kill(
     seed: u64,
 ) -> Batch {
     let stderr_path = file.with_extension("stderr");
-    let mut child = Command::new(bin())
-        .arg("--ledger")
-        .arg(dir)
-        .args(["append", "--key"])
-        .arg(key)
-        .args(["--format", "json"])
-        .arg(file)
+    let mut child = append_ndjson_process(dir, key, file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
@@ -219,7 +190,7 @@ fn append_and_kill(
 /// every batch is all there or not there at all. Returns whether each batch is present.
 fn check_ledger(dir: &Path, batches: &[Batch], seed: u64, round: usize) -> Vec<bool> {
     let ctx = format!("seed {seed:#x}, after round {round}");
-    let out = run(dir, &["verify"]);
+    let out = run(dir, &["verify"], None);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -297,78 +268,24 @@ fn check_ledger(dir: &Path, batches: &[Batch], seed: u64, round: usize) -> Vec<b
 
 #[test]
 fn append_survives_sigkill_at_any_moment() {
-    let seed = seed();
+    let rounds = env_number("LEDGER_CRASH_ROUNDS", DEFAULT_ROUNDS as u64) as usize;
+    let seed = env_number("CRASH_SEED", DEFAULT_SEED);
     eprintln!("crash test seed {seed:#x} (replay with CRASH_SEED={seed:#x})");
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
-
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ledger");
-    let admin_key = tmp.path().join("admin.key");
-    let inv_key = tmp.path().join("inv.key");
-    run_ok(
-        dir.as_path(),
-        &[
-            "key",
-            "generate",
-            "--out",
-            admin_key.to_str().unwrap(),
-            "--name",
-            "admin",
-        ],
-    );
-    let public = run_ok(
-        &dir,
-        &[
-            "key",
-            "generate",
-            "--out",
-            inv_key.to_str().unwrap(),
-            "--name",
-            "inv",
-        ],
-    );
-    let public = public.trim();
-    assert!(
-        public.starts_with("ed25519:"),
-        "unexpected public key {public:?}"
-    );
-    run_ok(
-        &dir,
-        &[
-            "init",
-            "--admin-key",
-            admin_key.to_str().unwrap(),
-            "--origin",
-            "test/crash",
-        ],
-    );
-    run_ok(
-        &dir,
-        &[
-            "key",
-            "enroll",
-            "--key",
-            admin_key.to_str().unwrap(),
-            "--public",
-            public,
-            "--name",
-            "inv",
-            "--role",
-            "investigator",
-        ],
-    );
+    let f = Fixture::new();
+    let (dir, inv_key) = (&f.dir, &f.inv_key);
 
     let mut batches: Vec<Batch> = Vec::new();
     let mut completion_times: Vec<Duration> = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let size = rng.gen_range(50..=300);
-        let file = tmp.path().join(format!("batch-{round}.ndjson"));
+        let file = f.path(&format!("batch-{round}.ndjson"));
         write_batch(&file, round, size);
 
         let acked_so_far = batches.iter().filter(|b| b.acknowledged).count();
         let unacked_so_far = batches.len() - acked_so_far;
-        let left = ROUNDS - round;
+        let left = rounds - round;
         // Mostly uniform random delays; near the end, force whichever outcome has not happened
         // yet, so that the final assertions hold on fast and slow machines alike.
         let delay = if left <= 2 && acked_so_far == 0 {
@@ -385,24 +302,24 @@ fn append_survives_sigkill_at_any_moment() {
             Some(Duration::from_millis(rng.gen_range(0..MAX_DELAY_MS)))
         };
 
-        let batch = append_and_kill(&dir, &inv_key, &file, round, size, delay, seed);
+        let batch = append_and_kill(dir, inv_key, &file, round, size, delay, seed);
         if batch.acknowledged {
             completion_times.push(batch.ran_for);
         }
         batches.push(batch);
-        check_ledger(&dir, &batches, seed, round);
+        check_ledger(dir, &batches, seed, round);
     }
 
     // The ledger still takes appends after all those crashes, and still verifies.
-    let file = tmp.path().join("batch-final.ndjson");
-    write_batch(&file, ROUNDS, 40);
-    let last = append_and_kill(&dir, &inv_key, &file, ROUNDS, 40, None, seed);
+    let file = f.path("batch-final.ndjson");
+    write_batch(&file, rounds, 40);
+    let last = append_and_kill(dir, inv_key, &file, rounds, 40, None, seed);
     assert!(
         last.acknowledged,
         "seed {seed:#x}: the final, unkilled append was not acknowledged"
     );
     batches.push(last);
-    let present = check_ledger(&dir, &batches, seed, ROUNDS);
+    let present = check_ledger(dir, &batches, seed, rounds);
 
     let acked = batches.iter().filter(|b| b.acknowledged).count();
     let killed_present = batches
@@ -436,7 +353,7 @@ fn append_survives_sigkill_at_any_moment() {
         );
     }
     assert!(
-        batches[..ROUNDS].iter().any(|b| b.acknowledged),
+        batches[..rounds].iter().any(|b| b.acknowledged),
         "seed {seed:#x}: no killed round was acknowledged before its kill; the kills all came too early"
     );
     assert!(

@@ -12,21 +12,22 @@
 //! Case counts are kept small because every append is fsynced; failures are not persisted to a
 //! regressions file (proptest prints the minimal failing input instead).
 
-mod common;
-
-use ledger::entry::ENTRY_TAG;
+use crate::common::{
+    copy_of_template, copy_tree, project_csv, wait_for_sled_lock_release, with_db, EntryFields,
+};
 use ledger::event::Role;
-use ledger::export;
 use ledger::input::parse_events;
 use ledger::keys::SecretKey;
 use ledger::ledger::LedgerError;
-use ledger::projection::{self, AsOf, Refresh, Window};
+use ledger::projection::{self, Refresh};
 use ledger::store::sled_entry_key;
 use ledger::Ledger;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
+use tempfile::TempDir;
 
 const ORIGIN: &str = "test/origin";
 
@@ -38,17 +39,30 @@ fn investigator_key() -> SecretKey {
     SecretKey::from_seed([42u8; 32], Some("inv".into()))
 }
 
-/// A new ledger with its genesis (seq 0) and an enrolled investigator (seq 1).
-fn new_ledger(dir: &Path) -> (Ledger, SecretKey) {
-    let admin = admin_key();
-    let inv = investigator_key();
-    let (ledger, genesis) = Ledger::create(dir, &admin, "admin", ORIGIN).expect("create");
-    assert_eq!(genesis.seq, 0);
-    let enrolled = ledger
-        .enroll_key(&admin, &inv.public(), "inv", Role::Investigator)
-        .expect("enroll investigator");
-    assert_eq!(enrolled.seq, 1);
-    (ledger, inv)
+/// A new ledger with its genesis (seq 0) and an enrolled investigator (seq 1), in its own
+/// temporary directory (`ledger` in it): a copy of one made once, since every case needs one.
+fn new_ledger() -> (TempDir, PathBuf, Ledger, SecretKey) {
+    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    let tmp = copy_of_template(&TEMPLATE, |root| {
+        let dir = root.join("ledger");
+        let admin = admin_key();
+        let (ledger, genesis) = Ledger::create(&dir, &admin, "admin", ORIGIN).expect("create");
+        assert_eq!(genesis.seq, 0);
+        let enrolled = ledger
+            .enroll_key(
+                &admin,
+                &investigator_key().public(),
+                "inv",
+                Role::Investigator,
+            )
+            .expect("enroll investigator");
+        assert_eq!(enrolled.seq, 1);
+        drop(ledger);
+        wait_for_sled_lock_release(&dir.join("sled"));
+    });
+    let dir = tmp.path().join("ledger");
+    let ledger = reopen(&dir);
+    (tmp, dir, ledger, investigator_key())
 }
 
 // ACLED event types with some of their sub-event types.
@@ -264,9 +278,7 @@ proptest! {
     fn valid_appends_verify_intact_with_gapless_seqs(
         batches in prop::collection::vec(prop::collection::vec(op(), 1..14), 1..6)
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ledger");
-        let (ledger, inv) = new_ledger(&dir);
+        let (_tmp, dir, ledger, inv) = new_ledger();
         let mut model = Model::default();
         let mut next_seq = 2u64;
         let mut prev_hash = ledger.entry(1).unwrap().expect("seq 1").1;
@@ -342,10 +354,25 @@ fn target() -> impl Strategy<Value = Target> {
     ]
 }
 
+/// The last seq of [`small_ledger`].
+const SMALL_LEDGER_LAST_SEQ: u64 = 11;
+
 /// A small ledger: genesis, enrolment, and two batches mixing every incident event type with
-/// accord and mandate events (12 entries, seqs 0 to 11).
-fn small_ledger(dir: &Path) -> u64 {
-    let (ledger, inv) = new_ledger(dir);
+/// accord and mandate events (12 entries, seqs 0 to 11), closed. Made once and copied: (its
+/// temporary directory, the ledger directory in it).
+fn small_ledger() -> (TempDir, PathBuf) {
+    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    let tmp = copy_of_template(&TEMPLATE, |root| {
+        let (built, dir) = build_small_ledger();
+        wait_for_sled_lock_release(&dir.join("sled"));
+        copy_tree(built.path(), root);
+    });
+    let dir = tmp.path().join("ledger");
+    (tmp, dir)
+}
+
+fn build_small_ledger() -> (TempDir, PathBuf) {
+    let (tmp, dir, ledger, inv) = new_ledger();
     let mut model = Model::default();
     let first = model.batch(&[
         Op::Report {
@@ -407,7 +434,8 @@ fn small_ledger(dir: &Path) -> u64 {
         report.intact(),
         "the untampered ledger has problems: {problems:?}"
     );
-    report.last_seq.expect("entries")
+    assert_eq!(report.last_seq, Some(SMALL_LEDGER_LAST_SEQ));
+    (tmp, dir)
 }
 
 proptest! {
@@ -416,12 +444,11 @@ proptest! {
     /// Any single-byte change of any stored entry is reported by verify.
     #[test]
     fn any_single_byte_change_is_detected(target in target(), mask in 1u8..=255) {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ledger");
-        let last_seq = small_ledger(&dir);
+        let (_tmp, dir) = small_ledger();
+        let last_seq = SMALL_LEDGER_LAST_SEQ;
 
         // Edit the stored entry with sled directly (the ledger is closed).
-        let (seq, offset, before) = common::with_db(&dir, |db| {
+        let (seq, offset, before) = with_db(&dir, |db| {
             let value_len = |seq: u64| db.get(sled_entry_key(seq)).unwrap().expect("entry").len();
             let (seq, offset) = match target {
                 Target::Anywhere { seq, offset } => {
@@ -429,8 +456,10 @@ proptest! {
                     (seq, offset % value_len(seq))
                 }
                 Target::LastEntry { offset } => (last_seq, offset % value_len(last_seq)),
-                // Tag, version byte and seq (8 bytes) come before recorded_at.
-                Target::LastRecordedAt { byte } => (last_seq, ENTRY_TAG.len() + 1 + 8 + byte),
+                Target::LastRecordedAt { byte } => {
+                    let last = db.get(sled_entry_key(last_seq)).unwrap().expect("entry");
+                    (last_seq, EntryFields::of(&last).recorded_at.start + byte)
+                }
             };
             let key = sled_entry_key(seq);
             let mut value = db.get(key).unwrap().expect("entry").to_vec();
@@ -453,23 +482,7 @@ proptest! {
 
 /// Every projection as CSV bytes, built incrementally or from scratch, up to `as_of`.
 fn all_csv(ledger: &Ledger, as_of: Option<u64>, refresh: Refresh) -> Vec<(String, Vec<u8>)> {
-    let projected = projection::project(
-        ledger,
-        projection::REGISTRY,
-        as_of.map(AsOf::Seq),
-        &Window::default(),
-        refresh,
-    )
-    .expect("projections build");
-    projected
-        .tables
-        .iter()
-        .map(|table| {
-            let mut bytes = Vec::new();
-            export::write_csv(table, &mut bytes).expect("CSV writes to memory");
-            (table.name.to_string(), bytes)
-        })
-        .collect()
+    project_csv(ledger, projection::REGISTRY, as_of, refresh)
 }
 
 proptest! {
@@ -482,9 +495,7 @@ proptest! {
     fn incremental_projections_equal_rebuilt_ones(
         batches in prop::collection::vec(prop::collection::vec(op(), 1..10), 1..6)
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("ledger");
-        let (ledger, inv) = new_ledger(&dir);
+        let (_tmp, dir, ledger, inv) = new_ledger();
         let mut model = Model::default();
         let mut seen_then = vec![(1, all_csv(&ledger, None, Refresh::Incremental))];
         for ops in &batches {

@@ -6,19 +6,14 @@
 //! seq 0 genesis, 1 investigator `inv` enrolled, 2-4 incidents t-1..t-3 (one batch),
 //! 5 correction of t-1 and 6 incident t-4, 7 retraction of t-2 and 8 incident t-5.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ledger::entry::Entry;
 use ledger::keys::SecretKey;
-use ledger::store::sled_entry_key;
 use serde_json::json;
 
 /// The middle entry most tests damage: t-2, the second statement of a three-statement batch,
 /// so that its seal carries an inclusion proof.
 const MIDDLE: u64 = 3;
-/// Entry offsets (docs/FORMAT.md): tag (13) + version (1) + seq (8), then recorded_at.
-const RECORDED_AT_OFFSET: usize = 13 + 1 + 8;
 
 fn flipped(bytes: &[u8], at: usize, mask: u8) -> Vec<u8> {
     let mut out = bytes.to_vec();
@@ -26,14 +21,13 @@ fn flipped(bytes: &[u8], at: usize, mask: u8) -> Vec<u8> {
     out
 }
 
-/// Stores `tampered` at `seq`, runs verify, restores the original and checks the ledger is
-/// intact again (so the detection came from the stored bytes and nothing else changed).
-fn verify_with(f: &Fixture, seq: u64, original: &[u8], tampered: &[u8]) -> (i32, String) {
+/// Stores `tampered` at `seq` in a fresh copy of the fixture and runs verify. The copy verifies
+/// intact, also after its entries are written back unchanged the same way
+/// (`the_fixture_ledger_verifies_intact`), so what verify reports comes from the bytes alone.
+fn verify_tampered(seq: u64, tampered: &[u8]) -> (i32, String) {
+    let f = Fixture::with_incidents();
     f.with_db(|db| put_entry(db, seq, tampered));
-    let result = f.verify();
-    f.with_db(|db| put_entry(db, seq, original));
-    f.assert_intact();
-    result
+    f.verify()
 }
 
 fn assert_named(code: i32, out: &str, seq: u64, what: &str, expect: &str) {
@@ -58,31 +52,34 @@ fn the_fixture_ledger_verifies_intact() {
     assert_eq!(report["entries"], 9, "{report}");
     assert_eq!(report["problems"], 0, "{report}");
     assert_eq!(report["incidents"], 5, "{report}");
-    f.with_db(assert_head_encoding_matches);
+    f.with_db(assert_head_names_the_last_entry);
+    // Writing every entry back unchanged, as the tests below write a damaged one, leaves
+    // nothing for verify to find.
+    f.with_db(|db| {
+        for seq in 0..=8 {
+            put_entry(db, seq, &entry_bytes(db, seq));
+        }
+    });
+    f.assert_intact();
 }
 
 #[test]
 fn verify_names_the_seq_of_a_flipped_payload_byte() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(MIDDLE);
-    let entry = Entry::decode(&original).unwrap();
-    let payload = &entry.statement.payload;
-    let start = original
-        .windows(payload.len())
-        .position(|w| w == payload.as_slice())
-        .expect("the payload is inside the entry bytes");
-    let jnim = start
-        + payload
+    let payload = EntryFields::of(&original).payload;
+    let jnim = payload.start
+        + original[payload.clone()]
             .windows(4)
             .position(|w| w == b"JNIM")
             .expect("actor1 is in the payload");
     for (what, at, mask) in [
-        ("first payload byte", start, 0x01),
+        ("first payload byte", payload.start, 0x01),
         ("a byte of actor1 (JSON stays valid)", jnim, 0x01),
-        ("a digit of fatalities", start + payload.len() - 2, 0x02),
-        ("last payload byte", start + payload.len() - 1, 0x01),
+        ("a digit of fatalities", payload.end - 2, 0x02),
+        ("last payload byte", payload.end - 1, 0x01),
     ] {
-        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, mask));
+        let (code, out) = verify_tampered(MIDDLE, &flipped(&original, at, mask));
         assert_named(code, &out, MIDDLE, what, "signature does not verify");
     }
 }
@@ -91,13 +88,13 @@ fn verify_names_the_seq_of_a_flipped_payload_byte() {
 fn verify_names_the_seq_of_a_flipped_signature_byte() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(MIDDLE);
-    let sig = original.len() - 64;
+    let signature = EntryFields::of(&original).signature;
     for (what, at) in [
-        ("first signature byte", sig),
-        ("middle signature byte", sig + 32),
-        ("last signature byte", original.len() - 1),
+        ("first signature byte", signature.start),
+        ("middle signature byte", signature.start + 32),
+        ("last signature byte", signature.end - 1),
     ] {
-        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, 0x01));
+        let (code, out) = verify_tampered(MIDDLE, &flipped(&original, at, 0x01));
         assert_named(code, &out, MIDDLE, what, "signature does not verify");
     }
 }
@@ -106,25 +103,17 @@ fn verify_names_the_seq_of_a_flipped_signature_byte() {
 fn verify_names_the_seq_of_a_flipped_seal_or_statement_header_byte() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(MIDDLE);
-    let entry = Entry::decode(&original).unwrap();
-    assert_eq!(entry.seal.batch_size, 3);
-    let proof_len = entry.seal.proof.len();
-    let seal_start = original.len() - 64 - 32 * proof_len - 1 - 8 - 8;
-    let statement_start = RECORDED_AT_OFFSET + 8 + 32 + 4;
-    let author_start = statement_start + 17 + 1 + 2 + "incident.reported".len() + 2;
-    assert_eq!(
-        &original[author_start..author_start + 32],
-        &entry.statement.author.0
-    );
+    assert_eq!(Entry::decode(&original).unwrap().seal.batch_size, 3);
+    let fields = EntryFields::of(&original);
     for (what, at) in [
-        ("the seal index", seal_start + 7),
-        ("the seal batch size", seal_start + 15),
-        ("a proof hash", seal_start + 17 + 5),
-        ("the author key", author_start + 9),
-        ("the claimed time", author_start + 32 + 7),
-        ("the event type", statement_start + 17 + 1 + 2 + 3),
+        ("the seal index", fields.seal_index.end - 1),
+        ("the seal batch size", fields.seal_batch_size.end - 1),
+        ("a proof hash", fields.first_proof_hash.start + 5),
+        ("the author key", fields.author.start + 9),
+        ("the claimed time", fields.claimed_at.end - 1),
+        ("the event type", fields.event_type.start + 3),
     ] {
-        let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, 0x01));
+        let (code, out) = verify_tampered(MIDDLE, &flipped(&original, at, 0x01));
         assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
         assert!(
             !problems_at(&out, MIDDLE).is_empty(),
@@ -137,9 +126,10 @@ fn verify_names_the_seq_of_a_flipped_seal_or_statement_header_byte() {
 fn verify_names_the_seq_of_a_flipped_seq_or_prev_byte() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(MIDDLE);
-    let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, 21, 0x10));
+    let fields = EntryFields::of(&original);
+    let (code, out) = verify_tampered(MIDDLE, &flipped(&original, fields.seq.end - 1, 0x10));
     assert_named(code, &out, MIDDLE, "the seq field", "says it is seq");
-    let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, 40, 0x01));
+    let (code, out) = verify_tampered(MIDDLE, &flipped(&original, fields.prev.start + 10, 0x01));
     assert_named(code, &out, MIDDLE, "the prev field", "prev does not match");
 }
 
@@ -150,34 +140,29 @@ fn verify_names_the_seq_of_a_flipped_seq_or_prev_byte() {
 fn verify_names_the_seq_of_a_flipped_recorded_at_byte() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(MIDDLE);
+    let recorded_at = EntryFields::of(&original).recorded_at;
     let link_from_middle = format!(
         "seq {}: prev does not match the hash of the entry before it (seq {MIDDLE})",
         MIDDLE + 1
     );
     // From the most significant byte (a jump of centuries) to the least (one microsecond).
     for (i, mask) in [(0usize, 0x01u8), (3, 0x80), (5, 0x10), (7, 0x01)] {
-        let at = RECORDED_AT_OFFSET + i;
-        {
-            let what = format!("recorded_at byte {i} ^ {mask:#04x}");
-            let (code, out) = verify_with(&f, MIDDLE, &original, &flipped(&original, at, mask));
-            assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
-            assert!(
-                !problems_at(&out, MIDDLE).is_empty() || out.contains(&link_from_middle),
-                "{what}: verify should name seq {MIDDLE}:\n{out}"
-            );
-            // The entry after it always shows the broken link.
-            assert!(out.contains(&link_from_middle), "{what}:\n{out}");
-        }
+        let what = format!("recorded_at byte {i} ^ {mask:#04x}");
+        let tampered = flipped(&original, recorded_at.start + i, mask);
+        let (code, out) = verify_tampered(MIDDLE, &tampered);
+        assert_eq!(code, 1, "{what}: verify should exit 1:\n{out}");
+        assert!(
+            !problems_at(&out, MIDDLE).is_empty() || out.contains(&link_from_middle),
+            "{what}: verify should name seq {MIDDLE}:\n{out}"
+        );
+        // The entry after it always shows the broken link.
+        assert!(out.contains(&link_from_middle), "{what}:\n{out}");
     }
     // Moving the clock backwards is reported at the entry itself.
     let mut earlier = original.clone();
-    let t = i64::from_be_bytes(
-        earlier[RECORDED_AT_OFFSET..RECORDED_AT_OFFSET + 8]
-            .try_into()
-            .unwrap(),
-    );
-    earlier[RECORDED_AT_OFFSET..RECORDED_AT_OFFSET + 8].copy_from_slice(&(t - 1).to_be_bytes());
-    let (code, out) = verify_with(&f, MIDDLE, &original, &earlier);
+    let t = i64::from_be_bytes(original[recorded_at.clone()].try_into().unwrap());
+    earlier[recorded_at].copy_from_slice(&(t - 1).to_be_bytes());
+    let (code, out) = verify_tampered(MIDDLE, &earlier);
     assert_named(
         code,
         &out,
@@ -216,7 +201,7 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
     let target = 4;
     let rogue = SecretKey::generate(Some("rogue".into())).unwrap();
     f.with_db(|db| {
-        assert_head_encoding_matches(db);
+        assert_head_names_the_last_entry(db);
         let original = Entry::decode(&entry_bytes(db, target)).unwrap();
         let mut payload: serde_json::Value =
             serde_json::from_slice(&original.statement.payload).unwrap();
@@ -339,18 +324,14 @@ fn verify_reports_a_truncated_last_entry() {
 fn verify_names_seq_0_when_the_genesis_is_altered() {
     let f = Fixture::with_incidents();
     let original = f.entry_bytes(0);
-    let entry = Entry::decode(&original).unwrap();
+    let payload = EntryFields::of(&original).payload;
     let origin = b"test/ledger";
-    let at = original
-        .windows(origin.len())
-        .position(|w| w == origin)
-        .expect("the origin is in the genesis");
-    assert!(entry
-        .statement
-        .payload
-        .windows(origin.len())
-        .any(|w| w == origin));
-    let (code, out) = verify_with(&f, 0, &original, &flipped(&original, at + 5, 0x01));
+    let at = payload.start
+        + original[payload]
+            .windows(origin.len())
+            .position(|w| w == origin)
+            .expect("the origin is in the genesis payload");
+    let (code, out) = verify_tampered(0, &flipped(&original, at + 5, 0x01));
     assert_named(code, &out, 0, "genesis origin", "signature does not verify");
 }
 
@@ -385,11 +366,7 @@ fn verify_does_not_depend_on_derived_state() {
     let f = Fixture::with_incidents();
     // Garbage in every derived record except the head, then no derived state at all.
     f.with_db(|db| {
-        let keys: Vec<_> = db
-            .scan_prefix(b"s")
-            .map(|kv| kv.unwrap().0.to_vec())
-            .filter(|k| k.as_slice() != HEAD_STATE_KEY)
-            .collect();
+        let keys = derived_state_keys(db, false);
         assert!(!keys.is_empty());
         for k in keys {
             db.insert(k, b"\xff garbage".to_vec()).unwrap();
@@ -397,8 +374,7 @@ fn verify_does_not_depend_on_derived_state() {
     });
     f.assert_intact();
     f.with_db(|db| {
-        let keys: Vec<_> = db.scan_prefix(b"s").map(|kv| kv.unwrap().0).collect();
-        for k in keys {
+        for k in derived_state_keys(db, true) {
             db.remove(k).unwrap();
         }
     });
@@ -411,8 +387,7 @@ fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
     f.with_db(|db| {
         let bytes = entry_bytes(db, MIDDLE);
         put_entry(db, MIDDLE, &bytes[..bytes.len() - 10]);
-        db.insert(sled_entry_key(5), b"not an entry".to_vec())
-            .unwrap();
+        put_entry(db, 5, b"not an entry");
     });
     let (code, out) = f.verify();
     assert_named(code, &out, MIDDLE, "cut short", "does not decode");

@@ -1,7 +1,8 @@
 //! Known-answer vectors for the canonical encodings, hashes and signatures of docs/FORMAT.md.
 //! The files in tests/vectors/ are the reference an independent verifier is written against;
 //! this test checks that the code reproduces them byte for byte and that they verify.
-//! After a deliberate format change, regenerate them with `LEDGER_BLESS_VECTORS=1 cargo test --test vectors`.
+//! After a deliberate format change, regenerate them with
+//! `LEDGER_BLESS_VECTORS=1 cargo test --test integration vectors::`.
 
 use ledger::entry::{entry_hash, Entry, ZERO_HASH};
 use ledger::keys::SecretKey;
@@ -37,8 +38,13 @@ fn statement_json(s: &Statement, bytes: &[u8]) -> Value {
     })
 }
 
+/// Each vector file's name and content.
+type VectorFiles = Vec<(&'static str, Value)>;
+/// Entries as a store holds them: (seq, canonical bytes).
+type Entries = Vec<(u64, Vec<u8>)>;
+
 /// Builds the vector files' contents and the entries they describe.
-fn build() -> (Vec<(&'static str, Value)>, Vec<(u64, Vec<u8>)>) {
+fn build() -> (VectorFiles, Entries) {
     let admin = key(1, "panel-admin");
     let investigator = key(2, "panel-investigator");
     let auditor = key(3, "partner-auditor");
@@ -156,7 +162,7 @@ fn code_reproduces_the_published_vectors() {
 fn published_entries_decode_and_verify_as_a_ledger() {
     let chain: Value =
         serde_json::from_str(&std::fs::read_to_string(vector_path("chain.json")).unwrap()).unwrap();
-    let entries: Vec<(u64, Vec<u8>)> = chain["entries"]
+    let entries: Entries = chain["entries"]
         .as_array()
         .unwrap()
         .iter()

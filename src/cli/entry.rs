@@ -89,11 +89,7 @@ impl<'a> EntryView<'a> {
         let author = self.author_name.unwrap_or(&self.author);
         format!(
             "{:>6}  {:<27}  {:<22} {:<18} {}",
-            self.seq,
-            self.recorded_at,
-            self.event_type,
-            author,
-            self.about
+            self.seq, self.recorded_at, self.event_type, author, self.about
         )
     }
 

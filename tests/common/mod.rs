@@ -1,35 +1,39 @@
-//! Shared helpers for the integration tests: a real ledger built through the `ledger` binary,
-//! and direct access to its sled database for tests that go behind the binary's back.
+//! Shared helpers for the integration tests: ledgers built through the real `ledger` binary once
+//! per test run and copied for each test, the few invocations whose output the tests parse, where
+//! each field of an entry lies, and direct access to the sled database for tests that go behind
+//! the binary's back.
 //!
 //! The database is only opened directly while no `ledger` process runs, and every such access
 //! flushes and drops the `sled::Db` before it returns.
 
-#![allow(dead_code)]
-
 use assert_cmd::Command;
 use ledger::entry::{entry_hash, Entry};
-use ledger::keys::SecretKey;
+use ledger::export;
+use ledger::keys::{PublicKey, SecretKey};
 use ledger::merkle::Hash;
+use ledger::projection::{self, AsOf, Refresh, View, Window};
+use ledger::state::{self, StateKey};
 use ledger::statement::{seal_all, Statement};
 use ledger::store::sled_entry_key;
 use ledger::time::Timestamp;
+use ledger::Ledger;
+use serde_json::Value;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::OnceLock;
 use tempfile::TempDir;
 
-/// The sled key of the head record in derived state (`s` + `head`, docs/FORMAT.md).
-pub const HEAD_STATE_KEY: &[u8] = b"shead";
-
-/// `ledger --ledger DIR` with the real binary.
-pub fn ledger_cmd(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("ledger").expect("the ledger binary is built");
+/// `ledger --ledger DIR`, the real binary, as a plain process (for tests that spawn and kill it).
+pub fn ledger_process(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ledger"));
     cmd.arg("--ledger").arg(dir);
     cmd
 }
 
 /// Runs `ledger --ledger DIR args...` with optional stdin.
 pub fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = ledger_cmd(dir);
+    let mut cmd = Command::from_std(ledger_process(dir));
     cmd.args(args);
     if let Some(bytes) = stdin {
         cmd.write_stdin(bytes.to_vec());
@@ -79,23 +83,183 @@ pub fn ndjson(lines: &[String]) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// A ledger in its own temporary directory, created through the binary: an admin key
-/// (`admin`), the genesis (seq 0) and an enrolled investigator key (`inv`, seq 1).
+// ---- What the tests parse of the command line's output ----
+//
+// `--format ndjson` is one object per line on `append` and `log`, and `log` starts at
+// `--from-seq`: these helpers are the only places the tests parse that output.
+
+/// `ledger append --key KEY --format ndjson INPUT`, which prints one `{"seq","hash"}` object per
+/// entry as it is acknowledged.
+pub fn append_ndjson_process(dir: &Path, key: &Path, input: &Path) -> std::process::Command {
+    let mut cmd = ledger_process(dir);
+    cmd.args(["append", "--format", "ndjson", "--key"])
+        .arg(key)
+        .arg(input);
+    cmd
+}
+
+/// The entries from `from` on, as `ledger log --format ndjson --from-seq FROM` prints them.
+pub fn log_from(dir: &Path, from: u64) -> Vec<Value> {
+    json_lines(&run_ok(
+        dir,
+        &["log", "--format", "ndjson", "--from-seq", &from.to_string()],
+        None,
+    ))
+}
+
+/// One JSON value per line.
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a line of NDJSON ({e}): {line:?}"))
+        })
+        .collect()
+}
+
+// ---- Views folded in this process ----
+//
+// MERGE(proj): the one place the tests call the projection engine directly.
+
+/// `views` as CSV bytes (what `ledger project VIEW --format csv` prints), folded in this process
+/// up to `as_of`.
+pub fn project_csv(
+    ledger: &Ledger,
+    views: &[&'static dyn View],
+    as_of: Option<u64>,
+    refresh: Refresh,
+) -> Vec<(String, Vec<u8>)> {
+    let projected = projection::project(
+        ledger,
+        views,
+        as_of.map(AsOf::Seq),
+        &Window::default(),
+        refresh,
+    )
+    .expect("projections build");
+    projected
+        .tables
+        .iter()
+        .map(|table| {
+            let mut bytes = Vec::new();
+            export::write_csv(table, &mut bytes).expect("CSV writes to memory");
+            (table.name.to_string(), bytes)
+        })
+        .collect()
+}
+
+// ---- Fixtures: built once through the binary, copied for each test ----
+
+/// The directory under which every template of this test run is built, removed when the test
+/// binary exits (a static is never dropped, so a `TempDir` alone would leak it).
+fn template_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    extern "C" fn remove_root() {
+        if let Some(root) = ROOT.get() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+    ROOT.get_or_init(|| {
+        let root = tempfile::Builder::new()
+            .prefix("ledger-templates-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        // SAFETY: `remove_root` is a plain function that only reads a static that outlives it.
+        let registered = unsafe { libc::atexit(remove_root) };
+        assert_eq!(registered, 0, "atexit");
+        root
+    })
+}
+
+/// A fresh copy of the directory that `build` fills in once per test run: process start-up is
+/// what the tests spend their time on, so a ledger built through the binary is built once.
+pub fn copy_of_template(
+    template: &'static OnceLock<TempDir>,
+    build: impl FnOnce(&Path),
+) -> TempDir {
+    let template = template.get_or_init(|| {
+        let dir = tempfile::tempdir_in(template_root()).expect("tempdir");
+        build(dir.path());
+        dir
+    });
+    let copy = tempfile::tempdir().expect("tempdir");
+    copy_tree(template.path(), copy.path());
+    copy
+}
+
+/// Copies the contents of `from` into the existing directory `to`, keeping every file's and
+/// directory's mode (secret keys stay 0600).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for item in std::fs::read_dir(from).expect("read the template") {
+        let item = item.expect("read the template");
+        let (source, target) = (item.path(), to.join(item.file_name()));
+        let kind = item.file_type().expect("file type");
+        if kind.is_dir() {
+            std::fs::create_dir(&target).expect("create a directory");
+            copy_tree(&source, &target);
+            let mode = std::fs::metadata(&source).expect("metadata").permissions();
+            std::fs::set_permissions(&target, mode).expect("set a directory's mode");
+        } else if kind.is_file() {
+            // Copies the permission bits too.
+            std::fs::copy(&source, &target).expect("copy a file");
+        } else {
+            panic!("{} is neither a file nor a directory", source.display());
+        }
+    }
+}
+
+/// A ledger in its own temporary directory, made through the binary: an admin key (`admin`),
+/// the genesis (seq 0) and an enrolled investigator key (`inv`, seq 1).
 pub struct Fixture {
-    pub tmp: TempDir,
+    tmp: TempDir,
     pub dir: PathBuf,
     pub admin_key: PathBuf,
+    pub admin_public: String,
     pub inv_key: PathBuf,
     pub inv_public: String,
 }
 
 impl Fixture {
     pub fn new() -> Fixture {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = tmp.path().join("ledger");
-        let admin_key = tmp.path().join("admin.key");
-        let inv_key = tmp.path().join("inv.key");
-        let keygen = |path: &Path, name: &str| {
+        static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+        Fixture::at(copy_of_template(&TEMPLATE, Fixture::build))
+    }
+
+    /// A copy of the fixture `build` makes once per test run (from [`Fixture::new`]).
+    pub fn from_template(
+        template: &'static OnceLock<TempDir>,
+        build: impl FnOnce() -> Fixture,
+    ) -> Fixture {
+        Fixture::at(copy_of_template(template, |dir| {
+            copy_tree(build().tmp.path(), dir)
+        }))
+    }
+
+    /// The fixture plus three batches by the investigator:
+    ///
+    /// | seq | event                         |
+    /// |-----|-------------------------------|
+    /// | 2-4 | reported t-1, t-2, t-3        |
+    /// | 5-6 | corrected t-1, reported t-4   |
+    /// | 7-8 | retracted t-2, reported t-5   |
+    pub fn with_incidents() -> Fixture {
+        static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+        Fixture::from_template(&TEMPLATE, || {
+            let f = Fixture::new();
+            f.append_ok(&[incident("t-1", 3), incident("t-2", 0), incident("t-3", 7)]);
+            f.append_ok(&[correction("t-1", 4), incident("t-4", 1)]);
+            f.append_ok(&[retraction("t-2"), incident("t-5", 2)]);
+            f
+        })
+    }
+
+    /// Makes the fixture in `root` through the binary, as a user would.
+    fn build(root: &Path) {
+        let dir = root.join("ledger");
+        let key_file = |name: &str| root.join(format!("{name}.key"));
+        for name in ["admin", "inv"] {
+            let path = key_file(name);
             run_ok(
                 &dir,
                 &[
@@ -107,30 +271,23 @@ impl Fixture {
                     name,
                 ],
                 None,
-            )
-            .trim()
-            .to_string()
-        };
-        keygen(&admin_key, "admin");
-        let inv_public = keygen(&inv_key, "inv");
+            );
+        }
+        let admin_key = key_file("admin");
+        let admin_key = admin_key.to_str().unwrap();
         run_ok(
             &dir,
-            &[
-                "init",
-                "--admin-key",
-                admin_key.to_str().unwrap(),
-                "--origin",
-                "test/ledger",
-            ],
+            &["init", "--admin-key", admin_key, "--origin", "test/ledger"],
             None,
         );
+        let inv_public = public_key_of(&key_file("inv")).to_string();
         run_ok(
             &dir,
             &[
                 "key",
                 "enroll",
                 "--key",
-                admin_key.to_str().unwrap(),
+                admin_key,
                 "--public",
                 &inv_public,
                 "--name",
@@ -140,30 +297,22 @@ impl Fixture {
             ],
             None,
         );
+    }
+
+    /// The fixture whose files `build` made in `tmp`.
+    fn at(tmp: TempDir) -> Fixture {
+        let (admin_key, inv_key) = (tmp.path().join("admin.key"), tmp.path().join("inv.key"));
         Fixture {
-            tmp,
-            dir,
+            dir: tmp.path().join("ledger"),
+            admin_public: public_key_of(&admin_key).to_string(),
             admin_key,
+            inv_public: public_key_of(&inv_key).to_string(),
             inv_key,
-            inv_public,
+            tmp,
         }
     }
 
-    /// The fixture plus three batches by the investigator:
-    ///
-    /// | seq | event                         |
-    /// |-----|-------------------------------|
-    /// | 2-4 | reported t-1, t-2, t-3        |
-    /// | 5-6 | corrected t-1, reported t-4   |
-    /// | 7-8 | retracted t-2, reported t-5   |
-    pub fn with_incidents() -> Fixture {
-        let f = Fixture::new();
-        f.append_ok(&[incident("t-1", 3), incident("t-2", 0), incident("t-3", 7)]);
-        f.append_ok(&[correction("t-1", 4), incident("t-4", 1)]);
-        f.append_ok(&[retraction("t-2"), incident("t-5", 2)]);
-        f
-    }
-
+    /// A path in the fixture's temporary directory, beside the ledger.
     pub fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
@@ -177,11 +326,11 @@ impl Fixture {
     }
 
     /// Appends an NDJSON batch with the investigator key through stdin.
-    pub fn append_ok(&self, lines: &[String]) -> String {
+    pub fn append_ok(&self, lines: &[String]) {
         self.run_ok(
             &["append", "--key", self.inv_key.to_str().unwrap(), "-"],
             Some(&ndjson(lines)),
-        )
+        );
     }
 
     pub fn revoke_inv(&self) {
@@ -219,7 +368,7 @@ impl Fixture {
     }
 
     /// `ledger verify --format json`, parsed.
-    pub fn verify_json(&self) -> (i32, serde_json::Value) {
+    pub fn verify_json(&self) -> (i32, Value) {
         let out = self.run(&["verify", "--format", "json"], None);
         let code = out.status.code().expect("verify exits normally");
         let value = serde_json::from_slice(&out.stdout)
@@ -241,13 +390,92 @@ impl Fixture {
 
     /// Every (key, value) pair of the database: entries and derived state.
     pub fn snapshot(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        snapshot(&self.dir)
+        with_db(&self.dir, |db| {
+            db.iter()
+                .map(|item| {
+                    let (k, v) = item.expect("read sled");
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect()
+        })
     }
 
     pub fn entry_bytes(&self, seq: u64) -> Vec<u8> {
         self.with_db(|db| entry_bytes(db, seq))
     }
 }
+
+fn public_key_of(key_file: &Path) -> PublicKey {
+    SecretKey::load(key_file)
+        .unwrap_or_else(|e| panic!("{}: {e}", key_file.display()))
+        .public()
+}
+
+// ---- Where each field of an entry lies ----
+
+/// The byte ranges of an entry's fields in its canonical bytes (docs/FORMAT.md, "Entry"), found
+/// by encoding the entry again with one field changed in every byte: the offsets come from the
+/// code's own encoder, and a layout change moves them with it.
+pub struct EntryFields {
+    pub seq: Range<usize>,
+    pub recorded_at: Range<usize>,
+    pub prev: Range<usize>,
+    pub event_type: Range<usize>,
+    pub author: Range<usize>,
+    pub claimed_at: Range<usize>,
+    pub payload: Range<usize>,
+    pub seal_index: Range<usize>,
+    pub seal_batch_size: Range<usize>,
+    /// The first hash of the seal's inclusion proof (empty for a batch of one).
+    pub first_proof_hash: Range<usize>,
+    pub signature: Range<usize>,
+}
+
+impl EntryFields {
+    pub fn of(bytes: &[u8]) -> EntryFields {
+        let entry = Entry::decode(bytes).expect("the entry decodes");
+        assert_eq!(entry.encode(), bytes, "the entry's bytes are canonical");
+        let not = |bytes: &mut [u8]| bytes.iter_mut().for_each(|b| *b = !*b);
+        let field = |width: usize, change: &dyn Fn(&mut Entry)| {
+            let mut changed = entry.clone();
+            change(&mut changed);
+            changed.statement_bytes = changed.statement.encode();
+            let other = changed.encode();
+            assert_eq!(other.len(), bytes.len(), "a changed field keeps its width");
+            let differs = |(a, b): (&u8, &u8)| a != b;
+            let range = match bytes.iter().zip(&other).position(differs) {
+                Some(first) => first..bytes.iter().zip(&other).rposition(differs).unwrap() + 1,
+                None => 0..0,
+            };
+            assert_eq!(range.len(), width, "the field is {width} bytes wide");
+            range
+        };
+        EntryFields {
+            seq: field(8, &|e| e.seq = !e.seq),
+            recorded_at: field(8, &|e| e.recorded_at.0 = !e.recorded_at.0),
+            prev: field(32, &|e| not(&mut e.prev)),
+            // Every letter changes; the event types begin and end with one.
+            event_type: field(entry.statement.event_type.len(), &|e| {
+                e.statement.event_type = e.statement.event_type.to_uppercase()
+            }),
+            author: field(32, &|e| not(&mut e.statement.author.0)),
+            claimed_at: field(8, &|e| e.statement.claimed_at.0 = !e.statement.claimed_at.0),
+            payload: field(entry.statement.payload.len(), &|e| {
+                not(&mut e.statement.payload)
+            }),
+            seal_index: field(8, &|e| e.seal.index = !e.seal.index),
+            seal_batch_size: field(8, &|e| e.seal.batch_size = !e.seal.batch_size),
+            first_proof_hash: field(32.min(32 * entry.seal.proof.len()), &|e| {
+                if let Some(hash) = e.seal.proof.first_mut() {
+                    not(hash)
+                }
+            }),
+            signature: field(64, &|e| not(&mut e.seal.signature)),
+        }
+    }
+}
+
+// ---- Behind the ledger's back: the sled database itself ----
 
 pub fn with_db<T>(dir: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
     let sled_dir = dir.join("sled");
@@ -269,38 +497,14 @@ pub fn with_db<T>(dir: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
 /// sled 0.34 may release the `flock` on `sled/db` a little after its `Db` is dropped; waits (up
 /// to 10 s) until the lock is free, so that the next `ledger` process can open the database.
 pub fn wait_for_sled_lock_release(sled_dir: &Path) {
-    let path = sled_dir.join("db");
-    let Ok(file) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-    else {
-        return;
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match file.try_lock() {
-            Ok(()) => {
-                file.unlock().expect("unlock");
-                return;
-            }
-            Err(_) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(5))
-            }
-            Err(e) => panic!("sled's lock on {} is never released: {e}", path.display()),
-        }
-    }
-}
-
-pub fn snapshot(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    with_db(dir, |db| {
-        db.iter()
-            .map(|item| {
-                let (k, v) = item.expect("read sled");
-                (k.to_vec(), v.to_vec())
-            })
-            .collect()
-    })
+    let free = ledger::store::await_sled_lock(&sled_dir.join("db"), deadline)
+        .expect("sled's lock file can be opened");
+    assert!(
+        free,
+        "sled's lock on {} is never released",
+        sled_dir.display()
+    );
 }
 
 pub fn entry_bytes(db: &sled::Db, seq: u64) -> Vec<u8> {
@@ -329,42 +533,52 @@ pub fn last_entry(db: &sled::Db) -> (u64, Vec<u8>) {
     (seq, value.to_vec())
 }
 
-/// The head record as the ledger stores it: bincode (little-endian, fixed-width) of
-/// `Head { seq: u64, hash: [u8; 32], recorded_at: i64 }`.
-pub fn head_record(seq: u64, hash: &Hash, recorded_at: Timestamp) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(48);
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.extend_from_slice(hash);
-    bytes.extend_from_slice(&recorded_at.0.to_le_bytes());
-    bytes
+// ---- Derived state, behind the ledger's back ----
+//
+// The layout comes from the library's `state` module, so a forged head record is exactly what an
+// append would have written.
+
+/// The keys of every derived-state record, the head record first if `with_head`, or without it.
+pub fn derived_state_keys(db: &sled::Db, with_head: bool) -> Vec<Vec<u8>> {
+    let head_key = StateKey::Head.sled_key();
+    db.scan_prefix([state::SLED_PREFIX])
+        .map(|kv| kv.expect("read sled").0.to_vec())
+        .filter(|k| with_head || *k != head_key)
+        .collect()
 }
 
 /// The head record that matches the last stored entry.
-pub fn current_head_record(db: &sled::Db) -> Vec<u8> {
+fn current_head_record(db: &sled::Db) -> Vec<u8> {
     let (seq, bytes) = last_entry(db);
     let entry = Entry::decode(&bytes).expect("last entry decodes");
-    head_record(seq, &entry_hash(&bytes), entry.recorded_at)
+    state::encode(&state::Head {
+        seq,
+        hash: entry_hash(&bytes),
+        recorded_at: entry.recorded_at.0,
+    })
 }
 
 /// Points the head record at the last stored entry, as if the ledger had appended it.
-/// Asserts first that this helper's encoding matches what the ledger wrote, so the forgery is
-/// exactly as good as a real append.
-pub fn set_head_to_last(db: &sled::Db) {
-    db.insert(HEAD_STATE_KEY, current_head_record(db))
+fn set_head_to_last(db: &sled::Db) {
+    db.insert(StateKey::Head.sled_key(), current_head_record(db))
         .expect("write sled");
 }
 
-pub fn assert_head_encoding_matches(db: &sled::Db) {
+/// Asserts that the stored head record names the last stored entry, as an append leaves it, so
+/// that a forgery that moves the head is exactly as good as a real append.
+pub fn assert_head_names_the_last_entry(db: &sled::Db) {
     let stored = db
-        .get(HEAD_STATE_KEY)
+        .get(StateKey::Head.sled_key())
         .expect("read sled")
         .expect("a head record");
     assert_eq!(
         stored.to_vec(),
         current_head_record(db),
-        "the test's head-record encoding differs from the ledger's"
+        "the head record does not name the last stored entry"
     );
 }
+
+// ---- Forgeries ----
 
 /// A correctly encoded entry whose statement (with `payload` as its exact bytes) is signed, as a
 /// batch of one, by `key`.
@@ -392,7 +606,7 @@ pub fn forge_entry(
 /// recorded_at = the last entry's) with `payload` as its exact bytes, and moves the head record
 /// to it, so that the only thing wrong with it is what the caller put in it. Returns its seq.
 pub fn forge_at_end(db: &sled::Db, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
-    assert_head_encoding_matches(db);
+    assert_head_names_the_last_entry(db);
     let (last_seq, last_bytes) = last_entry(db);
     let last = Entry::decode(&last_bytes).expect("last entry decodes");
     let seq = last_seq + 1;
@@ -423,6 +637,8 @@ pub fn rechain_after(db: &sled::Db, seq: u64) {
     }
     set_head_to_last(db);
 }
+
+// ---- What the binary says ----
 
 /// The problem lines of `ledger verify` text output (`seq N: reason`).
 pub fn problem_lines(verify_out: &str) -> Vec<&str> {

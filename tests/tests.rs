@@ -1,0 +1,14 @@
+//! The integration tests, as one test binary (ripgrep's layout): one build and link for all of
+//! them, and helpers in `common` that every module shares. Run one module with
+//! `cargo test --test integration tamper::`.
+
+mod cli;
+mod common;
+
+mod bad_input;
+mod crash;
+mod import;
+mod projection;
+mod properties;
+mod tamper;
+mod vectors;
