@@ -381,6 +381,41 @@ fn verify_does_not_depend_on_derived_state() {
     f.assert_intact();
 }
 
+/// Derived state is not evidence, but append's rules read it: a lost key record must stop a
+/// command with advice to rebuild it, never a panic, and `ledger reindex` must rebuild it from
+/// the log so that the same command then works.
+#[test]
+fn a_lost_key_record_stops_commands_until_reindex_rebuilds_it() {
+    let f = Fixture::with_incidents();
+    let inv = ledger::keys::PublicKey::parse(&f.inv_public).unwrap();
+    f.with_db(|db| {
+        let removed = db
+            .remove(ledger::state::StateKey::Key(&inv).sled_key())
+            .unwrap();
+        assert!(removed.is_some(), "the fixture has a key record for inv");
+    });
+    let revoke = [
+        "key",
+        "revoke",
+        "--key",
+        f.admin_key.to_str().unwrap(),
+        "--name",
+        "inv",
+        "--reason",
+        "laptop lost",
+    ];
+    let out = run(&f.dir, &revoke, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&revoke, &out));
+    assert!(
+        stderr.contains("derived state is damaged") && stderr.contains("`ledger reindex`"),
+        "{stderr}"
+    );
+    run_ok(&f.dir, &["reindex"], None);
+    run_ok(&f.dir, &revoke, None);
+    f.assert_intact();
+}
+
 #[test]
 fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
     let f = Fixture::with_incidents();
