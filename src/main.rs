@@ -15,7 +15,7 @@ use ledger::input::parse_events;
 use ledger::keys::{PublicKey, SecretKey};
 use ledger::ledger::Appended;
 use ledger::merkle::Hash;
-use ledger::projection::{self, AsOf, ProjectionError, Refresh, Table, Window};
+use ledger::projection::{self, AsOf, CacheDir, ProjectionError, Refresh, Table, Window};
 use ledger::rules::KeyRecord;
 use ledger::Ledger;
 use serde_json::{json, Value};
@@ -464,8 +464,14 @@ fn run(cli: Cli) -> Result<Outcome> {
                 to: *to,
             };
             let ledger = open(&cli)?;
-            let projected =
-                projection::project(&ledger, &[view], cut.as_of, &window, cut.refresh())?;
+            let projected = projection::project(
+                &ledger,
+                Some(&CacheDir::of(&cli.ledger)),
+                &[view],
+                cut.as_of,
+                &window,
+                cut.refresh(),
+            )?;
             let table = &projected.tables[0];
             match output {
                 None => export::write_table(table, (*format).into(), &mut out)?,
@@ -481,7 +487,13 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Export { dir, cut } => {
             let ledger = open(&cli)?;
-            let (manifest, _) = export_all(&ledger, dir, cut.as_of, cut.refresh())?;
+            let (manifest, _) = export_all(
+                &ledger,
+                &CacheDir::of(&cli.ledger),
+                dir,
+                cut.as_of,
+                cut.refresh(),
+            )?;
             match manifest.seq {
                 Some(seq) => writeln!(
                     out,
@@ -535,7 +547,15 @@ fn run(cli: Cli) -> Result<Outcome> {
                     bar.set_position(done);
                 }
             };
-            let report = import::import(&ledger, &key, dataset, file, &options, &mut on_progress);
+            let report = import::import(
+                &ledger,
+                Some(&CacheDir::of(&cli.ledger)),
+                &key,
+                dataset,
+                file,
+                &options,
+                &mut on_progress,
+            );
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
@@ -578,7 +598,13 @@ fn run(cli: Cli) -> Result<Outcome> {
             }
             writeln!(out, "{}", verify_summary(&summary.report))?;
             let export_dir = summary.dir.join("export");
-            let (manifest, tables) = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
+            let (manifest, tables) = export_all(
+                &ledger,
+                &CacheDir::of(&summary.ledger_dir),
+                &export_dir,
+                None,
+                Refresh::Incremental,
+            )?;
             writeln!(
                 out,
                 "  exported {} projections as CSV to {}",
@@ -609,12 +635,14 @@ fn run(cli: Cli) -> Result<Outcome> {
 /// Every projection as CSV in `dir`, with its manifest; returns the manifest and the tables.
 fn export_all(
     ledger: &Ledger,
+    caches: &CacheDir,
     dir: &Path,
     as_of: Option<AsOf>,
     refresh: Refresh,
 ) -> Result<(Manifest, Vec<Table>)> {
     let projected = projection::project(
         ledger,
+        Some(caches),
         projection::REGISTRY,
         as_of,
         &Window::default(),

@@ -20,7 +20,7 @@ use ledger::export;
 use ledger::input::parse_events;
 use ledger::keys::SecretKey;
 use ledger::ledger::LedgerError;
-use ledger::projection::{self, AsOf, Refresh, Window};
+use ledger::projection::{self, AsOf, CacheDir, Refresh, Window};
 use ledger::store::sled_entry_key;
 use ledger::Ledger;
 use proptest::prelude::*;
@@ -451,10 +451,17 @@ proptest! {
     }
 }
 
-/// Every projection as CSV bytes, built incrementally or from scratch, up to `as_of`.
-fn all_csv(ledger: &Ledger, as_of: Option<u64>, refresh: Refresh) -> Vec<(String, Vec<u8>)> {
+/// Every projection as CSV bytes, built incrementally or from scratch, up to `as_of`, with the
+/// caches of the ledger in `dir`.
+fn all_csv(
+    ledger: &Ledger,
+    dir: &Path,
+    as_of: Option<u64>,
+    refresh: Refresh,
+) -> Vec<(String, Vec<u8>)> {
     let projected = projection::project(
         ledger,
+        Some(&CacheDir::of(dir)),
         projection::REGISTRY,
         as_of.map(AsOf::Seq),
         &Window::default(),
@@ -486,20 +493,20 @@ proptest! {
         let dir = tmp.path().join("ledger");
         let (ledger, inv) = new_ledger(&dir);
         let mut model = Model::default();
-        let mut seen_then = vec![(1, all_csv(&ledger, None, Refresh::Incremental))];
+        let mut seen_then = vec![(1, all_csv(&ledger, &dir, None, Refresh::Incremental))];
         for ops in &batches {
             let events = parse_events(model.batch(ops).as_bytes()).expect("generated input parses");
             let last = ledger.append(&inv, &events).expect("valid batch").last().unwrap().seq;
-            seen_then.push((last, all_csv(&ledger, None, Refresh::Incremental)));
+            seen_then.push((last, all_csv(&ledger, &dir, None, Refresh::Incremental)));
         }
         let (head, incremental) = seen_then.last().unwrap();
-        prop_assert_eq!(incremental, &all_csv(&ledger, None, Refresh::Rebuild));
+        prop_assert_eq!(incremental, &all_csv(&ledger, &dir, None, Refresh::Rebuild));
         for (seq, then) in &seen_then {
-            prop_assert_eq!(then, &all_csv(&ledger, Some(*seq), Refresh::Incremental), "as of seq {}", seq);
+            prop_assert_eq!(then, &all_csv(&ledger, &dir, Some(*seq), Refresh::Incremental), "as of seq {}", seq);
         }
         // Stored states survive a reopen and still agree.
         drop(ledger);
         let ledger = reopen(&dir);
-        prop_assert_eq!(&all_csv(&ledger, Some(*head), Refresh::Incremental), incremental);
+        prop_assert_eq!(&all_csv(&ledger, &dir, Some(*head), Refresh::Incremental), incremental);
     }
 }

@@ -1,0 +1,454 @@
+//! The fold engine: one pass over the log that feeds the folds of every view asked for, in seq
+//! order. The log is read in batches, each decoded on all cores while the batch before it is
+//! folded; a view resumes from its cache when that cache still matches the log, and folds that
+//! reach the head are saved again. Output is the same whether a view resumed or not.
+//!
+//! The engine reads the log and the caches; it never writes to the log, and never trusts a
+//! cache: one that does not check out is thrown away and the view folded again from seq 0.
+
+use super::cache::{CacheDir, CacheError, CacheFile, Commit, Cover, Records};
+use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Row, Table, View, Window};
+use crate::entry::entry_hash;
+use crate::event::EventType;
+use crate::ledger::LedgerError;
+use crate::merkle::Hash;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::Ledger;
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::marker::PhantomData;
+
+/// Whether cached states may be used, or every view is folded from seq 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    Incremental,
+    Rebuild,
+}
+
+/// What the tables were built from: the last entry folded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub seq: u64,
+    pub hash: Hash,
+    pub recorded_at: Timestamp,
+}
+
+pub struct Projected {
+    /// `None` for a cut that keeps no entry.
+    pub covered: Option<Covered>,
+    pub tables: Vec<Table>,
+}
+
+/// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
+/// log. With `caches`, each view resumes from its cache where `refresh` allows and the cache
+/// still matches the log, and views that reach the head are saved there again.
+pub fn project<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    views: &[&View],
+    as_of: Option<AsOf>,
+    window: &Window,
+    refresh: Refresh,
+) -> Result<Projected, ProjectionError> {
+    if !window.is_open() {
+        if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
+            return Err(ProjectionError::NoEventTime { name: view.name() });
+        }
+    }
+    let mut folds: Vec<Box<dyn Folding>> = views.iter().map(|view| (view.start)()).collect();
+    let mut folding: Vec<&mut (dyn Folding + 'static)> =
+        folds.iter_mut().map(|fold| &mut **fold).collect();
+    let covered = fold(ledger, caches, &mut folding, as_of, refresh)?;
+    drop(folding);
+    let tables = views
+        .iter()
+        .zip(&folds)
+        .map(|(view, fold)| Table {
+            name: view.name(),
+            columns: view.columns(),
+            rows: fold.rows(window),
+        })
+        .collect();
+    Ok(Projected { covered, tables })
+}
+
+/// The current state of one view, caught up like [`project`] does, for code that needs more than
+/// its rows, such as an importer diffing a release against the incidents.
+pub fn current_state<P: Projection, S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+) -> Result<P::State, ProjectionError> {
+    let mut folded = Folded::<Plain<P>>::default();
+    fold(
+        ledger,
+        caches,
+        &mut [&mut folded as &mut dyn Folding],
+        None,
+        Refresh::Incremental,
+    )?;
+    Ok(folded.state)
+}
+
+/// What the engine needs of a view's fold, whichever trait the view implements.
+pub(super) trait Fold: 'static {
+    type State: Default + Serialize + DeserializeOwned + Send + 'static;
+    type Record: Serialize + DeserializeOwned + Send + Sync + 'static;
+    const NAME: &'static str;
+    const VERSION: u32;
+    /// Folds in `facts`, in order.
+    fn apply(
+        state: &mut Self::State,
+        records: &mut Records<Self::Record>,
+        facts: &[Fact],
+    ) -> Result<(), CacheError>;
+    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+}
+
+/// A [`Projection`] as the engine folds it: with no records.
+pub(super) struct Plain<P>(PhantomData<P>);
+
+impl<P: Projection> Fold for Plain<P> {
+    type State = P::State;
+    type Record = ();
+    const NAME: &'static str = P::NAME;
+    const VERSION: u32 = P::VERSION;
+
+    fn apply(state: &mut P::State, _: &mut Records<()>, facts: &[Fact]) -> Result<(), CacheError> {
+        for fact in facts {
+            P::apply(state, fact);
+        }
+        Ok(())
+    }
+
+    fn rows(state: &P::State, window: &Window) -> Vec<Row> {
+        P::rows(state, window)
+    }
+}
+
+/// A [`KeyedProjection`] as the engine folds it: digests made on all cores, then each record
+/// loaded before its digest is applied.
+pub(super) struct Keyed<K>(PhantomData<K>);
+
+impl<K: KeyedProjection> Fold for Keyed<K> {
+    type State = K::State;
+    type Record = K::Record;
+    const NAME: &'static str = K::NAME;
+    const VERSION: u32 = K::VERSION;
+
+    fn apply(
+        state: &mut K::State,
+        records: &mut Records<K::Record>,
+        facts: &[Fact],
+    ) -> Result<(), CacheError> {
+        let digests: Vec<K::Digest> = facts.par_iter().map(K::digest).collect();
+        for digest in digests {
+            if let Some(key) = K::key(&digest) {
+                records.prepare(key)?;
+            }
+            K::apply(state, records, digest);
+        }
+        Ok(())
+    }
+
+    fn rows(state: &K::State, window: &Window) -> Vec<Row> {
+        K::rows(state, window)
+    }
+}
+
+/// A view's fold in progress, its types erased so that views of both kinds fold in one pass.
+pub(super) trait Folding: Send {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> u32;
+    /// Back to the state before seq 0.
+    fn restart(&mut self);
+    /// Continues from a cache's commit; false, and nothing changed, when its summary does not
+    /// decode.
+    fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool;
+    /// Folds in the facts from seq `next` on.
+    fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError>;
+    fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError>;
+    fn rows(&self, window: &Window) -> Vec<Row>;
+}
+
+/// A fold of `F` from seq 0, as the registry starts one.
+pub(super) fn start<F: Fold>() -> Box<dyn Folding> {
+    Box::new(Folded::<F>::default())
+}
+
+struct Folded<F: Fold> {
+    state: F::State,
+    records: Records<F::Record>,
+}
+
+impl<F: Fold> Default for Folded<F> {
+    fn default() -> Self {
+        Folded {
+            state: F::State::default(),
+            records: Records::default(),
+        }
+    }
+}
+
+impl<F: Fold> Folding for Folded<F> {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+
+    fn version(&self) -> u32 {
+        F::VERSION
+    }
+
+    fn restart(&mut self) {
+        *self = Folded::default();
+    }
+
+    fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
+        let Ok(state) = bincode::deserialize(&commit.summary) else {
+            return false;
+        };
+        self.state = state;
+        self.records = Records::resumed(commit, file);
+        true
+    }
+
+    fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError> {
+        let new = facts.partition_point(|fact| fact.seq < next);
+        F::apply(&mut self.state, &mut self.records, &facts[new..])
+    }
+
+    fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError> {
+        let summary = bincode::serialize(&self.state).map_err(file.encoding_failed())?;
+        self.records.save(file, cover, summary)
+    }
+
+    fn rows(&self, window: &Window) -> Vec<Row> {
+        F::rows(&self.state, window)
+    }
+}
+
+/// Folds `folds` up to `as_of`; a cache found damaged on the way is given up and every view
+/// folded again from seq 0.
+fn fold<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<Option<Covered>, ProjectionError> {
+    match fold_once(ledger, caches, folds, as_of, refresh) {
+        Err(ProjectionError::Cache(CacheError::Damaged { .. }))
+            if refresh == Refresh::Incremental =>
+        {
+            fold_once(ledger, caches, folds, as_of, Refresh::Rebuild)
+        }
+        folded => folded,
+    }
+}
+
+fn fold_once<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<Option<Covered>, ProjectionError> {
+    let head = ledger.head()?;
+    let target = match (&head, as_of) {
+        (None, _) => None,
+        (Some(head), None) => Some(head.seq),
+        (Some(head), Some(as_of)) => as_of.last_seq(ledger, head)?,
+    };
+    let Some(target) = target else {
+        for fold in folds.iter_mut() {
+            fold.restart();
+        }
+        return Ok(None);
+    };
+    let (entry, hash) = ledger
+        .entry(target)?
+        .ok_or_else(|| ProjectionError::missing(target))?;
+    let covered = Covered {
+        seq: target,
+        hash,
+        recorded_at: entry.recorded_at,
+    };
+
+    // The seq each fold continues from.
+    let mut next = Vec::with_capacity(folds.len());
+    for fold in folds.iter_mut() {
+        fold.restart();
+        let resumed = match (refresh, caches) {
+            (Refresh::Incremental, Some(caches)) => resume(ledger, caches, &mut **fold, target)?,
+            _ => None,
+        };
+        next.push(resumed.unwrap_or(0));
+    }
+    let resumed_at = next.clone();
+    let from = next.iter().copied().min().unwrap_or(0);
+    fold_batches(ledger, from, target, folds, &mut next)?;
+
+    let at_head = head.is_some_and(|head| head.seq == target);
+    if let Some(caches) = caches.filter(|_| at_head) {
+        let cover = |fold: &dyn Folding| Cover {
+            version: fold.version(),
+            seq: target,
+            hash,
+        };
+        for (fold, resumed_at) in folds.iter_mut().zip(resumed_at) {
+            if resumed_at > target {
+                continue;
+            }
+            let cover = cover(&**fold);
+            match fold.save(&caches.file(fold.name()), cover) {
+                // The fold is sound; only the cache it resumed from is not, and the next run
+                // finds that out again and rebuilds; or the cache cannot be kept at all.
+                Err(e) if matches!(e, CacheError::Damaged { .. }) || e.is_read_only() => {}
+                saved => saved?,
+            }
+        }
+    }
+    Ok(Some(covered))
+}
+
+/// Resumes `fold` from its cache if that can continue towards `target`: same version, covering
+/// no more than `target`, and covering an entry that is still in the log with the same hash.
+/// Returns the seq the fold continues from.
+fn resume<S: Store>(
+    ledger: &Ledger<S>,
+    caches: &CacheDir,
+    fold: &mut dyn Folding,
+    target: u64,
+) -> Result<Option<u64>, ProjectionError> {
+    let file = caches.file(fold.name());
+    let Some(commit) = file.load()? else {
+        return Ok(None);
+    };
+    let cover = commit.cover;
+    if cover.version != fold.version() || cover.seq > target {
+        return Ok(None);
+    }
+    let still_in_log = ledger
+        .store()
+        .entry(cover.seq)?
+        .is_some_and(|bytes| entry_hash(&bytes) == cover.hash);
+    if !still_in_log || !fold.resume(&commit, file) {
+        return Ok(None);
+    }
+    Ok(Some(cover.seq + 1))
+}
+
+/// Entries read and decoded on all cores per batch, then folded in order: small enough that a
+/// batch is still in the processor's cache when it is folded, and that memory stays bounded.
+const BATCH: u64 = 4 * 1024;
+
+/// The event types whose payloads a fold has read whole ([`Fact::payload`]): they are parsed on
+/// all cores as later batches are read, rather than one by one in the fold. Learnt as the folds
+/// go, so that a view need not say what it reads.
+#[derive(Clone, Default)]
+struct ReadWhole(Vec<EventType>);
+
+impl ReadWhole {
+    fn learn(&mut self, facts: &[Fact]) {
+        for fact in facts {
+            if fact.payload_was_read() && !self.0.contains(&fact.event_type) {
+                self.0.push(fact.event_type);
+            }
+        }
+    }
+
+    fn wanted(&self, fact: &Fact) -> bool {
+        self.0.contains(&fact.event_type)
+    }
+}
+
+/// Feeds entries `from..=to` to every fold whose next seq they reach, moving `next` on. Each
+/// batch is read on all cores while the batch before it is folded.
+fn fold_batches<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    next: &mut [u64],
+) -> Result<(), ProjectionError> {
+    // Several segments a core, so that the core that finishes folding a batch can take up the
+    // reading of the next one in small pieces.
+    let segments = 8 * rayon::current_num_threads() as u64;
+    let read_batch = |start: u64, read_whole: &ReadWhole| {
+        let end = to.min(start.saturating_add(BATCH - 1));
+        let step = (end - start + 1).div_ceil(segments);
+        let read: Result<Vec<Vec<Fact>>, ProjectionError> = (0..segments)
+            .into_par_iter()
+            .map(|i| start + i * step)
+            .filter(|&first| first <= end)
+            .map(|first| read_facts(ledger, first, end.min(first + step - 1), read_whole))
+            .collect();
+        (
+            end,
+            read.map(|segments| segments.into_iter().flatten().collect()),
+        )
+    };
+    let mut read_whole = ReadWhole::default();
+    let mut pending = (from <= to).then(|| read_batch(from, &read_whole));
+    while let Some((end, read)) = pending.take() {
+        let facts: Vec<Fact> = read?;
+        let wanted = read_whole.clone();
+        let (folded, read_next) = rayon::join(
+            || fold_batch(&facts, folds, next),
+            || (end < to).then(|| read_batch(end + 1, &wanted)),
+        );
+        folded?;
+        read_whole.learn(&facts);
+        pending = read_next;
+    }
+    Ok(())
+}
+
+/// Feeds one batch to every fold whose next seq it reaches.
+fn fold_batch(
+    facts: &[Fact],
+    folds: &mut [&mut (dyn Folding + 'static)],
+    next: &mut [u64],
+) -> Result<(), CacheError> {
+    let Some(last) = facts.last().map(|fact| fact.seq) else {
+        return Ok(());
+    };
+    for (fold, next) in folds.iter_mut().zip(next.iter_mut()) {
+        fold.apply(facts, *next)?;
+        *next = (*next).max(last + 1);
+    }
+    Ok(())
+}
+
+/// Entries `from..=to` as facts, with the payloads `read_whole` wants parsed; a seq missing from
+/// the log is an error.
+fn read_facts<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    read_whole: &ReadWhole,
+) -> Result<Vec<Fact>, ProjectionError> {
+    let mut facts = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
+    let mut expected = from;
+    for item in ledger.store().entries(from) {
+        let (seq, bytes) = item?;
+        if seq > to {
+            break;
+        }
+        if seq != expected {
+            return Err(ProjectionError::missing(expected));
+        }
+        let fact =
+            Fact::from_entry(bytes).map_err(|reason| LedgerError::Damaged { seq, reason })?;
+        if read_whole.wanted(&fact) {
+            fact.payload();
+        }
+        facts.push(fact);
+        expected = seq + 1;
+    }
+    if expected <= to {
+        return Err(ProjectionError::missing(expected));
+    }
+    Ok(facts)
+}
