@@ -513,3 +513,27 @@ fn append_commit(
     chunk.extend_from_slice(MAGIC);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CacheError;
+    use std::io::{Error, ErrorKind};
+
+    fn io(kind: ErrorKind) -> CacheError {
+        CacheError::Io {
+            doing: "write",
+            path: "cache/regions".into(),
+            cause: Error::from(kind),
+        }
+    }
+
+    /// A cache the ledger's directory does not let us write is skipped; any other failure to
+    /// write one is still reported.
+    #[test]
+    fn only_a_read_only_directory_counts_as_read_only() {
+        assert!(io(ErrorKind::PermissionDenied).is_read_only());
+        assert!(io(ErrorKind::ReadOnlyFilesystem).is_read_only());
+        assert!(!io(ErrorKind::StorageFull).is_read_only());
+        assert!(!io(ErrorKind::NotFound).is_read_only());
+    }
+}

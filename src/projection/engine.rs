@@ -452,3 +452,95 @@ fn read_facts<S: Store>(
     }
     Ok(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Role;
+    use crate::input::parse_events;
+    use crate::keys::SecretKey;
+    use crate::projection::incidents::Incidents;
+    use crate::projection::{Cell, REGISTRY};
+
+    /// A ledger in `dir` with three incident reports, the second one corrected.
+    fn small_ledger(dir: &std::path::Path) -> Ledger {
+        let admin = SecretKey::from_seed([1; 32], None);
+        let investigator = SecretKey::from_seed([2; 32], None);
+        let (ledger, _) = Ledger::create(dir, &admin, "admin", "test").unwrap();
+        ledger
+            .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
+            .unwrap();
+        let report = |id: &str, region: &str| {
+            format!(
+                r#"{{"type":"incident.reported","data":{{"incident_id":"{id}","event_date":"2023-05-01","event_type":"Battles","actor1":"JNIM","admin1":"{region}","fatalities":2}}}}"#
+            )
+        };
+        let correction = r#"{"type":"incident.corrected","data":{"incident_id":"b","changes":{"admin1":"Gao"},"reason":"misread"}}"#;
+        let input = [
+            report("a", "Kidal"),
+            report("b", "Kidal"),
+            report("c", "Mopti"),
+        ]
+        .join("\n")
+            + "\n"
+            + correction;
+        let events = parse_events(input.as_bytes()).unwrap();
+        ledger.append(&investigator, &events).unwrap();
+        ledger
+    }
+
+    fn tables(ledger: &Ledger, caches: Option<&CacheDir>) -> Vec<Table> {
+        project(
+            ledger,
+            caches,
+            REGISTRY,
+            None,
+            &Window::default(),
+            Refresh::Incremental,
+        )
+        .unwrap()
+        .tables
+    }
+
+    #[test]
+    fn without_a_cache_dir_every_view_folds_from_seq_0_and_nothing_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+
+        let uncached = tables(&ledger, None);
+        assert!(!dir.join("cache").exists(), "no cache dir was given");
+
+        let caches = CacheDir::of(&dir);
+        let saved = tables(&ledger, Some(&caches));
+        assert!(dir.join("cache").join("regions").is_file());
+        let resumed = tables(&ledger, Some(&caches));
+        assert_eq!(uncached, saved);
+        assert_eq!(uncached, resumed);
+
+        let regions = uncached.iter().find(|t| t.name == "regions").unwrap();
+        let places: Vec<&Cell> = regions.rows.iter().map(|row| &row[0]).collect();
+        assert_eq!(
+            places,
+            [
+                &Cell::text("Gao"),
+                &Cell::text("Kidal"),
+                &Cell::text("Mopti")
+            ]
+        );
+    }
+
+    #[test]
+    fn current_state_folds_the_incidents_as_the_view_shows_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+        let caches = CacheDir::of(&dir);
+        for caches in [None, Some(&caches), Some(&caches)] {
+            let state = current_state::<Incidents, _>(&ledger, caches).unwrap();
+            let b = &state.incidents["b"];
+            assert_eq!((b.revisions, b.last_seq), (1, 5));
+            assert_eq!(b.field("admin1"), Some(serde_json::json!("Gao")));
+        }
+    }
+}
