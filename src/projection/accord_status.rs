@@ -43,6 +43,7 @@ impl Describe for AccordStatus {
 
 impl Projection for AccordStatus {
     type State = State;
+
     fn apply(state: &mut State, fact: &Fact) {
         if fact.event_type != EventType::AccordStatusChanged {
             return;

@@ -65,6 +65,7 @@ impl Describe for Authors {
 
 impl Projection for Authors {
     type State = State;
+
     fn apply(state: &mut State, fact: &Fact) {
         match fact.event_type {
             EventType::LedgerGenesis => state.enrol(

@@ -46,6 +46,7 @@ impl Describe for IncidentHistory {
 
 impl Projection for IncidentHistory {
     type State = State;
+
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         state.event_dates.observe(fact);

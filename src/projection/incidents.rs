@@ -101,6 +101,7 @@ impl Describe for Incidents {
 
 impl Projection for Incidents {
     type State = State;
+
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         let id = fact.text("incident_id");

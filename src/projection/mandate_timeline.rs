@@ -30,7 +30,7 @@ struct Change {
 const ENDING_ACTIONS: &[&str] = &["terminated", "withdrawal_completed"];
 
 fn days_between(from: &str, to: &str) -> Option<i64> {
-    let parse = |d: &str| super::iso_date(d);
+    let parse = |d: &str| super::window::iso_date(d);
     Some((parse(to)? - parse(from)?).num_days())
 }
 
@@ -54,6 +54,7 @@ impl Describe for MandateTimeline {
 
 impl Projection for MandateTimeline {
     type State = State;
+
     fn apply(state: &mut State, fact: &Fact) {
         if fact.event_type != EventType::MandateChanged {
             return;

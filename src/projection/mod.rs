@@ -4,9 +4,9 @@
 //! A view is a state, how one [`Fact`] changes it, and the rows it shows ([`Projection`]); a
 //! view that must remember something of every incident but shows only a little of it takes the
 //! keyed extension ([`KeyedProjection`]) instead, so that a catch-up reads only the records the
-//! new entries touch. Around them: [`fact`] (an entry as views see it), [`table`] (what they
-//! yield), [`window`] (event time), [`as_of`] (knowledge time), [`engine`] (the one pass over the
-//! log that feeds every fold, resuming from and saving to [`cache`]).
+//! new entries touch. Around the views, one file per job: `fact` (an entry as views see it),
+//! `table` (what they yield), `window` (event time), `as_of` (knowledge time), `engine` (the
+//! one pass over the log that feeds every fold, resuming from and saving to `cache`).
 //!
 //! A projection reads entries and nothing else; it never writes to the log, and its cache is a
 //! disposable convenience that is thrown away whenever it does not match the log exactly.
@@ -34,7 +34,7 @@ pub use fact::Fact;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 pub use table::{Cell, Row, Table};
-pub use window::{iso_date, Window};
+pub use window::Window;
 
 /// What a view is called and shows: the part that both kinds of view declare.
 pub trait Describe {

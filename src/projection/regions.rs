@@ -7,7 +7,8 @@
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
 
-use super::{iso_date, Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
+use super::window::iso_date;
+use super::{Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
 use crate::event::EventType;
 use chrono::{Datelike, NaiveDate};
 use foldhash::HashMap;
