@@ -106,7 +106,7 @@ pub(super) trait Fold: 'static {
     fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
 }
 
-/// A [`Projection`] as the engine folds it: with no records.
+/// A [`Projection`] as the engine folds it: its cache holds the state alone, with no records.
 pub(super) struct Plain<P>(PhantomData<P>);
 
 impl<P: Projection> Fold for Plain<P> {
@@ -260,10 +260,11 @@ fn fold_once<S: Store>(
         (Some(head), None) => Some(head.seq),
         (Some(head), Some(as_of)) => as_of.last_seq(ledger, head)?,
     };
+    // A retry after a damaged cache starts afresh too.
+    for fold in folds.iter_mut() {
+        fold.restart();
+    }
     let Some(target) = target else {
-        for fold in folds.iter_mut() {
-            fold.restart();
-        }
         return Ok(None);
     };
     let (entry, hash) = ledger
@@ -278,7 +279,6 @@ fn fold_once<S: Store>(
     // The seq each fold continues from.
     let mut next = Vec::with_capacity(folds.len());
     for fold in folds.iter_mut() {
-        fold.restart();
         let resumed = match (refresh, caches) {
             (Refresh::Incremental, Some(caches)) => resume(ledger, caches, &mut **fold, target)?,
             _ => None,
@@ -291,16 +291,16 @@ fn fold_once<S: Store>(
 
     let at_head = head.is_some_and(|head| head.seq == target);
     if let Some(caches) = caches.filter(|_| at_head) {
-        let cover = |fold: &dyn Folding| Cover {
-            version: fold.version(),
-            seq: target,
-            hash,
-        };
         for (fold, resumed_at) in folds.iter_mut().zip(resumed_at) {
+            // A fold that resumed past the target was already saved at it.
             if resumed_at > target {
                 continue;
             }
-            let cover = cover(&**fold);
+            let cover = Cover {
+                version: fold.version(),
+                seq: target,
+                hash,
+            };
             match fold.save(&caches.file(fold.name()), cover) {
                 // The fold is sound; only the cache it resumed from is not, and the next run
                 // finds that out again and rebuilds; or the cache cannot be kept at all.
