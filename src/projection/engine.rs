@@ -15,10 +15,12 @@ use crate::merkle::Hash;
 use crate::store::Store;
 use crate::time::Timestamp;
 use crate::Ledger;
+use foldhash::HashMap;
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Whether cached states may be used, or every view is folded from seq 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,30 +97,42 @@ pub fn current_state<P: Projection, S: Store>(
 pub(super) trait Fold: 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
     type Record: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// What `apply` needs of a fact that can be worked out from the fact alone, on all cores
+    /// while the batch before it is folded.
+    type Digest: Send + 'static;
     const NAME: &'static str;
     const VERSION: u32;
-    /// Folds in `facts`, in order.
+    fn digest(fact: &Fact) -> Self::Digest;
+    /// Folds in one fact, with its digest.
     fn apply(
         state: &mut Self::State,
         records: &mut Records<Self::Record>,
-        facts: &[Fact],
+        fact: &Fact,
+        digest: Self::Digest,
     ) -> Result<(), CacheError>;
     fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
 }
 
-/// A [`Projection`] as the engine folds it: its cache holds the state alone, with no records.
+/// A [`Projection`] as the engine folds it: nothing digested ahead, and a cache that holds the
+/// state alone, with no records.
 pub(super) struct Plain<P>(PhantomData<P>);
 
 impl<P: Projection> Fold for Plain<P> {
     type State = P::State;
     type Record = ();
+    type Digest = ();
     const NAME: &'static str = P::NAME;
     const VERSION: u32 = P::VERSION;
 
-    fn apply(state: &mut P::State, _: &mut Records<()>, facts: &[Fact]) -> Result<(), CacheError> {
-        for fact in facts {
-            P::apply(state, fact);
-        }
+    fn digest(_: &Fact) {}
+
+    fn apply(
+        state: &mut P::State,
+        _: &mut Records<()>,
+        fact: &Fact,
+        (): (),
+    ) -> Result<(), CacheError> {
+        P::apply(state, fact);
         Ok(())
     }
 
@@ -127,28 +141,31 @@ impl<P: Projection> Fold for Plain<P> {
     }
 }
 
-/// A [`KeyedProjection`] as the engine folds it: digests made on all cores, then each record
-/// loaded before its digest is applied.
+/// A [`KeyedProjection`] as the engine folds it: the record a digest names is loaded before the
+/// digest is applied.
 pub(super) struct Keyed<K>(PhantomData<K>);
 
 impl<K: KeyedProjection> Fold for Keyed<K> {
     type State = K::State;
     type Record = K::Record;
+    type Digest = K::Digest;
     const NAME: &'static str = K::NAME;
     const VERSION: u32 = K::VERSION;
+
+    fn digest(fact: &Fact) -> K::Digest {
+        K::digest(fact)
+    }
 
     fn apply(
         state: &mut K::State,
         records: &mut Records<K::Record>,
-        facts: &[Fact],
+        _: &Fact,
+        digest: K::Digest,
     ) -> Result<(), CacheError> {
-        let digests: Vec<K::Digest> = facts.par_iter().map(K::digest).collect();
-        for digest in digests {
-            if let Some(key) = K::key(&digest) {
-                records.prepare(key)?;
-            }
-            K::apply(state, records, digest);
+        if let Some(key) = K::key(&digest) {
+            records.prepare(key)?;
         }
+        K::apply(state, records, digest);
         Ok(())
     }
 
@@ -166,10 +183,18 @@ pub(super) trait Folding: Send {
     /// Continues from a cache's commit; false, and nothing changed, when its summary does not
     /// decode.
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool;
-    /// Folds in the facts from seq `next` on.
+    /// What digests runs of facts for this fold on the reading side, ahead of
+    /// [`Folding::apply`].
+    fn digester(&self) -> Box<dyn Digesting>;
+    /// Folds in a run of facts from seq `next` on.
     fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError>;
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError>;
     fn rows(&self, window: &Window) -> Vec<Row>;
+}
+
+/// The reading side of a fold: digests each run of facts as it is read, for the fold to take up.
+pub(super) trait Digesting: Send + Sync {
+    fn digest(&self, facts: &[Fact]);
 }
 
 /// A fold of `F` from seq 0, as the registry starts one.
@@ -177,9 +202,15 @@ pub(super) fn start<F: Fold>() -> Box<dyn Folding> {
     Box::new(Folded::<F>::default())
 }
 
+/// Runs of facts digested ahead, by the seq of their first fact (the reading side digests them
+/// in any order); shared by a fold and its digester, so that digests keep their type from one to
+/// the other.
+type Digested<D> = Arc<Mutex<HashMap<u64, Vec<D>>>>;
+
 struct Folded<F: Fold> {
     state: F::State,
     records: Records<F::Record>,
+    digested: Digested<F::Digest>,
 }
 
 impl<F: Fold> Default for Folded<F> {
@@ -187,8 +218,26 @@ impl<F: Fold> Default for Folded<F> {
         Folded {
             state: F::State::default(),
             records: Records::default(),
+            digested: Digested::default(),
         }
     }
+}
+
+struct Digester<F: Fold>(Digested<F::Digest>);
+
+impl<F: Fold> Digesting for Digester<F> {
+    fn digest(&self, facts: &[Fact]) {
+        let Some(first) = facts.first().map(|fact| fact.seq) else {
+            return;
+        };
+        let digests = facts.iter().map(F::digest).collect();
+        locked(&self.0).insert(first, digests);
+    }
+}
+
+/// A poisoned lock only means that a digester panicked; the queue itself is whole.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl<F: Fold> Folding for Folded<F> {
@@ -213,9 +262,26 @@ impl<F: Fold> Folding for Folded<F> {
         true
     }
 
+    fn digester(&self) -> Box<dyn Digesting> {
+        Box::new(Digester::<F>(Arc::clone(&self.digested)))
+    }
+
     fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError> {
-        let new = facts.partition_point(|fact| fact.seq < next);
-        F::apply(&mut self.state, &mut self.records, &facts[new..])
+        let Some(first) = facts.first().map(|fact| fact.seq) else {
+            return Ok(());
+        };
+        // The digests made as these facts were read; made here if the digester has not.
+        let ahead = locked(&self.digested).remove(&first);
+        let digests = match ahead {
+            Some(digests) if digests.len() == facts.len() => digests,
+            _ => facts.iter().map(F::digest).collect(),
+        };
+        for (fact, digest) in facts.iter().zip(digests) {
+            if fact.seq >= next {
+                F::apply(&mut self.state, &mut self.records, fact, digest)?;
+            }
+        }
+        Ok(())
     }
 
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError> {
@@ -364,7 +430,7 @@ impl ReadWhole {
 }
 
 /// Feeds entries `from..=to` to every fold whose next seq they reach, moving `next` on. Each
-/// batch is read on all cores while the batch before it is folded.
+/// batch is read and digested on all cores while the batch before it is folded.
 fn fold_batches<S: Store>(
     ledger: &Ledger<S>,
     from: u64,
@@ -375,6 +441,8 @@ fn fold_batches<S: Store>(
     // Several segments a core, so that the core that finishes folding a batch can take up the
     // reading of the next one in small pieces.
     let segments = 8 * rayon::current_num_threads() as u64;
+    let digesters: Vec<Box<dyn Digesting>> = folds.iter().map(|fold| fold.digester()).collect();
+    // A batch is read in segments, each read and digested by one task and folded as it is.
     let read_batch = |start: u64, read_whole: &ReadWhole| {
         let end = to.min(start.saturating_add(BATCH - 1));
         let step = (end - start + 1).div_ceil(segments);
@@ -382,41 +450,48 @@ fn fold_batches<S: Store>(
             .into_par_iter()
             .map(|i| start + i * step)
             .filter(|&first| first <= end)
-            .map(|first| read_facts(ledger, first, end.min(first + step - 1), read_whole))
+            .map(|first| {
+                let facts = read_facts(ledger, first, end.min(first + step - 1), read_whole)?;
+                for digester in &digesters {
+                    digester.digest(&facts);
+                }
+                Ok(facts)
+            })
             .collect();
-        (
-            end,
-            read.map(|segments| segments.into_iter().flatten().collect()),
-        )
+        (end, read)
     };
     let mut read_whole = ReadWhole::default();
     let mut pending = (from <= to).then(|| read_batch(from, &read_whole));
     while let Some((end, read)) = pending.take() {
-        let facts: Vec<Fact> = read?;
+        let segments = read?;
         let wanted = read_whole.clone();
         let (folded, read_next) = rayon::join(
-            || fold_batch(&facts, folds, next),
+            || fold_batch(&segments, folds, next),
             || (end < to).then(|| read_batch(end + 1, &wanted)),
         );
         folded?;
-        read_whole.learn(&facts);
+        for facts in &segments {
+            read_whole.learn(facts);
+        }
         pending = read_next;
     }
     Ok(())
 }
 
-/// Feeds one batch to every fold whose next seq it reaches.
+/// Feeds the segments of one batch, in order, to every fold whose next seq they reach.
 fn fold_batch(
-    facts: &[Fact],
+    segments: &[Vec<Fact>],
     folds: &mut [&mut (dyn Folding + 'static)],
     next: &mut [u64],
 ) -> Result<(), CacheError> {
-    let Some(last) = facts.last().map(|fact| fact.seq) else {
-        return Ok(());
-    };
-    for (fold, next) in folds.iter_mut().zip(next.iter_mut()) {
-        fold.apply(facts, *next)?;
-        *next = (*next).max(last + 1);
+    for facts in segments {
+        let Some(last) = facts.last().map(|fact| fact.seq) else {
+            continue;
+        };
+        for (fold, next) in folds.iter_mut().zip(next.iter_mut()) {
+            fold.apply(facts, *next)?;
+            *next = (*next).max(last + 1);
+        }
     }
     Ok(())
 }
