@@ -1,6 +1,6 @@
 //! The fold engine: one pass over the log that feeds the folds of every view asked for, in seq
-//! order. The log is read in batches, each decoded on all cores while the batch before it is
-//! folded; a view resumes from its cache when that cache still matches the log, and folds that
+//! order. The log is read in batches, each decoded and digested on all cores while the batch
+//! before it is folded; a view resumes from its cache when that cache still matches the log, and folds that
 //! reach the head are saved again. Output is the same whether a view resumed or not.
 //!
 //! The engine reads the log and the caches; it never writes to the log, and never trusts a
@@ -235,7 +235,7 @@ impl<F: Fold> Digesting for Digester<F> {
     }
 }
 
-/// A poisoned lock only means that a digester panicked; the queue itself is whole.
+/// A poisoned lock only means that a digester panicked; the map itself is whole.
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
