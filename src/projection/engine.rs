@@ -1,7 +1,8 @@
 //! The fold engine: one pass over the log that feeds the folds of every view asked for, in seq
 //! order. The log is read in batches, each decoded and digested on all cores while the batch
-//! before it is folded; a view resumes from its cache when that cache still matches the log, and folds that
-//! reach the head are saved again. Output is the same whether a view resumed or not.
+//! before it is folded; a view resumes from its cache when that cache still matches the log,
+//! and folds that reach the head are saved again. Output is the same whether a view resumed or
+//! not.
 //!
 //! The engine reads the log and the caches; it never writes to the log, and never trusts a
 //! cache: one that does not check out is thrown away and the view folded again from seq 0.
