@@ -11,7 +11,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use ledger::event::Role;
 use ledger::input::EventInput;
 use ledger::keys::SecretKey;
-use ledger::projection::{self, Refresh, Window};
+use ledger::projection::{self, CacheDir, Refresh, Window};
 use ledger::Ledger;
 use std::time::Duration;
 
@@ -111,9 +111,17 @@ fn bench(c: &mut Criterion) {
     });
 
     let regions = [projection::by_name("regions").expect("regions is registered")];
+    let caches = CacheDir::of(&dir.path().join("l"));
     let project_regions = |refresh| {
-        let projected =
-            projection::project(&ledger, &regions, None, &Window::default(), refresh).unwrap();
+        let projected = projection::project(
+            &ledger,
+            Some(&caches),
+            &regions,
+            None,
+            &Window::default(),
+            refresh,
+        )
+        .unwrap();
         assert!(!projected.tables[0].rows.is_empty());
     };
     group.bench_function(format!("project_regions_rebuild/{n}"), |b| {

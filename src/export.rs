@@ -7,7 +7,9 @@
 
 use crate::ledger::LedgerError;
 use crate::merkle::Hash;
-use crate::projection::{self, AsOf, Cell, Covered, ProjectionError, Refresh, Table, Window};
+use crate::projection::{
+    self, AsOf, CacheDir, Cell, Covered, ProjectionError, Refresh, Table, Window,
+};
 use crate::store::Store;
 use crate::Ledger;
 use serde::Serialize;
@@ -221,12 +223,14 @@ impl From<LedgerError> for ExportError {
 /// returns the manifest and the tables written.
 pub fn export_all<S: Store>(
     ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
     dir: &Path,
     as_of: Option<AsOf>,
     refresh: Refresh,
 ) -> Result<(Manifest, Vec<Table>), ExportError> {
     let projected = projection::project(
         ledger,
+        caches,
         projection::REGISTRY,
         as_of,
         &Window::default(),

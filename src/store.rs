@@ -68,22 +68,9 @@ pub trait Store: Sync {
     fn commit(&self, entries: &[(u64, Vec<u8>)], state: &[StateWrite]) -> StoreResult<()>;
     /// Replaces all derived state with `state` at once, durably; entries are left alone.
     fn replace_state(&self, state: &[StateWrite]) -> StoreResult<()>;
-    /// The length of a named cache file (0 when there is none). Caches are files of bytes
-    /// beside the log that projections keep to resume from; never evidence of anything, and
-    /// never fsynced: a lost or torn cache is detected by its reader and rebuilt.
-    fn cache_len(&self, name: &str) -> StoreResult<u64>;
-    /// `len` bytes of a cache file from offset `at`.
-    fn cache_read(&self, name: &str, at: u64, len: usize) -> StoreResult<Vec<u8>>;
-    /// Adds bytes at the end of a cache file, creating it if need be.
-    fn cache_append(&self, name: &str, bytes: &[u8]) -> StoreResult<()>;
-    /// Replaces a cache file's whole content at once: a reader sees the old file or the new one.
-    fn cache_replace(&self, name: &str, bytes: &[u8]) -> StoreResult<()>;
 }
 
 const ENTRY_PREFIX: u8 = b'e';
-/// Where cache files live inside a ledger directory, apart from the log's database so that
-/// they can never touch it.
-const CACHE_DIR: &str = "cache";
 /// The sled tree where projection states were kept before they moved to cache files.
 const OLD_PROJECTION_TREE: &str = "projections";
 
@@ -212,15 +199,6 @@ impl SledStore {
             dir: self.dir.clone(),
             source,
         }
-    }
-
-    /// A cache file's path; names are the projections' own (letters and dashes).
-    fn cache_path(&self, name: &str) -> PathBuf {
-        self.dir.join(CACHE_DIR).join(name)
-    }
-
-    fn make_cache_dir(&self) -> StoreResult<()> {
-        std::fs::create_dir_all(self.dir.join(CACHE_DIR)).map_err(|e| self.io(e))
     }
 
     fn db_err(&self, e: sled::Error) -> StoreError {
@@ -360,55 +338,6 @@ impl Store for SledStore {
         self.apply_durably(batch)?;
         // Ledgers made before the projection cache files kept projection states in this tree;
         // nothing reads it, and a rebuild of derived state is the time to let it go.
-        if self
-            .db
-            .tree_names()
-            .iter()
-            .any(|n| n == OLD_PROJECTION_TREE.as_bytes())
-        {
-            self.db
-                .drop_tree(OLD_PROJECTION_TREE)
-                .map_err(|e| self.db_err(e))?;
-        }
-        Ok(())
-    }
-
-    fn cache_len(&self, name: &str) -> StoreResult<u64> {
-        match std::fs::metadata(self.cache_path(name)) {
-            Ok(meta) => Ok(meta.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(cause) => Err(self.io(cause)),
-        }
-    }
-
-    fn cache_read(&self, name: &str, at: u64, len: usize) -> StoreResult<Vec<u8>> {
-        use std::os::unix::fs::FileExt;
-        let file = File::open(self.cache_path(name)).map_err(|e| self.io(e))?;
-        let mut bytes = vec![0; len];
-        file.read_exact_at(&mut bytes, at).map_err(|e| self.io(e))?;
-        Ok(bytes)
-    }
-
-    fn cache_append(&self, name: &str, bytes: &[u8]) -> StoreResult<()> {
-        use std::io::Write;
-        self.make_cache_dir()?;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.cache_path(name))
-            .and_then(|mut file| file.write_all(bytes))
-            .map_err(|e| self.io(e))
-    }
-
-    fn cache_replace(&self, name: &str, bytes: &[u8]) -> StoreResult<()> {
-        self.make_cache_dir()?;
-        let path = self.cache_path(name);
-        let fresh = path.with_extension("new");
-        std::fs::write(&fresh, bytes)
-            .and_then(|()| std::fs::rename(&fresh, &path))
-            .map_err(|e| self.io(e))?;
-        // States from before the cache files are never read again; drop them on the first
-        // cache written, so that an old ledger does not carry them for ever.
         if self
             .db
             .tree_names()

@@ -522,7 +522,11 @@ fn a_damaged_cache_is_rebuilt_from_the_log() {
     // the same code, after checking that it prints what the binary prints.
     let ledger = Ledger::open(&f.dir, Duration::from_secs(5)).expect("open the ledger");
     let regions = [projection::by_name("regions").expect("a regions view")];
-    let fold = |refresh| project_csv(&ledger, &regions, None, refresh).remove(0).1;
+    let fold = |refresh| {
+        project_csv(&ledger, Some(&f.dir), &regions, None, refresh)
+            .remove(0)
+            .1
+    };
     assert_eq!(String::from_utf8(fold(Refresh::Rebuild)).unwrap(), rebuilt);
     for at in (0..written.len()).step_by(97) {
         let mut damaged = written.clone();

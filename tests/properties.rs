@@ -480,9 +480,15 @@ proptest! {
     }
 }
 
-/// Every projection as CSV bytes, built incrementally or from scratch, up to `as_of`.
-fn all_csv(ledger: &Ledger, as_of: Option<u64>, refresh: Refresh) -> Vec<(String, Vec<u8>)> {
-    project_csv(ledger, projection::REGISTRY, as_of, refresh)
+/// Every projection as CSV bytes, built incrementally or from scratch, up to `as_of`, with the
+/// caches of the ledger in `dir`.
+fn all_csv(
+    ledger: &Ledger,
+    dir: &Path,
+    as_of: Option<u64>,
+    refresh: Refresh,
+) -> Vec<(String, Vec<u8>)> {
+    project_csv(ledger, Some(dir), projection::REGISTRY, as_of, refresh)
 }
 
 proptest! {
@@ -497,20 +503,20 @@ proptest! {
     ) {
         let (_tmp, dir, ledger, inv) = new_ledger();
         let mut model = Model::default();
-        let mut seen_then = vec![(1, all_csv(&ledger, None, Refresh::Incremental))];
+        let mut seen_then = vec![(1, all_csv(&ledger, &dir, None, Refresh::Incremental))];
         for ops in &batches {
             let events = parse_events(model.batch(ops).as_bytes()).expect("generated input parses");
             let last = ledger.append(&inv, &events).expect("valid batch").last().unwrap().seq;
-            seen_then.push((last, all_csv(&ledger, None, Refresh::Incremental)));
+            seen_then.push((last, all_csv(&ledger, &dir, None, Refresh::Incremental)));
         }
         let (head, incremental) = seen_then.last().unwrap();
-        prop_assert_eq!(incremental, &all_csv(&ledger, None, Refresh::Rebuild));
+        prop_assert_eq!(incremental, &all_csv(&ledger, &dir, None, Refresh::Rebuild));
         for (seq, then) in &seen_then {
-            prop_assert_eq!(then, &all_csv(&ledger, Some(*seq), Refresh::Incremental), "as of seq {}", seq);
+            prop_assert_eq!(then, &all_csv(&ledger, &dir, Some(*seq), Refresh::Incremental), "as of seq {}", seq);
         }
         // Stored states survive a reopen and still agree.
         drop(ledger);
         let ledger = reopen(&dir);
-        prop_assert_eq!(&all_csv(&ledger, Some(*head), Refresh::Incremental), incremental);
+        prop_assert_eq!(&all_csv(&ledger, &dir, Some(*head), Refresh::Incremental), incremental);
     }
 }

@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ledger::event::Role;
+use ledger::projection::CacheDir;
 use ledger::Ledger;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -55,6 +56,11 @@ impl Global {
             &self.ledger,
             Duration::from_secs_f64(self.wait),
         )?)
+    }
+
+    /// Where the projections of this ledger keep their caches.
+    pub fn caches(&self) -> CacheDir {
+        CacheDir::of(&self.ledger)
     }
 }
 
@@ -130,6 +136,6 @@ pub fn role_parser() -> impl TypedValueParser<Value = Role> {
 
 /// An event date (YYYY-MM-DD) for `--from` and `--to`.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    ledger::projection::iso_date(text)
+    ledger::date::iso_date(text)
         .ok_or_else(|| format!("{text:?} is not a date; write it as YYYY-MM-DD"))
 }

@@ -6,7 +6,7 @@ use crate::cli::Outcome;
 use anyhow::Result;
 use ledger::demo::{self, DEMO_ORIGIN};
 use ledger::export::{self, export_all, TableFormat};
-use ledger::projection::Refresh;
+use ledger::projection::{CacheDir, Refresh};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -48,7 +48,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     }
     writeln!(out, "{}", text_summary(&summary.report))?;
     let export_dir = summary.dir.join("export");
-    let (manifest, tables) = export_all(&ledger, &export_dir, None, Refresh::Incremental)?;
+    let (manifest, tables) = export_all(
+        &ledger,
+        Some(&CacheDir::of(&summary.ledger_dir)),
+        &export_dir,
+        None,
+        Refresh::Incremental,
+    )?;
     writeln!(
         out,
         "  exported {} as CSV to {}",

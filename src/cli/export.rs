@@ -21,7 +21,13 @@ pub struct Args {
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     let ledger = global.open()?;
-    let (manifest, _) = export_all(&ledger, &args.dir, args.cut.as_of, args.cut.refresh())?;
+    let (manifest, _) = export_all(
+        &ledger,
+        Some(&global.caches()),
+        &args.dir,
+        args.cut.as_of,
+        args.cut.refresh(),
+    )?;
     print_manifest(out, &manifest, &args.dir)?;
     Ok(Outcome::Ok)
 }

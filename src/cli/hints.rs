@@ -131,7 +131,7 @@ fn projection(error: &ProjectionError) -> Option<String> {
         ProjectionError::Ledger(e) => ledger(e),
         ProjectionError::Unknown { .. } => Some("`ledger project --list` names them".into()),
         ProjectionError::NoEventTime { .. } => Some("leave out --from and --to".into()),
-        ProjectionError::CacheDamaged => None,
+        ProjectionError::Cache(_) => None,
     }
 }
 

@@ -90,6 +90,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             let ledger = global.open()?;
             let mut projected = projection::project(
                 &ledger,
+                Some(&global.caches()),
                 &[view],
                 args.cut.as_of,
                 &window,

@@ -28,7 +28,7 @@ use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
 use crate::projection::incidents::{Incident, Incidents};
-use crate::projection::{current_state, ProjectionError};
+use crate::projection::{current_state, CacheDir, ProjectionError};
 use crate::schema::{SchemaError, Schemas};
 use crate::store::Store;
 use crate::Ledger;
@@ -120,9 +120,11 @@ pub enum ImportError {
 const RELEASE_MAX_CHARS: usize = 200;
 
 /// Imports one release file of `dataset`, appending what it changes as one batch signed by `key`.
-/// `on_progress(bytes_read, total_bytes)` is called as rows are read.
+/// `on_progress(bytes_read, total_bytes)` is called as rows are read. The incidents the release
+/// is diffed against are caught up from `caches` when given.
 pub fn import<S: Store>(
     ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
     key: &SecretKey,
     dataset: Dataset,
     path: &Path,
@@ -130,13 +132,18 @@ pub fn import<S: Store>(
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     match dataset {
-        Dataset::Ucdp => import_layout::<ucdp::Ucdp, S>(ledger, key, path, options, on_progress),
-        Dataset::Acled => import_layout::<acled::Acled, S>(ledger, key, path, options, on_progress),
+        Dataset::Ucdp => {
+            import_layout::<ucdp::Ucdp, S>(ledger, caches, key, path, options, on_progress)
+        }
+        Dataset::Acled => {
+            import_layout::<acled::Acled, S>(ledger, caches, key, path, options, on_progress)
+        }
     }
 }
 
 fn import_layout<L: Layout, S: Store>(
     ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
     key: &SecretKey,
     path: &Path,
     options: &ImportOptions,
@@ -156,8 +163,8 @@ fn import_layout<L: Layout, S: Store>(
         skip_invalid: options.skip_invalid,
     };
     let release = read::<L>(&context, file, total, on_progress)?;
-    let state =
-        current_state::<Incidents, S>(ledger).map_err(|e| ImportError::Projection(Box::new(e)))?;
+    let state = current_state::<Incidents, S>(ledger, caches)
+        .map_err(|e| ImportError::Projection(Box::new(e)))?;
     let plan = plan::<L>(&release, &label, &held::<L>(&state.incidents));
 
     // Ledger::append refuses an empty batch, and a release the ledger already holds is one.
@@ -1055,7 +1062,18 @@ mod tests {
                 release: Some(release.into()),
                 skip_invalid: false,
             };
-            import(ledger, key, Dataset::Ucdp, path, &options, &mut |_, _| {})
+            // The ledger of `ledger_with_investigator`, beside the file.
+            let caches = CacheDir::of(&path.with_file_name("ledger"));
+            let caches = Some(&caches);
+            import(
+                ledger,
+                caches,
+                key,
+                Dataset::Ucdp,
+                path,
+                &options,
+                &mut |_, _| {},
+            )
         }
 
         #[test]
@@ -1099,7 +1117,7 @@ mod tests {
             assert_eq!(third.unchanged, 2);
             assert_eq!(ledger.head().unwrap().unwrap().seq, head);
 
-            let state = current_state::<Incidents, _>(&ledger).unwrap();
+            let state = current_state::<Incidents, _>(&ledger, None).unwrap();
             assert_eq!(
                 state.incidents["ucdp:2"].field("fatalities"),
                 Some(json!(8))

@@ -1,7 +1,7 @@
 //! `accord-status`: where each accord, and each of its provisions, stands: the status of its
 //! latest change by effective date, how many changes it has seen, and the source.
 
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,10 +25,7 @@ struct Change {
     source: String,
 }
 
-impl Projection for AccordStatus {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for AccordStatus {
     const NAME: &'static str = "accord-status";
     const ABOUT: &'static str = "the status of each accord and provision, from its latest change";
     const VERSION: u32 = 1;
@@ -42,8 +39,12 @@ impl Projection for AccordStatus {
         "source",
     ];
     const EVENT_TIME: Option<&'static str> = Some("effective_date");
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for AccordStatus {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         if fact.event_type != EventType::AccordStatusChanged {
             return;
         }

@@ -1,7 +1,7 @@
 //! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
 //! and how many entries it signed.
 
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use serde::{Deserialize, Serialize};
@@ -48,10 +48,7 @@ impl State {
     }
 }
 
-impl Projection for Authors {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for Authors {
     const NAME: &'static str = "authors";
     const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
     const VERSION: u32 = 2;
@@ -64,8 +61,12 @@ impl Projection for Authors {
         "entries",
     ];
     const EVENT_TIME: Option<&'static str> = None;
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for Authors {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         match fact.event_type {
             EventType::LedgerGenesis => state.enrol(
                 fact,

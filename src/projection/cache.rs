@@ -1,23 +1,27 @@
-//! The incremental mode's cache: one file per view, kept by the store beside the log, from which
-//! a view resumes instead of folding the log from seq 0. It holds the view's summary state whole
-//! and its keyed records in pages chosen by a hash of the key, so that catching up after a small
-//! append reads and rewrites only the pages that the new entries touch, whatever the log's size.
+//! The incremental mode's caches: one file per view in the ledger's `cache/` directory, from which
+//! a view resumes instead of folding the log from seq 0. A file holds the view's summary state
+//! whole and its keyed records in pages chosen by a hash of the key, so that catching up after a
+//! small append reads and rewrites only the pages that the new entries touch, whatever the log's
+//! size.
 //!
 //! The file is a run of chunks, each page or commit written once and never changed: a catch-up
 //! appends its pages and a commit naming every live page; a fresh fold, or a file grown to twice
-//! its live bytes, replaces the file whole. The last 40 bytes point at the latest commit.
+//! its live bytes, replaces the file whole. The last 32 bytes point at the latest commit.
 //!
 //! A cache is never hashed, signed, verified or exported, and never trusted: the commit and every
 //! page carry a checksum, and anything that does not check out reads as no cache at all, so that
-//! the view is rebuilt from the log (docs/FORMAT.md §6).
+//! the view is rebuilt from the log (docs/FORMAT.md §6). This module owns the cache files and
+//! their layout; it never touches the log's own files.
 
 use crate::merkle::Hash;
-use crate::store::{Store, StoreError};
 use bincode::Options;
 use foldhash::{HashMap, HashMapExt};
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 
 /// Bumped whenever this file layout changes, so that old caches are rebuilt, not misread.
 const LAYOUT: u32 = 2;
@@ -32,6 +36,164 @@ const MAX_PAGE_GROWTH: usize = 4;
 /// Dead bytes a file may carry beyond its live ones before it is rewritten, so that views
 /// with a small summary and no records are not rewritten on every catch-up.
 const SLACK: u64 = 64 * 1024;
+
+/// A cache that cannot be used or kept. Damage is never more than a reason to fold again from
+/// the log; the fold engine does that itself.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cannot {doing} the projection cache {}", path.display())]
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        #[source]
+        cause: std::io::Error,
+    },
+    #[error("the projection cache {} is damaged", path.display())]
+    Damaged { path: PathBuf },
+    #[error("cannot encode the projection cache {}", path.display())]
+    Encode {
+        path: PathBuf,
+        #[source]
+        cause: bincode::Error,
+    },
+}
+
+impl CacheError {
+    /// Whether the cache could not be written because its directory is read-only: the fold is
+    /// sound, only not kept.
+    pub(super) fn is_read_only(&self) -> bool {
+        matches!(self, CacheError::Io { cause, .. }
+            if matches!(cause.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem))
+    }
+}
+
+/// A ledger's cache directory, `LEDGER/cache`, apart from the log's own files so that a cache
+/// can never touch them. It is made when the first cache is written.
+#[derive(Clone, Debug)]
+pub struct CacheDir {
+    path: PathBuf,
+}
+
+impl CacheDir {
+    /// The cache directory of the ledger in `ledger_dir`.
+    pub fn of(ledger_dir: &Path) -> CacheDir {
+        CacheDir {
+            path: ledger_dir.join("cache"),
+        }
+    }
+
+    /// A view's cache file; view names are letters and dashes.
+    pub(super) fn file(&self, view: &str) -> CacheFile {
+        CacheFile {
+            dir: self.path.clone(),
+            path: self.path.join(view),
+        }
+    }
+}
+
+/// One view's cache file. Never fsynced: a lost or torn cache is found out by its reader and
+/// rebuilt.
+pub(super) struct CacheFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl CacheFile {
+    fn failed(&self, doing: &'static str) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+        move |cause| CacheError::Io {
+            doing,
+            path: self.path.clone(),
+            cause,
+        }
+    }
+
+    pub(super) fn encoding_failed(&self) -> impl FnOnce(bincode::Error) -> CacheError + '_ {
+        |cause| CacheError::Encode {
+            path: self.path.clone(),
+            cause,
+        }
+    }
+
+    fn damaged(&self) -> CacheError {
+        CacheError::Damaged {
+            path: self.path.clone(),
+        }
+    }
+
+    /// The file's length, 0 when there is none.
+    fn len(&self) -> Result<u64, CacheError> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => Ok(meta.len()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(0),
+            Err(cause) => Err(self.failed("read")(cause)),
+        }
+    }
+
+    fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, CacheError> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = vec![0; len];
+        File::open(&self.path)
+            .and_then(|file| file.read_exact_at(&mut bytes, at))
+            .map_err(self.failed("read"))?;
+        Ok(bytes)
+    }
+
+    /// Adds bytes at the end of the file, creating it if need be.
+    fn append(&self, bytes: &[u8]) -> Result<(), CacheError> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+            })
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(self.failed("write"))
+    }
+
+    /// Replaces the file's whole content at once: a reader sees the old file or the new one.
+    fn replace(&self, bytes: &[u8]) -> Result<(), CacheError> {
+        let fresh = self.path.with_extension("new");
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&fresh, bytes))
+            .and_then(|()| std::fs::rename(&fresh, &self.path))
+            .map_err(self.failed("write"))
+    }
+
+    /// The latest commit, or `None` when there is none or it does not check out.
+    pub(super) fn load(&self) -> Result<Option<Commit>, CacheError> {
+        let len = self.len()?;
+        let Some(trailer_at) = len.checked_sub(TRAILER_LEN as u64) else {
+            return Ok(None);
+        };
+        let trailer = self.read(trailer_at, TRAILER_LEN)?;
+        let word = |i: usize| {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&trailer[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let (at, commit_len) = (word(0), word(1));
+        let fits = at.checked_add(commit_len) == Some(trailer_at);
+        let Ok(commit_len) = usize::try_from(commit_len) else {
+            return Ok(None);
+        };
+        if &trailer[24..] != MAGIC || !fits {
+            return Ok(None);
+        }
+        let bytes = self.read(at, commit_len)?;
+        if check(&bytes)[..] != trailer[16..24] {
+            return Ok(None);
+        }
+        let commit = bincode::deserialize::<Commit>(&bytes).ok();
+        Ok(commit
+            .filter(|commit| commit.layout == LAYOUT)
+            .map(|commit| Commit {
+                file_len: len,
+                ..commit
+            }))
+    }
+}
 
 type Check = [u8; 8];
 
@@ -59,7 +221,7 @@ struct PageRef {
 
 /// The log position a cache covers: the view's version and the last entry folded in.
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cover {
+pub(super) struct Cover {
     pub version: u32,
     pub seq: u64,
     pub hash: Hash,
@@ -67,7 +229,7 @@ pub struct Cover {
 
 /// What a cache covers, its summary state, and where its pages are.
 #[derive(Serialize, Deserialize)]
-pub struct Commit {
+pub(super) struct Commit {
     layout: u32,
     pub cover: Cover,
     pub summary: Vec<u8>,
@@ -81,53 +243,17 @@ pub struct Commit {
     file_len: u64,
 }
 
-/// A cache that does not check out; the view is rebuilt.
-#[derive(Debug)]
-pub enum PageError {
-    Store(StoreError),
-    Damaged,
-}
-
-impl From<StoreError> for PageError {
-    fn from(e: StoreError) -> Self {
-        PageError::Store(e)
-    }
-}
-
-/// The latest commit of a view's cache, or `None` when there is none or it does not check out.
-pub fn load(store: &dyn Store, name: &str) -> Result<Option<Commit>, StoreError> {
-    let len = store.cache_len(name)?;
-    if len < TRAILER_LEN as u64 {
-        return Ok(None);
-    }
-    let trailer = store.cache_read(name, len - TRAILER_LEN as u64, TRAILER_LEN)?;
-    let word = |i: usize| u64::from_le_bytes(trailer[i * 8..i * 8 + 8].try_into().expect("8"));
-    let (at, commit_len) = (word(0), word(1));
-    let fits = at.checked_add(commit_len) == Some(len - TRAILER_LEN as u64);
-    if &trailer[24..] != MAGIC || !fits {
-        return Ok(None);
-    }
-    let bytes = store.cache_read(name, at, commit_len as usize)?;
-    if check(&bytes)[..] != trailer[16..24] {
-        return Ok(None);
-    }
-    let commit = bincode::deserialize::<Commit>(&bytes).ok();
-    Ok(commit
-        .filter(|commit| commit.layout == LAYOUT)
-        .map(|commit| Commit {
-            file_len: len,
-            ..commit
-        }))
-}
-
-/// A view's keyed records. A fresh fold holds them all in memory; a resumed one holds the pages
-/// it has loaded, and [`Records::prepare`] must load a key's page before the fold touches it.
+/// A view's keyed records (see [`super::KeyedProjection`]). A fresh fold holds them all in
+/// memory; a resumed one holds the pages it has loaded, and the fold engine loads a key's page
+/// before the view touches it.
 pub struct Records<R> {
     map: HashMap<String, R>,
     paged: Option<Paged>,
 }
 
+/// Where the records of a resumed fold lie in its cache file.
 struct Paged {
+    file: CacheFile,
     pages: Vec<PageRef>,
     loaded: Vec<bool>,
     dirty: Vec<bool>,
@@ -146,26 +272,7 @@ impl<R> Default for Records<R> {
     }
 }
 
-impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
-    /// The records of a commit, none of them loaded yet.
-    pub fn resumed(commit: &Commit) -> Records<R> {
-        let pages = commit.pages.len();
-        Records {
-            map: HashMap::new(),
-            paged: Some(Paged {
-                pages: commit.pages.clone(),
-                loaded: vec![false; pages],
-                dirty: vec![false; pages],
-                records: commit.records,
-                file_len: commit.file_len,
-                live: commit.live
-                    - bincode::serialized_size(commit)
-                        .unwrap_or(0)
-                        .min(commit.live),
-            }),
-        }
-    }
-
+impl<R> Records<R> {
     pub fn get(&self, key: &str) -> Option<&R> {
         self.map.get(key)
     }
@@ -196,19 +303,41 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             }
         }
     }
+}
+
+impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
+    /// The records of a commit read from `file`, none of them loaded yet.
+    pub(super) fn resumed(commit: &Commit, file: CacheFile) -> Records<R> {
+        let pages = commit.pages.len();
+        Records {
+            map: HashMap::new(),
+            paged: Some(Paged {
+                file,
+                pages: commit.pages.clone(),
+                loaded: vec![false; pages],
+                dirty: vec![false; pages],
+                records: commit.records,
+                file_len: commit.file_len,
+                live: commit.live
+                    - bincode::serialized_size(commit)
+                        .unwrap_or(0)
+                        .min(commit.live),
+            }),
+        }
+    }
 
     /// Loads the page that holds `key`, if it is not in memory yet.
-    pub fn prepare(&mut self, key: &str, store: &dyn Store, name: &str) -> Result<(), PageError> {
+    pub(super) fn prepare(&mut self, key: &str) -> Result<(), CacheError> {
         let Some(paged) = &self.paged else {
             return Ok(());
         };
         if paged.pages.is_empty() {
             return Ok(());
         }
-        self.load_page(page_of(key, paged.pages.len()), store, name)
+        self.load_page(page_of(key, paged.pages.len()))
     }
 
-    fn load_page(&mut self, page: usize, store: &dyn Store, name: &str) -> Result<(), PageError> {
+    fn load_page(&mut self, page: usize) -> Result<(), CacheError> {
         let Some(paged) = &mut self.paged else {
             return Ok(());
         };
@@ -222,18 +351,18 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         } = paged.pages[page];
         // A page said to lie past the file's end is damage, not a length to allocate.
         if at.saturating_add(u64::from(len)) > paged.file_len {
-            return Err(PageError::Damaged);
+            return Err(paged.file.damaged());
         }
-        let bytes = store.cache_read(name, at, len as usize)?;
+        let bytes = paged.file.read(at, len as usize)?;
         if check(&bytes) != sum {
-            return Err(PageError::Damaged);
+            return Err(paged.file.damaged());
         }
         let records: Vec<(String, R)> = page_codec()
             .deserialize(&bytes)
-            .map_err(|_| PageError::Damaged)?;
+            .map_err(|_| paged.file.damaged())?;
         paged.loaded[page] = true;
-        // A record inserted before its page was loaded would be a view's bug (see `prepare`);
-        // the page's older copy must not overwrite it.
+        // A record inserted before its page was loaded would be the engine's bug (see
+        // `prepare`); the page's older copy must not overwrite it.
         for (key, record) in records {
             self.map.entry(key).or_insert(record);
         }
@@ -241,46 +370,36 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
     }
 
     /// Every record, loading the pages not yet in memory.
-    pub fn load_all(&mut self, store: &dyn Store, name: &str) -> Result<(), PageError> {
+    fn load_all(&mut self) -> Result<(), CacheError> {
         let pages = self.paged.as_ref().map_or(0, |p| p.pages.len());
         for page in 0..pages {
-            self.load_page(page, store, name)?;
+            self.load_page(page)?;
         }
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &R)> {
-        self.map.iter()
-    }
-
-    /// Writes a commit covering `cover` with this summary: only the pages that changed, or the
-    /// whole file when the records are all in memory, the pages have outgrown their aim, or the
-    /// file has grown to twice its live bytes.
-    pub fn save(
+    /// Writes a commit covering `cover` with this summary to `file`: only the pages that
+    /// changed, or the whole file when the records are all in memory, the pages have outgrown
+    /// their aim, or the file has grown to twice its live bytes.
+    pub(super) fn save(
         &mut self,
-        store: &dyn Store,
-        name: &str,
+        file: &CacheFile,
         cover: Cover,
         summary: Vec<u8>,
-    ) -> Result<(), PageError> {
-        let file_len = store.cache_len(name)?;
-        let rewrite = match &self.paged {
-            None => true,
-            Some(paged) => {
-                let pages = paged.pages.len().max(1) as u64;
-                let live = paged.live + summary.len() as u64;
-                paged.records > pages * (RECORDS_PER_PAGE * MAX_PAGE_GROWTH) as u64
-                    || file_len > 2 * live + SLACK
-                    || (paged.pages.is_empty() && paged.records > 0)
-            }
+    ) -> Result<(), CacheError> {
+        let file_len = file.len()?;
+        let appendable = self.paged.as_ref().filter(|paged| {
+            let pages = paged.pages.len().max(1) as u64;
+            let live = paged.live + summary.len() as u64;
+            paged.records <= pages * (RECORDS_PER_PAGE * MAX_PAGE_GROWTH) as u64
+                && file_len <= 2 * live + SLACK
+                && !(paged.pages.is_empty() && paged.records > 0)
+        });
+        let Some(paged) = appendable else {
+            self.load_all()?;
+            let bytes = self.whole_file(file, cover, summary)?;
+            return file.replace(&bytes);
         };
-        if rewrite {
-            self.load_all(store, name)?;
-            let bytes = self.whole_file(cover, summary);
-            store.cache_replace(name, &bytes)?;
-            return Ok(());
-        }
-        let paged = self.paged.as_ref().expect("a resumed cache is paged");
         let mut changed: HashMap<usize, Vec<(&String, &R)>> = paged
             .dirty
             .iter()
@@ -297,9 +416,9 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         let mut pages = paged.pages.clone();
         let mut live = paged.live;
         for (page, records) in changed {
-            let bytes = page_codec().serialize(&records).expect("records serialize");
+            let bytes = encode_page(file, &records)?;
             live = live.saturating_sub(u64::from(pages[page].len)) + bytes.len() as u64;
-            pages[page] = page_ref(file_len + chunk.len() as u64, &bytes);
+            pages[page] = page_ref(file, file_len + chunk.len() as u64, &bytes)?;
             chunk.extend_from_slice(&bytes);
         }
         let commit = Commit {
@@ -311,49 +430,42 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             live,
             file_len: 0,
         };
-        append_commit(&mut chunk, file_len, commit);
-        store.cache_append(name, &chunk)?;
-        Ok(())
+        append_commit(file, &mut chunk, file_len, commit)?;
+        file.append(&chunk)
     }
 
-    fn whole_file(&self, cover: Cover, summary: Vec<u8>) -> Vec<u8> {
+    fn whole_file(
+        &self,
+        file: &CacheFile,
+        cover: Cover,
+        summary: Vec<u8>,
+    ) -> Result<Vec<u8>, CacheError> {
         let pages = self.map.len().div_ceil(RECORDS_PER_PAGE);
         let mut by_page: Vec<Vec<(&String, &R)>> = (0..pages).map(|_| Vec::new()).collect();
         for (key, record) in &self.map {
             by_page[page_of(key, pages)].push((key, record));
         }
-        let encoded: Vec<(Vec<u8>, Check)> = by_page
+        let encoded = by_page
             .par_iter()
-            .map(|records| {
-                let bytes = page_codec().serialize(records).expect("records serialize");
-                let sum = check(&bytes);
-                (bytes, sum)
-            })
-            .collect();
-        let mut file = Vec::with_capacity(encoded.iter().map(|(b, _)| b.len()).sum());
-        let refs = encoded
-            .iter()
-            .map(|(bytes, sum)| {
-                let page = PageRef {
-                    at: file.len() as u64,
-                    len: page_len(bytes),
-                    check: *sum,
-                };
-                file.extend_from_slice(bytes);
-                page
-            })
-            .collect();
+            .map(|records| encode_page(file, records))
+            .collect::<Result<Vec<Vec<u8>>, CacheError>>()?;
+        let mut bytes = Vec::with_capacity(encoded.iter().map(Vec::len).sum());
+        let mut refs = Vec::with_capacity(encoded.len());
+        for page in &encoded {
+            refs.push(page_ref(file, bytes.len() as u64, page)?);
+            bytes.extend_from_slice(page);
+        }
         let commit = Commit {
             layout: LAYOUT,
             cover,
             summary,
             records: self.map.len() as u64,
             pages: refs,
-            live: file.len() as u64,
+            live: bytes.len() as u64,
             file_len: 0,
         };
-        append_commit(&mut file, 0, commit);
-        file
+        append_commit(file, &mut bytes, 0, commit)?;
+        Ok(bytes)
     }
 }
 
@@ -362,29 +474,66 @@ fn page_codec() -> impl bincode::Options {
     bincode::DefaultOptions::new()
 }
 
-fn page_ref(at: u64, bytes: &[u8]) -> PageRef {
-    PageRef {
-        at,
-        len: page_len(bytes),
-        check: check(bytes),
-    }
+fn encode_page<R: Serialize>(
+    file: &CacheFile,
+    records: &[(&String, &R)],
+) -> Result<Vec<u8>, CacheError> {
+    page_codec()
+        .serialize(records)
+        .map_err(file.encoding_failed())
 }
 
-fn page_len(bytes: &[u8]) -> u32 {
-    u32::try_from(bytes.len()).expect("a page is far below 4 GiB")
+fn page_ref(file: &CacheFile, at: u64, bytes: &[u8]) -> Result<PageRef, CacheError> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| file.encoding_failed()(Box::new(bincode::ErrorKind::SizeLimit)))?;
+    Ok(PageRef {
+        at,
+        len,
+        check: check(bytes),
+    })
 }
 
 /// Adds the commit and the trailer that points at it to `chunk`, which will start at byte
 /// `chunk_at` of the file.
-fn append_commit(chunk: &mut Vec<u8>, chunk_at: u64, mut commit: Commit) {
+fn append_commit(
+    file: &CacheFile,
+    chunk: &mut Vec<u8>,
+    chunk_at: u64,
+    mut commit: Commit,
+) -> Result<(), CacheError> {
     let at = chunk_at + chunk.len() as u64;
     // The commit counts itself as live; bincode writes u64s at a fixed width, so adding its
     // own size does not change that size.
-    commit.live += bincode::serialized_size(&commit).expect("commit sizes");
-    let bytes = bincode::serialize(&commit).expect("commit serializes");
+    commit.live += bincode::serialized_size(&commit).map_err(file.encoding_failed())?;
+    let bytes = bincode::serialize(&commit).map_err(file.encoding_failed())?;
     chunk.extend_from_slice(&bytes);
     chunk.extend_from_slice(&at.to_le_bytes());
     chunk.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
     chunk.extend_from_slice(&check(&bytes));
     chunk.extend_from_slice(MAGIC);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheError;
+    use std::io::{Error, ErrorKind};
+
+    fn io(kind: ErrorKind) -> CacheError {
+        CacheError::Io {
+            doing: "write",
+            path: "cache/regions".into(),
+            cause: Error::from(kind),
+        }
+    }
+
+    /// A cache the ledger's directory does not let us write is skipped; any other failure to
+    /// write one is still reported.
+    #[test]
+    fn only_a_read_only_directory_counts_as_read_only() {
+        assert!(io(ErrorKind::PermissionDenied).is_read_only());
+        assert!(io(ErrorKind::ReadOnlyFilesystem).is_read_only());
+        assert!(!io(ErrorKind::StorageFull).is_read_only());
+        assert!(!io(ErrorKind::NotFound).is_read_only());
+    }
 }

@@ -1,7 +1,7 @@
 //! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,10 +27,7 @@ struct Anchor {
     anchored_by: String,
 }
 
-impl Projection for Evidence {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for Evidence {
     const NAME: &'static str = "evidence";
     const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
     const VERSION: u32 = 1;
@@ -45,8 +42,12 @@ impl Projection for Evidence {
         "anchored_by",
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for Evidence {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         if fact.event_type == EventType::EvidenceAnchored {

@@ -2,7 +2,7 @@
 //! retraction, with who stated it, when the ledger recorded it, and what it set.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,14 +28,10 @@ struct Revision {
     reason: String,
 }
 
-impl Projection for IncidentHistory {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for IncidentHistory {
     const NAME: &'static str = "incident-history";
     const ABOUT: &'static str = "every report, correction and retraction of every incident";
     const VERSION: u32 = 1;
-    const READS_MOST_PAYLOADS: bool = true;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "seq",
@@ -46,8 +42,12 @@ impl Projection for IncidentHistory {
         "reason",
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for IncidentHistory {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         let id = fact.text("incident_id");

@@ -3,7 +3,7 @@
 //! Importers diff a dataset release against this view's state.
 
 use super::names::KeyNames;
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -71,14 +71,10 @@ fn cell(value: Option<&Value>) -> Cell {
 /// The columns that show the incident's own fields: all but its id and the ledger's bookkeeping.
 const FIELD_COLUMNS: std::ops::Range<usize> = 1..13;
 
-impl Projection for Incidents {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for Incidents {
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
     const VERSION: u32 = 2;
-    const READS_MOST_PAYLOADS: bool = true;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "event_date",
@@ -101,8 +97,12 @@ impl Projection for Incidents {
         "last_changed_by",
     ];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for Incidents {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         let id = fact.text("incident_id");
         match fact.event_type {

@@ -2,7 +2,8 @@
 //! ceilings and end date in force after it (a value a resolution does not restate carries
 //! forward) and how many days that configuration lasted.
 
-use super::{Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Row, Window};
+use crate::date::iso_date;
 use crate::event::EventType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,14 +31,10 @@ struct Change {
 const ENDING_ACTIONS: &[&str] = &["terminated", "withdrawal_completed"];
 
 fn days_between(from: &str, to: &str) -> Option<i64> {
-    let parse = |d: &str| super::iso_date(d);
-    Some((parse(to)? - parse(from)?).num_days())
+    Some((iso_date(to)? - iso_date(from)?).num_days())
 }
 
-impl Projection for MandateTimeline {
-    type State = State;
-    type Record = ();
-    type Digest = ();
+impl Describe for MandateTimeline {
     const NAME: &'static str = "mandate-timeline";
     const ABOUT: &'static str =
         "each mandate change in order of adoption, ceilings carried forward";
@@ -53,8 +50,12 @@ impl Projection for MandateTimeline {
         "days_in_force",
     ];
     const EVENT_TIME: Option<&'static str> = Some("adopted_date");
+}
 
-    fn apply(state: &mut State, _: &mut Records<()>, fact: &Fact, (): ()) {
+impl Projection for MandateTimeline {
+    type State = State;
+
+    fn apply(state: &mut State, fact: &Fact) {
         if fact.event_type != EventType::MandateChanged {
             return;
         }

@@ -1,6 +1,6 @@
 //! Small folds that several views embed: the names the ledger gives to keys (so that a view can
 //! say who stated something) and each incident's current event date (so that a view of things
-//! about incidents can honour `--from`/`--to`). Roles and revocation are the authors view's.
+//! about incidents can honour an event-time window). Roles and revocation are the authors view's.
 
 use super::{Fact, Window};
 use crate::event::EventType;

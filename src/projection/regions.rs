@@ -7,7 +7,8 @@
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
 
-use super::{iso_date, Cell, Fact, Projection, Records, Row, Window};
+use super::{Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
+use crate::date::iso_date;
 use crate::event::EventType;
 use chrono::{Datelike, NaiveDate};
 use foldhash::HashMap;
@@ -72,9 +73,7 @@ struct Stated {
 }
 
 /// What one incident event does to the counts, parsed ahead of the fold.
-#[derive(Default)]
 pub enum Digest {
-    #[default]
     Nothing,
     Reported(String, Fields),
     Corrected(String, Fields),
@@ -173,15 +172,18 @@ impl State {
     }
 }
 
-impl Projection for Regions {
-    type State = State;
-    type Record = Counted;
+impl Describe for Regions {
     const NAME: &'static str = "regions";
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
     const VERSION: u32 = 4;
     const COLUMNS: &'static [&'static str] =
         &["admin1", "actor1", "month", "incidents", "fatalities"];
     const EVENT_TIME: Option<&'static str> = Some("event_date");
+}
+
+impl KeyedProjection for Regions {
+    type State = State;
+    type Record = Counted;
     type Digest = Digest;
 
     fn digest(fact: &Fact) -> Digest {
@@ -212,14 +214,14 @@ impl Projection for Regions {
         }
     }
 
-    fn record_key(digest: &Digest) -> Option<&str> {
+    fn key(digest: &Digest) -> Option<&str> {
         match digest {
             Digest::Nothing => None,
             Digest::Reported(id, _) | Digest::Corrected(id, _) | Digest::Retracted(id) => Some(id),
         }
     }
 
-    fn apply(state: &mut State, records: &mut Records<Counted>, _fact: &Fact, digest: Digest) {
+    fn apply(state: &mut State, records: &mut Records<Counted>, digest: Digest) {
         match digest {
             Digest::Nothing => {}
             Digest::Reported(id, fields) => {

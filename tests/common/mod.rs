@@ -11,7 +11,7 @@ use ledger::entry::{entry_hash, Entry};
 use ledger::export;
 use ledger::keys::{PublicKey, SecretKey};
 use ledger::merkle::Hash;
-use ledger::projection::{self, AsOf, Refresh, View, Window};
+use ledger::projection::{self, AsOf, CacheDir, Refresh, View, Window};
 use ledger::state::{self, StateKey};
 use ledger::statement::{seal_all, Statement};
 use ledger::store::sled_entry_key;
@@ -119,18 +119,21 @@ pub fn json_lines(text: &str) -> Vec<Value> {
 
 // ---- Views folded in this process ----
 //
-// MERGE(proj): the one place the tests call the projection engine directly.
+// The one place the tests call the projection engine directly.
 
 /// `views` as CSV bytes (what `ledger project VIEW --format csv` prints), folded in this process
-/// up to `as_of`.
+/// up to `as_of`, keeping caches in the ledger directory `dir` if one is given.
 pub fn project_csv(
     ledger: &Ledger,
-    views: &[&'static dyn View],
+    dir: Option<&Path>,
+    views: &[&'static View],
     as_of: Option<u64>,
     refresh: Refresh,
 ) -> Vec<(String, Vec<u8>)> {
+    let caches = dir.map(CacheDir::of);
     let projected = projection::project(
         ledger,
+        caches.as_ref(),
         views,
         as_of.map(AsOf::Seq),
         &Window::default(),

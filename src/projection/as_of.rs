@@ -1,0 +1,122 @@
+//! Knowledge time: [`AsOf`] cuts the log at a seq or at an instant of ledger time, so that a view
+//! shows what the ledger had recorded by then. What the facts themselves are dated (event time)
+//! is [`super::Window`]'s.
+
+use super::ProjectionError;
+use crate::date::iso_date;
+use crate::ledger::Head;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::Ledger;
+use chrono::{DateTime, NaiveTime};
+
+/// Knowledge time: only entries recorded up to this seq, or up to this ledger time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    Seq(u64),
+    /// The last instant included.
+    Time(Timestamp),
+}
+
+/// Text that names no knowledge time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AsOfError {
+    #[error("seq {text} is too large")]
+    SeqTooLarge { text: String },
+    #[error("\"{text}\" is neither a seq (a number), a date (YYYY-MM-DD) nor an RFC 3339 date-time (e.g. 2023-06-01T12:00:00Z)")]
+    Unreadable { text: String },
+}
+
+const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
+
+impl std::str::FromStr for AsOf {
+    type Err = AsOfError;
+
+    /// A seq (digits), an ISO 8601 date (the whole UTC day is included), or an RFC 3339
+    /// date-time.
+    fn from_str(text: &str) -> Result<AsOf, AsOfError> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text
+                .parse()
+                .map(AsOf::Seq)
+                .map_err(|_| AsOfError::SeqTooLarge {
+                    text: text.to_string(),
+                });
+        }
+        if let Some(date) = iso_date(text) {
+            let midnight = date.and_time(NaiveTime::MIN).and_utc().timestamp_micros();
+            return Ok(AsOf::Time(Timestamp(midnight + MICROS_PER_DAY - 1)));
+        }
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| AsOf::Time(Timestamp(t.timestamp_micros())))
+            .map_err(|_| AsOfError::Unreadable {
+                text: text.to_string(),
+            })
+    }
+}
+
+impl AsOf {
+    /// The last seq this cut keeps of a log that ends at `head`; `None` when it keeps nothing.
+    pub(super) fn last_seq<S: Store>(
+        self,
+        ledger: &Ledger<S>,
+        head: &Head,
+    ) -> Result<Option<u64>, ProjectionError> {
+        let time = match self {
+            AsOf::Seq(seq) => return Ok(Some(seq.min(head.seq))),
+            AsOf::Time(time) => time,
+        };
+        let recorded_at = |seq: u64| -> Result<Timestamp, ProjectionError> {
+            let (entry, _) = ledger
+                .entry(seq)?
+                .ok_or_else(|| ProjectionError::missing(seq))?;
+            Ok(entry.recorded_at)
+        };
+        if recorded_at(0)? > time {
+            return Ok(None);
+        }
+        // recorded_at never decreases along the log. Invariant: recorded_at(low) <= time;
+        // everything after high is later than time.
+        let (mut low, mut high) = (0, head.seq);
+        while low < high {
+            let mid = low + (high - low).div_ceil(2);
+            if recorded_at(mid)? <= time {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        Ok(Some(low))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{AsOf, AsOfError};
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_date_includes_its_whole_utc_day() {
+        let end: AsOf = "2023-06-01".parse().unwrap();
+        let next: AsOf = "2023-06-02T00:00:00Z".parse().unwrap();
+        match (end, next) {
+            (AsOf::Time(Timestamp(end)), AsOf::Time(Timestamp(next))) => {
+                assert_eq!(end, next - 1)
+            }
+            other => panic!("two times expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn digits_are_a_seq_and_other_text_is_refused() {
+        assert_eq!("42".parse::<AsOf>(), Ok(AsOf::Seq(42)));
+        assert!(matches!(
+            "99999999999999999999".parse::<AsOf>(),
+            Err(AsOfError::SeqTooLarge { .. })
+        ));
+        assert!(matches!(
+            "2023-13-01".parse::<AsOf>(),
+            Err(AsOfError::Unreadable { .. })
+        ));
+    }
+}

@@ -1,0 +1,622 @@
+//! The fold engine: one pass over the log that feeds the folds of every view asked for, in seq
+//! order. The log is read in batches, each decoded and digested on all cores while the batch
+//! before it is folded; a view resumes from its cache when that cache still matches the log,
+//! and folds that reach the head are saved again. Output is the same whether a view resumed or
+//! not.
+//!
+//! The engine reads the log and the caches; it never writes to the log, and never trusts a
+//! cache: one that does not check out is thrown away and the view folded again from seq 0.
+
+use super::cache::{CacheDir, CacheError, CacheFile, Commit, Cover, Records};
+use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Row, Table, View, Window};
+use crate::entry::entry_hash;
+use crate::event::EventType;
+use crate::ledger::LedgerError;
+use crate::merkle::Hash;
+use crate::store::Store;
+use crate::time::Timestamp;
+use crate::Ledger;
+use foldhash::HashMap;
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Whether cached states may be used, or every view is folded from seq 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    Incremental,
+    Rebuild,
+}
+
+/// What the tables were built from: the last entry folded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Covered {
+    pub seq: u64,
+    pub hash: Hash,
+    pub recorded_at: Timestamp,
+}
+
+pub struct Projected {
+    /// `None` for a cut that keeps no entry.
+    pub covered: Option<Covered>,
+    pub tables: Vec<Table>,
+}
+
+/// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
+/// log. With `caches`, each view resumes from its cache where `refresh` allows and the cache
+/// still matches the log, and views that reach the head are saved there again.
+pub fn project<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    views: &[&View],
+    as_of: Option<AsOf>,
+    window: &Window,
+    refresh: Refresh,
+) -> Result<Projected, ProjectionError> {
+    if !window.is_open() {
+        if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
+            return Err(ProjectionError::NoEventTime { name: view.name() });
+        }
+    }
+    let mut folds: Vec<Box<dyn Folding>> = views.iter().map(|view| (view.start)()).collect();
+    let mut folding: Vec<&mut (dyn Folding + 'static)> =
+        folds.iter_mut().map(|fold| &mut **fold).collect();
+    let covered = fold(ledger, caches, &mut folding, as_of, refresh)?;
+    drop(folding);
+    let tables = views
+        .iter()
+        .zip(&folds)
+        .map(|(view, fold)| Table {
+            name: view.name(),
+            columns: view.columns(),
+            rows: fold.rows(window),
+        })
+        .collect();
+    Ok(Projected { covered, tables })
+}
+
+/// The current state of one view, caught up like [`project`] does, for code that needs more than
+/// its rows, such as an importer diffing a release against the incidents.
+pub fn current_state<P: Projection, S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+) -> Result<P::State, ProjectionError> {
+    let mut folded = Folded::<Plain<P>>::default();
+    fold(
+        ledger,
+        caches,
+        &mut [&mut folded as &mut dyn Folding],
+        None,
+        Refresh::Incremental,
+    )?;
+    Ok(folded.state)
+}
+
+/// What the engine needs of a view's fold, whichever trait the view implements.
+pub(super) trait Fold: 'static {
+    type State: Default + Serialize + DeserializeOwned + Send + 'static;
+    type Record: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// What `apply` needs of a fact that can be worked out from the fact alone, on all cores
+    /// while the batch before it is folded.
+    type Digest: Send + 'static;
+    const NAME: &'static str;
+    const VERSION: u32;
+    fn digest(fact: &Fact) -> Self::Digest;
+    /// Folds in one fact, with its digest.
+    fn apply(
+        state: &mut Self::State,
+        records: &mut Records<Self::Record>,
+        fact: &Fact,
+        digest: Self::Digest,
+    ) -> Result<(), CacheError>;
+    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+}
+
+/// A [`Projection`] as the engine folds it: nothing digested ahead, and a cache that holds the
+/// state alone, with no records.
+pub(super) struct Plain<P>(PhantomData<P>);
+
+impl<P: Projection> Fold for Plain<P> {
+    type State = P::State;
+    type Record = ();
+    type Digest = ();
+    const NAME: &'static str = P::NAME;
+    const VERSION: u32 = P::VERSION;
+
+    fn digest(_: &Fact) {}
+
+    fn apply(
+        state: &mut P::State,
+        _: &mut Records<()>,
+        fact: &Fact,
+        (): (),
+    ) -> Result<(), CacheError> {
+        P::apply(state, fact);
+        Ok(())
+    }
+
+    fn rows(state: &P::State, window: &Window) -> Vec<Row> {
+        P::rows(state, window)
+    }
+}
+
+/// A [`KeyedProjection`] as the engine folds it: the record a digest names is loaded before the
+/// digest is applied.
+pub(super) struct Keyed<K>(PhantomData<K>);
+
+impl<K: KeyedProjection> Fold for Keyed<K> {
+    type State = K::State;
+    type Record = K::Record;
+    type Digest = K::Digest;
+    const NAME: &'static str = K::NAME;
+    const VERSION: u32 = K::VERSION;
+
+    fn digest(fact: &Fact) -> K::Digest {
+        K::digest(fact)
+    }
+
+    fn apply(
+        state: &mut K::State,
+        records: &mut Records<K::Record>,
+        _: &Fact,
+        digest: K::Digest,
+    ) -> Result<(), CacheError> {
+        if let Some(key) = K::key(&digest) {
+            records.prepare(key)?;
+        }
+        K::apply(state, records, digest);
+        Ok(())
+    }
+
+    fn rows(state: &K::State, window: &Window) -> Vec<Row> {
+        K::rows(state, window)
+    }
+}
+
+/// A view's fold in progress, its types erased so that views of both kinds fold in one pass.
+pub(super) trait Folding: Send {
+    fn name(&self) -> &'static str;
+    fn version(&self) -> u32;
+    /// Back to the state before seq 0.
+    fn restart(&mut self);
+    /// Continues from a cache's commit; false, and nothing changed, when its summary does not
+    /// decode.
+    fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool;
+    /// What digests runs of facts for this fold on the reading side, ahead of
+    /// [`Folding::apply`].
+    fn digester(&self) -> Box<dyn Digesting>;
+    /// Folds in a run of facts from seq `next` on.
+    fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError>;
+    fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError>;
+    fn rows(&self, window: &Window) -> Vec<Row>;
+}
+
+/// The reading side of a fold: digests each run of facts as it is read, for the fold to take up.
+pub(super) trait Digesting: Send + Sync {
+    fn digest(&self, facts: &[Fact]);
+}
+
+/// A fold of `F` from seq 0, as the registry starts one.
+pub(super) fn start<F: Fold>() -> Box<dyn Folding> {
+    Box::new(Folded::<F>::default())
+}
+
+/// Runs of facts digested ahead, by the seq of their first fact (the reading side digests them
+/// in any order); shared by a fold and its digester, so that digests keep their type from one to
+/// the other.
+type Digested<D> = Arc<Mutex<HashMap<u64, Vec<D>>>>;
+
+struct Folded<F: Fold> {
+    state: F::State,
+    records: Records<F::Record>,
+    digested: Digested<F::Digest>,
+}
+
+impl<F: Fold> Default for Folded<F> {
+    fn default() -> Self {
+        Folded {
+            state: F::State::default(),
+            records: Records::default(),
+            digested: Digested::default(),
+        }
+    }
+}
+
+struct Digester<F: Fold>(Digested<F::Digest>);
+
+impl<F: Fold> Digesting for Digester<F> {
+    fn digest(&self, facts: &[Fact]) {
+        let Some(first) = facts.first().map(|fact| fact.seq) else {
+            return;
+        };
+        let digests = facts.iter().map(F::digest).collect();
+        locked(&self.0).insert(first, digests);
+    }
+}
+
+/// A poisoned lock only means that a digester panicked; the map itself is whole.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<F: Fold> Folding for Folded<F> {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+
+    fn version(&self) -> u32 {
+        F::VERSION
+    }
+
+    fn restart(&mut self) {
+        *self = Folded::default();
+    }
+
+    fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
+        let Ok(state) = bincode::deserialize(&commit.summary) else {
+            return false;
+        };
+        self.state = state;
+        self.records = Records::resumed(commit, file);
+        true
+    }
+
+    fn digester(&self) -> Box<dyn Digesting> {
+        Box::new(Digester::<F>(Arc::clone(&self.digested)))
+    }
+
+    fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError> {
+        let Some(first) = facts.first().map(|fact| fact.seq) else {
+            return Ok(());
+        };
+        // The digests made as these facts were read; made here if the digester has not.
+        let ahead = locked(&self.digested).remove(&first);
+        let digests = match ahead {
+            Some(digests) if digests.len() == facts.len() => digests,
+            _ => facts.iter().map(F::digest).collect(),
+        };
+        for (fact, digest) in facts.iter().zip(digests) {
+            if fact.seq >= next {
+                F::apply(&mut self.state, &mut self.records, fact, digest)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError> {
+        let summary = bincode::serialize(&self.state).map_err(file.encoding_failed())?;
+        self.records.save(file, cover, summary)
+    }
+
+    fn rows(&self, window: &Window) -> Vec<Row> {
+        F::rows(&self.state, window)
+    }
+}
+
+/// Folds `folds` up to `as_of`; a cache found damaged on the way is given up and every view
+/// folded again from seq 0.
+fn fold<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<Option<Covered>, ProjectionError> {
+    match fold_once(ledger, caches, folds, as_of, refresh) {
+        Err(ProjectionError::Cache(CacheError::Damaged { .. }))
+            if refresh == Refresh::Incremental =>
+        {
+            fold_once(ledger, caches, folds, as_of, Refresh::Rebuild)
+        }
+        folded => folded,
+    }
+}
+
+fn fold_once<S: Store>(
+    ledger: &Ledger<S>,
+    caches: Option<&CacheDir>,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    as_of: Option<AsOf>,
+    refresh: Refresh,
+) -> Result<Option<Covered>, ProjectionError> {
+    let head = ledger.head()?;
+    let target = match (&head, as_of) {
+        (None, _) => None,
+        (Some(head), None) => Some(head.seq),
+        (Some(head), Some(as_of)) => as_of.last_seq(ledger, head)?,
+    };
+    // A retry after a damaged cache starts afresh too.
+    for fold in folds.iter_mut() {
+        fold.restart();
+    }
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let (entry, hash) = ledger
+        .entry(target)?
+        .ok_or_else(|| ProjectionError::missing(target))?;
+    let covered = Covered {
+        seq: target,
+        hash,
+        recorded_at: entry.recorded_at,
+    };
+
+    // The seq each fold continues from.
+    let mut next = Vec::with_capacity(folds.len());
+    for fold in folds.iter_mut() {
+        let resumed = match (refresh, caches) {
+            (Refresh::Incremental, Some(caches)) => resume(ledger, caches, &mut **fold, target)?,
+            _ => None,
+        };
+        next.push(resumed.unwrap_or(0));
+    }
+    let resumed_at = next.clone();
+    let from = next.iter().copied().min().unwrap_or(0);
+    fold_batches(ledger, from, target, folds, &mut next)?;
+
+    let at_head = head.is_some_and(|head| head.seq == target);
+    if let Some(caches) = caches.filter(|_| at_head) {
+        for (fold, resumed_at) in folds.iter_mut().zip(resumed_at) {
+            // A fold that resumed past the target was already saved at it.
+            if resumed_at > target {
+                continue;
+            }
+            let cover = Cover {
+                version: fold.version(),
+                seq: target,
+                hash,
+            };
+            match fold.save(&caches.file(fold.name()), cover) {
+                // The fold is sound; only the cache it resumed from is not, and the next run
+                // finds that out again and rebuilds; or the cache cannot be kept at all.
+                Err(e) if matches!(e, CacheError::Damaged { .. }) || e.is_read_only() => {}
+                saved => saved?,
+            }
+        }
+    }
+    Ok(Some(covered))
+}
+
+/// Resumes `fold` from its cache if that can continue towards `target`: same version, covering
+/// no more than `target`, and covering an entry that is still in the log with the same hash.
+/// Returns the seq the fold continues from.
+fn resume<S: Store>(
+    ledger: &Ledger<S>,
+    caches: &CacheDir,
+    fold: &mut dyn Folding,
+    target: u64,
+) -> Result<Option<u64>, ProjectionError> {
+    let file = caches.file(fold.name());
+    let Some(commit) = file.load()? else {
+        return Ok(None);
+    };
+    let cover = commit.cover;
+    if cover.version != fold.version() || cover.seq > target {
+        return Ok(None);
+    }
+    let still_in_log = ledger
+        .store()
+        .entry(cover.seq)?
+        .is_some_and(|bytes| entry_hash(&bytes) == cover.hash);
+    if !still_in_log || !fold.resume(&commit, file) {
+        return Ok(None);
+    }
+    Ok(Some(cover.seq + 1))
+}
+
+/// Entries read and decoded on all cores per batch, then folded in order: small enough that a
+/// batch is still in the processor's cache when it is folded, and that memory stays bounded.
+const BATCH: u64 = 4 * 1024;
+
+/// The event types whose payloads a fold has read whole ([`Fact::payload`]): they are parsed on
+/// all cores as later batches are read, rather than one by one in the fold. Learnt as the folds
+/// go, so that a view need not say what it reads.
+#[derive(Clone, Default)]
+struct ReadWhole(Vec<EventType>);
+
+impl ReadWhole {
+    fn learn(&mut self, facts: &[Fact]) {
+        for fact in facts {
+            if fact.payload_was_read() && !self.0.contains(&fact.event_type) {
+                self.0.push(fact.event_type);
+            }
+        }
+    }
+
+    fn wanted(&self, fact: &Fact) -> bool {
+        self.0.contains(&fact.event_type)
+    }
+}
+
+/// Feeds entries `from..=to` to every fold whose next seq they reach, moving `next` on. Each
+/// batch is read and digested on all cores while the batch before it is folded.
+fn fold_batches<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    folds: &mut [&mut (dyn Folding + 'static)],
+    next: &mut [u64],
+) -> Result<(), ProjectionError> {
+    // Several segments a core, so that the core that finishes folding a batch can take up the
+    // reading of the next one in small pieces.
+    let segments = 8 * rayon::current_num_threads() as u64;
+    let digesters: Vec<Box<dyn Digesting>> = folds.iter().map(|fold| fold.digester()).collect();
+    // A batch is read in segments, each read and digested by one task and folded as it is.
+    let read_batch = |start: u64, read_whole: &ReadWhole| {
+        let end = to.min(start.saturating_add(BATCH - 1));
+        let step = (end - start + 1).div_ceil(segments);
+        let read: Result<Vec<Vec<Fact>>, ProjectionError> = (0..segments)
+            .into_par_iter()
+            .map(|i| start + i * step)
+            .filter(|&first| first <= end)
+            .map(|first| {
+                let facts = read_facts(ledger, first, end.min(first + step - 1), read_whole)?;
+                for digester in &digesters {
+                    digester.digest(&facts);
+                }
+                Ok(facts)
+            })
+            .collect();
+        (end, read)
+    };
+    let mut read_whole = ReadWhole::default();
+    let mut pending = (from <= to).then(|| read_batch(from, &read_whole));
+    while let Some((end, read)) = pending.take() {
+        let segments = read?;
+        let wanted = read_whole.clone();
+        let (folded, read_next) = rayon::join(
+            || fold_batch(&segments, folds, next),
+            || (end < to).then(|| read_batch(end + 1, &wanted)),
+        );
+        folded?;
+        for facts in &segments {
+            read_whole.learn(facts);
+        }
+        pending = read_next;
+    }
+    Ok(())
+}
+
+/// Feeds the segments of one batch, in order, to every fold whose next seq they reach.
+fn fold_batch(
+    segments: &[Vec<Fact>],
+    folds: &mut [&mut (dyn Folding + 'static)],
+    next: &mut [u64],
+) -> Result<(), CacheError> {
+    for facts in segments {
+        let Some(last) = facts.last().map(|fact| fact.seq) else {
+            continue;
+        };
+        for (fold, next) in folds.iter_mut().zip(next.iter_mut()) {
+            fold.apply(facts, *next)?;
+            *next = (*next).max(last + 1);
+        }
+    }
+    Ok(())
+}
+
+/// Entries `from..=to` as facts, with the payloads `read_whole` wants parsed; a seq missing from
+/// the log is an error.
+fn read_facts<S: Store>(
+    ledger: &Ledger<S>,
+    from: u64,
+    to: u64,
+    read_whole: &ReadWhole,
+) -> Result<Vec<Fact>, ProjectionError> {
+    let mut facts = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
+    let mut expected = from;
+    for item in ledger.store().entries(from) {
+        let (seq, bytes) = item?;
+        if seq > to {
+            break;
+        }
+        if seq != expected {
+            return Err(ProjectionError::missing(expected));
+        }
+        let fact =
+            Fact::from_entry(bytes).map_err(|reason| LedgerError::Damaged { seq, reason })?;
+        if read_whole.wanted(&fact) {
+            fact.payload();
+        }
+        facts.push(fact);
+        expected = seq + 1;
+    }
+    if expected <= to {
+        return Err(ProjectionError::missing(expected));
+    }
+    Ok(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Role;
+    use crate::input::parse_events;
+    use crate::keys::SecretKey;
+    use crate::projection::incidents::Incidents;
+    use crate::projection::{Cell, REGISTRY};
+
+    /// A ledger in `dir` with three incident reports, the second one corrected.
+    fn small_ledger(dir: &std::path::Path) -> Ledger {
+        let admin = SecretKey::from_seed([1; 32], None);
+        let investigator = SecretKey::from_seed([2; 32], None);
+        let (ledger, _) = Ledger::create(dir, &admin, "admin", "test").unwrap();
+        ledger
+            .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
+            .unwrap();
+        let report = |id: &str, region: &str| {
+            format!(
+                r#"{{"type":"incident.reported","data":{{"incident_id":"{id}","event_date":"2023-05-01","event_type":"Battles","actor1":"JNIM","admin1":"{region}","fatalities":2}}}}"#
+            )
+        };
+        let correction = r#"{"type":"incident.corrected","data":{"incident_id":"b","changes":{"admin1":"Gao"},"reason":"misread"}}"#;
+        let input = [
+            report("a", "Kidal"),
+            report("b", "Kidal"),
+            report("c", "Mopti"),
+        ]
+        .join("\n")
+            + "\n"
+            + correction;
+        let events = parse_events(input.as_bytes()).unwrap();
+        ledger.append(&investigator, &events).unwrap();
+        ledger
+    }
+
+    fn tables(ledger: &Ledger, caches: Option<&CacheDir>) -> Vec<Table> {
+        project(
+            ledger,
+            caches,
+            REGISTRY,
+            None,
+            &Window::default(),
+            Refresh::Incremental,
+        )
+        .unwrap()
+        .tables
+    }
+
+    #[test]
+    fn without_a_cache_dir_every_view_folds_from_seq_0_and_nothing_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+
+        let uncached = tables(&ledger, None);
+        assert!(!dir.join("cache").exists(), "no cache dir was given");
+
+        let caches = CacheDir::of(&dir);
+        let saved = tables(&ledger, Some(&caches));
+        assert!(dir.join("cache").join("regions").is_file());
+        let resumed = tables(&ledger, Some(&caches));
+        assert_eq!(uncached, saved);
+        assert_eq!(uncached, resumed);
+
+        let regions = uncached.iter().find(|t| t.name == "regions").unwrap();
+        let places: Vec<&Cell> = regions.rows.iter().map(|row| &row[0]).collect();
+        assert_eq!(
+            places,
+            [
+                &Cell::text("Gao"),
+                &Cell::text("Kidal"),
+                &Cell::text("Mopti")
+            ]
+        );
+    }
+
+    #[test]
+    fn current_state_folds_the_incidents_as_the_view_shows_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+        let caches = CacheDir::of(&dir);
+        for caches in [None, Some(&caches), Some(&caches)] {
+            let state = current_state::<Incidents, _>(&ledger, caches).unwrap();
+            let b = &state.incidents["b"];
+            assert_eq!((b.revisions, b.last_seq), (1, 5));
+            assert_eq!(b.field("admin1"), Some(serde_json::json!("Gao")));
+        }
+    }
+}

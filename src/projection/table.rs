@@ -1,0 +1,52 @@
+//! What a projection yields: a [`Table`] of named columns and rows of [`Cell`]s. How a table is
+//! written out (CSV, JSON, text) is `export`'s and the CLI's business, never this module's.
+
+/// One cell of a projection's output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Int(i64),
+    Real(f64),
+}
+
+impl Cell {
+    pub fn text(value: impl Into<String>) -> Cell {
+        Cell::Text(value.into())
+    }
+
+    /// Text, or an empty cell for the empty string.
+    pub fn non_empty(value: &str) -> Cell {
+        if value.is_empty() {
+            Cell::Empty
+        } else {
+            Cell::text(value)
+        }
+    }
+
+    pub fn optional_text(value: Option<&str>) -> Cell {
+        value.map_or(Cell::Empty, Cell::text)
+    }
+
+    pub fn count(value: usize) -> Cell {
+        Cell::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    pub fn seq(value: u64) -> Cell {
+        Cell::Int(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    pub fn optional_seq(value: Option<u64>) -> Cell {
+        value.map_or(Cell::Empty, Cell::seq)
+    }
+}
+
+pub type Row = Vec<Cell>;
+
+/// A projection's output: its columns (part of the contract) and rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Row>,
+}
