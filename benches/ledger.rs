@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
                 (dir, ledger)
             },
             BatchSize::PerIteration,
-        )
+        );
     });
 
     let dir = tempfile::tempdir().unwrap();
@@ -107,7 +107,7 @@ fn bench(c: &mut Criterion) {
                 .verify(|p| panic!("benchmark ledger has a problem: {p:?}"))
                 .unwrap();
             assert!(report.intact());
-        })
+        });
     });
 
     let regions = [projection::by_name("regions").expect("regions is registered")];
@@ -125,7 +125,7 @@ fn bench(c: &mut Criterion) {
         assert!(!projected.tables[0].rows.is_empty());
     };
     group.bench_function(format!("project_regions_rebuild/{n}"), |b| {
-        b.iter(|| project_regions(Refresh::Rebuild))
+        b.iter(|| project_regions(Refresh::Rebuild));
     });
     // Catch-up after a small append: the cost should follow the 100 new entries, not the log.
     let mut next_id = n + 1;
@@ -137,7 +137,7 @@ fn bench(c: &mut Criterion) {
             },
             |()| project_regions(Refresh::Incremental),
             BatchSize::PerIteration,
-        )
+        );
     });
     group.finish();
 }

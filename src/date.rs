@@ -77,7 +77,7 @@ mod tests {
             "2023-01-0x",
         ]
         .iter()
-        .map(|t| t.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         let mut day = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
         let end = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();

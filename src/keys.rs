@@ -146,16 +146,16 @@ impl SecretKey {
 
     /// The key file's text: a header line, `name:` and `public:` for people, `secret:` the seed.
     fn file_text(&self) -> String {
-        let mut text = format!("{KEY_FILE_HEADER}\n");
-        if let Some(name) = &self.name {
-            text.push_str(&format!("name: {name}\n"));
-        }
-        text.push_str(&format!("public: {}\n", self.public()));
-        text.push_str(&format!(
-            "secret: {}\n",
+        let name = self
+            .name
+            .as_ref()
+            .map(|name| format!("name: {name}\n"))
+            .unwrap_or_default();
+        format!(
+            "{KEY_FILE_HEADER}\n{name}public: {}\nsecret: {}\n",
+            self.public(),
             hex::encode(self.signing.to_bytes())
-        ));
-        text
+        )
     }
 
     /// Writes a new key file with mode 0600; never overwrites an existing file.

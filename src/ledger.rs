@@ -31,7 +31,7 @@ pub use crate::state::Head;
 /// Why one event of a batch was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
-    #[error("unknown event type {0:?}; the types are: {types}", types = EventType::ALL.map(|t| t.name()).join(", "))]
+    #[error("unknown event type {0:?}; the types are: {types}", types = EventType::ALL.map(super::event::EventType::name).join(", "))]
     UnknownType(String),
     #[error("data is {0} bytes, over the limit of {MAX_PAYLOAD_BYTES}; large material is anchored by its hash instead")]
     TooLarge(usize),

@@ -65,6 +65,7 @@ pub struct Report {
     pub last_hash: Option<Hash>,
 }
 
+#[allow(clippy::ref_option)] // serde's `serialize_with` hands over `&Option<Hash>`
 fn hex_hash<S: serde::Serializer>(hash: &Option<Hash>, s: S) -> Result<S::Ok, S::Error> {
     match hash {
         Some(h) => s.serialize_str(&hex::encode(h)),

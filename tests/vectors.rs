@@ -20,13 +20,13 @@ fn key(seed: u8, name: &str) -> SecretKey {
     SecretKey::from_seed([seed; 32], Some(name.to_string()))
 }
 
-fn statement(key: &SecretKey, event_type: &str, payload: Value) -> Statement {
+fn statement(key: &SecretKey, event_type: &str, payload: &Value) -> Statement {
     Statement {
         event_type: event_type.to_string(),
         schema_version: 1,
         author: key.public(),
         claimed_at: Timestamp(CLAIMED_AT),
-        payload: serde_json::to_vec(&payload).unwrap(),
+        payload: serde_json::to_vec(payload).unwrap(),
     }
 }
 

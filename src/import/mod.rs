@@ -473,7 +473,7 @@ fn read<L: Layout>(
     while reader.read_byte_record(&mut record).map_err(unreadable)? {
         release.rows += 1;
         on_progress(reader.position().byte(), total_bytes);
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, csv::Position::line);
         if let Err(problem) = release.take(&layout, &header, &record, line, context) {
             if !context.skip_invalid {
                 return Err(ImportError::Malformed {
@@ -639,7 +639,7 @@ struct Plan {
     still_retracted: Vec<RowProblem>,
 }
 
-fn event(event_type: EventType, line: Option<u64>, payload: Value) -> EventInput {
+fn event(event_type: EventType, line: Option<u64>, payload: &Value) -> EventInput {
     EventInput {
         line: line.and_then(|l| usize::try_from(l).ok()),
         event_type: event_type.name().to_string(),
@@ -657,7 +657,7 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
                 plan.events.push(event(
                     EventType::IncidentReported,
                     Some(row.line),
-                    row.report.clone(),
+                    &row.report,
                 ));
                 plan.reported += 1;
             }
@@ -679,7 +679,7 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
                         "reason": format!("changed in {} release {label}", L::NAME),
                     });
                     plan.events
-                        .push(event(EventType::IncidentCorrected, Some(row.line), corrected));
+                        .push(event(EventType::IncidentCorrected, Some(row.line), &corrected));
                     plan.corrected += 1;
                 }
             }
@@ -695,7 +695,7 @@ fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>
                 "reason": format!("no longer in {} release {label}", L::NAME),
             });
             plan.events
-                .push(event(EventType::IncidentRetracted, None, retracted));
+                .push(event(EventType::IncidentRetracted, None, &retracted));
             plan.retracted += 1;
         }
     }
@@ -1026,7 +1026,7 @@ mod tests {
         let text = ucdp_file(&[ROW_1, ROW_2]);
         let mut seen = Vec::new();
         read_bytes::<ucdp::Ucdp>(text.as_bytes(), false, &mut |done, total| {
-            seen.push((done, total))
+            seen.push((done, total));
         })
         .unwrap();
         assert_eq!(seen.len(), 2);

@@ -13,6 +13,7 @@
 
 use super::{Column, Fields, Header, Layout, Row, RowProblem};
 use crate::payload::{field, IncidentField};
+use std::fmt::Write;
 
 pub struct Ucdp {
     id: Column,
@@ -88,7 +89,7 @@ impl Layout for Ucdp {
         let end = row.date(self.date_end)?;
         let mut notes = format!("UCDP type_of_violence {code} ({violence})");
         if end != start {
-            notes.push_str(&format!("; UCDP dates the event between {start} and {end}"));
+            let _ = write!(notes, "; UCDP dates the event between {start} and {end}");
         }
 
         let mut fields = Fields::default();

@@ -169,6 +169,7 @@ fn template_root() -> &'static Path {
             .expect("tempdir")
             .keep();
         // SAFETY: `remove_root` is a plain function that only reads a static that outlives it.
+        #[allow(unsafe_code)]
         let registered = unsafe { libc::atexit(remove_root) };
         assert_eq!(registered, 0, "atexit");
         root
@@ -235,7 +236,7 @@ impl Fixture {
         build: impl FnOnce() -> Fixture,
     ) -> Fixture {
         Fixture::at(copy_of_template(template, |dir| {
-            copy_tree(build().tmp.path(), dir)
+            copy_tree(build().tmp.path(), dir);
         }))
     }
 
@@ -365,7 +366,7 @@ impl Fixture {
         let mut text = String::from_utf8(out.stdout).expect("stdout is UTF-8");
         // A failure to run at all (exit 2) shows its reason to whoever reads the assertion.
         for line in stderr.lines() {
-            text.push_str(&format!("stderr: {line}\n"));
+            text.extend(["stderr: ", line, "\n"]);
         }
         (code, text)
     }
@@ -459,18 +460,18 @@ impl EntryFields {
             prev: field(32, &|e| not(&mut e.prev)),
             // Every letter changes; the event types begin and end with one.
             event_type: field(entry.statement.event_type.len(), &|e| {
-                e.statement.event_type = e.statement.event_type.to_uppercase()
+                e.statement.event_type = e.statement.event_type.to_uppercase();
             }),
             author: field(32, &|e| not(&mut e.statement.author.0)),
             claimed_at: field(8, &|e| e.statement.claimed_at.0 = !e.statement.claimed_at.0),
             payload: field(entry.statement.payload.len(), &|e| {
-                not(&mut e.statement.payload)
+                not(&mut e.statement.payload);
             }),
             seal_index: field(8, &|e| e.seal.index = !e.seal.index),
             seal_batch_size: field(8, &|e| e.seal.batch_size = !e.seal.batch_size),
             first_proof_hash: field(32.min(32 * entry.seal.proof.len()), &|e| {
                 if let Some(hash) = e.seal.proof.first_mut() {
-                    not(hash)
+                    not(hash);
                 }
             }),
             signature: field(64, &|e| not(&mut e.seal.signature)),
