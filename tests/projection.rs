@@ -35,7 +35,11 @@ const VIEWS: [&str; 7] = [
 const EVIDENCE: &[u8] = b"witness statement, transcribed\n";
 
 fn event(kind: &str, data: Value) -> String {
-    json!({"type": kind, "data": data}).to_string()
+    let event: serde_json::Map<String, Value> =
+        [("type".into(), kind.into()), ("data".into(), data)]
+            .into_iter()
+            .collect();
+    Value::Object(event).to_string()
 }
 
 fn report(id: &str, date: &str, kind: &str, actor1: &str, admin1: &str, deaths: u64) -> Value {

@@ -52,23 +52,23 @@ fn build() -> (VectorFiles, Entries) {
         statement(
             &admin,
             "ledger.genesis",
-            json!({"origin": "ledger.example.org/mali-panel", "admin_name": "panel-admin", "admin_public_key": admin.public().to_string()}),
+            &json!({"origin": "ledger.example.org/mali-panel", "admin_name": "panel-admin", "admin_public_key": admin.public().to_string()}),
         ),
         statement(
             &admin,
             "key.enrolled",
-            json!({"name": "panel-investigator", "role": "investigator", "public_key": investigator.public().to_string()}),
+            &json!({"name": "panel-investigator", "role": "investigator", "public_key": investigator.public().to_string()}),
         ),
         statement(
             &admin,
             "key.enrolled",
-            json!({"name": "partner-auditor", "role": "auditor", "public_key": auditor.public().to_string()}),
+            &json!({"name": "partner-auditor", "role": "auditor", "public_key": auditor.public().to_string()}),
         ),
     ];
     let incident = statement(
         &investigator,
         "incident.reported",
-        json!({"incident_id": "mali-panel-2023-007", "event_date": "2023-11-14", "event_type": "Battles",
+        &json!({"incident_id": "mali-panel-2023-007", "event_date": "2023-11-14", "event_type": "Battles",
                "sub_event_type": "Government regains territory", "actor1": "Military Forces of Mali",
                "country": "Mali", "admin1": "Kidal", "location": "Kidal", "latitude": 18.44, "longitude": 1.41, "fatalities": 0}),
     );
