@@ -55,9 +55,13 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    // serde_json reports a failed write as its own error, which does not give the I/O error
+    // as its source.
     error.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        let kind = match cause.downcast_ref::<serde_json::Error>() {
+            Some(e) => e.io_error_kind(),
+            None => cause.downcast_ref::<io::Error>().map(io::Error::kind),
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
     })
 }

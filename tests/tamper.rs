@@ -430,3 +430,39 @@ fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
     // The entries after each damaged one show the broken links, and nothing panics.
     assert!(!problems_at(&out, 4).is_empty(), "{out}");
 }
+
+/// A reader that stops early (`ledger verify | head -1`) is no error: each command that prints
+/// records exits 0, silently, when its output is closed — verify on a damaged ledger included,
+/// which once exited 101 with a Rust panic.
+#[test]
+fn a_closed_output_ends_every_printing_command_quietly() {
+    let f = Fixture::with_incidents();
+    // More output than the command's write buffer holds, so that some writes fail while the
+    // output is still being made, not only the last flush.
+    let more: Vec<String> = (0..60).map(|i| incident(&format!("more-{i}"), i)).collect();
+    f.append_ok(&more);
+    let original = f.entry_bytes(MIDDLE);
+    let at = EntryFields::of(&original).payload.start;
+    f.with_db(|db| put_entry(db, MIDDLE, &flipped(&original, at, 0x01)));
+    for args in [
+        &["verify"][..],
+        &["verify", "--format", "json"],
+        &["log", "--format", "json"],
+        &["log"],
+        &["show", "0", "--format", "json"],
+        &["project", "incidents", "--format", "csv"],
+        &["key", "list"],
+    ] {
+        let mut child = ledger_process(&f.dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ledger starts");
+        // Closed before the process has opened the ledger, so that every write it makes fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("ledger runs");
+        assert_eq!(out.status.code(), Some(0), "{}", describe(args, &out));
+        assert!(out.stderr.is_empty(), "{}", describe(args, &out));
+    }
+}
