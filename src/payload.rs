@@ -11,7 +11,7 @@
 use crate::event::{EventType, Role};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 type Text<'a> = Cow<'a, str>;
@@ -425,6 +425,28 @@ impl<'a> Payload<'a> {
     }
 }
 
+/// The incident fields a report or a correction sets, as its author wrote them: in their order,
+/// with numbers as written and a correction's nulls kept. This is for showing a statement as it
+/// was made; code that uses the values reads the typed structs. `None` for other events, and for
+/// bytes that do not read as such a payload.
+pub fn stated_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut stated: Map<String, Value> = match event_type {
+        EventType::IncidentReported | EventType::IncidentCorrected => {
+            serde_json::from_slice(bytes).ok()?
+        }
+        _ => return None,
+    };
+    if event_type == EventType::IncidentCorrected {
+        return match stated.remove("changes")? {
+            Value::Object(changes) => Some(changes),
+            _ => None,
+        };
+    }
+    // shift_remove keeps the order the author wrote the others in.
+    stated.shift_remove("incident_id");
+    Some(stated)
+}
+
 /// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
 fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     struct Whole;
@@ -488,38 +510,108 @@ pub struct IncidentField {
     pub kind: FieldKind,
 }
 
+/// One incident field's value, borrowed from a report.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue<'p> {
+    Text(&'p str),
+    Integer(u64),
+    Number(f64),
+    TextList(&'p [Text<'p>]),
+    Dataset(&'p SourceDataset<'p>),
+}
+
+/// A report's field as a [`FieldValue`], `None` when it is not set.
+trait ReportedField {
+    fn value(&self) -> Option<FieldValue<'_>>;
+}
+
+impl ReportedField for Text<'_> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Text(self))
+    }
+}
+
+impl ReportedField for Option<Text<'_>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_deref().map(FieldValue::Text)
+    }
+}
+
+impl ReportedField for u64 {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Integer(*self))
+    }
+}
+
+impl ReportedField for Option<f64> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.map(FieldValue::Number)
+    }
+}
+
+impl<'a> ReportedField for Option<Vec<Text<'a>>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_deref().map(FieldValue::TextList)
+    }
+}
+
+impl<'a> ReportedField for Option<SourceDataset<'a>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_ref().map(FieldValue::Dataset)
+    }
+}
+
 macro_rules! incident_fields {
-    ($($constant:ident $name:literal $kind:ident,)*) => {
+    ($($constant:ident $name:ident $kind:ident,)*) => {
         /// Each incident field by name, for code that sets or reads one.
         pub mod field {
             use super::{FieldKind, IncidentField};
             $(pub const $constant: IncidentField =
-                IncidentField { name: $name, kind: FieldKind::$kind };)*
+                IncidentField { name: stringify!($name), kind: FieldKind::$kind };)*
         }
         /// Every field of an incident except its id, in the schema's order (which is also the
         /// order importers write them in).
         pub const INCIDENT_FIELDS: &[IncidentField] = &[$(field::$constant),*];
+
+        impl<'a> IncidentReported<'a> {
+            /// The value of one of the incident's fields, `None` when it is not set.
+            pub fn get(&self, field: IncidentField) -> Option<FieldValue<'_>> {
+                match field.name {
+                    $(stringify!($name) => self.$name.value(),)*
+                    _ => None,
+                }
+            }
+
+            /// The incident as a correction leaves it: the fields it names take their new
+            /// value (or are cleared), the others keep theirs.
+            pub fn correct(&mut self, changes: &IncidentChanges<'a>) {
+                $(if let Some(value) = &changes.$name {
+                    self.$name.clone_from(value);
+                })*
+            }
+        }
     };
 }
 
 incident_fields! {
-    EVENT_DATE "event_date" Text,
-    EVENT_TYPE "event_type" Text,
-    SUB_EVENT_TYPE "sub_event_type" Text,
-    ACTOR1 "actor1" Text,
-    ACTOR2 "actor2" Text,
-    ASSOC_ACTOR_1 "assoc_actor_1" Text,
-    COUNTRY "country" Text,
-    ADMIN1 "admin1" Text,
-    ADMIN2 "admin2" Text,
-    ADMIN3 "admin3" Text,
-    LOCATION "location" Text,
-    LATITUDE "latitude" Number,
-    LONGITUDE "longitude" Number,
-    FATALITIES "fatalities" Integer,
-    SOURCES "sources" TextList,
-    NOTES "notes" Text,
-    SOURCE_DATASET "source_dataset" Dataset,
+    EVENT_DATE event_date Text,
+    EVENT_TYPE event_type Text,
+    SUB_EVENT_TYPE sub_event_type Text,
+    ACTOR1 actor1 Text,
+    ACTOR2 actor2 Text,
+    ASSOC_ACTOR_1 assoc_actor_1 Text,
+    COUNTRY country Text,
+    ADMIN1 admin1 Text,
+    ADMIN2 admin2 Text,
+    ADMIN3 admin3 Text,
+    LOCATION location Text,
+    LATITUDE latitude Number,
+    LONGITUDE longitude Number,
+    FATALITIES fatalities Integer,
+    SOURCES sources TextList,
+    NOTES notes Text,
+    SOURCE_DATASET source_dataset Dataset,
 }
 
 #[cfg(test)]
