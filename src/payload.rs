@@ -774,6 +774,84 @@ mod tests {
         assert_eq!(c.changes.admin1, None);
     }
 
+    fn report(payload: &Value) -> IncidentReported<'_> {
+        match Payload::from_value(EventType::IncidentReported, payload).unwrap() {
+            Payload::IncidentReported(p) => p,
+            other => panic!("not a report: {other:?}"),
+        }
+    }
+
+    /// `get` reads each field by its constant, as its kind says, and as the payload states it.
+    #[test]
+    fn every_incident_field_is_read_by_its_constant() {
+        let stated = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+            "event_type": "Battles", "sub_event_type": "Armed clash", "actor1": "A",
+            "actor2": "B", "assoc_actor_1": "C", "country": "Mali", "admin1": "Gao",
+            "admin2": "G", "admin3": "H", "location": "L", "latitude": 15.5,
+            "longitude": -0.5, "fatalities": 3, "sources": ["s"], "notes": "n",
+            "source_dataset": {"name": "ACLED", "release": "r", "id": "1"}});
+        let p = report(&stated);
+        for &field in INCIDENT_FIELDS {
+            let value = p
+                .get(field)
+                .unwrap_or_else(|| panic!("{} unset", field.name));
+            let kind = match value {
+                FieldValue::Text(_) => FieldKind::Text,
+                FieldValue::Integer(_) => FieldKind::Integer,
+                FieldValue::Number(_) => FieldKind::Number,
+                FieldValue::TextList(_) => FieldKind::TextList,
+                FieldValue::Dataset(_) => FieldKind::Dataset,
+            };
+            assert_eq!(kind, field.kind, "{}", field.name);
+            assert_eq!(serde_json::to_value(value).unwrap(), stated[field.name]);
+        }
+        let bare = json!({"incident_id": "x-2", "event_date": "2023-01-05",
+            "event_type": "Battles", "actor1": "A", "fatalities": 0});
+        assert_eq!(report(&bare).get(field::ACTOR2), None);
+    }
+
+    #[test]
+    fn a_correction_sets_and_clears_what_it_names_and_keeps_the_rest() {
+        let stated = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+            "event_type": "Battles", "actor1": "A", "actor2": "B", "admin1": "Gao",
+            "fatalities": 3});
+        let mut p = report(&stated);
+        let correction = json!({"incident_id": "x-1", "reason": "r",
+            "changes": {"actor2": null, "fatalities": 4, "country": "Mali"}});
+        let Payload::IncidentCorrected(c) =
+            Payload::from_value(EventType::IncidentCorrected, &correction).unwrap()
+        else {
+            panic!("not a correction");
+        };
+        p.correct(&c.changes);
+        assert_eq!(p.get(field::ACTOR2), None);
+        assert_eq!(p.get(field::FATALITIES), Some(FieldValue::Integer(4)));
+        assert_eq!(p.get(field::COUNTRY), Some(FieldValue::Text("Mali")));
+        assert_eq!(p.get(field::ADMIN1), Some(FieldValue::Text("Gao")));
+        assert_eq!(
+            p.get(field::EVENT_DATE),
+            Some(FieldValue::Text("2023-01-05"))
+        );
+    }
+
+    #[test]
+    fn stated_fields_keep_the_authors_order_and_a_corrections_nulls() {
+        let reported = br#"{"event_type": "Battles", "incident_id": "x", "fatalities": 3.0}"#;
+        let fields = stated_fields(EventType::IncidentReported, reported).unwrap();
+        assert_eq!(
+            Value::Object(fields).to_string(),
+            r#"{"event_type":"Battles","fatalities":3.0}"#
+        );
+        let corrected = br#"{"incident_id": "x", "changes": {"notes": "n", "actor2": null}}"#;
+        let changes = stated_fields(EventType::IncidentCorrected, corrected).unwrap();
+        assert_eq!(
+            Value::Object(changes).to_string(),
+            r#"{"notes":"n","actor2":null}"#
+        );
+        let retracted = br#"{"incident_id": "x", "reason": "r"}"#;
+        assert_eq!(stated_fields(EventType::IncidentRetracted, retracted), None);
+    }
+
     #[test]
     fn a_payload_of_the_wrong_shape_is_an_error_not_a_default() {
         let payload = json!({"incident_id": "x", "reason": 5});

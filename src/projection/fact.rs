@@ -90,6 +90,19 @@ impl Fact {
         }
     }
 
+    /// Calls `f` with the payload as [`Fact::payload`] gives it, but parsed for this call alone
+    /// unless a view has kept it: for a reader that needs it once on the reading side, such as
+    /// a keyed view's digest, keeping it would cost more (an allocation made on one core and
+    /// freed on another) than the parse saves.
+    pub fn with_payload<R>(&self, f: impl FnOnce(Option<&Payload<'_>>) -> R) -> R {
+        if let Some(typed) = self.typed.get() {
+            return f(typed.borrow_dependent().as_ref());
+        }
+        f(Payload::parse(self.event_type, self.payload_bytes())
+            .ok()
+            .as_ref())
+    }
+
     /// Whether [`Fact::payload`] has been read, so that the engine can parse the payloads of
     /// this event type ahead of the fold next time.
     pub(super) fn payload_was_read(&self) -> bool {

@@ -157,7 +157,7 @@ impl KeyedProjection for Regions {
     type Digest = Digest;
 
     fn digest(fact: &Fact) -> Digest {
-        match fact.payload() {
+        fact.with_payload(|payload| match payload {
             Some(Payload::IncidentReported(p)) => Digest::Reported(
                 p.incident_id.to_string(),
                 Fields {
@@ -184,7 +184,7 @@ impl KeyedProjection for Regions {
             }
             Some(Payload::IncidentRetracted(p)) => Digest::Retracted(p.incident_id.to_string()),
             _ => Digest::Nothing,
-        }
+        })
     }
 
     fn key(digest: &Digest) -> Option<&str> {
