@@ -6,7 +6,7 @@ use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
 use crate::payload::{
-    field, FieldValue, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
+    field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,7 +62,7 @@ impl Incident {
     }
 
     /// Applies a correction's changes, which the incident's current fields take in.
-    fn correct(&mut self, changes: &crate::payload::IncidentChanges<'_>) {
+    fn correct(&mut self, changes: &IncidentChanges<'_>) {
         let corrected = self.current().and_then(|mut current| {
             current.correct(changes);
             serde_json::to_string(&current).ok()

@@ -1,8 +1,9 @@
 //! `regions`: incidents and fatalities by region (admin1), main actor and month of the event,
 //! counting standing incidents only, with their corrected values.
 //!
-//! This is the view that runs over the largest logs, so it reads only the fields it needs from
-//! each payload, and its rows come from tallies by (region, actor, day) alone. What it remembers
+//! This is the view that runs over the largest logs, so its digest keeps only the few fields it
+//! needs of each payload (read without keeping the payload itself), and its rows come from
+//! tallies by (region, actor, day) alone. What it remembers
 //! of each incident, to move it between tallies when it is corrected or retracted, is a record of
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
