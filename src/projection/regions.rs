@@ -10,7 +10,7 @@
 
 use super::{Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
 use crate::date::iso_date;
-use crate::payload::Payload;
+use crate::payload::{field, Payload};
 use chrono::{Datelike, NaiveDate};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -147,9 +147,14 @@ impl Describe for Regions {
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
     // 5: a fatality count written as a whole decimal (3.0) counts, where 4 left the incident out.
     const VERSION: u32 = 5;
-    const COLUMNS: &'static [&'static str] =
-        &["admin1", "actor1", "month", "incidents", "fatalities"];
-    const EVENT_TIME: Option<&'static str> = Some("event_date");
+    const COLUMNS: &'static [&'static str] = &[
+        field::ADMIN1.name,
+        field::ACTOR1.name,
+        "month",
+        "incidents",
+        "fatalities",
+    ];
+    const EVENT_TIME: Option<&'static str> = Some(field::EVENT_DATE.name);
 }
 
 impl KeyedProjection for Regions {
