@@ -11,7 +11,7 @@
 use crate::event::{EventType, Role};
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 type Text<'a> = Cow<'a, str>;
@@ -425,6 +425,28 @@ impl<'a> Payload<'a> {
     }
 }
 
+/// The incident fields a report or a correction sets, as its author wrote them: in their order,
+/// with numbers as written and a correction's nulls kept. This is for showing a statement as it
+/// was made; code that uses the values reads the typed structs. `None` for other events, and for
+/// bytes that do not read as such a payload.
+pub fn stated_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, Value>> {
+    let mut stated: Map<String, Value> = match event_type {
+        EventType::IncidentReported | EventType::IncidentCorrected => {
+            serde_json::from_slice(bytes).ok()?
+        }
+        _ => return None,
+    };
+    if event_type == EventType::IncidentCorrected {
+        return match stated.remove("changes")? {
+            Value::Object(changes) => Some(changes),
+            _ => None,
+        };
+    }
+    // shift_remove keeps the order the author wrote the others in.
+    stated.shift_remove("incident_id");
+    Some(stated)
+}
+
 /// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
 fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     struct Whole;
@@ -488,38 +510,108 @@ pub struct IncidentField {
     pub kind: FieldKind,
 }
 
+/// One incident field's value, borrowed from a report.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldValue<'p> {
+    Text(&'p str),
+    Integer(u64),
+    Number(f64),
+    TextList(&'p [Text<'p>]),
+    Dataset(&'p SourceDataset<'p>),
+}
+
+/// A report's field as a [`FieldValue`], `None` when it is not set.
+trait ReportedField {
+    fn value(&self) -> Option<FieldValue<'_>>;
+}
+
+impl ReportedField for Text<'_> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Text(self))
+    }
+}
+
+impl ReportedField for Option<Text<'_>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_deref().map(FieldValue::Text)
+    }
+}
+
+impl ReportedField for u64 {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        Some(FieldValue::Integer(*self))
+    }
+}
+
+impl ReportedField for Option<f64> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.map(FieldValue::Number)
+    }
+}
+
+impl<'a> ReportedField for Option<Vec<Text<'a>>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_deref().map(FieldValue::TextList)
+    }
+}
+
+impl<'a> ReportedField for Option<SourceDataset<'a>> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.as_ref().map(FieldValue::Dataset)
+    }
+}
+
 macro_rules! incident_fields {
-    ($($constant:ident $name:literal $kind:ident,)*) => {
+    ($($constant:ident $name:ident $kind:ident,)*) => {
         /// Each incident field by name, for code that sets or reads one.
         pub mod field {
             use super::{FieldKind, IncidentField};
             $(pub const $constant: IncidentField =
-                IncidentField { name: $name, kind: FieldKind::$kind };)*
+                IncidentField { name: stringify!($name), kind: FieldKind::$kind };)*
         }
         /// Every field of an incident except its id, in the schema's order (which is also the
         /// order importers write them in).
         pub const INCIDENT_FIELDS: &[IncidentField] = &[$(field::$constant),*];
+
+        impl<'a> IncidentReported<'a> {
+            /// The value of one of the incident's fields, `None` when it is not set.
+            pub fn get(&self, field: IncidentField) -> Option<FieldValue<'_>> {
+                match field.name {
+                    $(stringify!($name) => self.$name.value(),)*
+                    _ => None,
+                }
+            }
+
+            /// The incident as a correction leaves it: the fields it names take their new
+            /// value (or are cleared), the others keep theirs.
+            pub fn correct(&mut self, changes: &IncidentChanges<'a>) {
+                $(if let Some(value) = &changes.$name {
+                    self.$name.clone_from(value);
+                })*
+            }
+        }
     };
 }
 
 incident_fields! {
-    EVENT_DATE "event_date" Text,
-    EVENT_TYPE "event_type" Text,
-    SUB_EVENT_TYPE "sub_event_type" Text,
-    ACTOR1 "actor1" Text,
-    ACTOR2 "actor2" Text,
-    ASSOC_ACTOR_1 "assoc_actor_1" Text,
-    COUNTRY "country" Text,
-    ADMIN1 "admin1" Text,
-    ADMIN2 "admin2" Text,
-    ADMIN3 "admin3" Text,
-    LOCATION "location" Text,
-    LATITUDE "latitude" Number,
-    LONGITUDE "longitude" Number,
-    FATALITIES "fatalities" Integer,
-    SOURCES "sources" TextList,
-    NOTES "notes" Text,
-    SOURCE_DATASET "source_dataset" Dataset,
+    EVENT_DATE event_date Text,
+    EVENT_TYPE event_type Text,
+    SUB_EVENT_TYPE sub_event_type Text,
+    ACTOR1 actor1 Text,
+    ACTOR2 actor2 Text,
+    ASSOC_ACTOR_1 assoc_actor_1 Text,
+    COUNTRY country Text,
+    ADMIN1 admin1 Text,
+    ADMIN2 admin2 Text,
+    ADMIN3 admin3 Text,
+    LOCATION location Text,
+    LATITUDE latitude Number,
+    LONGITUDE longitude Number,
+    FATALITIES fatalities Integer,
+    SOURCES sources TextList,
+    NOTES notes Text,
+    SOURCE_DATASET source_dataset Dataset,
 }
 
 #[cfg(test)]
@@ -680,6 +772,84 @@ mod tests {
         assert_eq!(c.changes.actor2, Some(None));
         assert_eq!(c.changes.country, Some(Some("Mali".into())));
         assert_eq!(c.changes.admin1, None);
+    }
+
+    fn report(payload: &Value) -> IncidentReported<'_> {
+        match Payload::from_value(EventType::IncidentReported, payload).unwrap() {
+            Payload::IncidentReported(p) => p,
+            other => panic!("not a report: {other:?}"),
+        }
+    }
+
+    /// `get` reads each field by its constant, as its kind says, and as the payload states it.
+    #[test]
+    fn every_incident_field_is_read_by_its_constant() {
+        let stated = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+            "event_type": "Battles", "sub_event_type": "Armed clash", "actor1": "A",
+            "actor2": "B", "assoc_actor_1": "C", "country": "Mali", "admin1": "Gao",
+            "admin2": "G", "admin3": "H", "location": "L", "latitude": 15.5,
+            "longitude": -0.5, "fatalities": 3, "sources": ["s"], "notes": "n",
+            "source_dataset": {"name": "ACLED", "release": "r", "id": "1"}});
+        let p = report(&stated);
+        for &field in INCIDENT_FIELDS {
+            let value = p
+                .get(field)
+                .unwrap_or_else(|| panic!("{} unset", field.name));
+            let kind = match value {
+                FieldValue::Text(_) => FieldKind::Text,
+                FieldValue::Integer(_) => FieldKind::Integer,
+                FieldValue::Number(_) => FieldKind::Number,
+                FieldValue::TextList(_) => FieldKind::TextList,
+                FieldValue::Dataset(_) => FieldKind::Dataset,
+            };
+            assert_eq!(kind, field.kind, "{}", field.name);
+            assert_eq!(serde_json::to_value(value).unwrap(), stated[field.name]);
+        }
+        let bare = json!({"incident_id": "x-2", "event_date": "2023-01-05",
+            "event_type": "Battles", "actor1": "A", "fatalities": 0});
+        assert_eq!(report(&bare).get(field::ACTOR2), None);
+    }
+
+    #[test]
+    fn a_correction_sets_and_clears_what_it_names_and_keeps_the_rest() {
+        let stated = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+            "event_type": "Battles", "actor1": "A", "actor2": "B", "admin1": "Gao",
+            "fatalities": 3});
+        let mut p = report(&stated);
+        let correction = json!({"incident_id": "x-1", "reason": "r",
+            "changes": {"actor2": null, "fatalities": 4, "country": "Mali"}});
+        let Payload::IncidentCorrected(c) =
+            Payload::from_value(EventType::IncidentCorrected, &correction).unwrap()
+        else {
+            panic!("not a correction");
+        };
+        p.correct(&c.changes);
+        assert_eq!(p.get(field::ACTOR2), None);
+        assert_eq!(p.get(field::FATALITIES), Some(FieldValue::Integer(4)));
+        assert_eq!(p.get(field::COUNTRY), Some(FieldValue::Text("Mali")));
+        assert_eq!(p.get(field::ADMIN1), Some(FieldValue::Text("Gao")));
+        assert_eq!(
+            p.get(field::EVENT_DATE),
+            Some(FieldValue::Text("2023-01-05"))
+        );
+    }
+
+    #[test]
+    fn stated_fields_keep_the_authors_order_and_a_corrections_nulls() {
+        let reported = br#"{"event_type": "Battles", "incident_id": "x", "fatalities": 3.0}"#;
+        let fields = stated_fields(EventType::IncidentReported, reported).unwrap();
+        assert_eq!(
+            Value::Object(fields).to_string(),
+            r#"{"event_type":"Battles","fatalities":3.0}"#
+        );
+        let corrected = br#"{"incident_id": "x", "changes": {"notes": "n", "actor2": null}}"#;
+        let changes = stated_fields(EventType::IncidentCorrected, corrected).unwrap();
+        assert_eq!(
+            Value::Object(changes).to_string(),
+            r#"{"notes":"n","actor2":null}"#
+        );
+        let retracted = br#"{"incident_id": "x", "reason": "r"}"#;
+        assert_eq!(stated_fields(EventType::IncidentRetracted, retracted), None);
     }
 
     #[test]

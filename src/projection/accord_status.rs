@@ -3,6 +3,7 @@
 
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,16 +46,18 @@ impl Projection for AccordStatus {
     type State = State;
 
     fn apply(state: &mut State, fact: &Fact) {
-        if fact.event_type != EventType::AccordStatusChanged {
+        let Some(Payload::AccordStatusChanged(p)) =
+            fact.payload_of(&[EventType::AccordStatusChanged])
+        else {
             return;
-        }
+        };
         state.changes.push(Change {
-            accord: fact.text("accord").to_string(),
-            provision: fact.text("provision").to_string(),
-            status: fact.text("status").to_string(),
-            effective_date: fact.text("effective_date").to_string(),
+            accord: p.accord.to_string(),
+            provision: p.provision.as_deref().unwrap_or_default().to_string(),
+            status: p.status.to_string(),
+            effective_date: p.effective_date.to_string(),
             seq: fact.seq,
-            source: fact.text("source").to_string(),
+            source: p.source.as_deref().unwrap_or_default().to_string(),
         });
     }
 

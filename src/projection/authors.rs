@@ -2,8 +2,9 @@
 //! and how many entries it signed.
 
 use super::{Cell, Describe, Fact, Projection, Row, Window};
-use crate::event::EventType;
+use crate::event::{EventType, Role};
 use crate::keys::PublicKey;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -28,13 +29,13 @@ struct Author {
 }
 
 impl State {
-    fn enrol(&mut self, fact: &Fact, name: &str, role: &str, public_key: &str) {
+    fn enrol(&mut self, fact: &Fact, name: &str, role: Role, public_key: &str) {
         if let Ok(key) = PublicKey::parse(public_key) {
             self.index.insert(key.0, self.keys.len());
         }
         self.keys.push(Author {
             name: name.to_string(),
-            role: role.to_string(),
+            role: role.name().to_string(),
             public_key: public_key.to_string(),
             enrolled_seq: fact.seq,
             revoked_seq: None,
@@ -67,21 +68,18 @@ impl Projection for Authors {
     type State = State;
 
     fn apply(state: &mut State, fact: &Fact) {
-        match fact.event_type {
-            EventType::LedgerGenesis => state.enrol(
-                fact,
-                fact.text("admin_name"),
-                "admin",
-                fact.text("admin_public_key"),
-            ),
-            EventType::KeyEnrolled => state.enrol(
-                fact,
-                fact.text("name"),
-                fact.text("role"),
-                fact.text("public_key"),
-            ),
-            EventType::KeyRevoked => {
-                let revoked = PublicKey::parse(fact.text("public_key"));
+        let keys = [
+            EventType::LedgerGenesis,
+            EventType::KeyEnrolled,
+            EventType::KeyRevoked,
+        ];
+        match fact.payload_of(&keys) {
+            Some(Payload::Genesis(p)) => {
+                state.enrol(fact, &p.admin_name, Role::Admin, &p.admin_public_key);
+            }
+            Some(Payload::KeyEnrolled(p)) => state.enrol(fact, &p.name, p.role, &p.public_key),
+            Some(Payload::KeyRevoked(p)) => {
+                let revoked = PublicKey::parse(&p.public_key);
                 if let Some(author) = revoked.ok().and_then(|key| state.author_mut(&key)) {
                     author.revoked_seq = Some(fact.seq);
                 }

@@ -410,13 +410,13 @@ fn resume<S: Store>(
 /// batch is still in the processor's cache when it is folded, and that memory stays bounded.
 const BATCH: u64 = 4 * 1024;
 
-/// The event types whose payloads a fold has read whole ([`Fact::payload`]): they are parsed on
+/// The event types whose payloads a fold has read ([`Fact::payload`]): they are parsed on
 /// all cores as later batches are read, rather than one by one in the fold. Learnt as the folds
 /// go, so that a view need not say what it reads.
 #[derive(Clone, Default)]
-struct ReadWhole(Vec<EventType>);
+struct PayloadsRead(Vec<EventType>);
 
-impl ReadWhole {
+impl PayloadsRead {
     fn learn(&mut self, facts: &[Fact]) {
         for fact in facts {
             if fact.payload_was_read() && !self.0.contains(&fact.event_type) {
@@ -444,7 +444,7 @@ fn fold_batches<S: Store>(
     let segments = 8 * rayon::current_num_threads() as u64;
     let digesters: Vec<Box<dyn Digesting>> = folds.iter().map(|fold| fold.digester()).collect();
     // A batch is read in segments, each read and digested by one task and folded as it is.
-    let read_batch = |start: u64, read_whole: &ReadWhole| {
+    let read_batch = |start: u64, payloads_read: &PayloadsRead| {
         let end = to.min(start.saturating_add(BATCH - 1));
         let step = (end - start + 1).div_ceil(segments);
         let read: Result<Vec<Vec<Fact>>, ProjectionError> = (0..segments)
@@ -452,7 +452,7 @@ fn fold_batches<S: Store>(
             .map(|i| start + i * step)
             .filter(|&first| first <= end)
             .map(|first| {
-                let facts = read_facts(ledger, first, end.min(first + step - 1), read_whole)?;
+                let facts = read_facts(ledger, first, end.min(first + step - 1), payloads_read)?;
                 for digester in &digesters {
                     digester.digest(&facts);
                 }
@@ -461,18 +461,18 @@ fn fold_batches<S: Store>(
             .collect();
         (end, read)
     };
-    let mut read_whole = ReadWhole::default();
-    let mut pending = (from <= to).then(|| read_batch(from, &read_whole));
+    let mut payloads_read = PayloadsRead::default();
+    let mut pending = (from <= to).then(|| read_batch(from, &payloads_read));
     while let Some((end, read)) = pending.take() {
         let segments = read?;
-        let wanted = read_whole.clone();
+        let wanted = payloads_read.clone();
         let (folded, read_next) = rayon::join(
             || fold_batch(&segments, folds, next),
             || (end < to).then(|| read_batch(end + 1, &wanted)),
         );
         folded?;
         for facts in &segments {
-            read_whole.learn(facts);
+            payloads_read.learn(facts);
         }
         pending = read_next;
     }
@@ -497,13 +497,13 @@ fn fold_batch(
     Ok(())
 }
 
-/// Entries `from..=to` as facts, with the payloads `read_whole` wants parsed; a seq missing from
-/// the log is an error.
+/// Entries `from..=to` as facts, with the payloads `payloads_read` wants parsed; a seq missing
+/// from the log is an error.
 fn read_facts<S: Store>(
     ledger: &Ledger<S>,
     from: u64,
     to: u64,
-    read_whole: &ReadWhole,
+    payloads_read: &PayloadsRead,
 ) -> Result<Vec<Fact>, ProjectionError> {
     let mut facts = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
     let mut expected = from;
@@ -517,7 +517,7 @@ fn read_facts<S: Store>(
         }
         let fact =
             Fact::from_entry(bytes).map_err(|reason| LedgerError::Damaged { seq, reason })?;
-        if read_whole.wanted(&fact) {
+        if payloads_read.wanted(&fact) {
             fact.payload();
         }
         facts.push(fact);

@@ -3,8 +3,8 @@
 use super::names::{EventDates, KeyNames};
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub struct Evidence;
 
@@ -30,7 +30,8 @@ struct Anchor {
 impl Describe for Evidence {
     const NAME: &'static str = "evidence";
     const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
-    const VERSION: u32 = 1;
+    // 2: a size written as a whole decimal (10.0) is read, where 1 took it for 0.
+    const VERSION: u32 = 2;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "filename",
@@ -50,18 +51,15 @@ impl Projection for Evidence {
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
-        if fact.event_type == EventType::EvidenceAnchored {
+        if let Some(Payload::EvidenceAnchored(p)) = fact.payload_of(&[EventType::EvidenceAnchored])
+        {
             state.anchors.push(Anchor {
-                incident_id: fact.text("incident_id").to_string(),
-                filename: fact.text("filename").to_string(),
-                blake3: fact.text("blake3").to_string(),
-                sha256: fact.text("sha256").to_string(),
-                bytes: fact
-                    .payload()
-                    .get("bytes")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                media_type: fact.text("media_type").to_string(),
+                incident_id: p.incident_id.to_string(),
+                filename: p.filename.to_string(),
+                blake3: p.blake3.to_string(),
+                sha256: p.sha256.to_string(),
+                bytes: p.bytes,
+                media_type: p.media_type.to_string(),
                 anchored_seq: fact.seq,
                 anchored_by: state.names.author(fact),
             });

@@ -1,18 +1,34 @@
 //! [`Fact`]: one entry as the views see it: who stated what, when, and where it sits in the log.
-//! It reads the entry in place and hands its payload to views; it never judges the entry
+//! It reads the entry in place and hands its typed payload to views; it never judges the entry
 //! (auditing the log is `verify`'s job).
 
 use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::keys::PublicKey;
+use crate::payload::{self, Payload};
 use crate::store::StoredBytes;
 use crate::time::Timestamp;
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::ops::Range;
 use std::sync::OnceLock;
 
-/// One entry as the projections see it. Projections trust the log they read: a payload that is
-/// not JSON reads as null.
+/// A payload read as its type, `None` when it does not read as one.
+type Parsed<'a> = Option<Payload<'a>>;
+
+self_cell::self_cell!(
+    /// A payload read as its type together with the entry it borrows its strings from, so that
+    /// the typed payload can be kept with the fact (and parsed on the reading side, ahead of the
+    /// fold) without copying a string out.
+    struct Typed {
+        owner: StoredBytes,
+        #[covariant]
+        dependent: Parsed,
+    }
+);
+
+/// One entry as the projections see it. Projections trust the log they read, which `verify`
+/// audits: a payload that does not read as its type (only a damaged log holds one) is no payload
+/// to the views, which skip it.
 pub struct Fact {
     pub seq: u64,
     pub recorded_at: Timestamp,
@@ -20,10 +36,9 @@ pub struct Fact {
     pub event_type: EventType,
     /// The stored entry, shared with the store rather than copied, and where its payload is.
     entry_bytes: StoredBytes,
-    payload_at: std::ops::Range<usize>,
-    /// The payload as a JSON value, parsed on first use: a view that reads a few fields with
-    /// [`Fact::parse`] never pays for building the whole value.
-    payload: OnceLock<Value>,
+    payload_at: Range<usize>,
+    /// The typed payload, parsed on first use: a fact no view reads is never parsed.
+    typed: OnceLock<Typed>,
 }
 
 impl Fact {
@@ -42,7 +57,7 @@ impl Fact {
             author: entry.statement.author,
             event_type,
             payload_at: start..start + payload.len(),
-            payload: OnceLock::new(),
+            typed: OnceLock::new(),
             entry_bytes: bytes,
         })
     }
@@ -52,28 +67,51 @@ impl Fact {
         &self.entry_bytes[self.payload_at.clone()]
     }
 
-    /// The whole payload.
-    pub fn payload(&self) -> &Value {
-        self.payload
-            .get_or_init(|| serde_json::from_slice(self.payload_bytes()).unwrap_or(Value::Null))
+    /// The payload, typed by the event's type; `None` when it does not read as that type.
+    pub fn payload(&self) -> Option<&Payload<'_>> {
+        self.typed
+            .get_or_init(|| {
+                let at = self.payload_at.clone();
+                Typed::new(self.entry_bytes.clone(), |bytes| {
+                    Payload::parse(self.event_type, &bytes[at]).ok()
+                })
+            })
+            .borrow_dependent()
+            .as_ref()
+    }
+
+    /// The payload when the fact is one of `event_types`: a view that reads only some kinds of
+    /// event asks for those, and leaves the payloads of the others unparsed.
+    pub fn payload_of(&self, event_types: &[EventType]) -> Option<&Payload<'_>> {
+        if event_types.contains(&self.event_type) {
+            self.payload()
+        } else {
+            None
+        }
+    }
+
+    /// Calls `f` with the payload as [`Fact::payload`] gives it, but parsed for this call alone
+    /// unless a view has kept it: for a reader that needs it once on the reading side, such as
+    /// a keyed view's digest, keeping it would cost more (an allocation made on one core and
+    /// freed on another) than the parse saves.
+    pub fn with_payload<R>(&self, f: impl FnOnce(Option<&Payload<'_>>) -> R) -> R {
+        if let Some(typed) = self.typed.get() {
+            return f(typed.borrow_dependent().as_ref());
+        }
+        f(Payload::parse(self.event_type, self.payload_bytes())
+            .ok()
+            .as_ref())
     }
 
     /// Whether [`Fact::payload`] has been read, so that the engine can parse the payloads of
     /// this event type ahead of the fold next time.
     pub(super) fn payload_was_read(&self) -> bool {
-        self.payload.get().is_some()
+        self.typed.get().is_some()
     }
 
-    /// The payload read into a type of the view's own, borrowing from it where it can.
-    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Option<T> {
-        serde_json::from_slice(self.payload_bytes()).ok()
-    }
-
-    /// A text field of the payload ("" when absent, which the schemas rule out for required ones).
-    pub fn text(&self, field: &str) -> &str {
-        self.payload()
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or("")
+    /// The incident fields a report or correction sets, as its author wrote them (see
+    /// [`payload::stated_fields`]), for a view that shows a statement as it was made.
+    pub fn stated_fields(&self) -> Option<Map<String, Value>> {
+        payload::stated_fields(self.event_type, self.payload_bytes())
     }
 }

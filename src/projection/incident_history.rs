@@ -3,7 +3,7 @@
 
 use super::names::{EventDates, KeyNames};
 use super::{Cell, Describe, Fact, Projection, Row, Window};
-use crate::event::EventType;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -50,21 +50,14 @@ impl Projection for IncidentHistory {
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
         state.event_dates.observe(fact);
-        let id = fact.text("incident_id");
-        let (action, changes) = match fact.event_type {
-            EventType::IncidentReported => {
-                let mut fields = fact.payload().as_object().cloned().unwrap_or_default();
-                // shift_remove keeps the order in which the author wrote the fields.
-                fields.shift_remove("incident_id");
-                ("reported", Some(fields))
-            }
-            EventType::IncidentCorrected => {
-                let changes = fact.payload().get("changes").and_then(Value::as_object);
-                ("corrected", changes.cloned())
-            }
-            EventType::IncidentRetracted => ("retracted", None),
+        let (action, id, reason) = match fact.payload() {
+            Some(Payload::IncidentReported(p)) => ("reported", &p.incident_id, None),
+            Some(Payload::IncidentCorrected(p)) => ("corrected", &p.incident_id, Some(&p.reason)),
+            Some(Payload::IncidentRetracted(p)) => ("retracted", &p.incident_id, Some(&p.reason)),
             _ => return,
         };
+        // What the revision set is shown as its author wrote it, in their order.
+        let changes = fact.stated_fields();
         state.revisions.push(Revision {
             incident_id: id.to_string(),
             seq: fact.seq,
@@ -72,7 +65,7 @@ impl Projection for IncidentHistory {
             action: action.to_string(),
             author: state.names.author(fact),
             changes: changes.map_or_else(String::new, |c| Value::Object(c).to_string()),
-            reason: fact.text("reason").to_string(),
+            reason: reason.map_or_else(String::new, ToString::to_string),
         });
     }
 

@@ -5,6 +5,9 @@
 use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::event::EventType;
+use crate::payload::{
+    field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -19,10 +22,10 @@ pub struct State {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Incident {
-    /// Current field values as one compact JSON object (state is bincode, which cannot hold a
-    /// JSON value; one text per incident keeps large states cheap to load and store).
-    /// `incident_id` is the map key, not a field.
-    fields: String,
+    /// The incident as a report would state it now, corrections applied: the compact JSON of an
+    /// `incident.reported` payload. (State is bincode, which cannot hold a payload's borrowed and
+    /// partly absent fields; one text per incident keeps large states cheap to load and store.)
+    current: String,
     pub retracted: bool,
     pub revisions: u64,
     pub reported_seq: u64,
@@ -32,71 +35,108 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// Every set field, as the payload of an incident.reported would state it.
-    pub fn fields(&self) -> Map<String, Value> {
-        serde_json::from_str(&self.fields).unwrap_or_default()
-    }
-
-    /// The current value of a field, `None` when it is not set.
-    pub fn field(&self, name: &str) -> Option<Value> {
-        self.fields().remove(name)
-    }
-
-    /// Applies a report's payload or a correction's changes: null clears a field.
-    fn set(&mut self, changes: &Map<String, Value>) {
-        let mut fields = self.fields();
-        for (name, value) in changes {
-            if value.is_null() {
-                fields.shift_remove(name);
-            } else if name != "incident_id" {
-                fields.insert(name.clone(), value.clone());
-            }
+    /// The incident's current fields, typed; `None` only for a state damaged behind the
+    /// ledger's back.
+    fn current(&self) -> Option<IncidentReported<'_>> {
+        match Payload::parse(EventType::IncidentReported, self.current.as_bytes()) {
+            Ok(Payload::IncidentReported(current)) => Some(current),
+            _ => None,
         }
-        self.fields = Value::Object(fields).to_string();
+    }
+
+    /// Every set field but the id, as JSON values by name.
+    pub fn fields(&self) -> Map<String, Value> {
+        let Some(current) = self.current() else {
+            return Map::new();
+        };
+        INCIDENT_FIELDS
+            .iter()
+            .filter_map(|&field| Some((field.name.to_string(), json(current.get(field)?))))
+            .collect()
+    }
+
+    /// The current value of the field named `name`, `None` when it is not set.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        let field = *INCIDENT_FIELDS.iter().find(|field| field.name == name)?;
+        self.current()?.get(field).map(json)
+    }
+
+    /// Applies a correction's changes, which the incident's current fields take in.
+    fn correct(&mut self, changes: &IncidentChanges<'_>) {
+        let corrected = self.current().and_then(|mut current| {
+            current.correct(changes);
+            serde_json::to_string(&current).ok()
+        });
+        if let Some(corrected) = corrected {
+            self.current = corrected;
+        }
     }
 }
 
-fn cell(value: Option<&Value>) -> Cell {
+fn json(value: FieldValue) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+fn cell(value: Option<FieldValue>) -> Cell {
     match value {
-        None | Some(Value::Null) => Cell::Empty,
-        Some(Value::String(text)) => Cell::text(text.as_str()),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(i) => Cell::Int(i),
-            None => Cell::Real(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Some(other) => Cell::Text(other.to_string()),
+        None => Cell::Empty,
+        Some(FieldValue::Text(text)) => Cell::text(text),
+        Some(FieldValue::Integer(n)) => Cell::seq(n),
+        Some(FieldValue::Number(x)) => Cell::Real(x),
+        Some(other) => Cell::Text(json(other).to_string()),
     }
 }
 
-/// The columns that show the incident's own fields: all but its id and the ledger's bookkeeping.
-const FIELD_COLUMNS: std::ops::Range<usize> = 1..13;
+/// The incident's own fields that the view shows, in column order: all but its id and the
+/// ledger's bookkeeping come from here.
+const SHOWN: [IncidentField; 12] = [
+    field::EVENT_DATE,
+    field::EVENT_TYPE,
+    field::SUB_EVENT_TYPE,
+    field::ACTOR1,
+    field::ACTOR2,
+    field::COUNTRY,
+    field::ADMIN1,
+    field::ADMIN2,
+    field::LOCATION,
+    field::LATITUDE,
+    field::LONGITUDE,
+    field::FATALITIES,
+];
+
+/// What the ledger knows of each incident besides its fields, in column order.
+const BOOKKEEPING: [&str; 6] = [
+    "status",
+    "revisions",
+    "reported_seq",
+    "last_seq",
+    "reported_by",
+    "last_changed_by",
+];
+
+/// The id, the shown fields, then the bookkeeping.
+const COLUMN_NAMES: [&str; 1 + SHOWN.len() + BOOKKEEPING.len()] = {
+    let mut names = ["incident_id"; 1 + SHOWN.len() + BOOKKEEPING.len()];
+    let mut i = 0;
+    while i < SHOWN.len() {
+        names[1 + i] = SHOWN[i].name;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < BOOKKEEPING.len() {
+        names[1 + SHOWN.len() + i] = BOOKKEEPING[i];
+        i += 1;
+    }
+    names
+};
 
 impl Describe for Incidents {
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
-    const VERSION: u32 = 2;
-    const COLUMNS: &'static [&'static str] = &[
-        "incident_id",
-        "event_date",
-        "event_type",
-        "sub_event_type",
-        "actor1",
-        "actor2",
-        "country",
-        "admin1",
-        "admin2",
-        "location",
-        "latitude",
-        "longitude",
-        "fatalities",
-        "status",
-        "revisions",
-        "reported_seq",
-        "last_seq",
-        "reported_by",
-        "last_changed_by",
-    ];
-    const EVENT_TIME: Option<&'static str> = Some("event_date");
+    // 3: an incident's current fields are a whole report's payload, typed, id included.
+    const VERSION: u32 = 3;
+    const COLUMNS: &'static [&'static str] = &COLUMN_NAMES;
+    const EVENT_TIME: Option<&'static str> = Some(field::EVENT_DATE.name);
 }
 
 impl Projection for Incidents {
@@ -104,12 +144,14 @@ impl Projection for Incidents {
 
     fn apply(state: &mut State, fact: &Fact) {
         state.names.observe(fact);
-        let id = fact.text("incident_id");
-        match fact.event_type {
-            EventType::IncidentReported => {
+        match fact.payload() {
+            Some(Payload::IncidentReported(p)) => {
+                let Ok(current) = serde_json::to_string(p) else {
+                    return;
+                };
                 let author = state.names.author(fact);
-                let mut incident = Incident {
-                    fields: String::new(),
+                let incident = Incident {
+                    current,
                     retracted: false,
                     revisions: 0,
                     reported_seq: fact.seq,
@@ -117,53 +159,40 @@ impl Projection for Incidents {
                     reported_by: author.clone(),
                     last_changed_by: author,
                 };
-                if let Some(payload) = fact.payload().as_object() {
-                    incident.set(payload);
-                }
-                state.incidents.insert(id.to_string(), incident);
+                state.incidents.insert(p.incident_id.to_string(), incident);
             }
-            EventType::IncidentCorrected | EventType::IncidentRetracted => {
-                let author = state.names.author(fact);
-                let Some(incident) = state.incidents.get_mut(id) else {
-                    return;
-                };
-                if fact.event_type == EventType::IncidentRetracted {
-                    incident.retracted = true;
-                } else {
-                    if let Some(changes) = fact.payload().get("changes").and_then(Value::as_object)
-                    {
-                        incident.set(changes);
-                    }
+            Some(Payload::IncidentCorrected(p)) => {
+                if let Some(incident) = state.incidents.get_mut(p.incident_id.as_ref()) {
+                    incident.correct(&p.changes);
                     incident.revisions += 1;
+                    incident.last_seq = fact.seq;
+                    incident.last_changed_by = state.names.author(fact);
                 }
-                incident.last_seq = fact.seq;
-                incident.last_changed_by = author;
+            }
+            Some(Payload::IncidentRetracted(p)) => {
+                if let Some(incident) = state.incidents.get_mut(p.incident_id.as_ref()) {
+                    incident.retracted = true;
+                    incident.last_seq = fact.seq;
+                    incident.last_changed_by = state.names.author(fact);
+                }
             }
             _ => {}
         }
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        let mut listed: Vec<(String, &String, &Incident, Map<String, Value>)> = state
+        let mut listed: Vec<(&String, &Incident, IncidentReported)> = state
             .incidents
             .iter()
-            .map(|(id, incident)| {
-                let fields = incident.fields();
-                let date = fields.get("event_date").and_then(Value::as_str);
-                (date.unwrap_or_default().to_string(), id, incident, fields)
-            })
-            .filter(|(date, ..)| window.contains(date))
+            .filter_map(|(id, incident)| Some((id, incident, incident.current()?)))
+            .filter(|(.., current)| window.contains(&current.event_date))
             .collect();
-        listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        listed.sort_by(|a, b| (&a.2.event_date, a.0).cmp(&(&b.2.event_date, b.0)));
         listed
             .into_iter()
-            .map(|(_, id, incident, fields)| {
+            .map(|(id, incident, current)| {
                 let mut row = vec![Cell::text(id.as_str())];
-                row.extend(
-                    Self::COLUMNS[FIELD_COLUMNS]
-                        .iter()
-                        .map(|name| cell(fields.get(*name))),
-                );
+                row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
                 row.extend([
                     Cell::text(if incident.retracted {
                         "retracted"

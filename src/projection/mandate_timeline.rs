@@ -5,8 +5,8 @@
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::date::iso_date;
 use crate::event::EventType;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub struct MandateTimeline;
 
@@ -38,7 +38,8 @@ impl Describe for MandateTimeline {
     const NAME: &'static str = "mandate-timeline";
     const ABOUT: &'static str =
         "each mandate change in order of adoption, ceilings carried forward";
-    const VERSION: u32 = 1;
+    // 2: a ceiling written as a whole decimal (1440.0) is read, where 1 took it for none.
+    const VERSION: u32 = 2;
     const COLUMNS: &'static [&'static str] = &[
         "mission",
         "resolution",
@@ -56,24 +57,17 @@ impl Projection for MandateTimeline {
     type State = State;
 
     fn apply(state: &mut State, fact: &Fact) {
-        if fact.event_type != EventType::MandateChanged {
+        let Some(Payload::MandateChanged(p)) = fact.payload_of(&[EventType::MandateChanged]) else {
             return;
-        }
-        let text = |field| {
-            fact.payload()
-                .get(field)
-                .and_then(Value::as_str)
-                .map(str::to_string)
         };
-        let number = |field| fact.payload().get(field).and_then(Value::as_u64);
         state.changes.push(Change {
-            mission: fact.text("mission").to_string(),
-            resolution: fact.text("resolution").to_string(),
-            action: fact.text("action").to_string(),
-            adopted_date: fact.text("adopted_date").to_string(),
-            mandate_until: text("mandate_until"),
-            troop_ceiling: number("troop_ceiling"),
-            police_ceiling: number("police_ceiling"),
+            mission: p.mission.to_string(),
+            resolution: p.resolution.to_string(),
+            action: p.action.to_string(),
+            adopted_date: p.adopted_date.to_string(),
+            mandate_until: p.mandate_until.as_deref().map(str::to_string),
+            troop_ceiling: p.troop_ceiling,
+            police_ceiling: p.police_ceiling,
             seq: fact.seq,
         });
     }

@@ -5,8 +5,8 @@
 use super::{Fact, Window};
 use crate::event::EventType;
 use crate::keys::PublicKey;
+use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -15,9 +15,10 @@ pub struct KeyNames(BTreeMap<[u8; 32], String>);
 impl KeyNames {
     /// Learns the name of a key from a genesis or an enrolment; other facts are ignored.
     pub fn observe(&mut self, fact: &Fact) {
-        let (name, key) = match fact.event_type {
-            EventType::LedgerGenesis => (fact.text("admin_name"), fact.text("admin_public_key")),
-            EventType::KeyEnrolled => (fact.text("name"), fact.text("public_key")),
+        let (name, key) = match fact.payload_of(&[EventType::LedgerGenesis, EventType::KeyEnrolled])
+        {
+            Some(Payload::Genesis(p)) => (&p.admin_name, &p.admin_public_key),
+            Some(Payload::KeyEnrolled(p)) => (&p.name, &p.public_key),
             _ => return,
         };
         if let Ok(key) = PublicKey::parse(key) {
@@ -40,15 +41,16 @@ pub struct EventDates(BTreeMap<String, String>);
 
 impl EventDates {
     pub fn observe(&mut self, fact: &Fact) {
-        let stated = match fact.event_type {
-            EventType::IncidentReported => fact.payload().get("event_date"),
-            EventType::IncidentCorrected => fact.payload().pointer("/changes/event_date"),
-            _ => None,
+        let incidents = [EventType::IncidentReported, EventType::IncidentCorrected];
+        let (id, date) = match fact.payload_of(&incidents) {
+            Some(Payload::IncidentReported(p)) => (&p.incident_id, &p.event_date),
+            Some(Payload::IncidentCorrected(p)) => match &p.changes.event_date {
+                Some(date) => (&p.incident_id, date),
+                None => return,
+            },
+            _ => return,
         };
-        if let Some(date) = stated.and_then(Value::as_str) {
-            self.0
-                .insert(fact.text("incident_id").to_string(), date.to_string());
-        }
+        self.0.insert(id.to_string(), date.to_string());
     }
 
     /// Whether the incident's event date falls in `window`.

@@ -1,18 +1,19 @@
 //! `regions`: incidents and fatalities by region (admin1), main actor and month of the event,
 //! counting standing incidents only, with their corrected values.
 //!
-//! This is the view that runs over the largest logs, so it reads only the fields it needs from
-//! each payload, and its rows come from tallies by (region, actor, day) alone. What it remembers
+//! This is the view that runs over the largest logs, so its digest keeps only the few fields it
+//! needs of each payload (read without keeping the payload itself), and its rows come from
+//! tallies by (region, actor, day) alone. What it remembers
 //! of each incident, to move it between tallies when it is corrected or retracted, is a record of
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
 
 use super::{Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
 use crate::date::iso_date;
-use crate::event::EventType;
+use crate::payload::{field, Payload};
 use chrono::{Datelike, NaiveDate};
 use foldhash::HashMap;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub struct Regions;
@@ -47,32 +48,17 @@ pub struct Counted {
     retracted: bool,
 }
 
-/// The fields of a report, or of a correction's `changes`, that regions reads.
-#[derive(Default, Deserialize)]
+/// What a report states, or a correction changes, of the fields regions reads: `None` for a
+/// field a correction leaves alone, `Some(None)` for admin1 cleared or an event date that does
+/// not parse (the schemas rule that out).
 pub struct Fields {
-    #[serde(default, deserialize_with = "present")]
     admin1: Option<Option<String>>,
     actor1: Option<String>,
-    #[serde(default, deserialize_with = "day")]
-    event_date: Option<Option<i32>>,
+    event_day: Option<Option<i32>>,
     fatalities: Option<u64>,
 }
 
-/// A report's fields, or a correction's or retraction's id and changes. (Not `flatten`ed from
-/// [`Fields`]: serde buffers every field of a flattened struct, notes and all.)
-#[derive(Deserialize)]
-struct Stated {
-    incident_id: String,
-    #[serde(default, deserialize_with = "present")]
-    admin1: Option<Option<String>>,
-    actor1: Option<String>,
-    #[serde(default, deserialize_with = "day")]
-    event_date: Option<Option<i32>>,
-    fatalities: Option<u64>,
-    changes: Option<Fields>,
-}
-
-/// What one incident event does to the counts, parsed ahead of the fold.
+/// What one incident event does to the counts, worked out ahead of the fold.
 pub enum Digest {
     Nothing,
     Reported(String, Fields),
@@ -80,25 +66,9 @@ pub enum Digest {
     Retracted(String),
 }
 
-/// An ISO 8601 date as days from the Common Era; `Some(None)` for a date that does not parse.
-fn day<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
-    // Read in place, without copying the text out of the payload.
-    struct Day;
-    impl serde::de::Visitor<'_> for Day {
-        type Value = Option<i32>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a date")
-        }
-        fn visit_str<E>(self, text: &str) -> Result<Option<i32>, E> {
-            Ok(iso_date(text).map(|d| d.num_days_from_ce()))
-        }
-    }
-    d.deserialize_str(Day).map(Some)
-}
-
-/// Tells a field set to null (`Some(None)`) from a field left out (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+/// An ISO 8601 date as days from the Common Era, which keeps the stored state small.
+fn day(date: &str) -> Option<i32> {
+    iso_date(date).map(|d| d.num_days_from_ce())
 }
 
 impl State {
@@ -163,7 +133,7 @@ impl State {
             let actor1 = fields.actor1.as_deref().unwrap_or(&actor1);
             counted.pair = self.pair(admin1, actor1);
         }
-        if let Some(day) = fields.event_date {
+        if let Some(day) = fields.event_day {
             counted.event_day = day;
         }
         if let Some(fatalities) = fields.fatalities {
@@ -175,10 +145,16 @@ impl State {
 impl Describe for Regions {
     const NAME: &'static str = "regions";
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
-    const VERSION: u32 = 4;
-    const COLUMNS: &'static [&'static str] =
-        &["admin1", "actor1", "month", "incidents", "fatalities"];
-    const EVENT_TIME: Option<&'static str> = Some("event_date");
+    // 5: a fatality count written as a whole decimal (3.0) counts, where 4 left the incident out.
+    const VERSION: u32 = 5;
+    const COLUMNS: &'static [&'static str] = &[
+        field::ADMIN1.name,
+        field::ACTOR1.name,
+        "month",
+        "incidents",
+        "fatalities",
+    ];
+    const EVENT_TIME: Option<&'static str> = Some(field::EVENT_DATE.name);
 }
 
 impl KeyedProjection for Regions {
@@ -187,31 +163,34 @@ impl KeyedProjection for Regions {
     type Digest = Digest;
 
     fn digest(fact: &Fact) -> Digest {
-        let incident_event = matches!(
-            fact.event_type,
-            EventType::IncidentReported
-                | EventType::IncidentCorrected
-                | EventType::IncidentRetracted
-        );
-        let Some(stated) = incident_event.then(|| fact.parse::<Stated>()).flatten() else {
-            return Digest::Nothing;
-        };
-        match fact.event_type {
-            EventType::IncidentReported => Digest::Reported(
-                stated.incident_id,
+        fact.with_payload(|payload| match payload {
+            Some(Payload::IncidentReported(p)) => Digest::Reported(
+                p.incident_id.to_string(),
                 Fields {
-                    admin1: stated.admin1,
-                    actor1: stated.actor1,
-                    event_date: stated.event_date,
-                    fatalities: stated.fatalities,
+                    admin1: Some(p.admin1.as_deref().map(str::to_string)),
+                    actor1: Some(p.actor1.to_string()),
+                    event_day: Some(day(&p.event_date)),
+                    fatalities: Some(p.fatalities),
                 },
             ),
-            EventType::IncidentCorrected => match stated.changes {
-                Some(changes) => Digest::Corrected(stated.incident_id, changes),
-                None => Digest::Nothing,
-            },
-            _ => Digest::Retracted(stated.incident_id),
-        }
+            Some(Payload::IncidentCorrected(p)) => {
+                let changes = &p.changes;
+                Digest::Corrected(
+                    p.incident_id.to_string(),
+                    Fields {
+                        admin1: changes
+                            .admin1
+                            .as_ref()
+                            .map(|admin1| admin1.as_deref().map(str::to_string)),
+                        actor1: changes.actor1.as_deref().map(str::to_string),
+                        event_day: changes.event_date.as_deref().map(day),
+                        fatalities: changes.fatalities,
+                    },
+                )
+            }
+            Some(Payload::IncidentRetracted(p)) => Digest::Retracted(p.incident_id.to_string()),
+            _ => Digest::Nothing,
+        })
     }
 
     fn key(digest: &Digest) -> Option<&str> {
@@ -229,7 +208,7 @@ impl KeyedProjection for Regions {
                 let actor1 = fields.actor1.unwrap_or_default();
                 let counted = Counted {
                     pair: state.pair(admin1.as_deref(), &actor1),
-                    event_day: fields.event_date.flatten(),
+                    event_day: fields.event_day.flatten(),
                     fatalities: fields.fatalities.unwrap_or(0),
                     retracted: false,
                 };
