@@ -101,7 +101,7 @@ mod tests {
         let next: AsOf = "2023-06-02T00:00:00Z".parse().unwrap();
         match (end, next) {
             (AsOf::Time(Timestamp(end)), AsOf::Time(Timestamp(next))) => {
-                assert_eq!(end, next - 1)
+                assert_eq!(end, next - 1);
             }
             other => panic!("two times expected, got {other:?}"),
         }

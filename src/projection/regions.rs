@@ -123,7 +123,7 @@ impl State {
         self.pairs.get(pair as usize).unwrap_or(&UNKNOWN)
     }
 
-    fn set(&mut self, counted: &mut Counted, fields: Fields) {
+    fn set(&mut self, counted: &mut Counted, fields: &Fields) {
         if fields.admin1.is_some() || fields.actor1.is_some() {
             let (admin1, actor1) = self.pair_of(counted.pair).clone();
             let admin1 = match &fields.admin1 {
@@ -224,7 +224,7 @@ impl KeyedProjection for Regions {
                     return;
                 };
                 let mut after = before.clone();
-                state.set(&mut after, changes);
+                state.set(&mut after, &changes);
                 if !before.retracted {
                     state.tally(&before, Change::Remove);
                     state.tally(&after, Change::Add);
@@ -275,6 +275,7 @@ impl KeyedProjection for Regions {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Change {
     Add,
     Remove,
