@@ -140,6 +140,14 @@ pub enum AdmitError<E> {
 pub enum Inconsistency {
     #[error("the name {name} is held by key {key}, which has no key record")]
     NameWithoutKey { name: String, key: PublicKey },
+    #[error(
+        "the name {name} is held by key {key}, whose key record names {recorded} or is revoked"
+    )]
+    NameKeyMismatch {
+        name: String,
+        key: PublicKey,
+        recorded: String,
+    },
 }
 
 impl<E> From<RuleViolation> for AdmitError<E> {
@@ -234,6 +242,16 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                                 key: actual,
                             })
                         })?;
+                // The name record and the key record are written together, so a name must
+                // lead to an active key of that name; anything else is damage, and acting on it
+                // would sign an entry that verify, which folds from the log, refuses.
+                if record.name != name || record.revoked_seq.is_some() {
+                    return Err(AdmitError::Inconsistent(Inconsistency::NameKeyMismatch {
+                        name: name.to_string(),
+                        key: actual,
+                        recorded: record.name,
+                    }));
+                }
                 record.revoked_seq = Some(seq);
                 self.changes.keys.insert(actual, record);
                 self.changes.names.insert(name.to_string(), None);

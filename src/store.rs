@@ -161,7 +161,10 @@ impl SledStore {
             .write(true)
             .open(dir.join("ledger.lock"))
             .map_err(io)?;
-        let deadline = Instant::now() + wait;
+        // A wait too long to add to the clock is as good as waiting for ever.
+        let deadline = Instant::now()
+            .checked_add(wait)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u64::from(u32::MAX)));
         if !lock_before(&lock, deadline).map_err(io)? {
             return Err(StoreError::InUse {
                 dir: dir.to_path_buf(),

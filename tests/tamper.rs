@@ -416,6 +416,42 @@ fn a_lost_key_record_stops_commands_until_reindex_rebuilds_it() {
     f.assert_intact();
 }
 
+/// A name record pointed at another key (here the admin's) must not lead a revocation to the
+/// wrong key: append would sign an entry that verify, folding from the log, refuses.
+#[test]
+fn a_name_record_pointing_at_another_key_is_damage_not_a_revocation() {
+    let f = Fixture::with_incidents();
+    let admin = ledger::keys::PublicKey::parse(&f.admin_public).unwrap();
+    f.with_db(|db| {
+        db.insert(
+            ledger::state::StateKey::Name("inv").sled_key(),
+            ledger::state::encode(&admin.0),
+        )
+        .unwrap();
+    });
+    let revoke = [
+        "key",
+        "revoke",
+        "--key",
+        f.admin_key.to_str().unwrap(),
+        "--name",
+        "inv",
+        "--reason",
+        "laptop lost",
+    ];
+    let out = run(&f.dir, &revoke, None);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&revoke, &out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`ledger reindex`"),
+        "{}",
+        describe(&revoke, &out)
+    );
+    f.assert_intact();
+    run_ok(&f.dir, &["reindex"], None);
+    run_ok(&f.dir, &revoke, None);
+    f.assert_intact();
+}
+
 #[test]
 fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
     let f = Fixture::with_incidents();

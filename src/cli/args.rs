@@ -5,7 +5,7 @@ use crate::cli::{
     append, attach, completions, demo, export, import, init, key, log, man, project, reindex, show,
     verify,
 };
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -42,20 +42,25 @@ pub struct Global {
         default_value = "ledger.db"
     )]
     pub ledger: PathBuf,
-    /// Seconds to wait for another process that holds the ledger.
-    #[arg(long, global = true, default_value_t = 0.0, value_name = "SECONDS")]
-    pub wait: f64,
+    /// Seconds to wait for another process that holds the ledger (0 to 86400).
+    #[arg(long, global = true, default_value = "0", value_name = "SECONDS", value_parser = parse_wait)]
+    pub wait: Duration,
+}
+
+/// The longest `--wait`: a day. A longer wait is a mistake, not a plan.
+const MAX_WAIT_SECONDS: f64 = 86_400.0;
+
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| (0.0..=MAX_WAIT_SECONDS).contains(seconds))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds from 0 to {MAX_WAIT_SECONDS}"))
 }
 
 impl Global {
     pub fn open(&self) -> Result<Ledger> {
-        if !(self.wait.is_finite() && self.wait >= 0.0) {
-            bail!("--wait must be a number of seconds, 0 or more");
-        }
-        Ok(Ledger::open(
-            &self.ledger,
-            Duration::from_secs_f64(self.wait),
-        )?)
+        Ok(Ledger::open(&self.ledger, self.wait)?)
     }
 
     /// Where the projections of this ledger keep their caches.
