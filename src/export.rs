@@ -76,9 +76,22 @@ pub fn write_csv(table: &Table, out: impl Write) -> io::Result<()> {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(out);
-    writer.write_record(table.columns)?;
+    // The csv crate wraps a failed write in an error of its own; give back the I/O error itself,
+    // so that callers can tell a closed pipe from a real failure.
+    let io_error = |e: csv::Error| {
+        if !e.is_io_error() {
+            return io::Error::other(e);
+        }
+        match e.into_kind() {
+            csv::ErrorKind::Io(e) => e,
+            _ => unreachable!("is_io_error holds exactly for ErrorKind::Io"),
+        }
+    };
+    writer.write_record(table.columns).map_err(io_error)?;
     for row in &table.rows {
-        writer.write_record(row.iter().map(csv_text))?;
+        writer
+            .write_record(row.iter().map(csv_text))
+            .map_err(io_error)?;
     }
     writer.flush()
 }

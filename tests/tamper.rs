@@ -475,7 +475,9 @@ fn a_closed_output_ends_every_printing_command_quietly() {
     let f = Fixture::with_incidents();
     // More output than the command's write buffer holds, so that some writes fail while the
     // output is still being made, not only the last flush.
-    let more: Vec<String> = (0..60).map(|i| incident(&format!("more-{i}"), i)).collect();
+    let more: Vec<String> = (0..300)
+        .map(|i| incident(&format!("more-{i}"), i))
+        .collect();
     f.append_ok(&more);
     let original = f.entry_bytes(MIDDLE);
     let at = EntryFields::of(&original).payload.start;
