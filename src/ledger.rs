@@ -81,7 +81,7 @@ pub enum LedgerError {
         seq: u64,
         problem: Box<EntryProblem>,
     },
-    #[error("the ledger's derived state is damaged; it can be rebuilt from the log")]
+    #[error("the ledger's derived state is damaged")]
     DamagedState(#[source] DamagedState),
     #[error("the schemas built into this program do not load")]
     Schemas(#[source] SchemaError),

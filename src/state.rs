@@ -101,9 +101,25 @@ pub fn encode<T: serde::Serialize>(record: &T) -> Vec<u8> {
 
 fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, DamagedState> {
     bincode::deserialize(bytes).map_err(|source| DamagedState::Undecodable {
-        key: String::from_utf8_lossy(key).into_owned(),
+        key: describe(key),
         source,
     })
+}
+
+/// A record's key as a person reads it ("key ed25519:…", "name alice", "incident x-1"), with
+/// anything that is not printable text escaped: a damaged key may hold any bytes.
+fn describe(key: &[u8]) -> String {
+    let text = |rest: &[u8]| String::from_utf8_lossy(rest).escape_debug().to_string();
+    match key {
+        HEAD => "head".to_string(),
+        [KEY_PREFIX, rest @ ..] => match <[u8; 32]>::try_from(rest) {
+            Ok(public) => format!("key {}", PublicKey(public)),
+            Err(_) => format!("key {}", hex::encode(rest)),
+        },
+        [NAME_PREFIX, rest @ ..] => format!("name {}", text(rest)),
+        [INCIDENT_PREFIX, rest @ ..] => format!("incident {}", text(rest)),
+        other => hex::encode(other),
+    }
 }
 
 /// Typed reads of a store's derived state.

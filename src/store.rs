@@ -31,6 +31,8 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("the ledger's database at {dir} is corrupted: its files do not read back as written")]
+    Corrupted { dir: PathBuf },
     #[error("the ledger's database at {dir} holds an entry under the malformed key {key}")]
     MalformedKey { dir: PathBuf, key: String },
 }
@@ -124,6 +126,24 @@ pub fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<boo
     Ok(false)
 }
 
+/// sled's errors as ours: its I/O errors as I/O errors, and its corruption report (whose text is
+/// debug output: "Read corrupted data at file offset None backtrace ()") as a sentence.
+fn database_error(dir: &Path, e: sled::Error) -> StoreError {
+    match e {
+        sled::Error::Io(source) => StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        },
+        sled::Error::Corruption { .. } => StoreError::Corrupted {
+            dir: dir.to_path_buf(),
+        },
+        source => StoreError::Database {
+            dir: dir.to_path_buf(),
+            source,
+        },
+    }
+}
+
 impl SledStore {
     /// Creates a new, empty ledger directory and opens it.
     pub fn create(dir: &Path) -> StoreResult<SledStore> {
@@ -186,10 +206,7 @@ impl SledStore {
                 dir: dir.to_path_buf(),
             });
         }
-        let db = config.open().map_err(|source| StoreError::Database {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
+        let db = config.open().map_err(|e| database_error(dir, e))?;
         Ok(SledStore {
             dir: dir.to_path_buf(),
             db,
@@ -205,13 +222,7 @@ impl SledStore {
     }
 
     fn db_err(&self, e: sled::Error) -> StoreError {
-        match e {
-            sled::Error::Io(source) => self.io(source),
-            source => StoreError::Database {
-                dir: self.dir.clone(),
-                source,
-            },
-        }
+        database_error(&self.dir, e)
     }
 
     /// sled's flush writes its log but does not fsync every file it depends on; sync them all,

@@ -7,7 +7,7 @@ use crate::cli::Outcome;
 use anyhow::{Context, Result};
 use ledger::input::parse_events;
 use ledger::keys::SecretKey;
-use ledger::ledger::Appended;
+use ledger::ledger::{Appended, LedgerError};
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -39,10 +39,12 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     let key = SecretKey::load(&args.key)?;
     let (name, bytes) = read_input(args.input.as_deref())?;
     let events = parse_events(&bytes).with_context(|| format!("cannot read events from {name}"))?;
-    let appended = global
-        .open()?
-        .append(&key, &events)
-        .with_context(|| format!("{name} was refused"))?;
+    let appended = match global.open()?.append(&key, &events) {
+        Err(refused @ LedgerError::Rejected(_)) => {
+            return Err(anyhow::Error::new(refused).context(format!("{name} was refused")));
+        }
+        appended => appended?,
+    };
     print_appended(out, &appended, &args.output)?;
     Ok(Outcome::Ok)
 }
@@ -122,18 +124,22 @@ pub fn print_appended(
                     writeln!(out, "seq {} {}", a.seq, hex::encode(a.hash))?;
                 }
             }
-            let seqs = if first.seq == last.seq {
-                format!("seq {}", first.seq)
-            } else {
-                format!("seqs {} to {}", first.seq, last.seq)
-            };
-            writeln!(
-                out,
-                "appended {} ({seqs}); head hash {}",
-                count(appended.len() as u64, "entry", "entries"),
-                hex::encode(last.hash)
-            )?;
+            writeln!(out, "{}", appended_line(appended.len(), first.seq, last))?;
         }
     }
     Ok(())
+}
+
+/// "appended 3 entries (seqs 2 to 4); head hash …", the line every appending command ends with.
+pub fn appended_line(entries: usize, first_seq: u64, last: &Appended) -> String {
+    let seqs = if first_seq == last.seq {
+        format!("seq {first_seq}")
+    } else {
+        format!("seqs {first_seq} to {}", last.seq)
+    };
+    format!(
+        "appended {} ({seqs}); head hash {}",
+        count(entries as u64, "entry", "entries"),
+        hex::encode(last.hash)
+    )
 }

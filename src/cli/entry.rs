@@ -80,17 +80,45 @@ impl<'a> EntryView<'a> {
         }
     }
 
-    /// The header of `log`'s text lines.
-    pub const LINE_HEADER: &'static str =
-        "   SEQ  RECORDED_AT                  TYPE                   AUTHOR             ABOUT";
+    /// The header of `log`'s text lines, in the columns [`EntryView::line`] uses, with a rule
+    /// under it as tables have.
+    pub fn line_header() -> String {
+        let dashes = |width: usize| "-".repeat(width);
+        format!(
+            "{}\n{}",
+            Self::columns("seq", "recorded_at", "type", "author", "about"),
+            Self::columns(
+                &dashes(6),
+                &dashes(27),
+                &dashes(22),
+                &dashes(18),
+                &dashes(5)
+            )
+        )
+    }
 
-    /// `log`'s text line: seq, time, type, author, and what the event is about.
+    /// `log`'s text line: seq, time, type, author, and what the event is about. Columns are
+    /// fixed so that lines can be printed as they are read; a longer author name pushes the
+    /// rest of its line along.
     pub fn line(&self) -> String {
         let author = self.author_name.unwrap_or(&self.author);
-        format!(
-            "{:>6}  {:<27}  {:<22} {:<18} {}",
-            self.seq, self.recorded_at, self.event_type, author, self.about
+        Self::columns(
+            &self.seq.to_string(),
+            &self.recorded_at,
+            self.event_type,
+            author,
+            &self.about,
         )
+    }
+
+    fn columns(
+        seq: &str,
+        recorded_at: &str,
+        event_type: &str,
+        author: &str,
+        about: &str,
+    ) -> String {
+        format!("{seq:>6}  {recorded_at:<27}  {event_type:<22}  {author:<18}  {about}")
     }
 
     /// `show`'s text: one field per line, then the payload as indented JSON.

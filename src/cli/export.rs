@@ -4,7 +4,7 @@ use crate::cli::args::Global;
 use crate::cli::output::{write_table, Format};
 use crate::cli::project::Cut;
 use crate::cli::Outcome;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use ledger::export::{export_all, Manifest};
 use ledger::projection::{Cell, Table};
 use std::io::Write;
@@ -20,6 +20,9 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
+    if args.dir.as_os_str() == "-" {
+        bail!("an export is a directory of files, so --dir cannot be `-`; `ledger project NAME -o -` prints one view");
+    }
     let ledger = global.open()?;
     let (manifest, _) = export_all(
         &ledger,

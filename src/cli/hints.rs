@@ -78,6 +78,9 @@ fn store(error: &StoreError) -> Option<String> {
         StoreError::NotEmpty { .. } => Some("choose a new or empty --ledger directory".into()),
         StoreError::InUse { .. } => Some("try again later, or pass --wait SECONDS".into()),
         StoreError::MalformedKey { .. } => Some("run `ledger verify` for a full report".into()),
+        StoreError::Corrupted { .. } => {
+            Some("restore the ledger directory from a copy you trust".into())
+        }
         StoreError::Io { .. } | StoreError::Database { .. } => None,
     }
 }

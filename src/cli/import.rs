@@ -1,6 +1,7 @@
 //! `ledger import`: a UCDP GED or ACLED release, diffed against the ledger and appended as one
 //! batch.
 
+use crate::cli::append::appended_line;
 use crate::cli::args::Global;
 use crate::cli::output::{count, note, write_one, FormatArg};
 use crate::cli::Outcome;
@@ -64,6 +65,10 @@ struct Summary<'a> {
     skipped: Vec<Skipped<'a>>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
+    head_hash: Option<String>,
+    /// The text line that ends the summary; the JSON has the fields above.
+    #[serde(skip)]
+    appended_line: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -147,6 +152,12 @@ fn summary<'a>(file: &Path, report: &'a ImportReport) -> Summary<'a> {
             .collect(),
         first_seq: report.appended.first().map(|a| a.seq),
         last_seq: report.appended.last().map(|a| a.seq),
+        head_hash: report.appended.last().map(|a| hex::encode(a.hash)),
+        appended_line: report
+            .appended
+            .first()
+            .zip(report.appended.last())
+            .map(|(first, last)| appended_line(report.appended.len(), first.seq, last)),
     }
 }
 
@@ -163,9 +174,8 @@ fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         s.unchanged,
         s.skipped.len()
     )?;
-    match (s.first_seq, s.last_seq) {
-        (Some(first), Some(last)) if first == last => writeln!(out, "appended seq {first}"),
-        (Some(first), Some(last)) => writeln!(out, "appended seqs {first} to {last}"),
-        _ => Ok(()),
+    match &s.appended_line {
+        Some(line) => writeln!(out, "{line}"),
+        None => Ok(()),
     }
 }

@@ -25,7 +25,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     let limit = args
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let mut records = Records::start(out, args.format.format, EntryView::LINE_HEADER)?;
+    let mut records = Records::start(out, args.format.format, &EntryView::line_header())?;
     for item in ledger.entries(args.from_seq).take(limit) {
         let (entry, hash) = item?;
         let view = EntryView::new(&entry, &hash, &names);

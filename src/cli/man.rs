@@ -2,7 +2,7 @@
 
 use crate::cli::args::command;
 use crate::cli::Outcome;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -17,6 +17,9 @@ pub struct Args {
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     match &args.output {
         None => clap_mangen::Man::new(command()).render(out)?,
+        Some(dir) if dir.as_os_str() == "-" => {
+            bail!("-o takes a directory for the pages; leave it out to print ledger.1 to standard output")
+        }
         Some(dir) => {
             std::fs::create_dir_all(dir)
                 .and_then(|()| clap_mangen::generate_to(command(), dir))

@@ -21,8 +21,8 @@ pub enum Format {
 /// The `--format` option of commands that print records.
 #[derive(clap::Args)]
 pub struct FormatArg {
-    /// Output format: text for people (under a header row), json for one JSON document, ndjson
-    /// for one JSON object per line.
+    /// Output format: text for people, json for one JSON document, ndjson for one JSON object
+    /// per line.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

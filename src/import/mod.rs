@@ -300,7 +300,7 @@ impl Row<'_> {
         self.text(column).ok_or_else(|| {
             self.problem(
                 column,
-                format!("is empty, but every incident needs its {field}"),
+                format!("the cell is empty, but every incident needs its {field}"),
             )
         })
     }
@@ -451,7 +451,7 @@ fn read<L: Layout>(
     let header = reader.byte_headers().map_err(unreadable)?;
     if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
         return Err(header_problem(format!(
-            "the file is empty; a {} file starts with a header line naming its columns",
+            "the file is empty; {} files start with a header line naming their columns",
             L::NAME
         )));
     }
