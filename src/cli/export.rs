@@ -1,7 +1,7 @@
 //! `ledger export`: every projection as CSV into a directory, with its manifest.
 
 use crate::cli::args::Global;
-use crate::cli::output::{write_table, Format};
+use crate::cli::output::{write_one, write_table, Format};
 use crate::cli::project::Cut;
 use crate::cli::Outcome;
 use anyhow::{bail, Result};
@@ -17,6 +17,10 @@ pub struct Args {
     dir: PathBuf,
     #[command(flatten)]
     cut: Cut,
+    /// Output format: text for people; json or ndjson print the export's manifest (as it is
+    /// written to manifest.json) as one document or on one line.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
@@ -31,12 +35,14 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         args.cut.as_of,
         args.cut.refresh(),
     )?;
-    print_manifest(out, &manifest, &args.dir)?;
+    write_one(out, args.format, &manifest, |out| {
+        print_manifest(out, &manifest, &args.dir)
+    })?;
     Ok(Outcome::Ok)
 }
 
 /// What an export covers, then its files under a header.
-fn print_manifest(out: &mut dyn Write, manifest: &Manifest, dir: &Path) -> Result<()> {
+fn print_manifest(out: &mut dyn Write, manifest: &Manifest, dir: &Path) -> std::io::Result<()> {
     match manifest.seq {
         Some(seq) => writeln!(
             out,
@@ -64,6 +70,5 @@ fn print_manifest(out: &mut dyn Write, manifest: &Manifest, dir: &Path) -> Resul
             })
             .collect(),
     };
-    write_table(out, Format::Text, &files)?;
-    Ok(())
+    write_table(out, Format::Text, &files)
 }

@@ -76,7 +76,9 @@ fn store(error: &StoreError) -> Option<String> {
             Some("create one with `ledger init`, or point --ledger (or LEDGER_DIR) at one".into())
         }
         StoreError::NotEmpty { .. } => Some("choose a new or empty --ledger directory".into()),
-        StoreError::InUse { .. } => Some("try again later, or pass --wait SECONDS".into()),
+        StoreError::InUse { .. } => {
+            Some("try again later, or let the command wait for it with --wait SECONDS".into())
+        }
         StoreError::MalformedKey { .. } => Some("run `ledger verify` for a full report".into()),
         StoreError::Corrupted { .. } => {
             Some("restore the ledger directory from a copy you trust".into())
