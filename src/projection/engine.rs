@@ -515,8 +515,10 @@ fn read_facts<S: Store>(
         if seq != expected {
             return Err(ProjectionError::missing(expected));
         }
-        let fact =
-            Fact::from_entry(bytes).map_err(|reason| LedgerError::Damaged { seq, reason })?;
+        let fact = Fact::from_entry(bytes).map_err(|problem| LedgerError::DamagedEntry {
+            seq,
+            problem: Box::new(problem),
+        })?;
         if payloads_read.wanted(&fact) {
             fact.payload();
         }

@@ -8,6 +8,7 @@ use crate::keys::PublicKey;
 use crate::payload::{self, Payload};
 use crate::store::StoredBytes;
 use crate::time::Timestamp;
+use crate::verify::EntryProblem;
 use serde_json::{Map, Value};
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -43,11 +44,10 @@ pub struct Fact {
 
 impl Fact {
     /// The fact of a stored entry, or why it cannot be one.
-    pub(super) fn from_entry(bytes: StoredBytes) -> Result<Fact, String> {
-        let entry =
-            EntryRef::decode(&bytes).map_err(|e| format!("its entry does not decode: {e}"))?;
+    pub(super) fn from_entry(bytes: StoredBytes) -> Result<Fact, EntryProblem> {
+        let entry = EntryRef::decode(&bytes).map_err(EntryProblem::Undecodable)?;
         let event_type = EventType::parse(entry.statement.event_type)
-            .ok_or_else(|| format!("unknown event type {}", entry.statement.event_type))?;
+            .ok_or_else(|| EntryProblem::UnknownType(entry.statement.event_type.to_string()))?;
         let payload = entry.statement.payload;
         // The payload is a slice of the entry's bytes; keep its place instead of a copy.
         let start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
