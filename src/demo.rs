@@ -138,7 +138,10 @@ pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
     batches.push(("evidence/panel-report-note.txt", 1));
 
     let mut problems = Vec::new();
-    let report = ledger.verify(|p| problems.push(p.clone()))?;
+    let report = ledger.verify(|p| {
+        problems.push(p.clone());
+        std::ops::ControlFlow::Continue(())
+    })?;
     Ok((
         ledger,
         DemoSummary {

@@ -407,8 +407,12 @@ impl<S: Store> Ledger<S> {
         }
     }
 
-    /// The full audit (see [`crate::verify`]); each problem is passed to `on_problem` as found.
-    pub fn verify(&self, on_problem: impl FnMut(&Problem)) -> Result<Report, LedgerError> {
+    /// The full audit (see [`crate::verify`]); each problem is passed to `on_problem` as found,
+    /// and the audit stops early when it answers `Break`.
+    pub fn verify(
+        &self,
+        on_problem: impl FnMut(&Problem) -> std::ops::ControlFlow<()>,
+    ) -> Result<Report, LedgerError> {
         // The head record only adds problems (a shortened log); one that does not read is none.
         let recorded_head = StateReader(&self.store).head().ok().flatten();
         Ok(verify::verify(

@@ -21,6 +21,7 @@ use crate::DecodeError;
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 /// Entries examined per parallel step: large enough to keep both cores busy, small enough that
 /// memory does not grow with the log.
@@ -126,17 +127,22 @@ pub(crate) fn check_payload(
 /// checked once.
 type SealKey = (PublicKey, u64, Hash, [u8; 64]);
 
-/// Audits the whole log. `recorded_head` is the store's head record, if any.
+/// Audits the whole log. `recorded_head` is the store's head record, if any. Each problem goes
+/// to `on_problem` as it is found; when that answers `Break` (its reader has gone away), the
+/// audit stops at the end of the chunk it is in and the report covers the log up to there.
 pub fn verify<S: Store>(
     store: &S,
     schemas: &Schemas,
     recorded_head: Option<(u64, Hash)>,
-    mut on_problem: impl FnMut(&Problem),
+    mut on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
 ) -> Result<Report, StoreError> {
     let mut report = Report::default();
+    let stopped = std::cell::Cell::new(false);
     let mut problem = |report: &mut Report, seq: u64, reason: String| {
         report.problems += 1;
-        on_problem(&Problem { seq, reason });
+        if on_problem(&Problem { seq, reason }).is_break() {
+            stopped.set(true);
+        }
     };
     let mut rules = RuleState::new(&Empty);
     let mut expected_seq = 0u64;
@@ -241,6 +247,9 @@ pub fn verify<S: Store>(
             report.last_hash = Some(item.hash);
             expected_seq = seq.saturating_add(1);
         }
+        if stopped.get() {
+            return Ok(report);
+        }
     }
 
     if report.entries == 0 {
@@ -297,4 +306,48 @@ fn check_signatures(examined: &[Examined]) -> HashMap<SealKey, bool> {
             (key, ok)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::parse_events;
+    use std::ops::ControlFlow;
+
+    /// `ledger verify | head -1` on a large damaged log: once the reader has gone, the audit
+    /// stops after the chunk it is in instead of reading the rest of the log for nobody.
+    #[test]
+    fn the_audit_stops_when_its_reader_goes_away() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, _, investigator) = crate::ledger::tests::with_investigator(tmp.path());
+        let reports: String = (0..2 * CHUNK)
+            .map(|i| {
+                format!(
+                    "{{\"type\":\"incident.reported\",\"data\":{{\"incident_id\":\"x-{i}\",\
+                     \"event_date\":\"2023-01-05\",\"event_type\":\"Battles\",\"actor1\":\"A\",\
+                     \"fatalities\":1}}}}\n"
+                )
+            })
+            .collect();
+        let events = parse_events(reports.as_bytes()).unwrap();
+        ledger.append(&investigator, &events).unwrap();
+        // A changed byte in the genesis: its signature no longer verifies.
+        let mut genesis = ledger.store().entry(0).unwrap().unwrap();
+        let last = genesis.len() - 1;
+        genesis[last] ^= 1;
+        ledger.store().commit(&[(0, genesis)], &[]).unwrap();
+
+        let mut seen = 0;
+        let stopped = ledger
+            .verify(|_| {
+                seen += 1;
+                ControlFlow::Break(())
+            })
+            .unwrap();
+        assert_eq!(stopped.entries, CHUNK as u64, "one chunk, then it stops");
+        assert!(seen >= 1);
+        let whole = ledger.verify(|_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(whole.entries, 2 * CHUNK as u64 + 2);
+        assert!(!whole.intact());
+    }
 }

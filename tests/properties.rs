@@ -264,7 +264,10 @@ fn reopen(dir: &Path) -> Ledger {
 fn problems_of(ledger: &Ledger) -> (ledger::verify::Report, Vec<String>) {
     let mut problems = Vec::new();
     let report = ledger
-        .verify(|p| problems.push(format!("seq {}: {}", p.seq, p.reason)))
+        .verify(|p| {
+            problems.push(format!("seq {}: {}", p.seq, p.reason));
+            std::ops::ControlFlow::Continue(())
+        })
         .expect("verify runs");
     (report, problems)
 }

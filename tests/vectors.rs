@@ -191,7 +191,10 @@ fn published_entries_decode_and_verify_as_a_ledger() {
         &store,
         &ledger::schema::Schemas::load().unwrap(),
         None,
-        |p| problems.push(p.clone()),
+        |p| {
+            problems.push(p.clone());
+            std::ops::ControlFlow::Continue(())
+        },
     )
     .unwrap();
     assert!(problems.is_empty(), "{problems:?}");

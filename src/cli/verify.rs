@@ -8,6 +8,7 @@ use anyhow::Result;
 use ledger::verify::{Problem, Report};
 use serde::Serialize;
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,7 +33,7 @@ struct Summary<'a> {
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     let ledger = global.open()?;
     let mut listed = Vec::new();
-    // The audit goes on after a failed write; the first failure is reported when it ends.
+    // A failed write (a reader that went away) stops the audit; the failure is reported then.
     let mut write_error: Option<io::Error> = None;
     let report = ledger.verify(|problem| {
         let written = match args.format {
@@ -42,14 +43,17 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
                 }
                 Ok(())
             }
-            _ if write_error.is_some() => Ok(()),
             Format::Text => writeln!(out, "seq {}: {}", problem.seq, problem.reason),
             Format::Ndjson => serde_json::to_writer(&mut *out, problem)
                 .map_err(io::Error::from)
                 .and_then(|()| writeln!(out)),
         };
-        if let Err(e) = written {
-            write_error.get_or_insert(e);
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error.get_or_insert(e);
+                ControlFlow::Break(())
+            }
         }
     })?;
     if let Some(e) = write_error {
