@@ -208,3 +208,29 @@ fn published_entries_decode_and_verify_as_a_ledger() {
         (4, 2, 3, 1)
     );
 }
+
+/// What `ledger show --format json` prints is enough to check the entry without the ledger:
+/// its canonical bytes hash to the hash shown, hold the payload and link shown, and carry a seal
+/// whose printed proof and signature verify for the author shown.
+#[test]
+fn an_entry_printed_as_json_verifies_on_its_own() {
+    let f = crate::common::Fixture::with_incidents();
+    // Seq 3 is the middle of a three-statement batch, so its seal has a proof.
+    let shown: Value = serde_json::from_str(&f.run_ok(&["show", "3", "--format", "json"], None))
+        .expect("show prints one JSON document");
+    let bytes = hex::decode(shown["entry_hex"].as_str().expect("entry_hex")).unwrap();
+    assert_eq!(hex::encode(entry_hash(&bytes)), shown["hash"]);
+    let entry = Entry::decode(&bytes).expect("the printed bytes decode as an entry");
+    assert_eq!(hex::encode(entry.prev), shown["prev"]);
+    assert_eq!(entry.statement.author.to_string(), shown["author"]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&entry.statement.payload).unwrap(),
+        shown["data"]
+    );
+    let printed_proof: Vec<String> = entry.seal.proof.iter().map(hex::encode).collect();
+    assert_eq!(json!(printed_proof), shown["seal"]["proof"]);
+    assert!(!printed_proof.is_empty());
+    assert!(entry
+        .seal
+        .verifies(&entry.statement_bytes, &entry.statement.author));
+}

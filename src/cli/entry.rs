@@ -37,6 +37,10 @@ pub struct EntryView<'a> {
     pub seal: SealView,
     /// The payload; a stored payload that is not JSON (a damaged entry) is shown as text.
     pub data: Value,
+    /// The canonical entry bytes (docs/FORMAT.md, "Entry"), from which everything above can be
+    /// checked: `data` re-prints the payload, which loses how its author wrote numbers and
+    /// escapes, while these bytes are the ones hashed and signed.
+    pub entry_hex: String,
     /// What the event is about, in a few words (empty for a payload that does not read as its
     /// type, which only a damaged entry has).
     #[serde(skip)]
@@ -48,6 +52,8 @@ pub struct SealView {
     pub index: u64,
     pub batch_size: u64,
     pub proof_hashes: usize,
+    /// The seal's inclusion proof, nearest sibling first (docs/FORMAT.md, "Seal").
+    pub proof: Vec<String>,
     pub signature: String,
 }
 
@@ -68,11 +74,14 @@ impl<'a> EntryView<'a> {
                 index: entry.seal.index,
                 batch_size: entry.seal.batch_size,
                 proof_hashes: entry.seal.proof.len(),
+                proof: entry.seal.proof.iter().map(hex::encode).collect(),
                 signature: hex::encode(entry.seal.signature),
             },
             data: serde_json::from_slice(&statement.payload).unwrap_or_else(|_| {
                 Value::String(String::from_utf8_lossy(&statement.payload).into_owned())
             }),
+            // Decoding is one-to-one (FORMAT.md), so encoding again gives the stored bytes.
+            entry_hex: hex::encode(entry.encode()),
             about: EventType::parse(&statement.event_type)
                 .and_then(|t| Payload::parse(t, &statement.payload).ok())
                 .map(|payload| payload.summary())
