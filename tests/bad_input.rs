@@ -437,25 +437,25 @@ fn a_ledger_held_by_another_process_is_in_use() {
 
 #[test]
 fn wait_lets_an_append_through_once_the_other_holder_lets_go() {
+    const HELD: Duration = Duration::from_millis(1500);
     let f = base();
     let held = ledger::Ledger::open(&f.dir, Duration::ZERO).expect("open in-process");
+    let started = std::time::Instant::now();
     let release = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(HELD);
         drop(held);
     });
     let key = f.inv_key.to_str().unwrap().to_string();
-    let started = std::time::Instant::now();
-    let out = f.run(
-        &["--wait", "1", "append", "--key", &key, "-"],
-        Some(&ndjson(&[incident("t-2", 1)])),
-    );
+    let args = ["--wait", "10", "append", "--key", &key, "-"];
+    let out = f.run(&args, Some(&ndjson(&[incident("t-2", 1)])));
+    // Measured before the join, so that only the append's own waiting counts.
+    let waited = started.elapsed();
     release.join().unwrap();
+    assert!(out.status.success(), "{}", describe(&args, &out));
     assert!(
-        out.status.success(),
-        "{}",
-        describe(&["--wait", "1", "append"], &out)
+        waited >= HELD,
+        "the append finished after {waited:?}, before the holder let go"
     );
-    assert!(started.elapsed() >= Duration::from_millis(250));
     let log = f.run_ok(&["log"], None);
     assert!(log.contains("t-2"), "{log}");
     f.assert_intact();

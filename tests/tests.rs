@@ -8,6 +8,7 @@ mod common;
 mod bad_input;
 mod crash;
 mod import;
+mod output;
 mod projection;
 mod properties;
 mod tamper;

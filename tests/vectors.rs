@@ -230,6 +230,12 @@ fn an_entry_printed_as_json_verifies_on_its_own() {
     let printed_proof: Vec<String> = entry.seal.proof.iter().map(hex::encode).collect();
     assert_eq!(json!(printed_proof), shown["seal"]["proof"]);
     assert!(!printed_proof.is_empty());
+    assert_eq!(
+        hex::encode(entry.seal.signature),
+        shown["seal"]["signature"]
+    );
+    assert_eq!(entry.seal.index, shown["seal"]["index"]);
+    assert_eq!(entry.seal.batch_size, shown["seal"]["batch_size"]);
     assert!(entry
         .seal
         .verifies(&entry.statement_bytes, &entry.statement.author));

@@ -42,6 +42,9 @@ pub struct Projected {
     /// `None` for a cut that keeps no entry.
     pub covered: Option<Covered>,
     pub tables: Vec<Table>,
+    /// For each view, the seq its fold started from: 0 when it folded the log from the first
+    /// entry, the entry after its cache's cover when it resumed from the cache.
+    pub folded_from: Vec<u64>,
 }
 
 /// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
@@ -63,7 +66,7 @@ pub fn project<S: Store>(
     let mut folds: Vec<Box<dyn Folding>> = views.iter().map(|view| (view.start)()).collect();
     let mut folding: Vec<&mut (dyn Folding + 'static)> =
         folds.iter_mut().map(|fold| &mut **fold).collect();
-    let covered = fold(ledger, caches, &mut folding, as_of, refresh)?;
+    let (covered, folded_from) = fold(ledger, caches, &mut folding, as_of, refresh)?;
     drop(folding);
     let tables = views
         .iter()
@@ -74,7 +77,11 @@ pub fn project<S: Store>(
             rows: fold.rows(window),
         })
         .collect();
-    Ok(Projected { covered, tables })
+    Ok(Projected {
+        covered,
+        tables,
+        folded_from,
+    })
 }
 
 /// The current state of one view, caught up like [`project`] does, for code that needs more than
@@ -303,7 +310,7 @@ fn fold<S: Store>(
     folds: &mut [&mut (dyn Folding + 'static)],
     as_of: Option<AsOf>,
     refresh: Refresh,
-) -> Result<Option<Covered>, ProjectionError> {
+) -> Result<(Option<Covered>, Vec<u64>), ProjectionError> {
     match fold_once(ledger, caches, folds, as_of, refresh) {
         Err(ProjectionError::Cache(CacheError::Damaged { .. }))
             if refresh == Refresh::Incremental =>
@@ -320,7 +327,7 @@ fn fold_once<S: Store>(
     folds: &mut [&mut (dyn Folding + 'static)],
     as_of: Option<AsOf>,
     refresh: Refresh,
-) -> Result<Option<Covered>, ProjectionError> {
+) -> Result<(Option<Covered>, Vec<u64>), ProjectionError> {
     let head = ledger.head()?;
     let target = match (&head, as_of) {
         (None, _) => None,
@@ -332,7 +339,7 @@ fn fold_once<S: Store>(
         fold.restart();
     }
     let Some(target) = target else {
-        return Ok(None);
+        return Ok((None, vec![0; folds.len()]));
     };
     let (entry, hash) = ledger
         .entry(target)?
@@ -358,7 +365,7 @@ fn fold_once<S: Store>(
 
     let at_head = head.is_some_and(|head| head.seq == target);
     if let Some(caches) = caches.filter(|_| at_head) {
-        for (fold, resumed_at) in folds.iter_mut().zip(resumed_at) {
+        for (fold, &resumed_at) in folds.iter_mut().zip(&resumed_at) {
             // A fold that resumed past the target was already saved at it.
             if resumed_at > target {
                 continue;
@@ -376,7 +383,7 @@ fn fold_once<S: Store>(
             }
         }
     }
-    Ok(Some(covered))
+    Ok((Some(covered), resumed_at))
 }
 
 /// Resumes `fold` from its cache if that can continue towards `target`: same version, covering
@@ -606,6 +613,67 @@ mod tests {
                 &Cell::text("Mopti")
             ]
         );
+    }
+
+    /// Output alone cannot tell a resumed fold from a rebuilt one (they must be equal), so this
+    /// checks where each fold started: from its cache when the cache still matches the log,
+    /// from seq 0 when asked to rebuild or when its cache is damaged.
+    #[test]
+    fn a_view_resumes_from_its_cache_only_while_the_cache_matches_the_log() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+        let caches = CacheDir::of(&dir);
+        let started = |refresh| {
+            project(
+                &ledger,
+                Some(&caches),
+                REGISTRY,
+                None,
+                &Window::default(),
+                refresh,
+            )
+            .unwrap()
+            .folded_from
+        };
+        let views = REGISTRY.len();
+        assert_eq!(
+            started(Refresh::Incremental),
+            vec![0; views],
+            "no cache yet"
+        );
+        let head = ledger.head().unwrap().unwrap().seq;
+        assert_eq!(started(Refresh::Incremental), vec![head + 1; views]);
+
+        let investigator = SecretKey::from_seed([2; 32], None);
+        let more = r#"{"type":"incident.reported","data":{"incident_id":"d","event_date":"2023-05-02","event_type":"Battles","actor1":"JNIM","fatalities":1}}"#;
+        ledger
+            .append(&investigator, &parse_events(more.as_bytes()).unwrap())
+            .unwrap();
+        assert_eq!(
+            started(Refresh::Incremental),
+            vec![head + 1; views],
+            "a catch-up"
+        );
+        assert_eq!(started(Refresh::Rebuild), vec![0; views]);
+
+        let regions = dir.join("cache").join("regions");
+        let mut bytes = std::fs::read(&regions).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&regions, bytes).unwrap();
+        // The rebuild above saved every view at the new head; only the damaged one starts over.
+        let expected: Vec<u64> = REGISTRY
+            .iter()
+            .map(|view| {
+                if view.name() == "regions" {
+                    0
+                } else {
+                    head + 2
+                }
+            })
+            .collect();
+        assert_eq!(started(Refresh::Incremental), expected, "a damaged cache");
     }
 
     #[test]
