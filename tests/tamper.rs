@@ -381,9 +381,26 @@ fn verify_does_not_depend_on_derived_state() {
     f.assert_intact();
 }
 
-/// Derived state is not evidence, but append's rules read it: a lost key record must stop a
-/// command with advice to rebuild it, never a panic, and `ledger reindex` must rebuild it from
-/// the log so that the same command then works.
+/// After damage to derived state: revoking `inv` is refused with advice to run `ledger reindex`
+/// (never a panic, never an entry signed on bad state), and after `ledger reindex` the same
+/// revocation goes through.
+fn revocation_waits_for_reindex(f: &Fixture) {
+    let revoke = f.revoke_inv_args();
+    let out = f.run(&revoke, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&revoke, &out));
+    assert!(
+        stderr.contains("derived state is damaged") && stderr.contains("`ledger reindex`"),
+        "{stderr}"
+    );
+    f.assert_intact();
+    f.run_ok(&["reindex"], None);
+    f.revoke_inv();
+    f.assert_intact();
+}
+
+/// Derived state is not evidence, but append's rules read it: a lost key record stops a command
+/// until `ledger reindex` rebuilds it from the log.
 #[test]
 fn a_lost_key_record_stops_commands_until_reindex_rebuilds_it() {
     let f = Fixture::with_incidents();
@@ -394,26 +411,7 @@ fn a_lost_key_record_stops_commands_until_reindex_rebuilds_it() {
             .unwrap();
         assert!(removed.is_some(), "the fixture has a key record for inv");
     });
-    let revoke = [
-        "key",
-        "revoke",
-        "--key",
-        f.admin_key.to_str().unwrap(),
-        "--name",
-        "inv",
-        "--reason",
-        "laptop lost",
-    ];
-    let out = run(&f.dir, &revoke, None);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&revoke, &out));
-    assert!(
-        stderr.contains("derived state is damaged") && stderr.contains("`ledger reindex`"),
-        "{stderr}"
-    );
-    run_ok(&f.dir, &["reindex"], None);
-    run_ok(&f.dir, &revoke, None);
-    f.assert_intact();
+    revocation_waits_for_reindex(&f);
 }
 
 /// A name record pointed at another key (here the admin's) must not lead a revocation to the
@@ -429,27 +427,7 @@ fn a_name_record_pointing_at_another_key_is_damage_not_a_revocation() {
         )
         .unwrap();
     });
-    let revoke = [
-        "key",
-        "revoke",
-        "--key",
-        f.admin_key.to_str().unwrap(),
-        "--name",
-        "inv",
-        "--reason",
-        "laptop lost",
-    ];
-    let out = run(&f.dir, &revoke, None);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&revoke, &out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("`ledger reindex`"),
-        "{}",
-        describe(&revoke, &out)
-    );
-    f.assert_intact();
-    run_ok(&f.dir, &["reindex"], None);
-    run_ok(&f.dir, &revoke, None);
-    f.assert_intact();
+    revocation_waits_for_reindex(&f);
 }
 
 /// With every derived record gone (keys, names, incidents and the head), `ledger reindex`

@@ -338,19 +338,21 @@ impl Fixture {
     }
 
     pub fn revoke_inv(&self) {
-        self.run_ok(
-            &[
-                "key",
-                "revoke",
-                "--key",
-                self.admin_key.to_str().unwrap(),
-                "--name",
-                "inv",
-                "--reason",
-                "left the panel",
-            ],
-            None,
-        );
+        self.run_ok(&self.revoke_inv_args(), None);
+    }
+
+    /// `key revoke` of the investigator `inv` by the admin.
+    pub fn revoke_inv_args(&self) -> [&str; 8] {
+        [
+            "key",
+            "revoke",
+            "--key",
+            self.admin_key.to_str().unwrap(),
+            "--name",
+            "inv",
+            "--reason",
+            "left the panel",
+        ]
     }
 
     /// `ledger verify`: its exit code and stdout.
