@@ -240,3 +240,54 @@ fn an_entry_printed_as_json_verifies_on_its_own() {
         .seal
         .verifies(&entry.statement_bytes, &entry.statement.author));
 }
+
+/// A ledger written by release 115e6d3 (tests/data/ledger-115e6d3, see its README) keeps
+/// working: it verifies with the same head, its views show what was recorded then, and it takes
+/// new entries.
+#[test]
+fn a_ledger_made_by_release_115e6d3_verifies_projects_and_takes_appends() {
+    use std::os::unix::fs::PermissionsExt;
+    let kept = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ledger-115e6d3");
+    let copy = tempfile::tempdir().unwrap();
+    crate::common::copy_tree(&kept, copy.path());
+    for key in ["admin.key", "inv.key"] {
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(copy.path().join(key), private).unwrap();
+    }
+    let dir = copy.path().join("ledger");
+    let run_ok = |args: &[&str]| crate::common::run_ok(&dir, args, None);
+
+    assert!(run_ok(&["verify"]).contains(
+        "intact. 9 entries, 6 signatures, 2 keys, 3 incidents; head seq 8 \
+         25c0bee718858d435a3b6f5c0e7a79cfd7049a7040d73d178c179c6544ef4541"
+    ));
+    let incidents: Vec<Value> =
+        serde_json::from_str(&run_ok(&["project", "incidents", "--format", "json"])).unwrap();
+    let of = |id: &str| incidents.iter().find(|i| i["incident_id"] == id).unwrap();
+    assert_eq!(
+        (&of("t-1")["fatalities"], &of("t-1")["revisions"]),
+        (&json!(4), &json!(1))
+    );
+    assert_eq!(of("t-3")["status"], "retracted");
+    assert_eq!(of("t-2")["latitude"], json!(14.49));
+    let keys: Vec<Value> =
+        serde_json::from_str(&run_ok(&["key", "list", "--format", "json"])).unwrap();
+    assert_eq!(keys[1]["revoked_seq"], 8);
+
+    let admin_key = copy.path().join("admin.key");
+    let new_key = copy.path().join("new.key");
+    let public = run_ok(&["key", "generate", "--out", new_key.to_str().unwrap()]);
+    run_ok(&[
+        "key",
+        "enroll",
+        "--key",
+        admin_key.to_str().unwrap(),
+        "--public",
+        public.trim(),
+        "--name",
+        "inv2",
+        "--role",
+        "investigator",
+    ]);
+    assert!(run_ok(&["verify"]).contains("intact. 10 entries"));
+}
