@@ -12,11 +12,11 @@ use crate::input::EventInput;
 use crate::keys::{PublicKey, SecretKey};
 use crate::merkle::Hash;
 use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
-use crate::rules::{AdmitError, Empty, KeyRecord, RuleState, RuleViolation, StateLookup};
+use crate::rules::{AdmitError, KeyRecord, RuleState, RuleViolation, StateLookup};
 use crate::schema::{self, SchemaError, Schemas};
 use crate::state::{self, DamagedState, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES};
-use crate::store::{SledStore, Store, StoreError, StoredBytes};
+use crate::store::{SledStore, Store, StoreError};
 use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
@@ -423,12 +423,27 @@ impl<S: Store> Ledger<S> {
         )?)
     }
 
-    /// Rebuilds all derived state from the log: folds the rules over every entry from seq 0 and
-    /// replaces the stored state (and the head record) with the result, in one write. A log
-    /// whose entries do not read or break the rules is refused (verify says more), and so is one
-    /// that no longer ends where the head record says, so that a rebuild never hides entries
-    /// removed or changed at the end.
+    /// Rebuilds all derived state from the log: audits it from seq 0 as `verify` does and, if
+    /// it finds no problem, replaces the stored state (and the head record) with the rule state
+    /// the audit folded, in one write. A log with any problem is refused with the first one,
+    /// among them a log that no longer ends where the head record says, so that a rebuild never
+    /// hides entries removed or changed at the end.
     pub fn reindex(&self) -> Result<Reindexed, LedgerError> {
+        let recorded_head = StateReader(&self.store).head().ok().flatten();
+        let mut first_problem = None;
+        let (report, changes) = verify::audit(
+            &self.store,
+            &self.schemas,
+            recorded_head.map(|h| (h.seq, h.hash)),
+            |problem| {
+                first_problem = Some(problem.clone());
+                std::ops::ControlFlow::Break(())
+            },
+        )?;
+        if let Some(Problem { seq, reason }) = first_problem {
+            return Err(LedgerError::Damaged { seq, reason });
+        }
+        // A log that audits clean has its genesis at least.
         let Some((last_seq, last_bytes)) = self.store.last_entry()? else {
             return Err(LedgerError::Damaged {
                 seq: 0,
@@ -436,63 +451,12 @@ impl<S: Store> Ledger<S> {
             });
         };
         let head = stored_head(last_seq, &last_bytes)?;
-        if let Ok(Some(recorded)) = StateReader(&self.store).head() {
-            if recorded != head {
-                return Err(LedgerError::Damaged {
-                    seq: recorded.seq,
-                    reason: "the log no longer ends at the entry the ledger last appended (entries were removed or changed)".into(),
-                });
-            }
-        }
-        let mut rules = RuleState::new(&Empty);
-        let mut entries = 0u64;
-        let mut stored = self.store.entries(0);
-        loop {
-            let chunk: Vec<(u64, StoredBytes)> = stored
-                .by_ref()
-                .take(verify::CHUNK)
-                .collect::<Result<_, _>>()?;
-            if chunk.is_empty() {
-                break;
-            }
-            let read: Vec<Result<(Entry, EventType, Value), LedgerError>> = chunk
-                .par_iter()
-                .map(|(seq, bytes)| {
-                    let entry = Entry::decode(bytes).map_err(|e| undecodable(*seq, e))?;
-                    let (event_type, value) = verify::check_payload(&self.schemas, &entry)
-                        .map_err(|problem| LedgerError::DamagedEntry {
-                            seq: *seq,
-                            problem: Box::new(problem),
-                        })?;
-                    Ok((entry, event_type, value))
-                })
-                .collect();
-            for ((seq, _), item) in chunk.iter().zip(read) {
-                let (entry, event_type, value) = item?;
-                let damaged = |problem| LedgerError::DamagedEntry {
-                    seq: *seq,
-                    problem: Box::new(problem),
-                };
-                let payload = Payload::from_value(event_type, &value)
-                    .map_err(|e| damaged(EntryProblem::Payload(e)))?;
-                rules
-                    .admit(*seq, &entry.statement.author, &payload)
-                    .map_err(|e| match e {
-                        AdmitError::Violation(v) => damaged(EntryProblem::Rule(event_type, v)),
-                        AdmitError::Lookup(never) => match never {},
-                        AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
-                    })?;
-                entries += 1;
-            }
-        }
-        let reindexed = Reindexed {
-            entries,
-            keys: rules.changes.keys.len(),
-            incidents: rules.changes.incidents.len(),
-        };
-        self.store
-            .replace_state(&state::writes(rules.changes, &head))?;
-        Ok(reindexed)
+        self.store.replace_state(&state::writes(changes, &head))?;
+        Ok(Reindexed {
+            entries: report.entries,
+            keys: report.keys,
+            incidents: report.incidents,
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::merkle::Hash;
 use crate::payload::{Payload, PayloadError};
-use crate::rules::{AdmitError, Empty, RuleState, RuleViolation};
+use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
 use crate::schema::{self, SchemaError, Schemas};
 use crate::statement::seal_message;
 use crate::store::{Store, StoreError, StoredBytes};
@@ -25,7 +25,7 @@ use std::ops::ControlFlow;
 
 /// Entries examined per parallel step: large enough to keep both cores busy, small enough that
 /// memory does not grow with the log.
-pub(crate) const CHUNK: usize = 4096;
+const CHUNK: usize = 4096;
 
 /// What is wrong with one entry, seen on its own or against the rules. The cause is kept and
 /// shown in the sentence, since a problem is reported as one line.
@@ -109,10 +109,7 @@ fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
 }
 
 /// An entry's event type and its payload, parsed and checked against its schema.
-pub(crate) fn check_payload(
-    schemas: &Schemas,
-    entry: &Entry,
-) -> Result<(EventType, Value), EntryProblem> {
+fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value), EntryProblem> {
     let statement = &entry.statement;
     let event_type = EventType::parse(&statement.event_type)
         .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.clone()))?;
@@ -134,8 +131,19 @@ pub fn verify<S: Store>(
     store: &S,
     schemas: &Schemas,
     recorded_head: Option<(u64, Hash)>,
-    mut on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
+    on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
 ) -> Result<Report, StoreError> {
+    audit(store, schemas, recorded_head, on_problem).map(|(report, _)| report)
+}
+
+/// [`verify`], also giving the rule state folded from the log: what derived state must hold when
+/// the audit found no problem (a rebuild of derived state is exactly this fold).
+pub(crate) fn audit<S: Store>(
+    store: &S,
+    schemas: &Schemas,
+    recorded_head: Option<(u64, Hash)>,
+    mut on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
+) -> Result<(Report, StateChanges), StoreError> {
     let mut report = Report::default();
     let stopped = std::cell::Cell::new(false);
     let mut problem = |report: &mut Report, seq: u64, reason: String| {
@@ -248,7 +256,7 @@ pub fn verify<S: Store>(
             expected_seq = seq.saturating_add(1);
         }
         if stopped.get() {
-            return Ok(report);
+            return Ok((report, rules.changes));
         }
     }
 
@@ -277,7 +285,7 @@ pub fn verify<S: Store>(
     }
     report.keys = rules.changes.keys.len();
     report.incidents = rules.changes.incidents.len();
-    Ok(report)
+    Ok((report, rules.changes))
 }
 
 /// Verifies every distinct seal of a chunk on all cores.
