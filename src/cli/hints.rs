@@ -13,23 +13,13 @@ use ledger::store::StoreError;
 use std::error::Error;
 
 /// The line `main` prints for a failed command: the error with its causes, and advice if any.
-/// A cause whose text its wrapper already shows is not repeated.
+/// Library errors keep their causes as sources and do not repeat them in their own sentence, so
+/// each cause is said once.
 pub fn message(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let said = cause.to_string();
-        if !text.contains(&said) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&said);
-        }
+    match error.chain().find_map(hint) {
+        Some(advice) => format!("{error:#}; {advice}"),
+        None => format!("{error:#}"),
     }
-    if let Some(advice) = error.chain().find_map(hint) {
-        text.push_str("; ");
-        text.push_str(&advice);
-    }
-    text
 }
 
 /// Advice for one error, looking into the library errors it wraps.
