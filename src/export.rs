@@ -6,11 +6,11 @@
 //! This module formats what projections computed; it never computes a view itself.
 
 use crate::ledger::LedgerError;
+use crate::log::LogFiles;
 use crate::merkle::Hash;
 use crate::projection::{
     self, AsOf, CacheDir, Cell, Covered, ProjectionError, Refresh, Table, Window,
 };
-use crate::store::Store;
 use crate::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -234,8 +234,8 @@ impl From<LedgerError> for ExportError {
 
 /// Builds every projection up to `as_of` and writes them with their manifest into `dir`;
 /// returns the manifest and the tables written.
-pub fn export_all<S: Store>(
-    ledger: &Ledger<S>,
+pub fn export_all<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     dir: &Path,
     as_of: Option<AsOf>,

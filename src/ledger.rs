@@ -1,32 +1,44 @@
 //! The façade every caller goes through: create and open a ledger, append a batch of events
-//! (validate → check rules → sign → chain → store, all or nothing, durable before it returns),
+//! (validate → check rules → sign → chain → commit, all or nothing, durable before it returns),
 //! and read entries back.
 //!
-//! It keeps the derived state ([`crate::state`]) in step with the log on every append, and
-//! rebuilds it from the log on request ([`Ledger::reindex`]); verify never uses that state. It
-//! never prints or parses command-line arguments.
+//! A ledger is opened either for writing ([`Ledger::open`]: the writer's lock, and the derived
+//! state in [`crate::state`] caught up with the log) or for reading ([`Ledger::open_read`]: the
+//! log's files only, no lock, nothing written). Appends stream: a batch of any size is read,
+//! checked, sealed and written in chunks, and becomes visible at once at its commit. It never
+//! prints or parses command-line arguments.
 
-use crate::entry::{entry_hash, Entry, ZERO_HASH};
+use crate::entry::{entry_hash, Entry, EntryRef, ZERO_HASH};
 use crate::event::{EventType, Role};
-use crate::input::EventInput;
+use crate::input::{EventInput, InputError};
 use crate::keys::{PublicKey, SecretKey};
+use crate::lock::{LockError, WriterLock};
+use crate::log::{DirFiles, Log, LogError, LogFiles};
 use crate::merkle::Hash;
 use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
-use crate::rules::{AdmitError, KeyRecord, RuleState, RuleViolation, StateLookup};
+use crate::rules::{AdmitError, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateLookup};
 use crate::schema::{self, SchemaError, Schemas};
-use crate::state::{self, DamagedState, StateError, StateReader};
-use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES};
-use crate::store::{SledStore, Store, StoreError};
+use crate::state::{self, DamagedState, DbError, StateDb, StateError, StateReader};
+use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES, MAX_SEAL_BATCH};
 use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
 use serde_json::Value;
+use std::borrow::Borrow;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-pub use crate::state::Head;
+pub use crate::log::Head;
+
+/// The log's directory inside a ledger directory.
+pub const LOG_DIR: &str = "log";
+
+/// Events checked, sealed and written per step of an append: a whole number of seal batches,
+/// so that a batch's seals do not depend on how it was chunked.
+const APPEND_CHUNK: usize = 16 * MAX_SEAL_BATCH;
 
 /// Why one event of a batch was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +82,26 @@ impl fmt::Display for Rejection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    #[error("there is no ledger at {dir}")]
+    NoLedger { dir: PathBuf },
+    #[error("{dir} already holds files; a ledger is created in a new or empty directory")]
+    NotEmpty { dir: PathBuf },
+    #[error("the ledger at {dir} was made by an older release of ledger, which kept its entries in a sled database")]
+    OldLayout { dir: PathBuf },
+    #[error("I/O error on {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Input(#[from] InputError),
     #[error("{0}; nothing was written")]
     Rejected(Box<Rejection>),
     #[error("the ledger is damaged at seq {seq}: {reason}")]
@@ -89,6 +119,8 @@ pub enum LedgerError {
     NoSuchKey(String),
     #[error("nothing to append")]
     EmptyBatch,
+    #[error("the ledger was opened for reading only")]
+    ReadOnly,
 }
 
 impl LedgerError {
@@ -96,6 +128,7 @@ impl LedgerError {
     pub fn damaged_seq(&self) -> Option<u64> {
         match self {
             LedgerError::Damaged { seq, .. } | LedgerError::DamagedEntry { seq, .. } => Some(*seq),
+            LedgerError::Log(e) => e.damaged_seqs().map(|(first, _)| first),
             _ => None,
         }
     }
@@ -104,7 +137,7 @@ impl LedgerError {
 impl From<StateError> for LedgerError {
     fn from(e: StateError) -> Self {
         match e {
-            StateError::Store(e) => LedgerError::Store(e),
+            StateError::Db(e) => LedgerError::Db(e),
             StateError::Damaged(e) => LedgerError::DamagedState(e),
         }
     }
@@ -130,12 +163,45 @@ struct Checked {
     payload: Value,
 }
 
-pub struct Ledger<S: Store = SledStore> {
-    store: S,
+/// What only a ledger opened for writing has.
+struct Writer {
+    state: Mutex<StateDb>,
+    /// `None` for a ledger in memory.
+    _lock: Option<WriterLock>,
+}
+
+pub struct Ledger<F: LogFiles = DirFiles> {
+    log: Log<F>,
+    writer: Option<Writer>,
+    /// The ledger directory, for a ledger on disk.
+    dir: Option<PathBuf>,
     schemas: Schemas,
 }
 
-impl Ledger<SledStore> {
+/// Where a ledger directory stands before it is opened.
+fn check_layout(dir: &Path) -> Result<(), LedgerError> {
+    if dir
+        .join(LOG_DIR)
+        .join(crate::log::files::HEAD_FILE)
+        .is_file()
+    {
+        Ok(())
+    } else if state::db::sled_dir(dir).join("db").is_file() {
+        Err(LedgerError::OldLayout {
+            dir: dir.to_path_buf(),
+        })
+    } else {
+        Err(LedgerError::NoLedger {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+fn load_schemas() -> Result<Schemas, LedgerError> {
+    Schemas::load().map_err(LedgerError::Schemas)
+}
+
+impl Ledger<DirFiles> {
     /// Creates a ledger in a new or empty directory and writes its genesis entry (seq 0), signed
     /// by the admin key it names.
     pub fn create(
@@ -144,48 +210,132 @@ impl Ledger<SledStore> {
         admin_name: &str,
         origin: &str,
     ) -> Result<(Self, Appended), LedgerError> {
-        let schemas = Schemas::load().map_err(LedgerError::Schemas)?;
-        let admin_public_key = admin.public().to_string();
-        let genesis = Payload::Genesis(Genesis {
-            origin: origin.into(),
-            admin_name: admin_name.into(),
-            admin_public_key: admin_public_key.into(),
-        });
-        let genesis = event_input(&genesis)?;
+        let schemas = load_schemas()?;
+        let genesis = genesis_input(admin, admin_name, origin)?;
         // Check the genesis before creating anything, so that a refused one leaves no directory.
         Self::check(&schemas, &genesis).map_err(|refusal| Self::rejection(&genesis, refusal))?;
-        let ledger = Ledger {
-            store: SledStore::create(dir)?,
-            schemas,
+        let io = |source| LedgerError::Io {
+            path: dir.to_path_buf(),
+            source,
         };
+        if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+            return Err(LedgerError::NotEmpty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let ledger = Self::open_writer(dir, Duration::ZERO, schemas)?;
         let genesis = ledger.append(admin, &[genesis])?;
         let genesis = genesis.into_iter().next().ok_or(LedgerError::EmptyBatch)?;
         Ok((ledger, genesis))
     }
 
+    /// Opens a ledger for writing, waiting up to `wait` for another writer to finish, and
+    /// brings its derived state up to the log's head.
     pub fn open(dir: &Path, wait: Duration) -> Result<Self, LedgerError> {
-        let store = SledStore::open(dir, wait)?;
+        check_layout(dir)?;
+        Self::open_writer(dir, wait, load_schemas()?)
+    }
+
+    fn open_writer(dir: &Path, wait: Duration, schemas: Schemas) -> Result<Self, LedgerError> {
+        let lock = WriterLock::take(dir, wait)?;
+        let log_dir = dir.join(LOG_DIR);
+        let files = DirFiles::writer(&log_dir).map_err(|source| LedgerError::Io {
+            path: log_dir,
+            source,
+        })?;
+        let (state, _) = StateDb::open(dir)?;
+        let ledger = Ledger {
+            log: Log::open(files)?,
+            writer: Some(Writer {
+                state: Mutex::new(state),
+                _lock: Some(lock),
+            }),
+            dir: Some(dir.to_path_buf()),
+            schemas,
+        };
+        ledger.catch_up()?;
+        Ok(ledger)
+    }
+
+    /// Opens a ledger for reading: its log files only, read-only, with no lock. It sees the log
+    /// up to the head committed when it opened, while a writer may go on appending.
+    pub fn open_read(dir: &Path) -> Result<Self, LedgerError> {
+        check_layout(dir)?;
         Ok(Ledger {
-            store,
-            schemas: Schemas::load().map_err(LedgerError::Schemas)?,
+            log: Log::open(DirFiles::reader(&dir.join(LOG_DIR)))?,
+            writer: None,
+            dir: Some(dir.to_path_buf()),
+            schemas: load_schemas()?,
         })
     }
 }
 
-impl<S: Store> Ledger<S> {
-    pub fn with_store(store: S) -> Result<Self, LedgerError> {
-        Ok(Ledger {
-            store,
-            schemas: Schemas::load().map_err(LedgerError::Schemas)?,
-        })
+/// The genesis event of a new ledger.
+fn genesis_input(
+    admin: &SecretKey,
+    admin_name: &str,
+    origin: &str,
+) -> Result<EventInput, LedgerError> {
+    let admin_public_key = admin.public().to_string();
+    event_input(&Payload::Genesis(Genesis {
+        origin: origin.into(),
+        admin_name: admin_name.into(),
+        admin_public_key: admin_public_key.into(),
+    }))
+}
+
+impl<F: LogFiles> Ledger<F> {
+    /// A ledger on `files` (kept in memory, or failing on purpose, in tests), open for writing
+    /// with its derived state rebuilt in a temporary database.
+    pub fn with_files(files: F) -> Result<Self, LedgerError> {
+        let ledger = Ledger {
+            log: Log::open(files)?,
+            writer: Some(Writer {
+                state: Mutex::new(StateDb::temporary()?),
+                _lock: None,
+            }),
+            dir: None,
+            schemas: load_schemas()?,
+        };
+        ledger.catch_up()?;
+        Ok(ledger)
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
+    /// [`Ledger::with_files`] on empty files, with a genesis entry written.
+    pub fn create_with(
+        files: F,
+        admin: &SecretKey,
+        admin_name: &str,
+        origin: &str,
+    ) -> Result<(Self, Appended), LedgerError> {
+        let ledger = Self::with_files(files)?;
+        let genesis = ledger.append(admin, &[genesis_input(admin, admin_name, origin)?])?;
+        let genesis = genesis.into_iter().next().ok_or(LedgerError::EmptyBatch)?;
+        Ok((ledger, genesis))
+    }
+
+    pub fn log(&self) -> &Log<F> {
+        &self.log
     }
 
     pub fn schemas(&self) -> &Schemas {
         &self.schemas
+    }
+
+    /// The ledger directory, for a ledger on disk.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Whether this handle may append.
+    pub fn is_writable(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    fn state(&self) -> Result<MutexGuard<'_, StateDb>, LedgerError> {
+        let writer = self.writer.as_ref().ok_or(LedgerError::ReadOnly)?;
+        Ok(writer.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn rejection(event: &EventInput, refusal: Refusal) -> LedgerError {
@@ -210,20 +360,82 @@ impl<S: Store> Ledger<S> {
         })
     }
 
-    /// The last entry as stored, checked against the head record append keeps beside it.
-    pub fn head(&self) -> Result<Option<Head>, LedgerError> {
-        let Some((seq, bytes)) = self.store.last_entry()? else {
-            return Ok(None);
-        };
-        let head = stored_head(seq, &bytes)?;
-        let recorded = StateReader(&self.store).head()?;
-        if recorded != Some(head) {
-            return Err(LedgerError::Damaged {
-                seq,
-                reason: "the last stored entry is not the one the ledger last appended (entries were removed or changed)".into(),
-            });
+    /// The log's durable head: its last entry.
+    pub fn head(&self) -> Option<Head> {
+        self.log.head()
+    }
+
+    /// The hash of the entry at `seq`, if the log reaches it and it decodes.
+    fn hash_at(&self, seq: u64) -> Result<Option<Hash>, LedgerError> {
+        Ok(self.log.entry(seq)?.map(|bytes| entry_hash(&bytes)))
+    }
+
+    /// Brings derived state up to the log's head: nothing to do when it covers the head, a fold
+    /// of the entries after what it covers when it is behind, a rebuild from seq 0 otherwise
+    /// (no state yet, state from another log, damaged state).
+    fn catch_up(&self) -> Result<(), LedgerError> {
+        let head = self.log.head();
+        let covered = StateReader(&*self.state()?).covered().ok().flatten();
+        if covered == head {
+            return Ok(());
         }
-        Ok(Some(head))
+        if let (Some(covered), Some(head)) = (covered, head) {
+            if covered.seq < head.seq
+                && self.hash_at(covered.seq).ok().flatten() == Some(covered.hash)
+                && self.fold_into_state(covered.seq + 1, head).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.reindex().map(|_| ())
+    }
+
+    /// Folds the entries from `from` to `head` into derived state. Any entry that does not fold
+    /// is an error: the caller rebuilds, which reports what is wrong.
+    fn fold_into_state(&self, from: u64, head: Head) -> Result<(), LedgerError> {
+        let state = self.state()?;
+        let reader = StateReader(&*state);
+        let mut rules = RuleState::new(&reader);
+        for item in self.log.entries(from) {
+            let (seq, bytes) = item?;
+            let entry = EntryRef::decode(&bytes).map_err(|e| undecodable(seq, e))?;
+            let event_type =
+                EventType::parse(entry.statement.event_type).ok_or(LedgerError::Damaged {
+                    seq,
+                    reason: "unknown event type".into(),
+                })?;
+            let payload = Payload::parse(event_type, entry.statement.payload).map_err(|e| {
+                LedgerError::DamagedEntry {
+                    seq,
+                    problem: Box::new(EntryProblem::Payload(e)),
+                }
+            })?;
+            rules
+                .admit(seq, &entry.statement.author, &payload)
+                .map_err(|e| LedgerError::Damaged {
+                    seq,
+                    reason: format!("{e:?}"),
+                })?;
+        }
+        let keys_changed = !rules.changes.keys.is_empty();
+        state.write(&state::writes(rules.changes), &head)?;
+        drop(state);
+        if keys_changed || self.dir.is_some() {
+            self.save_keys(&head)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the readers' copy of the keys (a ledger on disk only).
+    fn save_keys(&self, head: &Head) -> Result<(), LedgerError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let keys = StateReader(&*self.state()?).keys()?;
+        state::save_keys(dir, head, &keys).map_err(|source| LedgerError::Io {
+            path: dir.join(state::KEYS_FILE),
+            source,
+        })
     }
 
     /// Appends a batch of events stated by `key`: every event or none, durable before it returns.
@@ -232,27 +444,22 @@ impl<S: Store> Ledger<S> {
         key: &SecretKey,
         events: &[EventInput],
     ) -> Result<Vec<Appended>, LedgerError> {
-        if events.is_empty() {
-            return Err(LedgerError::EmptyBatch);
-        }
-        let schemas = &self.schemas;
-        let checked: Vec<Result<Checked, Refusal>> =
-            events.par_iter().map(|e| Self::check(schemas, e)).collect();
-        let checked = checked
-            .into_iter()
-            .zip(events)
-            .map(|(result, event)| result.map_err(|refusal| Self::rejection(event, refusal)))
-            .collect::<Result<Vec<Checked>, LedgerError>>()?;
-        let payloads = checked
-            .par_iter()
-            .zip(events)
-            .map(|(item, event)| {
-                Payload::from_value(item.event_type, &item.payload)
-                    .map_err(|e| Self::rejection(event, Refusal::Payload(e)))
-            })
-            .collect::<Result<Vec<Payload>, LedgerError>>()?;
+        let mut appended = Vec::with_capacity(events.len());
+        self.append_stream(key, events.iter().map(Ok), |a| appended.push(a))?;
+        Ok(appended)
+    }
 
-        let head = self.head()?;
+    /// Appends a batch of any size as it is read: events are checked, sealed, chained and
+    /// written in chunks, each entry passed to `landed` as it is written, and the whole batch is
+    /// committed at once at the end (or, on any error, none of it is).
+    pub fn append_stream<E: Borrow<EventInput> + Sync>(
+        &self,
+        key: &SecretKey,
+        events: impl IntoIterator<Item = Result<E, InputError>>,
+        mut landed: impl FnMut(Appended),
+    ) -> Result<(), LedgerError> {
+        let state = self.state()?;
+        let head = self.log.head();
         let first_seq = match head {
             None => 0,
             Some(head) => head.seq.checked_add(1).ok_or(LedgerError::Damaged {
@@ -260,70 +467,104 @@ impl<S: Store> Ledger<S> {
                 reason: "the last entry has the highest seq there can be".into(),
             })?,
         };
+        let mut appender = self.log.appender()?;
         let author = key.public();
-        let stored = StateReader(&self.store);
+        let stored = StateReader(&*state);
         let mut rules = RuleState::new(&stored);
-        for (i, (payload, event)) in payloads.iter().zip(events).enumerate() {
-            rules
-                .admit(first_seq + i as u64, &author, payload)
-                .map_err(|e| match e {
-                    AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
-                        if seq >= first_seq =>
-                    {
-                        let earlier = &events[(seq - first_seq) as usize];
-                        Self::rejection(
-                            event,
-                            Refusal::DuplicateInBatch {
-                                id,
-                                line: earlier.line,
-                            },
-                        )
-                    }
-                    AdmitError::Violation(v) => Self::rejection(event, Refusal::Rule(v)),
-                    AdmitError::Lookup(e) => e.into(),
-                    AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
-                })?;
-        }
-        let changes = rules.changes;
-
         let claimed_at = Timestamp::now();
-        let statements: Vec<Statement> = checked
-            .iter()
-            .zip(events)
-            .map(|(item, event)| Statement {
-                event_type: item.event_type.name().to_string(),
-                schema_version: item.event_type.current_schema_version(),
-                author,
-                claimed_at,
-                payload: event.payload.clone(),
-            })
-            .collect();
-        let encoded: Vec<Vec<u8>> = statements.par_iter().map(Statement::encode).collect();
-        let seals = seal_all(key, &encoded);
-
         // The ledger's clock never runs backwards, even if the machine's does.
         let recorded_at = Timestamp(claimed_at.0.max(head.map_or(i64::MIN, |h| h.recorded_at)));
         let mut prev = head.map_or(ZERO_HASH, |h| h.hash);
-        let mut stored_entries = Vec::with_capacity(events.len());
-        let mut appended = Vec::with_capacity(events.len());
-        for (i, ((statement, statement_bytes), seal)) in
-            statements.into_iter().zip(encoded).zip(seals).enumerate()
-        {
-            let seq = first_seq + i as u64;
-            let bytes =
-                Entry::new(seq, recorded_at, prev, statement, statement_bytes, seal).encode();
-            prev = entry_hash(&bytes);
-            appended.push(Appended { seq, hash: prev });
-            stored_entries.push((seq, bytes));
+        // The input line of each event of the batch, to name the first of two duplicates.
+        let mut lines: Vec<Option<usize>> = Vec::new();
+        let mut events = events.into_iter();
+        loop {
+            let chunk = events
+                .by_ref()
+                .take(APPEND_CHUNK)
+                .collect::<Result<Vec<E>, InputError>>()?;
+            if chunk.is_empty() {
+                break;
+            }
+            let chunk_first = appender.next_seq();
+            let schemas = &self.schemas;
+            let checked = chunk
+                .par_iter()
+                .map(|event| {
+                    let event = event.borrow();
+                    Self::check(schemas, event).map_err(|refusal| Self::rejection(event, refusal))
+                })
+                .collect::<Result<Vec<Checked>, LedgerError>>()?;
+            let typed = checked
+                .par_iter()
+                .zip(&chunk)
+                .map(|(checked, event)| {
+                    let payload = Payload::from_value(checked.event_type, &checked.payload)
+                        .map_err(|e| Self::rejection(event.borrow(), Refusal::Payload(e)))?;
+                    Ok((checked.event_type, payload))
+                })
+                .collect::<Result<Vec<(EventType, Payload)>, LedgerError>>()?;
+            for (i, ((_, payload), event)) in typed.iter().zip(&chunk).enumerate() {
+                let event = event.borrow();
+                lines.push(event.line);
+                rules
+                    .admit(chunk_first + i as u64, &author, payload)
+                    .map_err(|e| match e {
+                        AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
+                            if seq >= first_seq =>
+                        {
+                            let line = lines[usize::try_from(seq - first_seq).unwrap_or(0)];
+                            Self::rejection(event, Refusal::DuplicateInBatch { id, line })
+                        }
+                        AdmitError::Violation(v) => Self::rejection(event, Refusal::Rule(v)),
+                        AdmitError::Lookup(e) => e.into(),
+                        AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
+                    })?;
+            }
+            let statements: Vec<Statement> = typed
+                .iter()
+                .zip(&chunk)
+                .map(|((event_type, _), event)| Statement {
+                    event_type: event_type.name().to_string(),
+                    schema_version: event_type.current_schema_version(),
+                    author,
+                    claimed_at,
+                    payload: event.borrow().payload.clone(),
+                })
+                .collect();
+            drop(typed);
+            let encoded: Vec<Vec<u8>> = statements.par_iter().map(Statement::encode).collect();
+            let seals = seal_all(key, &encoded);
+            for (i, ((statement, statement_bytes), seal)) in
+                statements.into_iter().zip(encoded).zip(seals).enumerate()
+            {
+                let seq = chunk_first + i as u64;
+                let bytes =
+                    Entry::new(seq, recorded_at, prev, statement, statement_bytes, seal).encode();
+                prev = entry_hash(&bytes);
+                appender.push(&bytes)?;
+                landed(Appended { seq, hash: prev });
+            }
+        }
+        let count = appender.next_seq() - first_seq;
+        if count == 0 {
+            return Err(LedgerError::EmptyBatch);
         }
         let new_head = Head {
-            seq: first_seq + events.len() as u64 - 1,
+            seq: first_seq + count - 1,
             hash: prev,
             recorded_at: recorded_at.0,
         };
-        self.store
-            .commit(&stored_entries, &state::writes(changes, &new_head))?;
-        Ok(appended)
+        appender.commit(new_head)?;
+        // Acknowledged from here on. Derived state follows; if this process dies first, the next
+        // writer catches it up from the log.
+        let keys_changed = !rules.changes.keys.is_empty();
+        state.write(&state::writes(rules.changes), &new_head)?;
+        drop(state);
+        if keys_changed || head.is_none() {
+            self.save_keys(&new_head)?;
+        }
+        Ok(())
     }
 
     /// Enrols a public key under a name and role (a `key.enrolled` statement by an admin).
@@ -350,7 +591,7 @@ impl<S: Store> Ledger<S> {
         name: &str,
         reason: &str,
     ) -> Result<Appended, LedgerError> {
-        let public = StateReader(&self.store)
+        let public = StateReader(&*self.state()?)
             .active_key_named(name)?
             .ok_or_else(|| LedgerError::NoSuchKey(name.to_string()))?;
         let public_key = public.to_string();
@@ -368,17 +609,67 @@ impl<S: Store> Ledger<S> {
         appended.into_iter().next().ok_or(LedgerError::EmptyBatch)
     }
 
-    /// Every key ever enrolled, in order of enrolment.
+    /// Every key ever enrolled, in order of enrolment. A writer reads its derived state; a reader
+    /// the keys file the writer leaves, checked against the log and brought up to its head.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, LedgerError> {
-        Ok(StateReader(&self.store).keys()?)
+        if self.writer.is_some() {
+            return Ok(StateReader(&*self.state()?).keys()?);
+        }
+        let Some(head) = self.log.head() else {
+            return Ok(Vec::new());
+        };
+        let saved = self.dir.as_deref().and_then(state::load_keys);
+        let (from, keys) = match saved {
+            Some((covered, keys))
+                if covered.seq <= head.seq
+                    && self.hash_at(covered.seq).ok().flatten() == Some(covered.hash) =>
+            {
+                (covered.seq + 1, keys)
+            }
+            _ => (0, Vec::new()),
+        };
+        let known = KnownKeys(keys);
+        let mut rules = RuleState::new(&known);
+        let mut changed = Vec::new();
+        for item in self.log.entries(from) {
+            let (seq, bytes) = item?;
+            let entry = EntryRef::decode(&bytes).map_err(|e| undecodable(seq, e))?;
+            let Some(event_type) = EventType::parse(entry.statement.event_type).filter(|t| {
+                matches!(
+                    t,
+                    EventType::LedgerGenesis | EventType::KeyEnrolled | EventType::KeyRevoked
+                )
+            }) else {
+                continue;
+            };
+            if let Ok(payload) = Payload::parse(event_type, entry.statement.payload) {
+                // What does not admit is verify's to report; the names shown are what admits.
+                let _ = rules.admit(seq, &entry.statement.author, &payload);
+            }
+        }
+        changed.extend(rules.changes.keys);
+        let mut keys = known.0;
+        for (public, record) in changed {
+            match keys.iter_mut().find(|k| k.public_key == public.0) {
+                Some(found) => *found = record,
+                None => keys.push(record),
+            }
+        }
+        keys.sort_by_key(|k| k.enrolled_seq);
+        Ok(keys)
     }
 
     /// The decoded entry at `seq` and its hash.
     pub fn entry(&self, seq: u64) -> Result<Option<(Entry, Hash)>, LedgerError> {
-        match self.store.entry(seq)? {
+        match self.log.entry(seq)? {
             None => Ok(None),
             Some(bytes) => decode_stored(seq, &bytes).map(Some),
         }
+    }
+
+    /// The canonical bytes of the entry at `seq`.
+    pub fn entry_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.log.entry(seq)?.map(crate::log::StoredBytes::into_vec))
     }
 
     /// Decoded entries in seq order from `from`, each with its hash.
@@ -386,7 +677,7 @@ impl<S: Store> Ledger<S> {
         &self,
         from: u64,
     ) -> impl Iterator<Item = Result<(Entry, Hash), LedgerError>> + '_ {
-        self.store.entries(from).map(|item| {
+        self.log.entries(from).map(|item| {
             let (seq, bytes) = item?;
             decode_stored(seq, &bytes)
         })
@@ -413,50 +704,60 @@ impl<S: Store> Ledger<S> {
         &self,
         on_problem: impl FnMut(&Problem) -> std::ops::ControlFlow<()>,
     ) -> Result<Report, LedgerError> {
-        // The head record only adds problems (a shortened log); one that does not read is none.
-        let recorded_head = StateReader(&self.store).head().ok().flatten();
         Ok(verify::verify(
-            &self.store,
+            self.log.entries(0),
             &self.schemas,
-            recorded_head.map(|h| (h.seq, h.hash)),
+            self.log.head(),
             on_problem,
         )?)
     }
 
     /// Rebuilds all derived state from the log: audits it from seq 0 as `verify` does and, if
-    /// it finds no problem, replaces the stored state (and the head record) with the rule state
-    /// the audit folded, in one write. A log with any problem is refused with the first one,
-    /// among them a log that no longer ends where the head record says, so that a rebuild never
-    /// hides entries removed or changed at the end.
+    /// it finds no problem, replaces the stored state with the rule state the audit folded. A
+    /// log with any problem is refused with the first one.
     pub fn reindex(&self) -> Result<Reindexed, LedgerError> {
-        let recorded_head = StateReader(&self.store).head().ok().flatten();
+        let mut state = self.state()?;
         let mut first_problem = None;
-        let (report, changes) = verify::audit(
-            &self.store,
-            &self.schemas,
-            recorded_head.map(|h| (h.seq, h.hash)),
-            |problem| {
+        let head = self.log.head();
+        let (report, changes) =
+            verify::audit(self.log.entries(0), &self.schemas, head, |problem| {
                 first_problem = Some(problem.clone());
                 std::ops::ControlFlow::Break(())
-            },
-        )?;
+            })?;
         if let Some(Problem { seq, reason }) = first_problem {
             return Err(LedgerError::Damaged { seq, reason });
         }
-        // A log that audits clean has its genesis at least.
-        let Some((last_seq, last_bytes)) = self.store.last_entry()? else {
-            return Err(LedgerError::Damaged {
-                seq: 0,
-                reason: "the log is empty: there is no genesis entry".into(),
-            });
-        };
-        let head = stored_head(last_seq, &last_bytes)?;
-        self.store.replace_state(&state::writes(changes, &head))?;
+        state.clear()?;
+        if let Some(head) = head {
+            state.write(&state::writes(changes), &head)?;
+            drop(state);
+            self.save_keys(&head)?;
+        }
         Ok(Reindexed {
             entries: report.entries,
             keys: report.keys,
             incidents: report.incidents,
         })
+    }
+}
+
+/// Key records known before a fold (a reader's saved copy); no incidents.
+struct KnownKeys(Vec<KeyRecord>);
+
+impl StateLookup for KnownKeys {
+    type Error = std::convert::Infallible;
+    fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, Self::Error> {
+        Ok(self.0.iter().find(|k| k.public_key == key.0).cloned())
+    }
+    fn active_key_named(&self, name: &str) -> Result<Option<PublicKey>, Self::Error> {
+        Ok(self
+            .0
+            .iter()
+            .find(|k| k.name == name && k.revoked_seq.is_none())
+            .map(|k| PublicKey(k.public_key)))
+    }
+    fn incident(&self, _: &str) -> Result<Option<IncidentRecord>, Self::Error> {
+        Ok(None)
     }
 }
 
@@ -483,16 +784,6 @@ pub struct Reindexed {
     pub entries: u64,
     pub keys: usize,
     pub incidents: usize,
-}
-
-/// The head as the stored entry `bytes` at `seq` make it.
-fn stored_head(seq: u64, bytes: &[u8]) -> Result<Head, LedgerError> {
-    let entry = Entry::decode(bytes).map_err(|e| undecodable(seq, e))?;
-    Ok(Head {
-        seq,
-        hash: entry_hash(bytes),
-        recorded_at: entry.recorded_at.0,
-    })
 }
 
 fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {

@@ -2,8 +2,9 @@
 //!
 //! Data flows one way (README.md, "Code map"): input JSON is validated against its schema
 //! ([`schema`]), read as its typed [`payload`] by the [`rules`], wrapped in a signed
-//! [`statement`], sequenced and chained into an [`entry`] by the [`ledger`] façade, and stored
-//! through the narrow [`store`] trait with the derived [`state`] beside it; dataset releases come
+//! [`statement`], sequenced and chained into an [`entry`] by the [`ledger`] façade, and committed to the
+//! [`log`]'s files (behind the narrow [`log::LogFiles`] trait) with the derived [`state`] beside
+//! it; dataset releases come
 //! in through [`import`], which appends through the same façade. Everything else reads entries:
 //! [`verify`] audits them from their stored bytes and trusts nothing derived, [`projection`]
 //! folds them into views, and [`export`] writes those views out.
@@ -21,6 +22,8 @@ pub mod import;
 pub mod input;
 pub mod keys;
 pub mod ledger;
+pub mod lock;
+pub mod log;
 pub mod merkle;
 pub mod payload;
 pub mod projection;
@@ -28,7 +31,6 @@ pub mod rules;
 pub mod schema;
 pub mod state;
 pub mod statement;
-pub mod store;
 pub mod taxonomy;
 pub mod time;
 pub mod verify;

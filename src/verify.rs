@@ -10,12 +10,12 @@
 use crate::entry::{entry_hash, Entry, ZERO_HASH};
 use crate::event::EventType;
 use crate::keys::PublicKey;
+use crate::log::{Head, LogError, LogResult, StoredBytes};
 use crate::merkle::Hash;
 use crate::payload::{Payload, PayloadError};
 use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
 use crate::schema::{self, SchemaError, Schemas};
 use crate::statement::seal_message;
-use crate::store::{Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
 use crate::DecodeError;
 use rayon::prelude::*;
@@ -124,26 +124,28 @@ fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value),
 /// checked once.
 type SealKey = (PublicKey, u64, Hash, [u8; 64]);
 
-/// Audits the whole log. `recorded_head` is the store's head record, if any. Each problem goes
-/// to `on_problem` as it is found; when that answers `Break` (its reader has gone away), the
-/// audit stops at the end of the chunk it is in and the report covers the log up to there.
-pub fn verify<S: Store>(
-    store: &S,
+/// Audits the whole log: `entries` from seq 0 up to the log's durable `head`. A stretch of the
+/// log's files that cannot be read is a problem naming its seqs, and the audit goes on after it.
+/// Each problem goes to `on_problem` as it is found; when that answers `Break` (its reader has
+/// gone away), the audit stops at the end of the chunk it is in and the report covers the log up
+/// to there. Only an I/O error stops it otherwise.
+pub fn verify(
+    entries: impl Iterator<Item = LogResult<(u64, StoredBytes)>>,
     schemas: &Schemas,
-    recorded_head: Option<(u64, Hash)>,
+    head: Option<Head>,
     on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
-) -> Result<Report, StoreError> {
-    audit(store, schemas, recorded_head, on_problem).map(|(report, _)| report)
+) -> Result<Report, LogError> {
+    audit(entries, schemas, head, on_problem).map(|(report, _)| report)
 }
 
 /// [`verify`], also giving the rule state folded from the log: what derived state must hold when
 /// the audit found no problem (a rebuild of derived state is exactly this fold).
-pub(crate) fn audit<S: Store>(
-    store: &S,
+pub(crate) fn audit(
+    mut entries: impl Iterator<Item = LogResult<(u64, StoredBytes)>>,
     schemas: &Schemas,
-    recorded_head: Option<(u64, Hash)>,
+    head: Option<Head>,
     mut on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
-) -> Result<(Report, StateChanges), StoreError> {
+) -> Result<(Report, StateChanges), LogError> {
     let mut report = Report::default();
     let stopped = std::cell::Cell::new(false);
     let mut problem = |report: &mut Report, seq: u64, reason: String| {
@@ -156,11 +158,31 @@ pub(crate) fn audit<S: Store>(
     let mut expected_seq = 0u64;
     let mut prev_hash = ZERO_HASH;
     let mut prev_recorded_at = Timestamp(i64::MIN);
-    let mut entries = store.entries(0);
+    // After a stretch that cannot be read, the next entry's `prev` cannot be checked.
+    let mut prev_known = true;
+    let mut unreadable_at_end = false;
     loop {
-        let chunk: Vec<(u64, StoredBytes)> =
-            entries.by_ref().take(CHUNK).collect::<Result<_, _>>()?;
-        if chunk.is_empty() {
+        let mut chunk: Vec<(u64, StoredBytes)> = Vec::with_capacity(CHUNK);
+        let mut damaged = None;
+        for item in entries.by_ref() {
+            match item {
+                Ok(entry) => chunk.push(entry),
+                Err(LogError::Damaged {
+                    file,
+                    first,
+                    last,
+                    reason,
+                }) => {
+                    damaged = Some((file, first, last, reason));
+                    break;
+                }
+                Err(other) => return Err(other),
+            }
+            if chunk.len() == CHUNK {
+                break;
+            }
+        }
+        if chunk.is_empty() && damaged.is_none() {
             break;
         }
         let examined: Vec<Examined> = chunk
@@ -201,7 +223,7 @@ pub(crate) fn audit<S: Store>(
                     if entry.seq != seq {
                         problem(&mut report, seq, format!("the entry stored at seq {seq} says it is seq {}: entries were moved or swapped", entry.seq));
                     }
-                    if entry.prev != prev_hash {
+                    if prev_known && entry.prev != prev_hash {
                         let reason = if seq == 0 {
                             "the first entry's prev is not all zero".to_string()
                         } else {
@@ -251,23 +273,44 @@ pub(crate) fn audit<S: Store>(
                 }
             }
             prev_hash = item.hash;
+            prev_known = true;
+            unreadable_at_end = false;
             report.last_seq = Some(seq);
             report.last_hash = Some(item.hash);
             expected_seq = seq.saturating_add(1);
+        }
+        if let Some((file, first, last, reason)) = damaged {
+            let lost = crate::log::seqs(first, last);
+            problem(
+                &mut report,
+                first,
+                format!("{lost} cannot be read from {file}: {reason}"),
+            );
+            expected_seq = last.saturating_add(1);
+            prev_known = false;
+            unreadable_at_end = true;
         }
         if stopped.get() {
             return Ok((report, rules.changes));
         }
     }
 
-    if report.entries == 0 {
+    if report.entries == 0 && report.problems == 0 {
         problem(
             &mut report,
             0,
             "the log is empty: there is no genesis entry".into(),
         );
     }
-    if let Some((head_seq, head_hash)) = recorded_head {
+    if let (
+        Some(Head {
+            seq: head_seq,
+            hash: head_hash,
+            ..
+        }),
+        false,
+    ) = (head, unreadable_at_end)
+    {
         if report.last_seq != Some(head_seq) || report.last_hash != Some(head_hash) {
             let found = match (report.last_seq, report.last_hash) {
                 (Some(seq), Some(hash)) => format!("seq {seq} with hash {}", hex::encode(hash)),
@@ -277,7 +320,7 @@ pub(crate) fn audit<S: Store>(
                 &mut report,
                 head_seq,
                 format!(
-                    "the ledger last appended seq {head_seq} with hash {}, but the log now ends at {found}: entries at the end were removed or changed",
+                    "the log's head says it ends at seq {head_seq} with hash {}, but it ends at {found}: entries at the end were removed or changed",
                     hex::encode(head_hash)
                 ),
             );

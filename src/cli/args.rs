@@ -59,8 +59,14 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
 }
 
 impl Global {
+    /// Opens the ledger to write to it: the writer's lock, waiting up to --wait.
     pub fn open(&self) -> Result<Ledger> {
         Ok(Ledger::open(&self.ledger, self.wait)?)
+    }
+
+    /// Opens the ledger to read it: no lock, nothing written, a read-only copy will do.
+    pub fn open_read(&self) -> Result<Ledger> {
+        Ok(Ledger::open_read(&self.ledger)?)
     }
 
     /// Where the projections of this ledger keep their caches.

@@ -7,9 +7,10 @@ use ledger::export::ExportError;
 use ledger::import::ImportError;
 use ledger::keys::KeyError;
 use ledger::ledger::{LedgerError, Refusal};
+use ledger::lock::LockError;
+use ledger::log::LogError;
 use ledger::projection::ProjectionError;
 use ledger::rules::RuleViolation;
-use ledger::store::StoreError;
 use std::error::Error;
 
 /// The line `main` prints for a failed command: the error with its causes, and advice if any.
@@ -24,8 +25,11 @@ pub fn message(error: &anyhow::Error) -> String {
 
 /// Advice for one error, looking into the library errors it wraps.
 fn hint(error: &(dyn Error + 'static)) -> Option<String> {
-    if let Some(e) = error.downcast_ref::<StoreError>() {
-        return store(e);
+    if let Some(e) = error.downcast_ref::<LogError>() {
+        return log(e);
+    }
+    if let Some(e) = error.downcast_ref::<LockError>() {
+        return lock(e);
     }
     if let Some(e) = error.downcast_ref::<LedgerError>() {
         return ledger(e);
@@ -60,26 +64,35 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     None
 }
 
-fn store(error: &StoreError) -> Option<String> {
+fn log(error: &LogError) -> Option<String> {
     match error {
-        StoreError::NoLedger { .. } => {
-            Some("create one with `ledger init`, or point --ledger (or LEDGER_DIR) at one".into())
-        }
-        StoreError::NotEmpty { .. } => Some("choose a new or empty --ledger directory".into()),
-        StoreError::InUse { .. } => {
+        LogError::Damaged { .. } | LogError::Head { .. } => Some(
+            "run `ledger verify` for a full report, and restore the ledger from a backup you trust (`ledger restore`)".into(),
+        ),
+        LogError::Io { .. } => None,
+    }
+}
+
+fn lock(error: &LockError) -> Option<String> {
+    match error {
+        LockError::InUse { .. } => {
             Some("try again later, or let the command wait for it with --wait SECONDS".into())
         }
-        StoreError::MalformedKey { .. } => Some("run `ledger verify` for a full report".into()),
-        StoreError::Corrupted { .. } => {
-            Some("restore the ledger directory from a copy you trust".into())
-        }
-        StoreError::Io { .. } | StoreError::Database { .. } => None,
+        LockError::Io { .. } => None,
     }
 }
 
 fn ledger(error: &LedgerError) -> Option<String> {
     match error {
-        LedgerError::Store(e) => store(e),
+        LedgerError::NoLedger { .. } => {
+            Some("create one with `ledger init`, or point --ledger (or LEDGER_DIR) at one".into())
+        }
+        LedgerError::NotEmpty { .. } => Some("choose a new or empty --ledger directory".into()),
+        LedgerError::OldLayout { .. } => Some(
+            "run `ledger upgrade` once to move it to the current layout (it verifies the ledger before and after)".into(),
+        ),
+        LedgerError::Lock(e) => lock(e),
+        LedgerError::Log(e) => log(e),
         LedgerError::Rejected(rejection) => match &rejection.refusal {
             Refusal::Rule(e) => rule(e),
             Refusal::TooLarge(_) => {
@@ -94,7 +107,12 @@ fn ledger(error: &LedgerError) -> Option<String> {
             Some("run `ledger reindex` to rebuild it from the log, then `ledger verify`".into())
         }
         LedgerError::NoSuchKey(_) => Some("`ledger key list` shows the enrolled keys".into()),
-        LedgerError::Schemas(_) | LedgerError::EmptyBatch => None,
+        LedgerError::Schemas(_)
+        | LedgerError::EmptyBatch
+        | LedgerError::Io { .. }
+        | LedgerError::Db(_)
+        | LedgerError::Input(_)
+        | LedgerError::ReadOnly => None,
     }
 }
 

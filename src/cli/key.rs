@@ -86,7 +86,7 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
             print_appended(out, &[appended], &args.output)?;
         }
         Command::List(args) => {
-            let keys = global.open()?.keys()?;
+            let keys = global.open_read()?.keys()?;
             let table = Table {
                 name: "keys",
                 columns: &["name", "role", "public_key", "enrolled_seq", "revoked_seq"],

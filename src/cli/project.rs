@@ -87,7 +87,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
                 from: args.from,
                 to: args.to,
             };
-            let ledger = global.open()?;
+            let ledger = global.open_read()?;
             let mut projected = projection::project(
                 &ledger,
                 Some(&global.caches()),

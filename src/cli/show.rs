@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let ledger = global.open()?;
+    let ledger = global.open_read()?;
     let names = key_names(&ledger.keys()?);
     let Some((entry, hash)) = ledger.entry(args.seq)? else {
         bail!(

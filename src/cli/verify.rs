@@ -31,7 +31,7 @@ struct Summary<'a> {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let ledger = global.open()?;
+    let ledger = global.open_read()?;
     let mut listed = Vec::new();
     // A failed write (a reader that went away) stops the audit; the failure is reported then.
     let mut write_error: Option<io::Error> = None;

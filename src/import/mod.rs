@@ -26,11 +26,11 @@ use crate::event::EventType;
 use crate::input::EventInput;
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
+use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
 use crate::projection::incidents::{Incident, Incidents};
 use crate::projection::{current_state, CacheDir, ProjectionError};
 use crate::schema::{SchemaError, Schemas};
-use crate::store::Store;
 use crate::Ledger;
 use csv::{ByteRecord, StringRecord};
 use serde_json::{json, Map, Value};
@@ -122,8 +122,8 @@ const RELEASE_MAX_CHARS: usize = 200;
 /// Imports one release file of `dataset`, appending what it changes as one batch signed by `key`.
 /// `on_progress(bytes_read, total_bytes)` is called as rows are read. The incidents the release
 /// is diffed against are caught up from `caches` when given.
-pub fn import<S: Store>(
-    ledger: &Ledger<S>,
+pub fn import<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     key: &SecretKey,
     dataset: Dataset,
@@ -133,16 +133,16 @@ pub fn import<S: Store>(
 ) -> Result<ImportReport, ImportError> {
     match dataset {
         Dataset::Ucdp => {
-            import_layout::<ucdp::Ucdp, S>(ledger, caches, key, path, options, on_progress)
+            import_layout::<ucdp::Ucdp, F>(ledger, caches, key, path, options, on_progress)
         }
         Dataset::Acled => {
-            import_layout::<acled::Acled, S>(ledger, caches, key, path, options, on_progress)
+            import_layout::<acled::Acled, F>(ledger, caches, key, path, options, on_progress)
         }
     }
 }
 
-fn import_layout<L: Layout, S: Store>(
-    ledger: &Ledger<S>,
+fn import_layout<L: Layout, F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     key: &SecretKey,
     path: &Path,
@@ -163,7 +163,7 @@ fn import_layout<L: Layout, S: Store>(
         skip_invalid: options.skip_invalid,
     };
     let release = read::<L>(&context, file, total, on_progress)?;
-    let state = current_state::<Incidents, S>(ledger, caches)
+    let state = current_state::<Incidents, F>(ledger, caches)
         .map_err(|e| ImportError::Projection(Box::new(e)))?;
     let plan = plan::<L>(&release, &label, &held::<L>(&state.incidents));
 

@@ -5,7 +5,7 @@
 use super::ProjectionError;
 use crate::date::iso_date;
 use crate::ledger::Head;
-use crate::store::Store;
+use crate::log::LogFiles;
 use crate::time::Timestamp;
 use crate::Ledger;
 use chrono::{DateTime, NaiveTime};
@@ -57,9 +57,9 @@ impl std::str::FromStr for AsOf {
 
 impl AsOf {
     /// The last seq this cut keeps of a log that ends at `head`; `None` when it keeps nothing.
-    pub(super) fn last_seq<S: Store>(
+    pub(super) fn last_seq<F: LogFiles>(
         self,
-        ledger: &Ledger<S>,
+        ledger: &Ledger<F>,
         head: &Head,
     ) -> Result<Option<u64>, ProjectionError> {
         let time = match self {

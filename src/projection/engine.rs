@@ -12,8 +12,8 @@ use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Row, Table
 use crate::entry::entry_hash;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
+use crate::log::LogFiles;
 use crate::merkle::Hash;
-use crate::store::Store;
 use crate::time::Timestamp;
 use crate::Ledger;
 use foldhash::HashMap;
@@ -50,8 +50,8 @@ pub struct Projected {
 /// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
 /// log. With `caches`, each view resumes from its cache where `refresh` allows and the cache
 /// still matches the log, and views that reach the head are saved there again.
-pub fn project<S: Store>(
-    ledger: &Ledger<S>,
+pub fn project<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     views: &[&View],
     as_of: Option<AsOf>,
@@ -86,8 +86,8 @@ pub fn project<S: Store>(
 
 /// The current state of one view, caught up like [`project`] does, for code that needs more than
 /// its rows, such as an importer diffing a release against the incidents.
-pub fn current_state<P: Projection, S: Store>(
-    ledger: &Ledger<S>,
+pub fn current_state<P: Projection, F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
 ) -> Result<P::State, ProjectionError> {
     let mut folded = Folded::<Plain<P>>::default();
@@ -304,8 +304,8 @@ impl<F: Fold> Folding for Folded<F> {
 
 /// Folds `folds` up to `as_of`; a cache found damaged on the way is given up and every view
 /// folded again from seq 0.
-fn fold<S: Store>(
-    ledger: &Ledger<S>,
+fn fold<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     folds: &mut [&mut (dyn Folding + 'static)],
     as_of: Option<AsOf>,
@@ -321,14 +321,14 @@ fn fold<S: Store>(
     }
 }
 
-fn fold_once<S: Store>(
-    ledger: &Ledger<S>,
+fn fold_once<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     folds: &mut [&mut (dyn Folding + 'static)],
     as_of: Option<AsOf>,
     refresh: Refresh,
 ) -> Result<(Option<Covered>, Vec<u64>), ProjectionError> {
-    let head = ledger.head()?;
+    let head = ledger.head();
     let target = match (&head, as_of) {
         (None, _) => None,
         (Some(head), None) => Some(head.seq),
@@ -389,8 +389,8 @@ fn fold_once<S: Store>(
 /// Resumes `fold` from its cache if that can continue towards `target`: same version, covering
 /// no more than `target`, and covering an entry that is still in the log with the same hash.
 /// Returns the seq the fold continues from.
-fn resume<S: Store>(
-    ledger: &Ledger<S>,
+fn resume<F: LogFiles>(
+    ledger: &Ledger<F>,
     caches: &CacheDir,
     fold: &mut dyn Folding,
     target: u64,
@@ -404,7 +404,7 @@ fn resume<S: Store>(
         return Ok(None);
     }
     let still_in_log = ledger
-        .store()
+        .log()
         .entry(cover.seq)?
         .is_some_and(|bytes| entry_hash(&bytes) == cover.hash);
     if !still_in_log || !fold.resume(&commit, file) {
@@ -439,8 +439,8 @@ impl PayloadsRead {
 
 /// Feeds entries `from..=to` to every fold whose next seq they reach, moving `next` on. Each
 /// batch is read and digested on all cores while the batch before it is folded.
-fn fold_batches<S: Store>(
-    ledger: &Ledger<S>,
+fn fold_batches<F: LogFiles>(
+    ledger: &Ledger<F>,
     from: u64,
     to: u64,
     folds: &mut [&mut (dyn Folding + 'static)],
@@ -506,15 +506,15 @@ fn fold_batch(
 
 /// Entries `from..=to` as facts, with the payloads `payloads_read` wants parsed; a seq missing
 /// from the log is an error.
-fn read_facts<S: Store>(
-    ledger: &Ledger<S>,
+fn read_facts<F: LogFiles>(
+    ledger: &Ledger<F>,
     from: u64,
     to: u64,
     payloads_read: &PayloadsRead,
 ) -> Result<Vec<Fact>, ProjectionError> {
     let mut facts = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
     let mut expected = from;
-    for item in ledger.store().entries(from) {
+    for item in ledger.log().entries(from) {
         let (seq, bytes) = item?;
         if seq > to {
             break;

@@ -5,8 +5,8 @@
 use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::keys::PublicKey;
+use crate::log::StoredBytes;
 use crate::payload::{self, Payload};
-use crate::store::StoredBytes;
 use crate::time::Timestamp;
 use crate::verify::EntryProblem;
 use serde_json::{Map, Value};

@@ -167,8 +167,8 @@ impl From<LedgerError> for ProjectionError {
     }
 }
 
-impl From<crate::store::StoreError> for ProjectionError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl From<crate::log::LogError> for ProjectionError {
+    fn from(e: crate::log::LogError) -> Self {
         LedgerError::from(e).into()
     }
 }

@@ -1,39 +1,31 @@
 //! The derived state beside the log: what append needs to check the rules without rereading
-//! every entry (the head, each key's record, which key holds each name, each incident's
-//! status). This module owns its layout (docs/FORMAT.md, "Storage layout"), its encoding
-//! (bincode, fixed-width little-endian integers) and its typed reads and writes.
+//! every entry (each key's record, which key holds each name, each incident's status), and the
+//! seq and hash of the entry it covers up to. This module owns its layout (docs/FORMAT.md,
+//! "Derived state"), its encoding (bincode, fixed-width little-endian integers) and its typed
+//! reads and writes; [`db`] is where it lives.
 //!
-//! Derived state is never evidence of anything: verify does not read it (except the head, to
-//! report a shortened log), and it can always be rebuilt from the log
-//! ([`crate::Ledger::reindex`]). A record that does not decode or contradicts another is
-//! reported as damaged state, never trusted and never a panic.
+//! Derived state is never evidence of anything: verify does not read it, and it can always be
+//! rebuilt from the log ([`crate::Ledger::reindex`]). A record that does not decode or
+//! contradicts another is reported as damaged state, never trusted and never a panic.
+
+pub mod db;
 
 use crate::keys::PublicKey;
-use crate::merkle::Hash;
 use crate::rules::{IncidentRecord, Inconsistency, KeyRecord, StateChanges, StateLookup};
-use crate::store::{StateWrite, Store, StoreError};
+pub use db::{DbError, StateDb, StateWrite};
 
-/// The first byte of every derived-state key in the sled tree (entries start with `e`).
-pub const SLED_PREFIX: u8 = b's';
+pub use crate::log::Head;
 
-const HEAD: &[u8] = b"head";
+const COVERED: &[u8] = b"covered";
 const KEY_PREFIX: u8 = b'k';
 const NAME_PREFIX: u8 = b'n';
 const INCIDENT_PREFIX: u8 = b'i';
 
-/// The last entry: its seq, its hash and the ledger clock when it was recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Head {
-    pub seq: u64,
-    pub hash: Hash,
-    pub recorded_at: i64,
-}
-
 /// One derived-state record's key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StateKey<'a> {
-    /// The head record ([`Head`]).
-    Head,
+    /// The seq and hash of the last entry the state covers ([`Head`]).
+    Covered,
     /// A key's [`KeyRecord`], by the public key's 32 bytes.
     Key(&'a PublicKey),
     /// The public key (32 bytes) of the active key with this name; absent when none is.
@@ -43,10 +35,10 @@ pub enum StateKey<'a> {
 }
 
 impl StateKey<'_> {
-    /// The key as the [`Store`] keeps it, within the derived state.
+    /// The key as the database keeps it.
     pub fn bytes(&self) -> Vec<u8> {
         let (prefix, rest): (u8, &[u8]) = match self {
-            StateKey::Head => return HEAD.to_vec(),
+            StateKey::Covered => return COVERED.to_vec(),
             StateKey::Key(key) => (KEY_PREFIX, &key.0),
             StateKey::Name(name) => (NAME_PREFIX, name.as_bytes()),
             StateKey::Incident(id) => (INCIDENT_PREFIX, id.as_bytes()),
@@ -56,19 +48,6 @@ impl StateKey<'_> {
         bytes.extend_from_slice(rest);
         bytes
     }
-
-    /// The key in the sled tree: [`SLED_PREFIX`], then [`StateKey::bytes`].
-    pub fn sled_key(&self) -> Vec<u8> {
-        sled_key(&self.bytes())
-    }
-}
-
-/// The sled key of a derived-state key.
-pub fn sled_key(state_key: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(state_key.len() + 1);
-    key.push(SLED_PREFIX);
-    key.extend_from_slice(state_key);
-    key
 }
 
 /// A derived-state record that cannot be used.
@@ -87,7 +66,7 @@ pub enum DamagedState {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Db(#[from] DbError),
     #[error(transparent)]
     Damaged(#[from] DamagedState),
 }
@@ -111,7 +90,7 @@ fn decode<T: serde::de::DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T,
 fn describe(key: &[u8]) -> String {
     let text = |rest: &[u8]| String::from_utf8_lossy(rest).escape_debug().to_string();
     match key {
-        HEAD => "head".to_string(),
+        COVERED => "covered".to_string(),
         [KEY_PREFIX, rest @ ..] => match <[u8; 32]>::try_from(rest) {
             Ok(public) => format!("key {}", PublicKey(public)),
             Err(_) => format!("key {}", hex::encode(rest)),
@@ -122,28 +101,28 @@ fn describe(key: &[u8]) -> String {
     }
 }
 
-/// Typed reads of a store's derived state.
-pub struct StateReader<'a, S: Store>(pub &'a S);
+/// Typed reads of derived state.
+pub struct StateReader<'a>(pub &'a StateDb);
 
-impl<S: Store> StateReader<'_, S> {
+impl StateReader<'_> {
     fn get<T: serde::de::DeserializeOwned>(&self, key: StateKey) -> Result<Option<T>, StateError> {
         let key = key.bytes();
-        match self.0.state(&key)? {
+        match self.0.get(&key)? {
             None => Ok(None),
             Some(bytes) => Ok(Some(decode(&key, &bytes)?)),
         }
     }
 
-    /// The head record append keeps beside the log.
-    pub fn head(&self) -> Result<Option<Head>, StateError> {
-        self.get(StateKey::Head)
+    /// The seq and hash of the last entry the state covers.
+    pub fn covered(&self) -> Result<Option<Head>, StateError> {
+        self.get(StateKey::Covered)
     }
 
     /// Every key ever enrolled, in order of enrolment.
     pub fn keys(&self) -> Result<Vec<KeyRecord>, StateError> {
         let mut keys = self
             .0
-            .state_with_prefix(&[KEY_PREFIX])?
+            .with_prefix(&[KEY_PREFIX])?
             .into_iter()
             .map(|(key, bytes)| decode::<KeyRecord>(&key, &bytes))
             .collect::<Result<Vec<_>, _>>()?;
@@ -152,7 +131,7 @@ impl<S: Store> StateReader<'_, S> {
     }
 }
 
-impl<S: Store> StateLookup for StateReader<'_, S> {
+impl StateLookup for StateReader<'_> {
     type Error = StateError;
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, StateError> {
         self.get(StateKey::Key(key))
@@ -165,10 +144,34 @@ impl<S: Store> StateLookup for StateReader<'_, S> {
     }
 }
 
-/// The writes that store a fold's changes and the new head.
-pub fn writes(changes: StateChanges, head: &Head) -> Vec<StateWrite> {
+/// The file in a ledger directory that names its keys for readers, who never open the database:
+/// the key records as of the entry it covers (bincode of `(Head, Vec<KeyRecord>)`). Like the rest
+/// of derived state it is written by the writer after each append and never trusted: a reader
+/// uses it only if the log still has the entry it covers, and reads any later key events from
+/// the log itself.
+pub const KEYS_FILE: &str = "keys.derived";
+
+/// Saves the readers' copy of the keys (replaced whole, not synced: it is derived).
+pub fn save_keys(
+    ledger_dir: &std::path::Path,
+    covered: &Head,
+    keys: &[KeyRecord],
+) -> std::io::Result<()> {
+    let temp = ledger_dir.join(format!("{KEYS_FILE}.new"));
+    std::fs::write(&temp, encode(&(covered, keys)))?;
+    std::fs::rename(temp, ledger_dir.join(KEYS_FILE))
+}
+
+/// The readers' copy of the keys, if there is one that decodes.
+pub fn load_keys(ledger_dir: &std::path::Path) -> Option<(Head, Vec<KeyRecord>)> {
+    let bytes = std::fs::read(ledger_dir.join(KEYS_FILE)).ok()?;
+    bincode::deserialize(&bytes).ok()
+}
+
+/// The writes that store a fold's changes.
+pub fn writes(changes: StateChanges) -> Vec<StateWrite> {
     let mut writes =
-        Vec::with_capacity(changes.incidents.len() + changes.keys.len() + changes.names.len() + 1);
+        Vec::with_capacity(changes.incidents.len() + changes.keys.len() + changes.names.len());
     for (key, record) in changes.keys {
         writes.push((StateKey::Key(&key).bytes(), Some(encode(&record))));
     }
@@ -178,7 +181,6 @@ pub fn writes(changes: StateChanges, head: &Head) -> Vec<StateWrite> {
     for (id, record) in changes.incidents {
         writes.push((StateKey::Incident(&id).bytes(), Some(encode(&record))));
     }
-    writes.push((StateKey::Head.bytes(), Some(encode(head))));
     writes
 }
 
@@ -197,22 +199,22 @@ mod tests {
         expected.extend_from_slice(&[3; 32]);
         expected.extend_from_slice(&(-2i64).to_le_bytes());
         assert_eq!(encode(&head), expected);
-        assert_eq!(StateKey::Head.sled_key(), b"shead");
+        assert_eq!(StateKey::Covered.bytes(), b"covered");
     }
 
     #[test]
     fn keys_are_a_prefix_and_the_raw_name() {
         let key = PublicKey([9; 32]);
-        let mut expected = b"sk".to_vec();
+        let mut expected = b"k".to_vec();
         expected.extend_from_slice(&[9; 32]);
-        assert_eq!(StateKey::Key(&key).sled_key(), expected);
-        assert_eq!(StateKey::Name("inv").sled_key(), b"sninv");
-        assert_eq!(StateKey::Incident("x-1").sled_key(), b"six-1");
+        assert_eq!(StateKey::Key(&key).bytes(), expected);
+        assert_eq!(StateKey::Name("inv").bytes(), b"ninv");
+        assert_eq!(StateKey::Incident("x-1").bytes(), b"ix-1");
     }
 
     #[test]
     fn a_record_that_does_not_decode_is_damaged_state_naming_its_key() {
-        let err = decode::<Head>(b"head", b"\xff").unwrap_err();
-        assert!(err.to_string().contains("head"), "{err}");
+        let err = decode::<Head>(b"covered", b"\xff").unwrap_err();
+        assert!(err.to_string().contains("covered"), "{err}");
     }
 }

@@ -1,0 +1,259 @@
+//! [`LogFiles`] for tests: [`MemFiles`] keeps the log in memory and knows which of its bytes are
+//! durable, so that a test can "crash" it and open what a machine would find after a power cut;
+//! [`FaultyFiles`] wraps it and fails (an I/O error, a full disk, a panic) at a chosen operation,
+//! as redb's crash tests do.
+//!
+//! Nothing here is used by the `ledger` program itself.
+
+use super::files::LogFiles;
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+#[derive(Clone, Default)]
+struct MemSegment {
+    data: Vec<u8>,
+    /// What a crash leaves: `None` until the segment's creation was synced.
+    durable: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Default)]
+struct MemState {
+    head: Option<Vec<u8>>,
+    segments: BTreeMap<u64, MemSegment>,
+}
+
+/// A log's files in memory. Clones share the same files.
+#[derive(Clone, Default)]
+pub struct MemFiles {
+    state: Arc<Mutex<MemState>>,
+}
+
+impl MemFiles {
+    pub fn new() -> MemFiles {
+        MemFiles::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, MemState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The files as a power cut would leave them: only what was made durable.
+    pub fn after_crash(&self) -> MemFiles {
+        let state = self.state();
+        let segments = state
+            .segments
+            .iter()
+            .filter_map(|(n, s)| {
+                let durable = s.durable.clone()?;
+                Some((
+                    *n,
+                    MemSegment {
+                        data: durable.clone(),
+                        durable: Some(durable),
+                    },
+                ))
+            })
+            .collect();
+        MemFiles {
+            state: Arc::new(Mutex::new(MemState {
+                head: state.head.clone(),
+                segments,
+            })),
+        }
+    }
+
+    /// The files as a crash that happened to keep every write would leave them.
+    pub fn after_crash_keeping_writes(&self) -> MemFiles {
+        let mut state = self.state().clone();
+        for segment in state.segments.values_mut() {
+            segment.durable = Some(segment.data.clone());
+        }
+        MemFiles {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// A copy of segment `segment`'s bytes (for tests that damage or compare files).
+    pub fn segment(&self, segment: u64) -> Option<Vec<u8>> {
+        self.state().segments.get(&segment).map(|s| s.data.clone())
+    }
+
+    /// Replaces segment `segment`'s bytes, durably, behind the log's back.
+    pub fn set_segment(&self, segment: u64, bytes: Vec<u8>) {
+        self.state().segments.insert(
+            segment,
+            MemSegment {
+                durable: Some(bytes.clone()),
+                data: bytes,
+            },
+        );
+    }
+
+    /// Every segment and the head, for comparing two states of the files.
+    pub fn snapshot(&self) -> (Option<Vec<u8>>, Vec<(u64, Vec<u8>)>) {
+        let state = self.state();
+        let segments = state
+            .segments
+            .iter()
+            .map(|(n, s)| (*n, s.data.clone()))
+            .collect();
+        (state.head.clone(), segments)
+    }
+}
+
+impl LogFiles for MemFiles {
+    fn read_head(&self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.state().head.clone())
+    }
+
+    fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
+        self.state().head = Some(bytes.to_vec());
+        Ok(())
+    }
+
+    fn segment_len(&self, segment: u64) -> io::Result<Option<u64>> {
+        Ok(self
+            .state()
+            .segments
+            .get(&segment)
+            .map(|s| s.data.len() as u64))
+    }
+
+    fn read_at(&self, segment: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let state = self.state();
+        let Some(s) = state.segments.get(&segment) else {
+            return Ok(0);
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(s.data.len());
+        let n = buf.len().min(s.data.len() - start);
+        buf[..n].copy_from_slice(&s.data[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, segment: u64, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        let mut state = self.state();
+        let s = state.segments.entry(segment).or_default();
+        let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
+        if s.data.len() < start + bytes.len() {
+            s.data.resize(start + bytes.len(), 0);
+        }
+        s.data[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn sync(&self, segment: u64) -> io::Result<()> {
+        if let Some(s) = self.state().segments.get_mut(&segment) {
+            s.durable = Some(s.data.clone());
+        }
+        Ok(())
+    }
+
+    fn truncate(&self, segment: u64, len: u64) -> io::Result<()> {
+        if let Some(s) = self.state().segments.get_mut(&segment) {
+            s.data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            s.durable = Some(s.data.clone());
+        }
+        Ok(())
+    }
+
+    fn remove(&self, segment: u64) -> io::Result<()> {
+        self.state().segments.remove(&segment);
+        Ok(())
+    }
+
+    fn name(&self, segment: Option<u64>) -> String {
+        match segment {
+            Some(segment) => format!("memory segment {segment}"),
+            None => "memory head".to_string(),
+        }
+    }
+}
+
+/// What [`FaultyFiles`] does at its chosen operation.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// That operation fails with this error; the ones after it work.
+    Fail(io::ErrorKind),
+    /// The disk is full from that operation on: every later write fails too.
+    DiskFull,
+    /// That operation panics (as an allocation failure or a bug would).
+    Panic,
+}
+
+/// [`MemFiles`] that fail at the `at`-th changing operation (0-based; writes, syncs, truncations,
+/// removals and head replacements count).
+#[derive(Clone)]
+pub struct FaultyFiles {
+    pub files: MemFiles,
+    at: usize,
+    fault: Fault,
+    done: Arc<AtomicUsize>,
+}
+
+impl FaultyFiles {
+    pub fn new(files: MemFiles, at: usize, fault: Fault) -> FaultyFiles {
+        FaultyFiles {
+            files,
+            at,
+            fault,
+            done: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// How many changing operations were attempted so far.
+    pub fn operations(&self) -> usize {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    fn change(&self) -> io::Result<()> {
+        let n = self.done.fetch_add(1, Ordering::SeqCst);
+        match self.fault {
+            Fault::Fail(kind) if n == self.at => Err(io::Error::new(kind, "injected fault")),
+            Fault::DiskFull if n >= self.at => Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device (injected)",
+            )),
+            Fault::Panic if n == self.at => panic!("injected panic at operation {n}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl LogFiles for FaultyFiles {
+    fn read_head(&self) -> io::Result<Option<Vec<u8>>> {
+        self.files.read_head()
+    }
+    fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
+        self.change()?;
+        self.files.replace_head(bytes)
+    }
+    fn segment_len(&self, segment: u64) -> io::Result<Option<u64>> {
+        self.files.segment_len(segment)
+    }
+    fn read_at(&self, segment: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.files.read_at(segment, offset, buf)
+    }
+    fn write_at(&self, segment: u64, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.change()?;
+        self.files.write_at(segment, offset, bytes)
+    }
+    fn sync(&self, segment: u64) -> io::Result<()> {
+        self.change()?;
+        self.files.sync(segment)
+    }
+    fn truncate(&self, segment: u64, len: u64) -> io::Result<()> {
+        self.change()?;
+        self.files.truncate(segment, len)
+    }
+    fn remove(&self, segment: u64) -> io::Result<()> {
+        self.change()?;
+        self.files.remove(segment)
+    }
+    fn name(&self, segment: Option<u64>) -> String {
+        self.files.name(segment)
+    }
+}
