@@ -92,7 +92,7 @@ pub enum Command {
     Show(show::Args),
     /// Audit the whole ledger from its stored bytes.
     Verify(verify::Args),
-    /// Rebuild the ledger's derived state (keys, names, incidents, head) from the log.
+    /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
     /// Print a projection (a current view built from the log), or list them with --list.
     Project(project::Args),
