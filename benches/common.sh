@@ -64,13 +64,13 @@ new_ledger() {
 
 # Runs "$@" as a whole process under /usr/bin/time -v and sets `wall` (seconds, from bash's
 # microsecond clock, since time's own figure has 10 ms steps) and `peak_mb` (its "Maximum
-# resident set size"). The command's output is in $tmp/quiet.out.
+# resident set size" in MB). The command's output is in $tmp/quiet.out.
 measure() {
     local t0=$EPOCHREALTIME
     quiet /usr/bin/time -v -o "$tmp/time.out" "$@"
     local t1=$EPOCHREALTIME
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-    peak_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tmp/time.out")
+    peak_mb=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 * 1024 / 1e6 }' "$tmp/time.out")
 }
 
 # The entry count `ledger verify --format json` printed into $tmp/quiet.out.
@@ -88,20 +88,32 @@ median_of() {
     }'
 }
 
-# Prints PASS or FAIL for MEASURED OP LIMIT (OP is <= or >=), or "-" when nothing was measured.
-verdict() {
-    awk -v m="$1" -v op="$2" -v l="$3" 'BEGIN {
-        if (m == "-" || m == "n/a" || m == "") { print "-"; exit }
-        ok = (op == "<=") ? (m + 0 <= l + 0) : (m + 0 >= l + 0)
-        print ok ? "PASS" : "FAIL"
+# Prints A / B with two decimals, or "-" when either is missing.
+ratio() {
+    awk -v p="$1" -v l="$2" 'BEGIN {
+        if (p == "-" || l == "-" || l + 0 == 0) print "-"; else printf "%.2f\n", p / l
     }'
 }
 
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+# The head of a table of targets, and one row of it: NAME MEASURED OP LIMIT [UNIT], where OP is
+# <= or >=, judged PASS or FAIL, or "-" when nothing was measured.
+targets_header() { printf '%-50s %12s %12s  %s\n' target measured limit verdict; }
+target() {
+    local shown=$2 judged
+    judged=$(awk -v m="$2" -v op="$3" -v l="$4" 'BEGIN {
+        if (m == "-" || m == "n/a" || m == "") { print "-"; exit }
+        print ((op == "<=") ? (m + 0 <= l + 0) : (m + 0 >= l + 0)) ? "PASS" : "FAIL"
+    }')
+    [[ "$judged" == - ]] || shown=$2${5:-}
+    printf '%-50s %12s %12s  %s\n' "$1" "$shown" "$3 $4${5:-}" "$judged"
+}
+
+# MB are 10^6 bytes throughout, the unit of issue 10's targets.
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 # Bytes allocated on disk under PATH (0 when it does not exist).
 disk_bytes() { if [[ -e "$1" ]]; then du -sB1 "$1" | cut -f1; else echo 0; fi; }
 
-# Sets disk_log, disk_derived, disk_cache and disk_stored (MiB on disk) and stored_bytes for the
+# Sets disk_log, disk_derived, disk_cache and disk_stored (MB on disk) and stored_bytes for the
 # ledger at DIR. The log's canonical files are DIR/log/ in the segment-file layout and sled in
 # the earlier one, where sled holds the derived state too (disk_derived is then "-"). Stored
 # means everything but the caches (DIR/cache), which are conveniences rebuilt on demand.
@@ -109,13 +121,13 @@ disk_split() {
     local dir=$1 cache
     cache=$(disk_bytes "$dir/cache")
     stored_bytes=$(($(disk_bytes "$dir") - cache))
-    disk_cache=$(mib "$cache")
-    disk_stored=$(mib "$stored_bytes")
+    disk_cache=$(mb "$cache")
+    disk_stored=$(mb "$stored_bytes")
     if [[ -d "$dir/log" ]]; then
-        disk_log=$(mib "$(disk_bytes "$dir/log")")
-        disk_derived=$(mib "$(disk_bytes "$dir/sled")")
+        disk_log=$(mb "$(disk_bytes "$dir/log")")
+        disk_derived=$(mb "$(disk_bytes "$dir/sled")")
     else
-        disk_log=$(mib "$(disk_bytes "$dir/sled")")
+        disk_log=$(mb "$(disk_bytes "$dir/sled")")
         disk_derived=-
     fi
 }
@@ -130,9 +142,7 @@ canonical_bytes() {
 }
 
 # Prints STORED / CANONICAL bytes, or "n/a" when the canonical bytes are not known.
-disk_ratio() {
-    awk -v s="$1" -v c="$2" 'BEGIN { if (c == "n/a" || c + 0 == 0) print "n/a"; else printf "%.2f\n", s / c }'
-}
+disk_ratio() { if [[ "$2" == n/a ]]; then echo n/a; else ratio "$1" "$2"; fi; }
 
 # One line naming the machine and the time, for the head of a report.
 machine() {

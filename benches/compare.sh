@@ -76,7 +76,7 @@ corrections=$((n / 3))
 work_mb=$(awk -v b="$(wc -c <"$work")" 'BEGIN { printf "%.1f", b / 1e6 }')
 log "workload: $n incidents + $corrections corrections, $work_mb MB of NDJSON"
 
-# results.tsv: system, step, value (seconds, or MiB for memory and disk, or a plain ratio).
+# results.tsv: system, step, value (seconds, or MB for memory and disk, or a plain ratio).
 results="$tmp/results.tsv"
 : >"$results"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; }
@@ -105,12 +105,12 @@ run_ledger() {
     timed verify "$ledger" --ledger "$d" verify --format json
     entries=$(verified_entries)
     canonical=$(canonical_bytes "$d" "$entries")
-    [[ "$canonical" == n/a ]] || record ledger canonical "$(mib "$canonical")"
+    [[ "$canonical" == n/a ]] || record ledger canonical "$(mb "$canonical")"
     record ledger disk.ratio "$(disk_ratio "$stored" "$canonical")"
     timed project "$ledger" --ledger "$d" project regions --format csv --rebuild
     timed incidents "$ledger" --ledger "$d" project incidents --format csv --rebuild
     timed export "$ledger" --ledger "$d" export --dir "$tmp/export" --rebuild
-    record ledger disk.cache "$(mib "$(disk_bytes "$d/cache")")"
+    record ledger disk.cache "$(mb "$(disk_bytes "$d/cache")")"
     rm -rf "$d" "$d.keys" "$tmp/export"
 }
 
@@ -156,11 +156,6 @@ median() {
     awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k && $3 ~ /^[0-9.]+$/ { print $3 }' "$results" |
         median_of "${3:-%.3f}"
 }
-ratio() {
-    awk -v p="$1" -v l="$2" 'BEGIN {
-        if (p == "-" || l == "-" || l + 0 == 0) print "-"; else printf "%.2f\n", p / l
-    }'
-}
 
 systems=(ledger)
 ((run_pg)) && systems+=(pg_chain)
@@ -181,14 +176,14 @@ echo " py_eventsourcing has no verify)"
 printf 'ledger also: project incidents --rebuild %s s, export --dir --rebuild %s s\n' \
     "$(median ledger incidents)" "$(median ledger export)"
 echo
-printf 'ledger peak memory (MiB): append %s, verify %s, project regions %s, project incidents %s, export %s\n' \
+printf 'ledger peak memory (MB): append %s, verify %s, project regions %s, project incidents %s, export %s\n' \
     "$(median ledger append.mem %.0f)" "$(median ledger verify.mem %.0f)" "$(median ledger project.mem %.0f)" \
     "$(median ledger incidents.mem %.0f)" "$(median ledger export.mem %.0f)"
 derived=$(median ledger disk.derived %.1f)
 if [[ "$derived" == - ]]; then
-    printf 'ledger disk (MiB): log and derived state in sled %s (the earlier layout);' "$(median ledger disk.log %.1f)"
+    printf 'ledger disk (MB): log and derived state in sled %s (the earlier layout);' "$(median ledger disk.log %.1f)"
 else
-    printf 'ledger disk (MiB): log files %s, derived state %s;' "$(median ledger disk.log %.1f)" "$derived"
+    printf 'ledger disk (MB): log files %s, derived state %s;' "$(median ledger disk.log %.1f)" "$derived"
 fi
 printf ' caches %s after every view was rebuilt\n' "$(median ledger disk.cache %.1f)"
 canonical=$(median ledger canonical %.1f)
@@ -196,20 +191,14 @@ disk_ratio=$(median ledger disk.ratio %.2f)
 if [[ "$canonical" == - ]]; then
     canonical=n/a disk_ratio=n/a
 else
-    canonical="$canonical MiB"
+    canonical="$canonical MB"
 fi
-printf '  all but caches %s MiB; canonical entry bytes %s; ratio %s\n' \
+printf '  all but caches %s MB; canonical entry bytes %s; ratio %s\n' \
     "$(median ledger disk.stored %.1f)" "$canonical" "$disk_ratio"
 
 echo
 echo "issue 10's targets (ratio = peer median / ledger median; a peer that did not run gives -)"
-printf '%-40s %10s %10s  %s\n' target measured limit verdict
-# target NAME MEASURED OP LIMIT UNIT: one row of the table.
-target() {
-    local shown=$2 limit=$4
-    [[ "$2" == - || "$2" == n/a ]] || shown=$2$5
-    printf '%-40s %10s %10s  %s\n' "$1" "$shown" "$3 $4$5" "$(verdict "$2" "$3" "$limit")"
-}
+targets_header
 speedup() { ratio "$(median "$1" "$2")" "$(median ledger "$2")"; }
 target "append vs pg_chain" "$(speedup pg_chain append)" ">=" 1.5 x
 target "append vs py_eventsourcing" "$(speedup py_eventsourcing append)" ">=" 20 x
@@ -220,6 +209,6 @@ for step in append verify project incidents export; do
     name=$step
     [[ $step == project ]] && name="project regions"
     [[ $step == incidents ]] && name="project incidents"
-    target "peak memory, $name" "$(median ledger "$step.mem" %.0f)" "<=" 200 " MiB"
+    target "peak memory, $name" "$(median ledger "$step.mem" %.0f)" "<=" 200 " MB"
 done
 target "disk (caches apart) / canonical bytes" "$disk_ratio" "<=" 1.5 x
