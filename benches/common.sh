@@ -1,12 +1,22 @@
 # Shared by benches/compare.sh and benches/scale.sh (sourced, not run): the peers' workload,
 # the release build, a new ledger with an enrolled investigator, whole-process measurement and
-# the split of a ledger directory's disk use. Callers set `tmp` to their temporary directory and
-# `bench` to their name (for messages) before calling anything here.
+# the split of a ledger directory's disk use. Callers set `bench` to their name and `synopsis` to
+# their arguments before sourcing it, and call make_tmp before anything that writes.
 
 # Decimal points in EPOCHREALTIME and awk's output must not depend on the caller's locale.
 export LC_ALL=C
 
 log() { echo "$bench: $*" >&2; }
+usage() {
+    echo "usage: benches/$bench.sh $synopsis" >&2
+    exit 2
+}
+
+# Sets `tmp` to a new temporary directory, removed when the script exits however it exits.
+make_tmp() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/ledger-$bench.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+}
 
 # Runs "$@" with its output kept in $tmp/quiet.out, shown only if it fails.
 quiet() {

@@ -20,13 +20,9 @@
 # pg_chain.sh makes and removes its own /tmp/pgpeer.* directory.
 set -euo pipefail
 
-usage() {
-    echo "usage: benches/compare.sh N [--runs R] [--peers DIR]" >&2
-    exit 2
-}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=compare
+synopsis="N [--runs R] [--peers DIR]"
 # shellcheck source=benches/common.sh
 source "$root/benches/common.sh"
 n=""
@@ -42,8 +38,7 @@ while (($#)); do
 done
 [[ "$n" =~ ^[1-9][0-9]*$ && "$runs" =~ ^[1-9][0-9]*$ ]] || usage
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ledger-compare.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 
 # Which peers can run here; a missing one is named once and left out.
 run_pg=0

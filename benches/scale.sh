@@ -29,13 +29,9 @@
 # cargo target directory.
 set -euo pipefail
 
-usage() {
-    echo "usage: benches/scale.sh [--sizes LIST] [--batch LINES] [--one-batch LINES] [--runs R]" >&2
-    exit 2
-}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=scale
+synopsis="[--sizes LIST] [--batch LINES] [--one-batch LINES] [--runs R]"
 # shellcheck source=benches/common.sh
 source "$root/benches/common.sh"
 sizes=100000,1000000
@@ -55,8 +51,7 @@ done
     "$one_batch" =~ ^[0-9]+$ && "$runs" =~ ^[1-9][0-9]*$ ]] || usage
 mapfile -t sizes < <(tr , '\n' <<<"$sizes" | sort -n -u)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ledger-scale.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 
 # The sled layout takes some 2.4 KB of disk per entry of this workload; a batch file some 450 B
 # a line. Warn rather than refuse: the estimate is rough, and the segment layout is smaller.
