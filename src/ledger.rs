@@ -13,7 +13,7 @@ use crate::keys::{PublicKey, SecretKey};
 use crate::merkle::Hash;
 use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
 use crate::rules::{AdmitError, KeyRecord, RuleState, RuleViolation, StateLookup};
-use crate::schema::{self, SchemaError, Schemas};
+use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::state::{self, DamagedState, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES};
 use crate::store::{SledStore, Store, StoreError};
@@ -21,7 +21,6 @@ use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -124,12 +123,6 @@ pub struct Appended {
     pub hash: Hash,
 }
 
-/// A parsed, schema-valid event ready for the rules.
-struct Checked {
-    event_type: EventType,
-    payload: Value,
-}
-
 pub struct Ledger<S: Store = SledStore> {
     store: S,
     schemas: Schemas,
@@ -196,18 +189,19 @@ impl<S: Store> Ledger<S> {
         }))
     }
 
-    fn check(schemas: &Schemas, event: &EventInput) -> Result<Checked, Refusal> {
+    fn check<'e>(schemas: &Schemas, event: &'e EventInput) -> Result<Payload<'e>, Refusal> {
         let event_type = EventType::parse(&event.event_type)
             .ok_or_else(|| Refusal::UnknownType(event.event_type.clone()))?;
         if event.payload.len() > MAX_PAYLOAD_BYTES {
             return Err(Refusal::TooLarge(event.payload.len()));
         }
-        let payload = schema::parse_payload(&event.payload).map_err(Refusal::Json)?;
-        schemas.validate(event_type, event_type.current_schema_version(), &payload)?;
-        Ok(Checked {
-            event_type,
-            payload,
-        })
+        schemas
+            .check(event_type, event_type.current_schema_version(), &event.payload)
+            .map_err(|refusal| match refusal {
+                PayloadRefusal::Json(e) => Refusal::Json(e),
+                PayloadRefusal::Schema(e) => Refusal::Schema(e),
+                PayloadRefusal::Payload(e) => Refusal::Payload(e),
+            })
     }
 
     /// The last entry as stored, checked against the head record append keeps beside it.
@@ -236,21 +230,20 @@ impl<S: Store> Ledger<S> {
             return Err(LedgerError::EmptyBatch);
         }
         let schemas = &self.schemas;
-        let checked: Vec<Result<Checked, Refusal>> =
+        let mut checked: Vec<Result<Payload, Refusal>> =
             events.par_iter().map(|e| Self::check(schemas, e)).collect();
-        let checked = checked
-            .into_iter()
-            .zip(events)
-            .map(|(result, event)| result.map_err(|refusal| Self::rejection(event, refusal)))
-            .collect::<Result<Vec<Checked>, LedgerError>>()?;
-        let payloads = checked
-            .par_iter()
-            .zip(events)
-            .map(|(item, event)| {
-                Payload::from_value(item.event_type, &item.payload)
-                    .map_err(|e| Self::rejection(event, Refusal::Payload(e)))
-            })
-            .collect::<Result<Vec<Payload>, LedgerError>>()?;
+        // A payload that keeps its schema but not its type is named only when no event of the
+        // batch breaks a schema, as when the whole batch was validated before any was typed.
+        let refused = checked
+            .iter()
+            .position(|r| matches!(r, Err(refusal) if !matches!(refusal, Refusal::Payload(_))))
+            .or_else(|| checked.iter().position(Result::is_err));
+        if let Some(i) = refused {
+            if let Err(refusal) = checked.swap_remove(i) {
+                return Err(Self::rejection(&events[i], refusal));
+            }
+        }
+        let payloads: Vec<Payload> = checked.into_iter().flatten().collect();
 
         let head = self.head()?;
         let first_seq = match head {
@@ -287,12 +280,12 @@ impl<S: Store> Ledger<S> {
         let changes = rules.changes;
 
         let claimed_at = Timestamp::now();
-        let statements: Vec<Statement> = checked
+        let statements: Vec<Statement> = payloads
             .iter()
             .zip(events)
-            .map(|(item, event)| Statement {
-                event_type: item.event_type.name().to_string(),
-                schema_version: item.event_type.current_schema_version(),
+            .map(|(payload, event)| Statement {
+                event_type: payload.event_type().name().to_string(),
+                schema_version: payload.event_type().current_schema_version(),
                 author,
                 claimed_at,
                 payload: event.payload.clone(),

@@ -2,9 +2,16 @@
 //! validation with field-level messages. One schema per event type and version.
 //!
 //! It validates one payload at a time and knows nothing of storage, keys or rules between
-//! entries (those are [`crate::rules`]).
+//! entries (those are [`crate::rules`]). The incident event types, nearly every entry of a large
+//! log, are checked by hand on their typed payload first ([`Schemas::check`]); the compiled
+//! validator decides, and words the message, whenever the hand check is not sure.
 
 use crate::event::EventType;
+use crate::payload::{
+    IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload,
+    PayloadError, SourceDataset,
+};
+use crate::taxonomy;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use serde_json::Value;
@@ -171,6 +178,18 @@ pub enum SchemaError {
     Violation(#[from] SchemaViolation),
 }
 
+/// Why payload bytes are not a payload of their event type: each cause as the step that finds
+/// it says it ([`parse_payload`], [`Schemas::validate`], [`Payload::from_value`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadRefusal {
+    #[error("the payload is not valid JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("the payload breaks its schema")]
+    Schema(#[source] SchemaError),
+    #[error("the payload does not fit its type")]
+    Payload(#[source] PayloadError),
+}
+
 /// Compiled validators; built once and shared (validation is thread-safe).
 pub struct Schemas {
     validators: HashMap<(EventType, u16), Validator>,
@@ -192,6 +211,37 @@ impl Schemas {
             validators.insert((event_type, version), validator);
         }
         Ok(Schemas { validators })
+    }
+
+    /// Reads payload bytes as a payload of `event_type` that keeps its schema: parsed once, and
+    /// typed without building a JSON tree when the hand check accepts it. The verdict and every
+    /// message are those of [`parse_payload`], then [`Schemas::validate`], then
+    /// [`Payload::from_value`].
+    pub fn check<'p>(
+        &self,
+        event_type: EventType,
+        version: u16,
+        bytes: &'p [u8],
+    ) -> Result<Payload<'p>, PayloadRefusal> {
+        if version == 1 && HAND_CHECKED.contains(&event_type) {
+            if let Ok(payload) = Payload::parse(event_type, bytes) {
+                if hand_checked(&payload) {
+                    return Ok(payload);
+                }
+            }
+        }
+        let value = parse_payload(bytes).map_err(PayloadRefusal::Json)?;
+        self.validate(event_type, version, &value)
+            .map_err(PayloadRefusal::Schema)?;
+        // Bytes and their parsed tree read alike (payload's tests check it); the tree's error is
+        // the one the message has always quoted.
+        Payload::parse(event_type, bytes).map_err(|from_bytes| {
+            PayloadRefusal::Payload(
+                Payload::from_value(event_type, &value)
+                    .err()
+                    .unwrap_or(from_bytes),
+            )
+        })
     }
 
     /// Validates a payload, reporting the first problem found.
@@ -239,6 +289,165 @@ impl Schemas {
             }
         }
     }
+}
+
+/// The event types (at schema version 1) that [`hand_checked`] knows.
+const HAND_CHECKED: [EventType; 3] = [
+    EventType::IncidentReported,
+    EventType::IncidentCorrected,
+    EventType::IncidentRetracted,
+];
+
+/// Whether a typed payload of a [`HAND_CHECKED`] type keeps its version 1 schema, checked field
+/// by field with the schema's bounds. It only ever says yes where the compiled validator does:
+/// what it cannot be sure of (an id with non-ASCII characters, any other event type) is a no, and
+/// the validator decides. Typing has already refused unknown and repeated fields, nulls where the
+/// schema has none, arrays for objects, and numbers of the wrong kind.
+fn hand_checked(payload: &Payload) -> bool {
+    match payload {
+        Payload::IncidentReported(report) => reported_keeps_schema(report),
+        Payload::IncidentCorrected(correction) => corrected_keeps_schema(correction),
+        Payload::IncidentRetracted(IncidentRetracted {
+            incident_id,
+            reason,
+        }) => incident_id_keeps_schema(incident_id) && chars_within(reason, 1, 5000),
+        _ => false,
+    }
+}
+
+fn reported_keeps_schema(p: &IncidentReported) -> bool {
+    incident_id_keeps_schema(&p.incident_id)
+        && date_keeps_schema(&p.event_date)
+        && taxonomy::sub_event_types(&p.event_type).is_some()
+        // The schema's allOf: a sub-event type must be one of its event type's.
+        && p.sub_event_type
+            .as_deref()
+            .is_none_or(|sub| taxonomy::belongs(&p.event_type, sub))
+        && chars_within(&p.actor1, 1, 200)
+        && p.actor2.as_deref().is_none_or(short_text)
+        && p.assoc_actor_1.as_deref().is_none_or(long_text)
+        && [&p.country, &p.admin1, &p.admin2, &p.admin3, &p.location]
+            .into_iter()
+            .all(|t| t.as_deref().is_none_or(short_text))
+        && p.latitude.is_none_or(latitude_keeps_schema)
+        && p.longitude.is_none_or(longitude_keeps_schema)
+        && p.sources.as_deref().is_none_or(sources_keep_schema)
+        && p.notes.as_deref().is_none_or(notes_keep_schema)
+        && p.source_dataset.as_ref().is_none_or(dataset_keeps_schema)
+}
+
+fn corrected_keeps_schema(p: &IncidentCorrected) -> bool {
+    let c: &IncidentChanges = &p.changes;
+    // A nullable field's null always keeps its schema.
+    fn cleared_or<T: ?Sized>(value: Option<&T>, keeps: impl Fn(&T) -> bool) -> bool {
+        value.is_none_or(keeps)
+    }
+    incident_id_keeps_schema(&p.incident_id)
+        && chars_within(&p.reason, 1, 5000)
+        && *c != IncidentChanges::default()
+        && c.event_date.as_deref().is_none_or(date_keeps_schema)
+        && c.event_type
+            .as_deref()
+            .is_none_or(|t| taxonomy::sub_event_types(t).is_some())
+        && c.sub_event_type.iter().all(|sub| {
+            cleared_or(sub.as_deref(), |sub| {
+                taxonomy::EVENT_TYPES
+                    .iter()
+                    .any(|(_, subs)| subs.contains(&sub))
+            })
+        })
+        && c.actor1.as_deref().is_none_or(short_text)
+        && c.actor2.iter().all(|t| cleared_or(t.as_deref(), short_text))
+        && c.assoc_actor_1
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), long_text))
+        && [&c.country, &c.admin1, &c.admin2, &c.admin3, &c.location]
+            .into_iter()
+            .flatten()
+            .all(|t| cleared_or(t.as_deref(), short_text))
+        && c.latitude
+            .iter()
+            .all(|v| cleared_or(v.as_ref(), |v| latitude_keeps_schema(*v)))
+        && c.longitude
+            .iter()
+            .all(|v| cleared_or(v.as_ref(), |v| longitude_keeps_schema(*v)))
+        && c.sources
+            .iter()
+            .all(|s| cleared_or(s.as_deref(), sources_keep_schema))
+        && c.notes
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), notes_keep_schema))
+        && c.source_dataset
+            .iter()
+            .all(|d| cleared_or(d.as_ref(), dataset_keeps_schema))
+}
+
+/// `^[^\s]{1,128}$`, for ids of printable ASCII (which no regex dialect counts as space).
+fn incident_id_keeps_schema(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `format: date` (RFC 3339 full-date) and the pattern `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`.
+fn date_keeps_schema(date: &str) -> bool {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *date.as_bytes() else {
+        return false;
+    };
+    let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |ds: &[u8]| ds.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let (year, month, day) = (
+        number(&digits[..4]),
+        number(&digits[4..6]),
+        number(&digits[6..]),
+    );
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// `minLength`/`maxLength`, which count code points.
+fn chars_within(text: &str, min: usize, max: usize) -> bool {
+    // UTF-8 spends 1 to 4 bytes on a code point, so the byte length alone settles most strings.
+    (min <= text.len().div_ceil(4) && text.len() <= max)
+        || (min..=max).contains(&text.chars().count())
+}
+
+/// actor2, country, admin1 to admin3 and location: 1 to 200 characters.
+fn short_text(text: &str) -> bool {
+    chars_within(text, 1, 200)
+}
+
+/// assoc_actor_1: 1 to 1000 characters.
+fn long_text(text: &str) -> bool {
+    chars_within(text, 1, 1000)
+}
+
+fn notes_keep_schema(notes: &str) -> bool {
+    chars_within(notes, 0, 20000)
+}
+
+fn sources_keep_schema(sources: &[std::borrow::Cow<str>]) -> bool {
+    sources.iter().all(|s| chars_within(s, 1, 1000))
+}
+
+fn dataset_keeps_schema(d: &SourceDataset) -> bool {
+    [&d.name, &d.release, &d.id].into_iter().all(|t| short_text(t))
+}
+
+fn latitude_keeps_schema(v: f64) -> bool {
+    (-90.0..=90.0).contains(&v)
+}
+
+fn longitude_keeps_schema(v: f64) -> bool {
+    (-180.0..=180.0).contains(&v)
 }
 
 /// Messages quote the offending value; a long value would bury the message itself.

@@ -7,19 +7,18 @@
 //! projection as evidence: the only derived thing it reads is the head record, and only to
 //! report more (a log shortened at its end), never to accept less.
 
-use crate::entry::{entry_hash, Entry, ZERO_HASH};
+use crate::entry::{entry_hash, EntryRef, ZERO_HASH};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::merkle::Hash;
 use crate::payload::{Payload, PayloadError};
 use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
-use crate::schema::{self, SchemaError, Schemas};
+use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::statement::seal_message;
 use crate::store::{Store, StoreError, StoredBytes};
 use crate::time::Timestamp;
 use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
@@ -80,24 +79,21 @@ impl Report {
     }
 }
 
-/// What can be checked of one entry without looking at any other.
-struct Examined {
+/// What can be checked of one entry without looking at any other, borrowing from its bytes.
+struct Examined<'a> {
     stored_seq: u64,
     hash: Hash,
-    entry: Result<Entry, DecodeError>,
+    entry: Result<EntryRef<'a>, DecodeError>,
     batch_root: Option<Hash>,
-    payload: Result<(EventType, Value), EntryProblem>,
+    payload: Result<Payload<'a>, EntryProblem>,
 }
 
-fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
+fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8]) -> Examined<'a> {
     let hash = entry_hash(bytes);
-    let entry = Entry::decode(bytes);
+    let entry = EntryRef::decode(bytes);
     let (batch_root, payload) = match &entry {
         Err(e) => (None, Err(EntryProblem::Undecodable(e.clone()))),
-        Ok(entry) => (
-            entry.seal.root(&entry.statement_bytes),
-            check_payload(schemas, entry),
-        ),
+        Ok(entry) => (entry.batch_root(), check_payload(schemas, entry)),
     };
     Examined {
         stored_seq,
@@ -108,16 +104,18 @@ fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
     }
 }
 
-/// An entry's event type and its payload, parsed and checked against its schema.
-fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value), EntryProblem> {
+/// An entry's payload, parsed once, checked against its schema and typed.
+fn check_payload<'a>(schemas: &Schemas, entry: &EntryRef<'a>) -> Result<Payload<'a>, EntryProblem> {
     let statement = &entry.statement;
-    let event_type = EventType::parse(&statement.event_type)
-        .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.clone()))?;
-    let payload = schema::parse_payload(&statement.payload).map_err(EntryProblem::Json)?;
+    let event_type = EventType::parse(statement.event_type)
+        .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.to_string()))?;
     schemas
-        .validate(event_type, statement.schema_version, &payload)
-        .map_err(|e| EntryProblem::Schema(event_type, e))?;
-    Ok((event_type, payload))
+        .check(event_type, statement.schema_version, statement.payload)
+        .map_err(|refusal| match refusal {
+            PayloadRefusal::Json(e) => EntryProblem::Json(e),
+            PayloadRefusal::Schema(e) => EntryProblem::Schema(event_type, e),
+            PayloadRefusal::Payload(e) => EntryProblem::Payload(e),
+        })
 }
 
 /// A seal as signed: the same batch signature appears on every entry of the batch, so it is
@@ -169,15 +167,8 @@ pub(crate) fn audit<S: Store>(
             .collect();
         let signatures = check_signatures(&examined);
         report.signatures += signatures.len() as u64;
-        let typed: Vec<Option<Result<Payload, PayloadError>>> = examined
-            .par_iter()
-            .map(|item| {
-                let (event_type, value) = item.payload.as_ref().ok()?;
-                Some(Payload::from_value(*event_type, value))
-            })
-            .collect();
 
-        for (item, typed) in examined.iter().zip(typed) {
+        for item in &examined {
             let seq = item.stored_seq;
             if seq != expected_seq {
                 let reason = if seq > expected_seq {
@@ -221,28 +212,24 @@ pub(crate) fn audit<S: Store>(
                     }
                     let author = entry.statement.author;
                     let signed = item.batch_root.map(|root| {
-                        signatures[&(author, entry.seal.batch_size, root, entry.seal.signature)]
+                        signatures[&(author, entry.seal_batch_size(), root, entry.seal_signature())]
                     });
                     match signed {
                         None => problem(&mut report, seq, "the seal's inclusion proof does not fit its index and batch size".into()),
                         Some(false) => problem(&mut report, seq, format!("the signature does not verify for author {author}: the statement or its seal was altered")),
                         Some(true) => {}
                     }
-                    match (&item.payload, typed) {
-                        (Err(reason), _) => problem(&mut report, seq, reason.to_string()),
-                        (Ok(_), None) => {}
-                        (Ok(_), Some(Err(e))) => {
-                            problem(&mut report, seq, EntryProblem::Payload(e).to_string());
-                        }
-                        (Ok(_), Some(Ok(payload))) => {
+                    match &item.payload {
+                        Err(reason) => problem(&mut report, seq, reason.to_string()),
+                        Ok(payload) => {
                             // A fold from seq 0 looks nothing up and holds no contradiction.
                             if let Err(AdmitError::Violation(v)) =
-                                rules.admit(seq, &author, &payload)
+                                rules.admit(seq, &author, payload)
                             {
                                 let broken = EntryProblem::Rule(payload.event_type(), v);
                                 problem(&mut report, seq, broken.to_string());
                             }
-                            if let (0, Payload::Genesis(genesis)) = (seq, &payload) {
+                            if let (0, Payload::Genesis(genesis)) = (seq, payload) {
                                 report.origin = Some(genesis.origin.to_string());
                             }
                         }
@@ -295,9 +282,9 @@ fn check_signatures(examined: &[Examined]) -> HashMap<SealKey, bool> {
         if let (Ok(entry), Some(root)) = (&item.entry, item.batch_root) {
             let key = (
                 entry.statement.author,
-                entry.seal.batch_size,
+                entry.seal_batch_size(),
                 root,
-                entry.seal.signature,
+                entry.seal_signature(),
             );
             if distinct.last() != Some(&key) {
                 distinct.push(key);
