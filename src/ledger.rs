@@ -196,7 +196,11 @@ impl<S: Store> Ledger<S> {
             return Err(Refusal::TooLarge(event.payload.len()));
         }
         schemas
-            .check(event_type, event_type.current_schema_version(), &event.payload)
+            .check(
+                event_type,
+                event_type.current_schema_version(),
+                &event.payload,
+            )
             .map_err(|refusal| match refusal {
                 PayloadRefusal::Json(e) => Refusal::Json(e),
                 PayloadRefusal::Schema(e) => Refusal::Schema(e),

@@ -439,24 +439,12 @@ impl<'a> Payload<'a> {
             EventType::LedgerGenesis => object(from).map(Payload::Genesis),
             EventType::KeyEnrolled => object(from).map(Payload::KeyEnrolled),
             EventType::KeyRevoked => object(from).map(Payload::KeyRevoked),
-            EventType::IncidentReported => {
-                object(from).map(Payload::IncidentReported)
-            }
-            EventType::IncidentCorrected => {
-                object(from).map(Payload::IncidentCorrected)
-            }
-            EventType::IncidentRetracted => {
-                object(from).map(Payload::IncidentRetracted)
-            }
-            EventType::EvidenceAnchored => {
-                object(from).map(Payload::EvidenceAnchored)
-            }
-            EventType::AccordStatusChanged => {
-                object(from).map(Payload::AccordStatusChanged)
-            }
-            EventType::MandateChanged => {
-                object(from).map(Payload::MandateChanged)
-            }
+            EventType::IncidentReported => object(from).map(Payload::IncidentReported),
+            EventType::IncidentCorrected => object(from).map(Payload::IncidentCorrected),
+            EventType::IncidentRetracted => object(from).map(Payload::IncidentRetracted),
+            EventType::EvidenceAnchored => object(from).map(Payload::EvidenceAnchored),
+            EventType::AccordStatusChanged => object(from).map(Payload::AccordStatusChanged),
+            EventType::MandateChanged => object(from).map(Payload::MandateChanged),
         };
         typed.map_err(|source| PayloadError { event_type, source })
     }

@@ -397,10 +397,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                 let id = &*correction.incident_id;
                 let mut record = self.standing_incident(id)?;
                 let changes = &correction.changes;
-                let event_type = changes
-                    .event_type
-                    .as_deref()
-                    .unwrap_or(record.event_type());
+                let event_type = changes.event_type.as_deref().unwrap_or(record.event_type());
                 let sub_event_type = match &changes.sub_event_type {
                     Some(sub) => sub.as_deref(),
                     None => record.sub_event_type(),
@@ -548,11 +545,11 @@ fn category(event_type: &str, sub_event_type: Option<&str>) -> Result<Category, 
                 sub_event_type: sub.to_string(),
             })
         }
-        _ => Category::of(event_type, sub_event_type).ok_or_else(|| {
-            RuleViolation::UnknownCategory {
+        _ => {
+            Category::of(event_type, sub_event_type).ok_or_else(|| RuleViolation::UnknownCategory {
                 event_type: event_type.to_string(),
                 sub_event_type: sub_event_type.unwrap_or_default().to_string(),
-            }
-        }),
+            })
+        }
     }
 }

@@ -8,8 +8,8 @@
 
 use crate::event::EventType;
 use crate::payload::{
-    IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload,
-    PayloadError, SourceDataset,
+    IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload, PayloadError,
+    SourceDataset,
 };
 use crate::taxonomy;
 use jsonschema::error::ValidationErrorKind;
@@ -357,7 +357,9 @@ fn corrected_keeps_schema(p: &IncidentCorrected) -> bool {
             })
         })
         && c.actor1.as_deref().is_none_or(short_text)
-        && c.actor2.iter().all(|t| cleared_or(t.as_deref(), short_text))
+        && c.actor2
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), short_text))
         && c.assoc_actor_1
             .iter()
             .all(|t| cleared_or(t.as_deref(), long_text))
@@ -439,7 +441,9 @@ fn sources_keep_schema(sources: &[std::borrow::Cow<str>]) -> bool {
 }
 
 fn dataset_keeps_schema(d: &SourceDataset) -> bool {
-    [&d.name, &d.release, &d.id].into_iter().all(|t| short_text(t))
+    [&d.name, &d.release, &d.id]
+        .into_iter()
+        .all(|t| short_text(t))
 }
 
 fn latitude_keeps_schema(v: f64) -> bool {
@@ -460,5 +464,419 @@ fn shorten(message: &str) -> String {
             &message[..cut],
             message.chars().count()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn schemas() -> &'static Schemas {
+        static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+        SCHEMAS.get_or_init(|| Schemas::load().unwrap())
+    }
+
+    /// What the checks before [`Schemas::check`] said: parse to a tree, validate it, type it.
+    fn reference(event_type: EventType, bytes: &[u8]) -> Result<(), PayloadRefusal> {
+        let value = parse_payload(bytes).map_err(PayloadRefusal::Json)?;
+        schemas()
+            .validate(event_type, 1, &value)
+            .map_err(PayloadRefusal::Schema)?;
+        Payload::from_value(event_type, &value)
+            .map(drop)
+            .map_err(PayloadRefusal::Payload)
+    }
+
+    /// A refusal as a person reads it: its sentence and every cause.
+    fn words(refusal: &PayloadRefusal) -> String {
+        let mut text = refusal.to_string();
+        let mut cause = std::error::Error::source(refusal);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
+
+    /// Strings at and around every length bound of the incident schemas, from characters that
+    /// regex dialects and length counts disagree on (spaces, NEL, BOM, multibyte).
+    fn text() -> impl Strategy<Value = String> {
+        let lengths = prop::sample::select(vec![
+            0usize, 1, 2, 127, 128, 129, 199, 200, 201, 999, 1000, 1001, 4999, 5000, 5001, 19999,
+            20000, 20001,
+        ]);
+        let fill = prop::sample::select(vec![
+            'a', 'é', '€', '𝄞', ' ', '\t', '\u{85}', '\u{a0}', '\u{feff}', '"', '\\', '\n',
+        ]);
+        let odd = prop::sample::select(vec!['a', 'é', '𝄞', ' ', '\u{85}', '\u{feff}', '\u{2028}']);
+        (lengths, fill, odd, 0usize..3, any::<bool>()).prop_map(|(len, fill, odd, at, mostly_a)| {
+            let fill = if mostly_a { 'a' } else { fill };
+            let mut chars: Vec<char> = vec![fill; len];
+            if len > 0 {
+                let i = [0, len / 2, len - 1][at];
+                chars[i] = odd;
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn date() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..10000, 0u32..14, 0u32..33).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
+            Just("2023-1-05".to_string()),
+            Just("2023-01-05T00:00:00Z".to_string()),
+            Just("２０２３-01-05".to_string()),
+            Just("2024-02-29".to_string()),
+            Just("1900-02-29".to_string()),
+            Just("2000-02-29".to_string()),
+        ]
+    }
+
+    fn event_type() -> impl Strategy<Value = String> {
+        let mut names: Vec<&str> = taxonomy::EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+        names.push("Fights");
+        names.push("battles");
+        prop::sample::select(names).prop_map(str::to_string)
+    }
+
+    fn sub_event_type() -> impl Strategy<Value = String> {
+        let mut names: Vec<&str> = taxonomy::EVENT_TYPES
+            .iter()
+            .flat_map(|(_, subs)| subs.iter().copied())
+            .collect();
+        names.push("Armed clash ");
+        prop::sample::select(names).prop_map(str::to_string)
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "0",
+            "3",
+            "3.0",
+            "-1",
+            "-0.0",
+            "-0",
+            "1.5",
+            "90",
+            "90.0",
+            "90.0000001",
+            "-90",
+            "-91",
+            "180",
+            "-180.5",
+            "1e19",
+            "1e20",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e400",
+            "\"3\"",
+            "null",
+            "true",
+            "[]",
+            "{}",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    fn json_string(text: impl AsRef<str>) -> String {
+        serde_json::to_string(text.as_ref()).unwrap()
+    }
+
+    /// A JSON value for any field: mostly the right kind near its bounds, sometimes not.
+    fn value(kind: &'static str) -> BoxedStrategy<String> {
+        let right = match kind {
+            "id" => prop_oneof![
+                "[A-Za-z0-9-]{1,130}",
+                "[A-Za-z0-9 é\u{85}\u{feff}\u{2028}\t-]{0,5}",
+            ]
+            .prop_map(json_string)
+            .boxed(),
+            "date" => date().prop_map(json_string).boxed(),
+            "type" => event_type().prop_map(json_string).boxed(),
+            "sub" => sub_event_type().prop_map(json_string).boxed(),
+            "number" => number().boxed(),
+            "sources" => prop::collection::vec(text(), 0..3)
+                .prop_map(|s| serde_json::to_string(&s).unwrap())
+                .boxed(),
+            "dataset" => (text(), text(), text(), 0..4usize)
+                .prop_map(|(name, release, id, shape)| match shape {
+                    0 => format!("[{}]", json_string(name)),
+                    1 => format!(
+                        "{{\"name\":{},\"release\":{}}}",
+                        json_string(name),
+                        json_string(release)
+                    ),
+                    _ => format!(
+                        "{{\"name\":{},\"release\":{},\"id\":{}}}",
+                        json_string(name),
+                        json_string(release),
+                        json_string(id)
+                    ),
+                })
+                .boxed(),
+            _ => text().prop_map(json_string).boxed(),
+        };
+        prop_oneof![
+            8 => right,
+            1 => Just("null".to_string()),
+            1 => number(),
+        ]
+        .boxed()
+    }
+
+    const INCIDENT_FIELDS: [(&str, &str); 17] = [
+        ("event_date", "date"),
+        ("event_type", "type"),
+        ("sub_event_type", "sub"),
+        ("actor1", "text"),
+        ("actor2", "text"),
+        ("assoc_actor_1", "text"),
+        ("country", "text"),
+        ("admin1", "text"),
+        ("admin2", "text"),
+        ("admin3", "text"),
+        ("location", "text"),
+        ("latitude", "number"),
+        ("longitude", "number"),
+        ("fatalities", "number"),
+        ("sources", "sources"),
+        ("notes", "text"),
+        ("source_dataset", "dataset"),
+    ];
+
+    /// An object of some of `fields` (each present with probability `present`), written by hand
+    /// so that a key may repeat and an unknown one may appear.
+    fn object(
+        fields: Vec<(&'static str, &'static str)>,
+        present: f64,
+    ) -> impl Strategy<Value = String> {
+        let members: Vec<_> = fields
+            .into_iter()
+            .map(|(name, kind)| {
+                prop::option::weighted(present, value(kind))
+                    .prop_map(move |v| v.map(|v| format!("{}:{v}", json_string(name))))
+            })
+            .collect();
+        (members, 0..12u8).prop_map(|(members, twist)| {
+            let mut members: Vec<String> = members.into_iter().flatten().collect();
+            match twist {
+                0 => members.push("\"extra\":1".into()),
+                1 if !members.is_empty() => members.push(members[0].clone()),
+                _ => {}
+            }
+            format!("{{{}}}", members.join(","))
+        })
+    }
+
+    /// A value of the right kind within its field's bounds (texts of 1 to 200 characters fit
+    /// every text field).
+    fn fitting(kind: &'static str) -> BoxedStrategy<String> {
+        match kind {
+            "id" => "[A-Za-z0-9-]{1,128}".prop_map(json_string).boxed(),
+            "date" => (1000u32..3000, 1u32..=12, 1u32..=28)
+                .prop_map(|(y, m, d)| json_string(format!("{y:04}-{m:02}-{d:02}")))
+                .boxed(),
+            "number" => prop::sample::select(vec!["0", "3", "3.0", "90", "-90", "0.5e1"])
+                .prop_map(str::to_string)
+                .boxed(),
+            "sources" => prop::collection::vec(fitting_text(), 0..3)
+                .prop_map(|s| serde_json::to_string(&s).unwrap())
+                .boxed(),
+            "dataset" => (fitting_text(), fitting_text(), fitting_text())
+                .prop_map(|(name, release, id)| {
+                    serde_json::json!({"name": name, "release": release, "id": id}).to_string()
+                })
+                .boxed(),
+            _ => fitting_text().prop_map(json_string).boxed(),
+        }
+    }
+
+    fn fitting_text() -> impl Strategy<Value = String> {
+        let lengths = prop::sample::select(vec![1usize, 2, 127, 128, 199, 200]);
+        let fill = prop::sample::select(vec!['a', 'a', 'a', 'é', '𝄞', ' ', '"']);
+        (lengths, fill).prop_map(|(len, fill)| std::iter::repeat_n(fill, len).collect())
+    }
+
+    /// A report that keeps its schema, but for at most one field given any value or left out.
+    fn near_valid_report() -> impl Strategy<Value = String> {
+        let optional: Vec<_> = INCIDENT_FIELDS
+            .iter()
+            .filter(|(name, _)| {
+                ![
+                    "event_date",
+                    "event_type",
+                    "sub_event_type",
+                    "actor1",
+                    "fatalities",
+                ]
+                .contains(name)
+            })
+            .map(|&(name, kind)| prop::option::of(fitting(kind)).prop_map(move |v| (name, v)))
+            .collect();
+        let category = (
+            0..taxonomy::EVENT_TYPES.len(),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        );
+        let base = (
+            fitting("id"),
+            fitting("date"),
+            category,
+            fitting("text"),
+            fitting("number"),
+            optional,
+        );
+        let twist = (
+            0..INCIDENT_FIELDS.len() + 2,
+            prop::option::of(value_of_any_kind()),
+        );
+        (base, twist).prop_map(
+            |((id, date, (t, sub, with_sub), actor1, fatalities, optional), (at, wild))| {
+                let (event_type, subs) = taxonomy::EVENT_TYPES[t];
+                let mut members: Vec<(&str, Option<String>)> = vec![
+                    ("incident_id", Some(id)),
+                    ("event_date", Some(date)),
+                    ("event_type", Some(json_string(event_type))),
+                    (
+                        "sub_event_type",
+                        with_sub.then(|| json_string(sub.get(subs))),
+                    ),
+                    ("actor1", Some(actor1)),
+                    ("fatalities", Some(fatalities)),
+                ];
+                members.extend(optional);
+                let mut names: Vec<&str> = vec!["incident_id"];
+                names.extend(INCIDENT_FIELDS.iter().map(|(name, _)| *name));
+                if let Some(name) = names.get(at) {
+                    match members.iter_mut().find(|(n, _)| n == name) {
+                        Some(member) => member.1 = wild,
+                        None => members.push((name, wild)),
+                    }
+                }
+                let members: Vec<String> = members
+                    .into_iter()
+                    .filter_map(|(name, v)| Some(format!("{}:{}", json_string(name), v?)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            },
+        )
+    }
+
+    fn value_of_any_kind() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "id", "date", "type", "sub", "number", "sources", "dataset", "text",
+        ])
+        .prop_flat_map(value)
+    }
+
+    fn reported() -> impl Strategy<Value = String> {
+        let mut fields = vec![("incident_id", "id")];
+        fields.extend(INCIDENT_FIELDS);
+        prop_oneof![object(fields, 0.7), near_valid_report()]
+    }
+
+    fn corrected() -> impl Strategy<Value = String> {
+        let fitting_change =
+            prop::sample::select(INCIDENT_FIELDS.to_vec()).prop_flat_map(|(name, kind)| {
+                let value = match kind {
+                    "type" => event_type().prop_map(json_string).boxed(),
+                    "sub" => sub_event_type().prop_map(json_string).boxed(),
+                    _ => fitting(kind),
+                };
+                prop_oneof![4 => value, 1 => Just("null".to_string())]
+                    .prop_map(move |v| format!("{}:{v}", json_string(name)))
+            });
+        let near_valid = prop::collection::vec(fitting_change, 1..4)
+            .prop_map(|members| format!("{{{}}}", members.join(",")));
+        let changes = prop_oneof![
+            3 => near_valid,
+            1 => object(INCIDENT_FIELDS.to_vec(), 0.1),
+            1 => object(INCIDENT_FIELDS.to_vec(), 0.01),
+            1 => Just("[]".to_string()),
+        ];
+        (value("id"), changes, value("text"), 0..8u8).prop_map(|(id, changes, reason, shape)| {
+            match shape {
+                0 => format!("{{\"incident_id\":{id},\"changes\":{changes}}}"),
+                1 => format!("[{id},{changes},{reason}]"),
+                _ => format!("{{\"incident_id\":{id},\"changes\":{changes},\"reason\":{reason}}} "),
+            }
+        })
+    }
+
+    fn retracted() -> impl Strategy<Value = String> {
+        (value("id"), value("text"))
+            .prop_map(|(id, reason)| format!("{{\"incident_id\":{id},\"reason\":{reason}}}"))
+    }
+
+    fn payloads() -> impl Strategy<Value = (EventType, String)> {
+        prop_oneof![
+            reported().prop_map(|p| (EventType::IncidentReported, p)),
+            corrected().prop_map(|p| (EventType::IncidentCorrected, p)),
+            retracted().prop_map(|p| (EventType::IncidentRetracted, p)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 3000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The hand check never accepts what the validator refuses, and `check` gives the
+        /// verdict and the words of parse, validate and type, in that order.
+        #[test]
+        fn check_says_what_the_validator_says((event_type, payload) in payloads()) {
+            let bytes = payload.as_bytes();
+            let expected = reference(event_type, bytes);
+            if Payload::parse(event_type, bytes).is_ok_and(|p| hand_checked(&p)) {
+                prop_assert!(expected.is_ok(), "hand-checked, but: {:?}", expected.err().map(|e| words(&e)));
+            }
+            let checked = schemas().check(event_type, 1, bytes);
+            match (&checked, &expected) {
+                (Ok(_), Ok(())) => {}
+                (Err(got), Err(want)) => prop_assert_eq!(words(got), words(want)),
+                _ => prop_assert!(false, "check {:?}, reference {:?}",
+                    checked.as_ref().map(drop).map_err(words), expected.as_ref().map_err(words)),
+            }
+        }
+    }
+
+    /// The workload of benches/compare.sh, and a report with every field, take the hand check.
+    #[test]
+    fn common_incident_payloads_are_hand_checked() {
+        let cases = [
+            (
+                EventType::IncidentReported,
+                r#"{"incident_id":"MLI3","event_type":"Battles","actor1":"JNIM","admin1":"Gao","fatalities":3,"event_date":"2023-01-04","notes":"report text"}"#,
+            ),
+            (
+                EventType::IncidentReported,
+                r#"{"incident_id":"x-1","event_date":"2024-02-29","event_type":"Battles",
+                   "sub_event_type":"Armed clash","actor1":"A","actor2":"B","assoc_actor_1":"C",
+                   "country":"Mali","admin1":"Gao","admin2":"G","admin3":"H","location":"L",
+                   "latitude":15,"longitude":-0.5,"fatalities":0,"sources":["s"],"notes":"",
+                   "source_dataset":{"name":"ACLED","release":"r","id":"1"}}"#,
+            ),
+            (
+                EventType::IncidentCorrected,
+                r#"{"incident_id":"MLI3","changes":{"fatalities":2,"actor2":null},"reason":"revised casualty count"}"#,
+            ),
+            (
+                EventType::IncidentRetracted,
+                r#"{"incident_id":"MLI3","reason":"duplicate"}"#,
+            ),
+        ];
+        for (event_type, payload) in cases {
+            let typed = Payload::parse(event_type, payload.as_bytes()).unwrap();
+            assert!(hand_checked(&typed), "{payload}");
+            assert!(
+                reference(event_type, payload.as_bytes()).is_ok(),
+                "{payload}"
+            );
+        }
     }
 }

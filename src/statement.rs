@@ -144,7 +144,12 @@ pub fn batch_root(
     batch_size: u64,
     proof: &[Hash],
 ) -> Option<Hash> {
-    merkle::root_from_inclusion_proof(&merkle::leaf_hash(statement_bytes), index, batch_size, proof)
+    merkle::root_from_inclusion_proof(
+        &merkle::leaf_hash(statement_bytes),
+        index,
+        batch_size,
+        proof,
+    )
 }
 
 /// Seals encoded statements in batches of at most [`MAX_SEAL_BATCH`], signing the batches on

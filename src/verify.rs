@@ -212,7 +212,12 @@ pub(crate) fn audit<S: Store>(
                     }
                     let author = entry.statement.author;
                     let signed = item.batch_root.map(|root| {
-                        signatures[&(author, entry.seal_batch_size(), root, entry.seal_signature())]
+                        signatures[&(
+                            author,
+                            entry.seal_batch_size(),
+                            root,
+                            entry.seal_signature(),
+                        )]
                     });
                     match signed {
                         None => problem(&mut report, seq, "the seal's inclusion proof does not fit its index and batch size".into()),
