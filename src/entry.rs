@@ -149,14 +149,23 @@ impl<'a> EntryRef<'a> {
         self.seal_signature
     }
 
+    pub fn seal_index(&self) -> u64 {
+        self.seal_index
+    }
+
+    /// The seal's inclusion proof.
+    pub fn seal_proof(&self) -> &'a [Hash] {
+        // Decoding took whole 32-byte hashes, so nothing is left over.
+        self.seal_proof.as_chunks::<32>().0
+    }
+
     /// The batch tree head the seal claims, as [`Seal::root`] recomputes it.
     pub fn batch_root(&self) -> Option<Hash> {
-        let (proof, _) = self.seal_proof.as_chunks::<32>();
         batch_root(
             self.statement_bytes,
             self.seal_index,
             self.seal_batch_size,
-            proof,
+            self.seal_proof(),
         )
     }
 

@@ -10,7 +10,7 @@
 use crate::entry::{entry_hash, EntryRef, ZERO_HASH};
 use crate::event::EventType;
 use crate::keys::PublicKey;
-use crate::merkle::Hash;
+use crate::merkle::{self, Hash};
 use crate::payload::{Payload, PayloadError};
 use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
 use crate::schema::{PayloadRefusal, SchemaError, Schemas};
@@ -88,20 +88,80 @@ struct Examined<'a> {
     payload: Result<Payload<'a>, EntryProblem>,
 }
 
+/// Everything of [`Examined`] but the batch root, which [`seal_roots`] fills in per chunk.
 fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8]) -> Examined<'a> {
     let hash = entry_hash(bytes);
     let entry = EntryRef::decode(bytes);
-    let (batch_root, payload) = match &entry {
-        Err(e) => (None, Err(EntryProblem::Undecodable(e.clone()))),
-        Ok(entry) => (entry.batch_root(), check_payload(schemas, entry)),
+    let payload = match &entry {
+        Err(e) => Err(EntryProblem::Undecodable(e.clone())),
+        Ok(entry) => check_payload(schemas, entry),
     };
     Examined {
         stored_seq,
         hash,
         entry,
-        batch_root,
+        batch_root: None,
         payload,
     }
+}
+
+/// The batch root each entry's seal claims, as [`EntryRef::batch_root`] gives it. A whole batch
+/// that lies in the chunk in order (seal indexes 0 to n - 1 under one author and signature) has
+/// its tree built once, and an entry whose proof is its path in that tree has that tree's head,
+/// which is what its proof recomputes to; any other entry's root is recomputed on its own.
+fn seal_roots(examined: &mut [Examined]) {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < examined.len() {
+        let len = whole_batch_at(&examined[start..]).unwrap_or(1);
+        batches.push(start..start + len);
+        start += len;
+    }
+    let roots: Vec<Vec<Option<Hash>>> = batches
+        .par_iter()
+        .map(|batch| {
+            let items = &examined[batch.clone()];
+            let alone = |item: &Examined| item.entry.as_ref().ok().and_then(EntryRef::batch_root);
+            let entries: Vec<&EntryRef> =
+                items.iter().filter_map(|i| i.entry.as_ref().ok()).collect();
+            if items.len() == 1 || entries.len() != items.len() {
+                return items.iter().map(alone).collect();
+            }
+            let leaves: Vec<Hash> = entries
+                .iter()
+                .map(|e| merkle::leaf_hash(e.statement_bytes))
+                .collect();
+            let (root, fits) = merkle::root_and_proof_checks(&leaves, |i| entries[i].seal_proof());
+            items
+                .iter()
+                .zip(fits)
+                .map(|(item, fits)| if fits { Some(root) } else { alone(item) })
+                .collect()
+        })
+        .collect();
+    for (batch, roots) in batches.into_iter().zip(roots) {
+        for (item, root) in examined[batch].iter_mut().zip(roots) {
+            item.batch_root = root;
+        }
+    }
+}
+
+/// The size of the whole batch that starts `items`, if all of it is there in seal order.
+fn whole_batch_at(items: &[Examined]) -> Option<usize> {
+    let first = items.first()?.entry.as_ref().ok()?;
+    let size = usize::try_from(first.seal_batch_size()).ok()?;
+    if first.seal_index() != 0 || size < 2 || items.len() < size {
+        return None;
+    }
+    let same_seal = items[..size].iter().enumerate().all(|(index, item)| {
+        item.entry.as_ref().is_ok_and(|e| {
+            e.seal_index() == index as u64
+                && e.seal_batch_size() == first.seal_batch_size()
+                && e.statement.author == first.statement.author
+                && e.seal_signature() == first.seal_signature()
+        })
+    });
+    same_seal.then_some(size)
 }
 
 /// An entry's payload, parsed once, checked against its schema and typed.
@@ -161,10 +221,11 @@ pub(crate) fn audit<S: Store>(
         if chunk.is_empty() {
             break;
         }
-        let examined: Vec<Examined> = chunk
+        let mut examined: Vec<Examined> = chunk
             .par_iter()
             .map(|(seq, bytes)| examine(schemas, *seq, bytes))
             .collect();
+        seal_roots(&mut examined);
         let signatures = check_signatures(&examined);
         report.signatures += signatures.len() as u64;
 
