@@ -1,12 +1,14 @@
 //! The typed model of every payload: one borrowed struct per event type, the [`Payload`] enum
 //! over them, the list of incident fields ([`INCIDENT_FIELDS`]) and a one-line summary of each.
 //!
-//! A payload is read here only after it has passed its schema ([`crate::schema`]), which stays
-//! the authority on what is accepted; these structs accept the same shapes (tests check them
-//! against schemas/), so that code after validation reads fields by name and type instead of
-//! looking strings up and defaulting. Strings borrow from the payload where they can (`Cow`,
-//! since JSON text may hold escapes). It never validates ranges or patterns, never decides what
-//! may follow what ([`crate::rules`]) and never touches storage.
+//! The schemas ([`crate::schema`]) stay the authority on what is accepted; these structs read
+//! every shape a schema accepts (tests check them against schemas/), so that code after
+//! validation reads fields by name and type instead of looking strings up and defaulting. They
+//! also refuse every wrong shape that typing can see (an unknown or repeated field, a null where
+//! the schema has none, an array for an object, text after the payload), so that the schema
+//! module can type a payload first and check the rest by hand. Strings borrow from the payload
+//! where they can (`Cow`, since JSON text may hold escapes). It never validates ranges or
+//! patterns, never decides what may follow what ([`crate::rules`]) and never touches storage.
 
 use crate::event::{EventType, Role};
 use serde::de::{self, Deserializer};
