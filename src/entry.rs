@@ -8,7 +8,9 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::merkle::Hash;
-use crate::statement::{Seal, Statement, StatementRef, MAX_PAYLOAD_BYTES, MAX_PROOF_HASHES};
+use crate::statement::{
+    batch_root, Seal, Statement, StatementRef, MAX_PAYLOAD_BYTES, MAX_PROOF_HASHES,
+};
 use crate::time::Timestamp;
 
 pub const ENTRY_TAG: &[u8] = b"ledger/entry\0";
@@ -137,6 +139,34 @@ impl<'a> EntryRef<'a> {
             seal_proof,
             seal_signature,
         })
+    }
+
+    pub fn seal_batch_size(&self) -> u64 {
+        self.seal_batch_size
+    }
+
+    pub fn seal_signature(&self) -> [u8; 64] {
+        self.seal_signature
+    }
+
+    pub fn seal_index(&self) -> u64 {
+        self.seal_index
+    }
+
+    /// The seal's inclusion proof.
+    pub fn seal_proof(&self) -> &'a [Hash] {
+        // Decoding took whole 32-byte hashes, so nothing is left over.
+        self.seal_proof.as_chunks::<32>().0
+    }
+
+    /// The batch tree head the seal claims, as [`Seal::root`] recomputes it.
+    pub fn batch_root(&self) -> Option<Hash> {
+        batch_root(
+            self.statement_bytes,
+            self.seal_index,
+            self.seal_batch_size,
+            self.seal_proof(),
+        )
     }
 
     pub fn to_owned(&self) -> Entry {

@@ -17,14 +17,13 @@ use crate::log::{DirFiles, Log, LogError, LogFiles};
 use crate::merkle::Hash;
 use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
 use crate::rules::{AdmitError, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateLookup};
-use crate::schema::{self, SchemaError, Schemas};
+use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::state::{self, DamagedState, DbError, StateDb, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES, MAX_SEAL_BATCH};
 use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::borrow::Borrow;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -155,12 +154,6 @@ fn undecodable(seq: u64, e: DecodeError) -> LedgerError {
 pub struct Appended {
     pub seq: u64,
     pub hash: Hash,
-}
-
-/// A parsed, schema-valid event ready for the rules.
-struct Checked {
-    event_type: EventType,
-    payload: Value,
 }
 
 /// What only a ledger opened for writing has.
@@ -350,18 +343,23 @@ impl<F: LogFiles> Ledger<F> {
         }))
     }
 
-    fn check(schemas: &Schemas, event: &EventInput) -> Result<Checked, Refusal> {
+    fn check<'e>(schemas: &Schemas, event: &'e EventInput) -> Result<Payload<'e>, Refusal> {
         let event_type = EventType::parse(&event.event_type)
             .ok_or_else(|| Refusal::UnknownType(event.event_type.clone()))?;
         if event.payload.len() > MAX_PAYLOAD_BYTES {
             return Err(Refusal::TooLarge(event.payload.len()));
         }
-        let payload = schema::parse_payload(&event.payload).map_err(Refusal::Json)?;
-        schemas.validate(event_type, event_type.current_schema_version(), &payload)?;
-        Ok(Checked {
-            event_type,
-            payload,
-        })
+        schemas
+            .check(
+                event_type,
+                event_type.current_schema_version(),
+                &event.payload,
+            )
+            .map_err(|refusal| match refusal {
+                PayloadRefusal::Json(e) => Refusal::Json(e),
+                PayloadRefusal::Schema(e) => Refusal::Schema(e),
+                PayloadRefusal::Payload(e) => Refusal::Payload(e),
+            })
     }
 
     /// The log's durable head: its last entry.
@@ -488,23 +486,23 @@ impl<F: LogFiles> Ledger<F> {
             }
             let chunk_first = appender.next_seq();
             let schemas = &self.schemas;
-            let checked = chunk
+            let mut checked: Vec<Result<Payload, Refusal>> = chunk
                 .par_iter()
-                .map(|event| {
-                    let event = event.borrow();
-                    Self::check(schemas, event).map_err(|refusal| Self::rejection(event, refusal))
-                })
-                .collect::<Result<Vec<Checked>, LedgerError>>()?;
-            let typed = checked
-                .par_iter()
-                .zip(&chunk)
-                .map(|(checked, event)| {
-                    let payload = Payload::from_value(checked.event_type, &checked.payload)
-                        .map_err(|e| Self::rejection(event.borrow(), Refusal::Payload(e)))?;
-                    Ok((checked.event_type, payload))
-                })
-                .collect::<Result<Vec<(EventType, Payload)>, LedgerError>>()?;
-            for (i, ((_, payload), event)) in typed.iter().zip(&chunk).enumerate() {
+                .map(|event| Self::check(schemas, event.borrow()))
+                .collect();
+            // A payload that keeps its schema but not its type is named only when no event of
+            // the chunk breaks a schema, as when the whole chunk was validated before any was typed.
+            let refused = checked
+                .iter()
+                .position(|r| matches!(r, Err(refusal) if !matches!(refusal, Refusal::Payload(_))))
+                .or_else(|| checked.iter().position(Result::is_err));
+            if let Some(i) = refused {
+                if let Err(refusal) = checked.swap_remove(i) {
+                    return Err(Self::rejection(chunk[i].borrow(), refusal));
+                }
+            }
+            let typed: Vec<Payload> = checked.into_iter().flatten().collect();
+            for (i, (payload, event)) in typed.iter().zip(&chunk).enumerate() {
                 let event = event.borrow();
                 lines.push(event.line);
                 rules
@@ -524,9 +522,9 @@ impl<F: LogFiles> Ledger<F> {
             let statements: Vec<Statement> = typed
                 .iter()
                 .zip(&chunk)
-                .map(|((event_type, _), event)| Statement {
-                    event_type: event_type.name().to_string(),
-                    schema_version: event_type.current_schema_version(),
+                .map(|(payload, event)| Statement {
+                    event_type: payload.event_type().name().to_string(),
+                    schema_version: payload.event_type().current_schema_version(),
                     author,
                     claimed_at,
                     payload: event.borrow().payload.clone(),

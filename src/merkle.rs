@@ -65,6 +65,57 @@ pub fn root_and_proofs(leaf_hashes: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
     (level[0], proofs)
 }
 
+/// The tree head of `leaf_hashes` and, for each leaf, whether `proofs(i)` is exactly its
+/// inclusion proof in that tree: for a whole batch, the verdict of
+/// [`root_from_inclusion_proof`] for every leaf (a proof gives the tree head if and only if it is
+/// the leaf's own audit path), with one hash per node instead of one per step of every proof.
+///
+/// Panics on an empty list, as [`root_and_proofs`] does.
+pub fn root_and_proof_checks<'p>(
+    leaf_hashes: &[Hash],
+    proofs: impl Fn(usize) -> &'p [Hash],
+) -> (Hash, Vec<bool>) {
+    assert!(
+        !leaf_hashes.is_empty(),
+        "a Merkle tree needs at least one leaf"
+    );
+    let n = leaf_hashes.len();
+    let mut fits = vec![true; n];
+    // How many hashes of each leaf's proof have been matched so far.
+    let mut matched = vec![0usize; n];
+    let mut level: Vec<Hash> = leaf_hashes.to_vec();
+    let mut spans: Vec<(usize, usize)> = (0..n).map(|i| (i, i + 1)).collect();
+    // The same walk as `root_and_proofs`: where it appends a sibling to a proof, this compares.
+    let mut sibling_is = |leaves: (usize, usize), sibling: &Hash, fits: &mut [bool]| {
+        for leaf in leaves.0..leaves.1 {
+            let proof = proofs(leaf);
+            fits[leaf] &= proof.get(matched[leaf]) == Some(sibling);
+            matched[leaf] += 1;
+        }
+    };
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut next_spans = Vec::with_capacity(next.capacity());
+        for pair in 0..level.len() / 2 {
+            let (left, right) = (2 * pair, 2 * pair + 1);
+            sibling_is(spans[left], &level[right], &mut fits);
+            sibling_is(spans[right], &level[left], &mut fits);
+            next.push(node_hash(&level[left], &level[right]));
+            next_spans.push((spans[left].0, spans[right].1));
+        }
+        if level.len() % 2 == 1 {
+            next.push(level[level.len() - 1]);
+            next_spans.push(spans[level.len() - 1]);
+        }
+        level = next;
+        spans = next_spans;
+    }
+    for (leaf, fit) in fits.iter_mut().enumerate() {
+        *fit &= proofs(leaf).len() == matched[leaf];
+    }
+    (level[0], fits)
+}
+
 /// Recomputes the tree head from a leaf hash, its index, the tree size and its inclusion proof
 /// (RFC 9162 section 2.1.3.2). `None` if the proof has the wrong length for that index and size.
 pub fn root_from_inclusion_proof(
@@ -135,6 +186,37 @@ mod tests {
                         Some(root),
                         "n={n} i={i} accepted under the wrong index"
                     );
+                }
+            }
+        }
+    }
+
+    /// For every leaf, the batch check says what recomputing the root from its proof says: yes
+    /// for its own proof, no for a proof with one hash changed, cut short or one too long.
+    #[test]
+    fn batch_proof_checks_agree_with_recomputing_each_root() {
+        for n in 1..=40usize {
+            let leaves: Vec<Hash> = (0..n)
+                .map(|i| leaf_hash(&(i as u32).to_be_bytes()))
+                .collect();
+            let (root, proofs) = root_and_proofs(&leaves);
+            let (checked_root, fits) = root_and_proof_checks(&leaves, |i| &proofs[i]);
+            assert_eq!(checked_root, root);
+            assert!(fits.iter().all(|&f| f), "n={n}");
+            for bad in 0..n {
+                let mut altered = proofs.clone();
+                match bad % 3 {
+                    0 if !altered[bad].is_empty() => altered[bad][0][0] ^= 1,
+                    1 if !altered[bad].is_empty() => {
+                        altered[bad].pop();
+                    }
+                    _ => altered[bad].push([7; 32]),
+                }
+                let (_, fits) = root_and_proof_checks(&leaves, |i| &altered[i]);
+                for (i, fit) in fits.iter().enumerate() {
+                    let recomputed =
+                        root_from_inclusion_proof(&leaves[i], i as u64, n as u64, &altered[i]);
+                    assert_eq!(*fit, recomputed == Some(root), "n={n} bad={bad} i={i}");
                 }
             }
         }

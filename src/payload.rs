@@ -1,12 +1,14 @@
 //! The typed model of every payload: one borrowed struct per event type, the [`Payload`] enum
 //! over them, the list of incident fields ([`INCIDENT_FIELDS`]) and a one-line summary of each.
 //!
-//! A payload is read here only after it has passed its schema ([`crate::schema`]), which stays
-//! the authority on what is accepted; these structs accept the same shapes (tests check them
-//! against schemas/), so that code after validation reads fields by name and type instead of
-//! looking strings up and defaulting. Strings borrow from the payload where they can (`Cow`,
-//! since JSON text may hold escapes). It never validates ranges or patterns, never decides what
-//! may follow what ([`crate::rules`]) and never touches storage.
+//! The schemas ([`crate::schema`]) stay the authority on what is accepted; these structs read
+//! every shape a schema accepts (tests check them against schemas/), so that code after
+//! validation reads fields by name and type instead of looking strings up and defaulting. They
+//! also refuse every wrong shape that typing can see (an unknown or repeated field, a null where
+//! the schema has none, an array for an object, text after the payload), so that the schema
+//! module can type a payload first and check the rest by hand. Strings borrow from the payload
+//! where they can (`Cow`, since JSON text may hold escapes). It never validates ranges or
+//! patterns, never decides what may follow what ([`crate::rules`]) and never touches storage.
 
 use crate::event::{EventType, Role};
 use serde::de::{self, Deserializer};
@@ -73,35 +75,98 @@ pub struct IncidentReported<'a> {
     pub event_date: Text<'a>,
     #[serde(borrow)]
     pub event_type: Text<'a>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sub_event_type: Option<Text<'a>>,
     #[serde(borrow)]
     pub actor1: Text<'a>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actor2: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub assoc_actor_1: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub country: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin1: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin2: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub admin3: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub location: Option<Text<'a>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub latitude: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub longitude: Option<f64>,
     #[serde(deserialize_with = "whole_number")]
     pub fatalities: u64,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sources: Option<Vec<Text<'a>>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub notes: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub source_dataset: Option<SourceDataset<'a>>,
 }
 
@@ -112,65 +177,80 @@ pub type Change<T> = Option<Option<T>>;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentChanges<'a> {
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event_date: Option<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub event_type: Option<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub sub_event_type: Change<Text<'a>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub actor1: Option<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub actor2: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub assoc_actor_1: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub country: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub admin1: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub admin2: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub admin3: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub location: Change<Text<'a>>,
@@ -202,14 +282,14 @@ pub struct IncidentChanges<'a> {
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub notes: Change<Text<'a>>,
     #[serde(
         borrow,
         default,
-        deserialize_with = "present",
+        deserialize_with = "present_object",
         skip_serializing_if = "Option::is_none"
     )]
     pub source_dataset: Change<SourceDataset<'a>>,
@@ -221,7 +301,7 @@ pub struct IncidentChanges<'a> {
 pub struct IncidentCorrected<'a> {
     #[serde(borrow)]
     pub incident_id: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "object")]
     pub changes: IncidentChanges<'a>,
     #[serde(borrow)]
     pub reason: Text<'a>,
@@ -338,7 +418,11 @@ pub struct PayloadError {
 impl<'a> Payload<'a> {
     /// Reads the payload bytes of an event of `event_type`.
     pub fn parse(event_type: EventType, bytes: &'a [u8]) -> Result<Payload<'a>, PayloadError> {
-        Self::read(event_type, &mut serde_json::Deserializer::from_slice(bytes))
+        let mut json = serde_json::Deserializer::from_slice(bytes);
+        let payload = Self::read(event_type, &mut json)?;
+        json.end()
+            .map_err(|source| PayloadError { event_type, source })?;
+        Ok(payload)
     }
 
     /// Reads a payload already parsed for its schema, borrowing its strings.
@@ -354,27 +438,15 @@ impl<'a> Payload<'a> {
         D: Deserializer<'a, Error = serde_json::Error>,
     {
         let typed = match event_type {
-            EventType::LedgerGenesis => Deserialize::deserialize(from).map(Payload::Genesis),
-            EventType::KeyEnrolled => Deserialize::deserialize(from).map(Payload::KeyEnrolled),
-            EventType::KeyRevoked => Deserialize::deserialize(from).map(Payload::KeyRevoked),
-            EventType::IncidentReported => {
-                Deserialize::deserialize(from).map(Payload::IncidentReported)
-            }
-            EventType::IncidentCorrected => {
-                Deserialize::deserialize(from).map(Payload::IncidentCorrected)
-            }
-            EventType::IncidentRetracted => {
-                Deserialize::deserialize(from).map(Payload::IncidentRetracted)
-            }
-            EventType::EvidenceAnchored => {
-                Deserialize::deserialize(from).map(Payload::EvidenceAnchored)
-            }
-            EventType::AccordStatusChanged => {
-                Deserialize::deserialize(from).map(Payload::AccordStatusChanged)
-            }
-            EventType::MandateChanged => {
-                Deserialize::deserialize(from).map(Payload::MandateChanged)
-            }
+            EventType::LedgerGenesis => object(from).map(Payload::Genesis),
+            EventType::KeyEnrolled => object(from).map(Payload::KeyEnrolled),
+            EventType::KeyRevoked => object(from).map(Payload::KeyRevoked),
+            EventType::IncidentReported => object(from).map(Payload::IncidentReported),
+            EventType::IncidentCorrected => object(from).map(Payload::IncidentCorrected),
+            EventType::IncidentRetracted => object(from).map(Payload::IncidentRetracted),
+            EventType::EvidenceAnchored => object(from).map(Payload::EvidenceAnchored),
+            EventType::AccordStatusChanged => object(from).map(Payload::AccordStatusChanged),
+            EventType::MandateChanged => object(from).map(Payload::MandateChanged),
         };
         typed.map_err(|source| PayloadError { event_type, source })
     }
@@ -476,6 +548,114 @@ fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Er
 
 fn some_whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     whole_number(deserializer).map(Some)
+}
+
+/// An optional field whose schema type is not nullable: absent is `None`, and a null is refused
+/// as the schema refuses it (serde's `Option` alone would read it as absent).
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A string, borrowed from the payload when it holds no escapes. serde borrows a `Cow` only
+/// for a field of that type, not inside an `Option` read by a function of ours.
+fn text<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<Text<'a>, D::Error> {
+    struct TextVisitor;
+    impl<'de> de::Visitor<'de> for TextVisitor {
+        type Value = Text<'de>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+    deserializer.deserialize_str(TextVisitor)
+}
+
+/// [`some`] for a string, borrowing it as [`text`] does.
+fn some_text<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Text<'a>>, D::Error> {
+    text(deserializer).map(Some)
+}
+
+/// [`present`] for a string, borrowing it as [`text`] does.
+fn present_text<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Change<Text<'a>>, D::Error> {
+    struct Nullable;
+    impl<'de> de::Visitor<'de> for Nullable {
+        type Value = Option<Text<'de>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            text(d).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Nullable).map(Some)
+}
+
+/// A struct read from a JSON object only: serde's derived structs also read a JSON array, by
+/// position, which no schema allows.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for ObjectVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+}
+
+/// [`some`] for an object, read as [`object`] reads it.
+fn some_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    object(deserializer).map(Some)
+}
+
+/// [`present`] for an object, read as [`object`] reads it.
+fn present_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Change<T>, D::Error> {
+    struct Nullable<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Nullable<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            object(d).map(Some)
+        }
+    }
+    deserializer
+        .deserialize_option(Nullable(std::marker::PhantomData))
+        .map(Some)
 }
 
 /// A field that is present, possibly null: serde's `Option` alone cannot tell a null from an

@@ -10,8 +10,10 @@ use crate::event::{EventType, Role};
 use crate::keys::PublicKey;
 use crate::payload::Payload;
 use crate::taxonomy;
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::num::NonZeroU64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRecord {
@@ -22,12 +24,124 @@ pub struct KeyRecord {
     pub revoked_seq: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An incident as the rules follow it: its ACLED categories and where it was reported and
+/// retracted. The categories are kept as their places in [`taxonomy::EVENT_TYPES`] (the names
+/// are all a schema-valid payload can state), so that a fold over millions of incidents holds a
+/// few machine words for each; it is stored with the names (docs/FORMAT.md, section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IncidentRecord {
-    pub event_type: String,
-    pub sub_event_type: Option<String>,
-    pub reported_seq: u64,
-    pub retracted_seq: Option<u64>,
+    category: Category,
+    reported_seq: u64,
+    /// Never 0: that seq is the genesis, and nothing else may be there.
+    retracted_seq: Option<NonZeroU64>,
+}
+
+/// An event type and sub-event type, by their places in [`taxonomy::EVENT_TYPES`]: the event
+/// type's index, and the sub-event type's as (its event type's index, its index there). The
+/// sub-event type may belong to another event type than the incident's: the rules refuse that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Category {
+    event_type: u8,
+    sub_event_type: Option<(u8, u8)>,
+}
+
+impl Category {
+    /// The places of an event type and a sub-event type given by name; `None` for a name that is
+    /// not in the taxonomy.
+    fn of(event_type: &str, sub_event_type: Option<&str>) -> Option<Category> {
+        let event_type = taxonomy::EVENT_TYPES
+            .iter()
+            .position(|(t, _)| *t == event_type)?;
+        let sub_event_type = match sub_event_type {
+            None => None,
+            Some(sub) => Some(Self::sub_place(sub)?),
+        };
+        Some(Category {
+            event_type: u8::try_from(event_type).ok()?,
+            sub_event_type,
+        })
+    }
+
+    fn sub_place(sub_event_type: &str) -> Option<(u8, u8)> {
+        taxonomy::EVENT_TYPES
+            .iter()
+            .enumerate()
+            .find_map(|(t, (_, subs))| {
+                let s = subs.iter().position(|s| *s == sub_event_type)?;
+                Some((u8::try_from(t).ok()?, u8::try_from(s).ok()?))
+            })
+    }
+
+    fn event_type(self) -> &'static str {
+        taxonomy::EVENT_TYPES[usize::from(self.event_type)].0
+    }
+
+    fn sub_event_type(self) -> Option<&'static str> {
+        self.sub_event_type
+            .map(|(t, s)| taxonomy::EVENT_TYPES[usize::from(t)].1[usize::from(s)])
+    }
+}
+
+impl IncidentRecord {
+    pub fn event_type(&self) -> &'static str {
+        self.category.event_type()
+    }
+
+    pub fn sub_event_type(&self) -> Option<&'static str> {
+        self.category.sub_event_type()
+    }
+
+    pub fn reported_seq(&self) -> u64 {
+        self.reported_seq
+    }
+
+    pub fn retracted_seq(&self) -> Option<u64> {
+        self.retracted_seq.map(NonZeroU64::get)
+    }
+}
+
+/// An [`IncidentRecord`] as stored: the category names, then the seqs.
+#[derive(Serialize, Deserialize)]
+struct StoredIncident<'a> {
+    #[serde(borrow)]
+    event_type: Cow<'a, str>,
+    #[serde(borrow)]
+    sub_event_type: Option<Cow<'a, str>>,
+    reported_seq: u64,
+    retracted_seq: Option<u64>,
+}
+
+impl Serialize for IncidentRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredIncident {
+            event_type: self.event_type().into(),
+            sub_event_type: self.sub_event_type().map(Cow::from),
+            reported_seq: self.reported_seq,
+            retracted_seq: self.retracted_seq(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for IncidentRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let stored = StoredIncident::deserialize(deserializer)?;
+        let category = Category::of(&stored.event_type, stored.sub_event_type.as_deref())
+            .ok_or_else(|| D::Error::custom("an incident category is not in the taxonomy"))?;
+        let retracted_seq = match stored.retracted_seq {
+            None => None,
+            Some(seq) => Some(
+                NonZeroU64::new(seq)
+                    .ok_or_else(|| D::Error::custom("an incident is retracted at seq 0"))?,
+            ),
+        };
+        Ok(IncidentRecord {
+            category,
+            reported_seq: stored.reported_seq,
+            retracted_seq,
+        })
+    }
 }
 
 /// State the rules need but have not seen in this fold (for append: what is stored).
@@ -110,6 +224,12 @@ pub enum RuleViolation {
         event_type: String,
         sub_event_type: String,
     },
+    /// Only a payload that skipped its schema can name one.
+    #[error("event_type \"{event_type}\" or sub_event_type \"{sub_event_type}\" is not an ACLED category")]
+    UnknownCategory {
+        event_type: String,
+        sub_event_type: String,
+    },
 }
 
 /// What a fold has changed relative to its [`StateLookup`]; append stores exactly this.
@@ -118,7 +238,7 @@ pub struct StateChanges {
     pub keys: HashMap<PublicKey, KeyRecord>,
     /// `None`: the name is free again (its key was revoked).
     pub names: HashMap<String, Option<PublicKey>>,
-    pub incidents: HashMap<String, IncidentRecord>,
+    pub incidents: HashMap<Box<str>, IncidentRecord>,
 }
 
 pub struct RuleState<'a, L: StateLookup> {
@@ -190,7 +310,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
 
     pub fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, L::Error> {
         match self.changes.incidents.get(id) {
-            Some(record) => Ok(Some(record.clone())),
+            Some(record) => Ok(Some(*record)),
             None => self.base.incident(id),
         }
     }
@@ -265,35 +385,31 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     }
                     .into());
                 }
+                let category = category(&report.event_type, report.sub_event_type.as_deref())?;
                 let record = IncidentRecord {
-                    event_type: report.event_type.to_string(),
-                    sub_event_type: report.sub_event_type.as_deref().map(str::to_string),
+                    category,
                     reported_seq: seq,
                     retracted_seq: None,
                 };
-                check_sub_event_type(&record)?;
-                self.changes.incidents.insert(id.to_string(), record);
+                self.changes.incidents.insert(id.into(), record);
             }
             Payload::IncidentCorrected(correction) => {
-                let mut record = self.standing_incident(&correction.incident_id)?;
+                let id = &*correction.incident_id;
+                let mut record = self.standing_incident(id)?;
                 let changes = &correction.changes;
-                if let Some(event_type) = &changes.event_type {
-                    record.event_type = event_type.to_string();
-                }
-                if let Some(sub) = &changes.sub_event_type {
-                    record.sub_event_type = sub.as_deref().map(str::to_string);
-                }
-                check_sub_event_type(&record)?;
-                self.changes
-                    .incidents
-                    .insert(correction.incident_id.to_string(), record);
+                let event_type = changes.event_type.as_deref().unwrap_or(record.event_type());
+                let sub_event_type = match &changes.sub_event_type {
+                    Some(sub) => sub.as_deref(),
+                    None => record.sub_event_type(),
+                };
+                record.category = category(event_type, sub_event_type)?;
+                self.record_incident(id, record);
             }
             Payload::IncidentRetracted(retraction) => {
-                let mut record = self.standing_incident(&retraction.incident_id)?;
-                record.retracted_seq = Some(seq);
-                self.changes
-                    .incidents
-                    .insert(retraction.incident_id.to_string(), record);
+                let id = &*retraction.incident_id;
+                let mut record = self.standing_incident(id)?;
+                record.retracted_seq = NonZeroU64::new(seq);
+                self.record_incident(id, record);
             }
             Payload::EvidenceAnchored(evidence) => {
                 self.standing_incident(&evidence.incident_id)?;
@@ -323,13 +439,20 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             }
             .into());
         }
-        let record = self
-            .key(author)
-            .map_err(AdmitError::Lookup)?
-            .ok_or(RuleViolation::UnknownKey { key: *author })?;
+        // Every entry is authorized: the fold's own record is read in place, not copied.
+        let stored;
+        let record = match self.changes.keys.get(author) {
+            Some(record) => record,
+            None => {
+                stored = self.base.key(author).map_err(AdmitError::Lookup)?;
+                stored
+                    .as_ref()
+                    .ok_or(RuleViolation::UnknownKey { key: *author })?
+            }
+        };
         if let Some(revoked_seq) = record.revoked_seq {
             return Err(RuleViolation::RevokedKey {
-                name: record.name,
+                name: record.name.clone(),
                 key: *author,
                 revoked_seq,
             }
@@ -337,7 +460,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         }
         if record.role != needed {
             return Err(RuleViolation::WrongRole {
-                name: record.name,
+                name: record.name.clone(),
                 role: record.role,
                 event_type,
                 needed,
@@ -384,13 +507,23 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         Ok(())
     }
 
+    /// Keeps an incident's new record, allocating its id only the first time this fold sees it.
+    fn record_incident(&mut self, id: &str, record: IncidentRecord) {
+        match self.changes.incidents.get_mut(id) {
+            Some(kept) => *kept = record,
+            None => {
+                self.changes.incidents.insert(id.into(), record);
+            }
+        }
+    }
+
     /// The incident a correction, retraction or evidence names, which must exist and stand.
     fn standing_incident(&self, id: &str) -> Result<IncidentRecord, AdmitError<L::Error>> {
         let record = self
             .incident(id)
             .map_err(AdmitError::Lookup)?
             .ok_or_else(|| RuleViolation::UnknownIncident { id: id.to_string() })?;
-        if let Some(seq) = record.retracted_seq {
+        if let Some(seq) = record.retracted_seq() {
             return Err(RuleViolation::RetractedIncident {
                 id: id.to_string(),
                 seq,
@@ -401,16 +534,22 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
     }
 }
 
-/// A correction can change the event type without the sub-event type or the other way round,
-/// which the schemas cannot see; the pair is checked on the incident as it stands after.
-fn check_sub_event_type(record: &IncidentRecord) -> Result<(), RuleViolation> {
-    match &record.sub_event_type {
-        Some(sub) if !taxonomy::belongs(&record.event_type, sub) => {
+/// The category an incident stands in after a report or a correction. A correction can change
+/// the event type without the sub-event type or the other way round, which the schemas cannot
+/// see; the pair is checked as the incident stands after.
+fn category(event_type: &str, sub_event_type: Option<&str>) -> Result<Category, RuleViolation> {
+    match sub_event_type {
+        Some(sub) if !taxonomy::belongs(event_type, sub) => {
             Err(RuleViolation::SubEventTypeMismatch {
-                event_type: record.event_type.clone(),
-                sub_event_type: sub.clone(),
+                event_type: event_type.to_string(),
+                sub_event_type: sub.to_string(),
             })
         }
-        _ => Ok(()),
+        _ => {
+            Category::of(event_type, sub_event_type).ok_or_else(|| RuleViolation::UnknownCategory {
+                event_type: event_type.to_string(),
+                sub_event_type: sub_event_type.unwrap_or_default().to_string(),
+            })
+        }
     }
 }

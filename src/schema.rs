@@ -2,9 +2,16 @@
 //! validation with field-level messages. One schema per event type and version.
 //!
 //! It validates one payload at a time and knows nothing of storage, keys or rules between
-//! entries (those are [`crate::rules`]).
+//! entries (those are [`crate::rules`]). The incident event types, nearly every entry of a large
+//! log, are checked by hand on their typed payload first ([`Schemas::check`]); the compiled
+//! validator decides, and words the message, whenever the hand check is not sure.
 
 use crate::event::EventType;
+use crate::payload::{
+    IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload, PayloadError,
+    SourceDataset,
+};
+use crate::taxonomy;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::Validator;
 use serde_json::Value;
@@ -171,6 +178,18 @@ pub enum SchemaError {
     Violation(#[from] SchemaViolation),
 }
 
+/// Why payload bytes are not a payload of their event type: each cause as the step that finds
+/// it says it ([`parse_payload`], [`Schemas::validate`], [`Payload::from_value`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadRefusal {
+    #[error("the payload is not valid JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("the payload breaks its schema")]
+    Schema(#[source] SchemaError),
+    #[error("the payload does not fit its type")]
+    Payload(#[source] PayloadError),
+}
+
 /// Compiled validators; built once and shared (validation is thread-safe).
 pub struct Schemas {
     validators: HashMap<(EventType, u16), Validator>,
@@ -192,6 +211,37 @@ impl Schemas {
             validators.insert((event_type, version), validator);
         }
         Ok(Schemas { validators })
+    }
+
+    /// Reads payload bytes as a payload of `event_type` that keeps its schema: parsed once, and
+    /// typed without building a JSON tree when the hand check accepts it. The verdict and every
+    /// message are those of [`parse_payload`], then [`Schemas::validate`], then
+    /// [`Payload::from_value`].
+    pub fn check<'p>(
+        &self,
+        event_type: EventType,
+        version: u16,
+        bytes: &'p [u8],
+    ) -> Result<Payload<'p>, PayloadRefusal> {
+        if version == 1 && HAND_CHECKED.contains(&event_type) {
+            if let Ok(payload) = Payload::parse(event_type, bytes) {
+                if hand_checked(&payload) {
+                    return Ok(payload);
+                }
+            }
+        }
+        let value = parse_payload(bytes).map_err(PayloadRefusal::Json)?;
+        self.validate(event_type, version, &value)
+            .map_err(PayloadRefusal::Schema)?;
+        // Bytes and their parsed tree read alike (payload's tests check it); the tree's error is
+        // the one the message has always quoted.
+        Payload::parse(event_type, bytes).map_err(|from_bytes| {
+            PayloadRefusal::Payload(
+                Payload::from_value(event_type, &value)
+                    .err()
+                    .unwrap_or(from_bytes),
+            )
+        })
     }
 
     /// Validates a payload, reporting the first problem found.
@@ -241,6 +291,169 @@ impl Schemas {
     }
 }
 
+/// The event types (at schema version 1) that [`hand_checked`] knows.
+const HAND_CHECKED: [EventType; 3] = [
+    EventType::IncidentReported,
+    EventType::IncidentCorrected,
+    EventType::IncidentRetracted,
+];
+
+/// Whether a typed payload of a [`HAND_CHECKED`] type keeps its version 1 schema, checked field
+/// by field with the schema's bounds. It only ever says yes where the compiled validator does:
+/// what it cannot be sure of (an id with non-ASCII characters, any other event type) is a no, and
+/// the validator decides. Typing has already refused unknown and repeated fields, nulls where the
+/// schema has none, arrays for objects, and numbers of the wrong kind.
+fn hand_checked(payload: &Payload) -> bool {
+    match payload {
+        Payload::IncidentReported(report) => reported_keeps_schema(report),
+        Payload::IncidentCorrected(correction) => corrected_keeps_schema(correction),
+        Payload::IncidentRetracted(IncidentRetracted {
+            incident_id,
+            reason,
+        }) => incident_id_keeps_schema(incident_id) && chars_within(reason, 1, 5000),
+        _ => false,
+    }
+}
+
+fn reported_keeps_schema(p: &IncidentReported) -> bool {
+    incident_id_keeps_schema(&p.incident_id)
+        && date_keeps_schema(&p.event_date)
+        && taxonomy::sub_event_types(&p.event_type).is_some()
+        // The schema's allOf: a sub-event type must be one of its event type's.
+        && p.sub_event_type
+            .as_deref()
+            .is_none_or(|sub| taxonomy::belongs(&p.event_type, sub))
+        && chars_within(&p.actor1, 1, 200)
+        && p.actor2.as_deref().is_none_or(short_text)
+        && p.assoc_actor_1.as_deref().is_none_or(long_text)
+        && [&p.country, &p.admin1, &p.admin2, &p.admin3, &p.location]
+            .into_iter()
+            .all(|t| t.as_deref().is_none_or(short_text))
+        && p.latitude.is_none_or(latitude_keeps_schema)
+        && p.longitude.is_none_or(longitude_keeps_schema)
+        && p.sources.as_deref().is_none_or(sources_keep_schema)
+        && p.notes.as_deref().is_none_or(notes_keep_schema)
+        && p.source_dataset.as_ref().is_none_or(dataset_keeps_schema)
+}
+
+fn corrected_keeps_schema(p: &IncidentCorrected) -> bool {
+    let c: &IncidentChanges = &p.changes;
+    // A nullable field's null always keeps its schema.
+    fn cleared_or<T: ?Sized>(value: Option<&T>, keeps: impl Fn(&T) -> bool) -> bool {
+        value.is_none_or(keeps)
+    }
+    incident_id_keeps_schema(&p.incident_id)
+        && chars_within(&p.reason, 1, 5000)
+        && *c != IncidentChanges::default()
+        && c.event_date.as_deref().is_none_or(date_keeps_schema)
+        && c.event_type
+            .as_deref()
+            .is_none_or(|t| taxonomy::sub_event_types(t).is_some())
+        && c.sub_event_type.iter().all(|sub| {
+            cleared_or(sub.as_deref(), |sub| {
+                taxonomy::EVENT_TYPES
+                    .iter()
+                    .any(|(_, subs)| subs.contains(&sub))
+            })
+        })
+        && c.actor1.as_deref().is_none_or(short_text)
+        && c.actor2
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), short_text))
+        && c.assoc_actor_1
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), long_text))
+        && [&c.country, &c.admin1, &c.admin2, &c.admin3, &c.location]
+            .into_iter()
+            .flatten()
+            .all(|t| cleared_or(t.as_deref(), short_text))
+        && c.latitude
+            .iter()
+            .all(|v| cleared_or(v.as_ref(), |v| latitude_keeps_schema(*v)))
+        && c.longitude
+            .iter()
+            .all(|v| cleared_or(v.as_ref(), |v| longitude_keeps_schema(*v)))
+        && c.sources
+            .iter()
+            .all(|s| cleared_or(s.as_deref(), sources_keep_schema))
+        && c.notes
+            .iter()
+            .all(|t| cleared_or(t.as_deref(), notes_keep_schema))
+        && c.source_dataset
+            .iter()
+            .all(|d| cleared_or(d.as_ref(), dataset_keeps_schema))
+}
+
+/// `^[^\s]{1,128}$`, for ids of printable ASCII (which no regex dialect counts as space).
+fn incident_id_keeps_schema(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `format: date` (RFC 3339 full-date) and the pattern `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`.
+fn date_keeps_schema(date: &str) -> bool {
+    let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *date.as_bytes() else {
+        return false;
+    };
+    let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let number = |ds: &[u8]| ds.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let (year, month, day) = (
+        number(&digits[..4]),
+        number(&digits[4..6]),
+        number(&digits[6..]),
+    );
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
+/// `minLength`/`maxLength`, which count code points.
+fn chars_within(text: &str, min: usize, max: usize) -> bool {
+    // UTF-8 spends 1 to 4 bytes on a code point, so the byte length alone settles most strings.
+    (min <= text.len().div_ceil(4) && text.len() <= max)
+        || (min..=max).contains(&text.chars().count())
+}
+
+/// actor2, country, admin1 to admin3 and location: 1 to 200 characters.
+fn short_text(text: &str) -> bool {
+    chars_within(text, 1, 200)
+}
+
+/// assoc_actor_1: 1 to 1000 characters.
+fn long_text(text: &str) -> bool {
+    chars_within(text, 1, 1000)
+}
+
+fn notes_keep_schema(notes: &str) -> bool {
+    chars_within(notes, 0, 20000)
+}
+
+fn sources_keep_schema(sources: &[std::borrow::Cow<str>]) -> bool {
+    sources.iter().all(|s| chars_within(s, 1, 1000))
+}
+
+fn dataset_keeps_schema(d: &SourceDataset) -> bool {
+    [&d.name, &d.release, &d.id]
+        .into_iter()
+        .all(|t| short_text(t))
+}
+
+fn latitude_keeps_schema(v: f64) -> bool {
+    (-90.0..=90.0).contains(&v)
+}
+
+fn longitude_keeps_schema(v: f64) -> bool {
+    (-180.0..=180.0).contains(&v)
+}
+
 /// Messages quote the offending value; a long value would bury the message itself.
 fn shorten(message: &str) -> String {
     const MAX_CHARS: usize = 300;
@@ -251,5 +464,419 @@ fn shorten(message: &str) -> String {
             &message[..cut],
             message.chars().count()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    fn schemas() -> &'static Schemas {
+        static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+        SCHEMAS.get_or_init(|| Schemas::load().unwrap())
+    }
+
+    /// What the checks before [`Schemas::check`] said: parse to a tree, validate it, type it.
+    fn reference(event_type: EventType, bytes: &[u8]) -> Result<(), PayloadRefusal> {
+        let value = parse_payload(bytes).map_err(PayloadRefusal::Json)?;
+        schemas()
+            .validate(event_type, 1, &value)
+            .map_err(PayloadRefusal::Schema)?;
+        Payload::from_value(event_type, &value)
+            .map(drop)
+            .map_err(PayloadRefusal::Payload)
+    }
+
+    /// A refusal as a person reads it: its sentence and every cause.
+    fn words(refusal: &PayloadRefusal) -> String {
+        let mut text = refusal.to_string();
+        let mut cause = std::error::Error::source(refusal);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
+
+    /// Strings at and around every length bound of the incident schemas, from characters that
+    /// regex dialects and length counts disagree on (spaces, NEL, BOM, multibyte).
+    fn text() -> impl Strategy<Value = String> {
+        let lengths = prop::sample::select(vec![
+            0usize, 1, 2, 127, 128, 129, 199, 200, 201, 999, 1000, 1001, 4999, 5000, 5001, 19999,
+            20000, 20001,
+        ]);
+        let fill = prop::sample::select(vec![
+            'a', 'é', '€', '𝄞', ' ', '\t', '\u{85}', '\u{a0}', '\u{feff}', '"', '\\', '\n',
+        ]);
+        let odd = prop::sample::select(vec!['a', 'é', '𝄞', ' ', '\u{85}', '\u{feff}', '\u{2028}']);
+        (lengths, fill, odd, 0usize..3, any::<bool>()).prop_map(|(len, fill, odd, at, mostly_a)| {
+            let fill = if mostly_a { 'a' } else { fill };
+            let mut chars: Vec<char> = vec![fill; len];
+            if len > 0 {
+                let i = [0, len / 2, len - 1][at];
+                chars[i] = odd;
+            }
+            chars.into_iter().collect()
+        })
+    }
+
+    fn date() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..10000, 0u32..14, 0u32..33).prop_map(|(y, m, d)| format!("{y:04}-{m:02}-{d:02}")),
+            Just("2023-1-05".to_string()),
+            Just("2023-01-05T00:00:00Z".to_string()),
+            Just("２０２３-01-05".to_string()),
+            Just("2024-02-29".to_string()),
+            Just("1900-02-29".to_string()),
+            Just("2000-02-29".to_string()),
+        ]
+    }
+
+    fn event_type() -> impl Strategy<Value = String> {
+        let mut names: Vec<&str> = taxonomy::EVENT_TYPES.iter().map(|(t, _)| *t).collect();
+        names.push("Fights");
+        names.push("battles");
+        prop::sample::select(names).prop_map(str::to_string)
+    }
+
+    fn sub_event_type() -> impl Strategy<Value = String> {
+        let mut names: Vec<&str> = taxonomy::EVENT_TYPES
+            .iter()
+            .flat_map(|(_, subs)| subs.iter().copied())
+            .collect();
+        names.push("Armed clash ");
+        prop::sample::select(names).prop_map(str::to_string)
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "0",
+            "3",
+            "3.0",
+            "-1",
+            "-0.0",
+            "-0",
+            "1.5",
+            "90",
+            "90.0",
+            "90.0000001",
+            "-90",
+            "-91",
+            "180",
+            "-180.5",
+            "1e19",
+            "1e20",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e400",
+            "\"3\"",
+            "null",
+            "true",
+            "[]",
+            "{}",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    fn json_string(text: impl AsRef<str>) -> String {
+        serde_json::to_string(text.as_ref()).unwrap()
+    }
+
+    /// A JSON value for any field: mostly the right kind near its bounds, sometimes not.
+    fn value(kind: &'static str) -> BoxedStrategy<String> {
+        let right = match kind {
+            "id" => prop_oneof![
+                "[A-Za-z0-9-]{1,130}",
+                "[A-Za-z0-9 é\u{85}\u{feff}\u{2028}\t-]{0,5}",
+            ]
+            .prop_map(json_string)
+            .boxed(),
+            "date" => date().prop_map(json_string).boxed(),
+            "type" => event_type().prop_map(json_string).boxed(),
+            "sub" => sub_event_type().prop_map(json_string).boxed(),
+            "number" => number().boxed(),
+            "sources" => prop::collection::vec(text(), 0..3)
+                .prop_map(|s| serde_json::to_string(&s).unwrap())
+                .boxed(),
+            "dataset" => (text(), text(), text(), 0..4usize)
+                .prop_map(|(name, release, id, shape)| match shape {
+                    0 => format!("[{}]", json_string(name)),
+                    1 => format!(
+                        "{{\"name\":{},\"release\":{}}}",
+                        json_string(name),
+                        json_string(release)
+                    ),
+                    _ => format!(
+                        "{{\"name\":{},\"release\":{},\"id\":{}}}",
+                        json_string(name),
+                        json_string(release),
+                        json_string(id)
+                    ),
+                })
+                .boxed(),
+            _ => text().prop_map(json_string).boxed(),
+        };
+        prop_oneof![
+            8 => right,
+            1 => Just("null".to_string()),
+            1 => number(),
+        ]
+        .boxed()
+    }
+
+    const INCIDENT_FIELDS: [(&str, &str); 17] = [
+        ("event_date", "date"),
+        ("event_type", "type"),
+        ("sub_event_type", "sub"),
+        ("actor1", "text"),
+        ("actor2", "text"),
+        ("assoc_actor_1", "text"),
+        ("country", "text"),
+        ("admin1", "text"),
+        ("admin2", "text"),
+        ("admin3", "text"),
+        ("location", "text"),
+        ("latitude", "number"),
+        ("longitude", "number"),
+        ("fatalities", "number"),
+        ("sources", "sources"),
+        ("notes", "text"),
+        ("source_dataset", "dataset"),
+    ];
+
+    /// An object of some of `fields` (each present with probability `present`), written by hand
+    /// so that a key may repeat and an unknown one may appear.
+    fn object(
+        fields: Vec<(&'static str, &'static str)>,
+        present: f64,
+    ) -> impl Strategy<Value = String> {
+        let members: Vec<_> = fields
+            .into_iter()
+            .map(|(name, kind)| {
+                prop::option::weighted(present, value(kind))
+                    .prop_map(move |v| v.map(|v| format!("{}:{v}", json_string(name))))
+            })
+            .collect();
+        (members, 0..12u8).prop_map(|(members, twist)| {
+            let mut members: Vec<String> = members.into_iter().flatten().collect();
+            match twist {
+                0 => members.push("\"extra\":1".into()),
+                1 if !members.is_empty() => members.push(members[0].clone()),
+                _ => {}
+            }
+            format!("{{{}}}", members.join(","))
+        })
+    }
+
+    /// A value of the right kind within its field's bounds (texts of 1 to 200 characters fit
+    /// every text field).
+    fn fitting(kind: &'static str) -> BoxedStrategy<String> {
+        match kind {
+            "id" => "[A-Za-z0-9-]{1,128}".prop_map(json_string).boxed(),
+            "date" => (1000u32..3000, 1u32..=12, 1u32..=28)
+                .prop_map(|(y, m, d)| json_string(format!("{y:04}-{m:02}-{d:02}")))
+                .boxed(),
+            "number" => prop::sample::select(vec!["0", "3", "3.0", "90", "-90", "0.5e1"])
+                .prop_map(str::to_string)
+                .boxed(),
+            "sources" => prop::collection::vec(fitting_text(), 0..3)
+                .prop_map(|s| serde_json::to_string(&s).unwrap())
+                .boxed(),
+            "dataset" => (fitting_text(), fitting_text(), fitting_text())
+                .prop_map(|(name, release, id)| {
+                    serde_json::json!({"name": name, "release": release, "id": id}).to_string()
+                })
+                .boxed(),
+            _ => fitting_text().prop_map(json_string).boxed(),
+        }
+    }
+
+    fn fitting_text() -> impl Strategy<Value = String> {
+        let lengths = prop::sample::select(vec![1usize, 2, 127, 128, 199, 200]);
+        let fill = prop::sample::select(vec!['a', 'a', 'a', 'é', '𝄞', ' ', '"']);
+        (lengths, fill).prop_map(|(len, fill)| std::iter::repeat_n(fill, len).collect())
+    }
+
+    /// A report that keeps its schema, but for at most one field given any value or left out.
+    fn near_valid_report() -> impl Strategy<Value = String> {
+        let optional: Vec<_> = INCIDENT_FIELDS
+            .iter()
+            .filter(|(name, _)| {
+                ![
+                    "event_date",
+                    "event_type",
+                    "sub_event_type",
+                    "actor1",
+                    "fatalities",
+                ]
+                .contains(name)
+            })
+            .map(|&(name, kind)| prop::option::of(fitting(kind)).prop_map(move |v| (name, v)))
+            .collect();
+        let category = (
+            0..taxonomy::EVENT_TYPES.len(),
+            any::<prop::sample::Index>(),
+            any::<bool>(),
+        );
+        let base = (
+            fitting("id"),
+            fitting("date"),
+            category,
+            fitting("text"),
+            fitting("number"),
+            optional,
+        );
+        let twist = (
+            0..INCIDENT_FIELDS.len() + 2,
+            prop::option::of(value_of_any_kind()),
+        );
+        (base, twist).prop_map(
+            |((id, date, (t, sub, with_sub), actor1, fatalities, optional), (at, wild))| {
+                let (event_type, subs) = taxonomy::EVENT_TYPES[t];
+                let mut members: Vec<(&str, Option<String>)> = vec![
+                    ("incident_id", Some(id)),
+                    ("event_date", Some(date)),
+                    ("event_type", Some(json_string(event_type))),
+                    (
+                        "sub_event_type",
+                        with_sub.then(|| json_string(sub.get(subs))),
+                    ),
+                    ("actor1", Some(actor1)),
+                    ("fatalities", Some(fatalities)),
+                ];
+                members.extend(optional);
+                let mut names: Vec<&str> = vec!["incident_id"];
+                names.extend(INCIDENT_FIELDS.iter().map(|(name, _)| *name));
+                if let Some(name) = names.get(at) {
+                    match members.iter_mut().find(|(n, _)| n == name) {
+                        Some(member) => member.1 = wild,
+                        None => members.push((name, wild)),
+                    }
+                }
+                let members: Vec<String> = members
+                    .into_iter()
+                    .filter_map(|(name, v)| Some(format!("{}:{}", json_string(name), v?)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            },
+        )
+    }
+
+    fn value_of_any_kind() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "id", "date", "type", "sub", "number", "sources", "dataset", "text",
+        ])
+        .prop_flat_map(value)
+    }
+
+    fn reported() -> impl Strategy<Value = String> {
+        let mut fields = vec![("incident_id", "id")];
+        fields.extend(INCIDENT_FIELDS);
+        prop_oneof![object(fields, 0.7), near_valid_report()]
+    }
+
+    fn corrected() -> impl Strategy<Value = String> {
+        let fitting_change =
+            prop::sample::select(INCIDENT_FIELDS.to_vec()).prop_flat_map(|(name, kind)| {
+                let value = match kind {
+                    "type" => event_type().prop_map(json_string).boxed(),
+                    "sub" => sub_event_type().prop_map(json_string).boxed(),
+                    _ => fitting(kind),
+                };
+                prop_oneof![4 => value, 1 => Just("null".to_string())]
+                    .prop_map(move |v| format!("{}:{v}", json_string(name)))
+            });
+        let near_valid = prop::collection::vec(fitting_change, 1..4)
+            .prop_map(|members| format!("{{{}}}", members.join(",")));
+        let changes = prop_oneof![
+            3 => near_valid,
+            1 => object(INCIDENT_FIELDS.to_vec(), 0.1),
+            1 => object(INCIDENT_FIELDS.to_vec(), 0.01),
+            1 => Just("[]".to_string()),
+        ];
+        (value("id"), changes, value("text"), 0..8u8).prop_map(|(id, changes, reason, shape)| {
+            match shape {
+                0 => format!("{{\"incident_id\":{id},\"changes\":{changes}}}"),
+                1 => format!("[{id},{changes},{reason}]"),
+                _ => format!("{{\"incident_id\":{id},\"changes\":{changes},\"reason\":{reason}}} "),
+            }
+        })
+    }
+
+    fn retracted() -> impl Strategy<Value = String> {
+        (value("id"), value("text"))
+            .prop_map(|(id, reason)| format!("{{\"incident_id\":{id},\"reason\":{reason}}}"))
+    }
+
+    fn payloads() -> impl Strategy<Value = (EventType, String)> {
+        prop_oneof![
+            reported().prop_map(|p| (EventType::IncidentReported, p)),
+            corrected().prop_map(|p| (EventType::IncidentCorrected, p)),
+            retracted().prop_map(|p| (EventType::IncidentRetracted, p)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 3000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The hand check never accepts what the validator refuses, and `check` gives the
+        /// verdict and the words of parse, validate and type, in that order.
+        #[test]
+        fn check_says_what_the_validator_says((event_type, payload) in payloads()) {
+            let bytes = payload.as_bytes();
+            let expected = reference(event_type, bytes);
+            if Payload::parse(event_type, bytes).is_ok_and(|p| hand_checked(&p)) {
+                prop_assert!(expected.is_ok(), "hand-checked, but: {:?}", expected.err().map(|e| words(&e)));
+            }
+            let checked = schemas().check(event_type, 1, bytes);
+            match (&checked, &expected) {
+                (Ok(_), Ok(())) => {}
+                (Err(got), Err(want)) => prop_assert_eq!(words(got), words(want)),
+                _ => prop_assert!(false, "check {:?}, reference {:?}",
+                    checked.as_ref().map(drop).map_err(words), expected.as_ref().map_err(words)),
+            }
+        }
+    }
+
+    /// The workload of benches/compare.sh, and a report with every field, take the hand check.
+    #[test]
+    fn common_incident_payloads_are_hand_checked() {
+        let cases = [
+            (
+                EventType::IncidentReported,
+                r#"{"incident_id":"MLI3","event_type":"Battles","actor1":"JNIM","admin1":"Gao","fatalities":3,"event_date":"2023-01-04","notes":"report text"}"#,
+            ),
+            (
+                EventType::IncidentReported,
+                r#"{"incident_id":"x-1","event_date":"2024-02-29","event_type":"Battles",
+                   "sub_event_type":"Armed clash","actor1":"A","actor2":"B","assoc_actor_1":"C",
+                   "country":"Mali","admin1":"Gao","admin2":"G","admin3":"H","location":"L",
+                   "latitude":15,"longitude":-0.5,"fatalities":0,"sources":["s"],"notes":"",
+                   "source_dataset":{"name":"ACLED","release":"r","id":"1"}}"#,
+            ),
+            (
+                EventType::IncidentCorrected,
+                r#"{"incident_id":"MLI3","changes":{"fatalities":2,"actor2":null},"reason":"revised casualty count"}"#,
+            ),
+            (
+                EventType::IncidentRetracted,
+                r#"{"incident_id":"MLI3","reason":"duplicate"}"#,
+            ),
+        ];
+        for (event_type, payload) in cases {
+            let typed = Payload::parse(event_type, payload.as_bytes()).unwrap();
+            assert!(hand_checked(&typed), "{payload}");
+            assert!(
+                reference(event_type, payload.as_bytes()).is_ok(),
+                "{payload}"
+            );
+        }
     }
 }

@@ -125,12 +125,7 @@ pub fn seal_message(batch_size: u64, root: &Hash) -> Vec<u8> {
 impl Seal {
     /// The batch tree head this seal claims, recomputed from the statement's own bytes.
     pub fn root(&self, statement_bytes: &[u8]) -> Option<Hash> {
-        merkle::root_from_inclusion_proof(
-            &merkle::leaf_hash(statement_bytes),
-            self.index,
-            self.batch_size,
-            &self.proof,
-        )
+        batch_root(statement_bytes, self.index, self.batch_size, &self.proof)
     }
 
     /// Whether `author` signed a batch containing exactly these statement bytes at this place.
@@ -139,6 +134,22 @@ impl Seal {
             author.verify(&seal_message(self.batch_size, &root), &self.signature)
         })
     }
+}
+
+/// The batch tree head that a seal at `index` of `batch_size` with this inclusion proof claims
+/// for these statement bytes; `None` when the proof does not fit the index and size.
+pub fn batch_root(
+    statement_bytes: &[u8],
+    index: u64,
+    batch_size: u64,
+    proof: &[Hash],
+) -> Option<Hash> {
+    merkle::root_from_inclusion_proof(
+        &merkle::leaf_hash(statement_bytes),
+        index,
+        batch_size,
+        proof,
+    )
 }
 
 /// Seals encoded statements in batches of at most [`MAX_SEAL_BATCH`], signing the batches on

@@ -7,19 +7,18 @@
 //! state (one small record per key and per incident). It must never take an index, cache,
 //! projection or any other derived state as evidence.
 
-use crate::entry::{entry_hash, Entry, ZERO_HASH};
+use crate::entry::{entry_hash, EntryRef, ZERO_HASH};
 use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::log::{Head, LogError, LogResult, StoredBytes};
-use crate::merkle::Hash;
+use crate::merkle::{self, Hash};
 use crate::payload::{Payload, PayloadError};
 use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
-use crate::schema::{self, SchemaError, Schemas};
+use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::statement::seal_message;
 use crate::time::Timestamp;
 use crate::DecodeError;
 use rayon::prelude::*;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
@@ -80,44 +79,103 @@ impl Report {
     }
 }
 
-/// What can be checked of one entry without looking at any other.
-struct Examined {
+/// What can be checked of one entry without looking at any other, borrowing from its bytes.
+struct Examined<'a> {
     stored_seq: u64,
     hash: Hash,
-    entry: Result<Entry, DecodeError>,
+    entry: Result<EntryRef<'a>, DecodeError>,
     batch_root: Option<Hash>,
-    payload: Result<(EventType, Value), EntryProblem>,
+    payload: Result<Payload<'a>, EntryProblem>,
 }
 
-fn examine(schemas: &Schemas, stored_seq: u64, bytes: &[u8]) -> Examined {
+/// Everything of [`Examined`] but the batch root, which [`seal_roots`] fills in per chunk.
+fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8]) -> Examined<'a> {
     let hash = entry_hash(bytes);
-    let entry = Entry::decode(bytes);
-    let (batch_root, payload) = match &entry {
-        Err(e) => (None, Err(EntryProblem::Undecodable(e.clone()))),
-        Ok(entry) => (
-            entry.seal.root(&entry.statement_bytes),
-            check_payload(schemas, entry),
-        ),
+    let entry = EntryRef::decode(bytes);
+    let payload = match &entry {
+        Err(e) => Err(EntryProblem::Undecodable(e.clone())),
+        Ok(entry) => check_payload(schemas, entry),
     };
     Examined {
         stored_seq,
         hash,
         entry,
-        batch_root,
+        batch_root: None,
         payload,
     }
 }
 
-/// An entry's event type and its payload, parsed and checked against its schema.
-fn check_payload(schemas: &Schemas, entry: &Entry) -> Result<(EventType, Value), EntryProblem> {
+/// The batch root each entry's seal claims, as [`EntryRef::batch_root`] gives it. A whole batch
+/// that lies in the chunk in order (seal indexes 0 to n - 1 under one author and signature) has
+/// its tree built once, and an entry whose proof is its path in that tree has that tree's head,
+/// which is what its proof recomputes to; any other entry's root is recomputed on its own.
+fn seal_roots(examined: &mut [Examined]) {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < examined.len() {
+        let len = whole_batch_at(&examined[start..]).unwrap_or(1);
+        batches.push(start..start + len);
+        start += len;
+    }
+    let roots: Vec<Vec<Option<Hash>>> = batches
+        .par_iter()
+        .map(|batch| {
+            let items = &examined[batch.clone()];
+            let alone = |item: &Examined| item.entry.as_ref().ok().and_then(EntryRef::batch_root);
+            let entries: Vec<&EntryRef> =
+                items.iter().filter_map(|i| i.entry.as_ref().ok()).collect();
+            if items.len() == 1 || entries.len() != items.len() {
+                return items.iter().map(alone).collect();
+            }
+            let leaves: Vec<Hash> = entries
+                .iter()
+                .map(|e| merkle::leaf_hash(e.statement_bytes))
+                .collect();
+            let (root, fits) = merkle::root_and_proof_checks(&leaves, |i| entries[i].seal_proof());
+            items
+                .iter()
+                .zip(fits)
+                .map(|(item, fits)| if fits { Some(root) } else { alone(item) })
+                .collect()
+        })
+        .collect();
+    for (batch, roots) in batches.into_iter().zip(roots) {
+        for (item, root) in examined[batch].iter_mut().zip(roots) {
+            item.batch_root = root;
+        }
+    }
+}
+
+/// The size of the whole batch that starts `items`, if all of it is there in seal order.
+fn whole_batch_at(items: &[Examined]) -> Option<usize> {
+    let first = items.first()?.entry.as_ref().ok()?;
+    let size = usize::try_from(first.seal_batch_size()).ok()?;
+    if first.seal_index() != 0 || size < 2 || items.len() < size {
+        return None;
+    }
+    let same_seal = items[..size].iter().enumerate().all(|(index, item)| {
+        item.entry.as_ref().is_ok_and(|e| {
+            e.seal_index() == index as u64
+                && e.seal_batch_size() == first.seal_batch_size()
+                && e.statement.author == first.statement.author
+                && e.seal_signature() == first.seal_signature()
+        })
+    });
+    same_seal.then_some(size)
+}
+
+/// An entry's payload, parsed once, checked against its schema and typed.
+fn check_payload<'a>(schemas: &Schemas, entry: &EntryRef<'a>) -> Result<Payload<'a>, EntryProblem> {
     let statement = &entry.statement;
-    let event_type = EventType::parse(&statement.event_type)
-        .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.clone()))?;
-    let payload = schema::parse_payload(&statement.payload).map_err(EntryProblem::Json)?;
+    let event_type = EventType::parse(statement.event_type)
+        .ok_or_else(|| EntryProblem::UnknownType(statement.event_type.to_string()))?;
     schemas
-        .validate(event_type, statement.schema_version, &payload)
-        .map_err(|e| EntryProblem::Schema(event_type, e))?;
-    Ok((event_type, payload))
+        .check(event_type, statement.schema_version, statement.payload)
+        .map_err(|refusal| match refusal {
+            PayloadRefusal::Json(e) => EntryProblem::Json(e),
+            PayloadRefusal::Schema(e) => EntryProblem::Schema(event_type, e),
+            PayloadRefusal::Payload(e) => EntryProblem::Payload(e),
+        })
 }
 
 /// A seal as signed: the same batch signature appears on every entry of the batch, so it is
@@ -185,21 +243,15 @@ pub(crate) fn audit(
         if chunk.is_empty() && damaged.is_none() {
             break;
         }
-        let examined: Vec<Examined> = chunk
+        let mut examined: Vec<Examined> = chunk
             .par_iter()
             .map(|(seq, bytes)| examine(schemas, *seq, bytes))
             .collect();
+        seal_roots(&mut examined);
         let signatures = check_signatures(&examined);
         report.signatures += signatures.len() as u64;
-        let typed: Vec<Option<Result<Payload, PayloadError>>> = examined
-            .par_iter()
-            .map(|item| {
-                let (event_type, value) = item.payload.as_ref().ok()?;
-                Some(Payload::from_value(*event_type, value))
-            })
-            .collect();
 
-        for (item, typed) in examined.iter().zip(typed) {
+        for item in &examined {
             let seq = item.stored_seq;
             if seq != expected_seq {
                 let reason = if seq > expected_seq {
@@ -243,28 +295,29 @@ pub(crate) fn audit(
                     }
                     let author = entry.statement.author;
                     let signed = item.batch_root.map(|root| {
-                        signatures[&(author, entry.seal.batch_size, root, entry.seal.signature)]
+                        signatures[&(
+                            author,
+                            entry.seal_batch_size(),
+                            root,
+                            entry.seal_signature(),
+                        )]
                     });
                     match signed {
                         None => problem(&mut report, seq, "the seal's inclusion proof does not fit its index and batch size".into()),
                         Some(false) => problem(&mut report, seq, format!("the signature does not verify for author {author}: the statement or its seal was altered")),
                         Some(true) => {}
                     }
-                    match (&item.payload, typed) {
-                        (Err(reason), _) => problem(&mut report, seq, reason.to_string()),
-                        (Ok(_), None) => {}
-                        (Ok(_), Some(Err(e))) => {
-                            problem(&mut report, seq, EntryProblem::Payload(e).to_string());
-                        }
-                        (Ok(_), Some(Ok(payload))) => {
+                    match &item.payload {
+                        Err(reason) => problem(&mut report, seq, reason.to_string()),
+                        Ok(payload) => {
                             // A fold from seq 0 looks nothing up and holds no contradiction.
                             if let Err(AdmitError::Violation(v)) =
-                                rules.admit(seq, &author, &payload)
+                                rules.admit(seq, &author, payload)
                             {
                                 let broken = EntryProblem::Rule(payload.event_type(), v);
                                 problem(&mut report, seq, broken.to_string());
                             }
-                            if let (0, Payload::Genesis(genesis)) = (seq, &payload) {
+                            if let (0, Payload::Genesis(genesis)) = (seq, payload) {
                                 report.origin = Some(genesis.origin.to_string());
                             }
                         }
@@ -338,9 +391,9 @@ fn check_signatures(examined: &[Examined]) -> HashMap<SealKey, bool> {
         if let (Ok(entry), Some(root)) = (&item.entry, item.batch_root) {
             let key = (
                 entry.statement.author,
-                entry.seal.batch_size,
+                entry.seal_batch_size(),
                 root,
-                entry.seal.signature,
+                entry.seal_signature(),
             );
             if distinct.last() != Some(&key) {
                 distinct.push(key);

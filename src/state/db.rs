@@ -18,10 +18,6 @@ pub type Pair = (Vec<u8>, Vec<u8>);
 /// A write of derived state: `None` removes the key.
 pub type StateWrite = (Vec<u8>, Option<Vec<u8>>);
 
-/// Keys written per sled batch: sled keeps every node a batch touches in memory until the batch
-/// is applied, so a large change is written in steps of this size.
-const BATCH_KEYS: usize = 8192;
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("I/O error on the ledger's derived state in {dir}")]
@@ -156,34 +152,26 @@ impl StateDb {
             .collect()
     }
 
-    /// Writes `writes` and then the record of what the state now covers. A large write goes in
-    /// bounded batches; the covered record is removed before the first and written with the
-    /// last, so that a crash in between leaves a state that says it covers nothing (and is
-    /// rebuilt), never one that claims more than it holds.
+    /// Writes `writes` and then the record of what the state now covers. The covered record is
+    /// removed before the first write and written after the last, so that an interrupted write
+    /// leaves a state that says it covers nothing (and is rebuilt), never one that claims more
+    /// than it holds. Keys are written one at a time: a sled batch keeps every node it touches
+    /// in memory until it is applied (2.5 GB for 750,000 incident records, against 80 MB).
     pub fn write(&self, writes: &[StateWrite], covered: &Head) -> Result<(), DbError> {
         let covered_key = StateKey::Covered.bytes();
-        let mut chunks = writes.chunks(BATCH_KEYS).peekable();
-        if writes.len() > BATCH_KEYS {
+        if !writes.is_empty() {
             self.db.remove(&covered_key).map_err(|e| self.err(e))?;
         }
-        loop {
-            let mut batch = sled::Batch::default();
-            let chunk = chunks.next().unwrap_or_default();
-            for (key, value) in chunk {
-                match value {
-                    Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                    None => batch.remove(key.as_slice()),
-                }
+        for (key, value) in writes {
+            match value {
+                Some(value) => self.db.insert(key.as_slice(), value.as_slice()),
+                None => self.db.remove(key.as_slice()),
             }
-            let last = chunks.peek().is_none();
-            if last {
-                batch.insert(covered_key.as_slice(), encode(covered));
-            }
-            self.db.apply_batch(batch).map_err(|e| self.err(e))?;
-            if last {
-                break;
-            }
+            .map_err(|e| self.err(e))?;
         }
+        self.db
+            .insert(covered_key, encode(covered))
+            .map_err(|e| self.err(e))?;
         // Derived state needs no fsync of its own: after a crash it is caught up from the log.
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
@@ -215,6 +203,6 @@ fn config(path: &Path) -> sled::Config {
     // releases its file lock as soon as the last handle drops (spacejam/sled#1289).
     sled::Config::new()
         .path(path)
-        .cache_capacity(64 * 1024 * 1024)
+        .cache_capacity(16 * 1024 * 1024)
         .flush_every_ms(None)
 }
