@@ -186,7 +186,7 @@ fn check_layout(dir: &Path) -> Result<(), LedgerError> {
         .is_file()
     {
         Ok(())
-    } else if state::db::sled_dir(dir).join("db").is_file() {
+    } else if crate::legacy::is_old_layout(dir) {
         Err(LedgerError::OldLayout {
             dir: dir.to_path_buf(),
         })
