@@ -794,18 +794,71 @@ fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::input::parse_events;
+    use crate::log::mem::{Fault, FaultyFiles, MemFiles};
     use crate::state::StateKey;
     use serde_json::json;
 
+    fn admin_key() -> SecretKey {
+        SecretKey::from_seed([1; 32], None)
+    }
+
+    fn investigator_key() -> SecretKey {
+        SecretKey::from_seed([2; 32], None)
+    }
+
+    fn enrol_investigator<F: LogFiles>(ledger: &Ledger<F>) {
+        ledger
+            .enroll_key(
+                &admin_key(),
+                &investigator_key().public(),
+                "inv",
+                Role::Investigator,
+            )
+            .unwrap();
+    }
+
     /// A new ledger in `dir/ledger` with its admin and an investigator enrolled as `inv`.
     pub(crate) fn with_investigator(dir: &Path) -> (Ledger, SecretKey, SecretKey) {
-        let admin = SecretKey::from_seed([1; 32], None);
-        let investigator = SecretKey::from_seed([2; 32], None);
-        let (ledger, _) = Ledger::create(&dir.join("ledger"), &admin, "admin", "test").unwrap();
-        ledger
-            .enroll_key(&admin, &investigator.public(), "inv", Role::Investigator)
-            .unwrap();
-        (ledger, admin, investigator)
+        let (ledger, _) =
+            Ledger::create(&dir.join("ledger"), &admin_key(), "admin", "test").unwrap();
+        enrol_investigator(&ledger);
+        (ledger, admin_key(), investigator_key())
+    }
+
+    /// [`with_investigator`] kept in memory, with its files.
+    pub(crate) fn in_memory() -> (Ledger<MemFiles>, MemFiles, SecretKey, SecretKey) {
+        let files = MemFiles::new();
+        let (ledger, _) =
+            Ledger::create_with(files.clone(), &admin_key(), "admin", "test").unwrap();
+        enrol_investigator(&ledger);
+        (ledger, files, admin_key(), investigator_key())
+    }
+
+    /// Flips the byte `from_end` bytes before the end of the entry at `seq` (in segment 0),
+    /// behind the log's back.
+    pub(crate) fn flip_byte_of_entry(files: &MemFiles, seq: u64, from_end: usize) {
+        let mut bytes = files.segment(0).unwrap();
+        let mut at = 0;
+        for _ in 0..seq {
+            at += 2 + usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        bytes[at + 2 + len - from_end] ^= 1;
+        files.set_segment(0, bytes);
+    }
+
+    fn reports(ids: std::ops::Range<usize>) -> Vec<EventInput> {
+        let text: String = ids
+            .map(|i| {
+                format!(
+                    "{{\"type\":\"incident.reported\",\"data\":{{\"incident_id\":\"x-{i}\",\
+                     \"event_date\":\"2023-01-05\",\"event_type\":\"Battles\",\"actor1\":\"A\",\
+                     \"fatalities\":1}}}}\n"
+                )
+            })
+            .collect();
+        parse_events(text.as_bytes()).unwrap()
     }
 
     /// [`with_investigator`], and one incident reported.
@@ -822,8 +875,13 @@ pub(crate) mod tests {
         (ledger, admin, investigator)
     }
 
-    fn all_state(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
-        ledger.store().state_with_prefix(b"").unwrap()
+    fn all_state<F: LogFiles>(ledger: &Ledger<F>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        ledger.state().unwrap().with_prefix(b"").unwrap()
+    }
+
+    fn damage_state<F: LogFiles>(ledger: &Ledger<F>, writes: &[state::StateWrite]) {
+        let head = ledger.head().unwrap();
+        ledger.state().unwrap().write(writes, &head).unwrap();
     }
 
     #[test]
@@ -831,10 +889,7 @@ pub(crate) mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (ledger, admin, investigator) = ledger_with_incident(tmp.path());
         let key = investigator.public();
-        ledger
-            .store()
-            .commit(&[], &[(StateKey::Key(&key).bytes(), None)])
-            .unwrap();
+        damage_state(&ledger, &[(StateKey::Key(&key).bytes(), None)]);
 
         let err = ledger.revoke_key(&admin, "inv", "left").unwrap_err();
         assert!(matches!(err, LedgerError::DamagedState(_)), "{err}");
@@ -854,7 +909,7 @@ pub(crate) mod tests {
         let before = all_state(&ledger);
         let garbage = (StateKey::Incident("x-1").bytes(), Some(b"\xff".to_vec()));
         let stray = (StateKey::Incident("never-reported").bytes(), Some(vec![0]));
-        ledger.store().commit(&[], &[garbage, stray]).unwrap();
+        damage_state(&ledger, &[garbage, stray]);
         assert_ne!(all_state(&ledger), before);
 
         ledger.reindex().unwrap();
@@ -862,18 +917,117 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reindex_refuses_a_log_that_no_longer_ends_at_the_head() {
+    fn derived_state_behind_the_log_is_caught_up_and_state_of_another_log_rebuilt_at_open() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ledger, ..) = ledger_with_incident(tmp.path());
-        let head = ledger.head().unwrap().unwrap();
-        let moved = Head {
-            seq: head.seq + 1,
-            ..head
+        let (ledger, _, investigator) = ledger_with_incident(tmp.path());
+        let dir = tmp.path().join("ledger");
+        let before = all_state(&ledger);
+        let behind = ledger.log.entries(2).next().unwrap().unwrap();
+        let behind = Head {
+            seq: 2,
+            hash: entry_hash(&behind.1),
+            recorded_at: 0,
         };
-        let head_write = (StateKey::Head.bytes(), Some(state::encode(&moved)));
-        ledger.store().commit(&[], &[head_write]).unwrap();
+        // As if the process died between the commit of seq 3 and its state write.
+        ledger
+            .state()
+            .unwrap()
+            .write(&[(StateKey::Incident("x-1").bytes(), None)], &behind)
+            .unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
+        assert_eq!(all_state(&ledger), before, "caught up from seq 3");
 
-        let err = ledger.reindex().unwrap_err();
-        assert_eq!(err.damaged_seq(), Some(moved.seq), "{err}");
+        let elsewhere = Head {
+            hash: [7; 32],
+            ..behind
+        };
+        ledger.state().unwrap().write(&[], &elsewhere).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
+        assert_eq!(all_state(&ledger), before, "rebuilt");
+        ledger.append(&investigator, &reports(2..3)).unwrap();
+    }
+
+    #[test]
+    fn a_refused_batch_leaves_every_file_byte_as_it_was() {
+        let (ledger, files, _, investigator) = in_memory();
+        ledger.append(&investigator, &reports(0..300)).unwrap();
+        let before = files.snapshot();
+        // The last event repeats the first: refused after most of the batch was written.
+        let mut batch = reports(300..5000);
+        batch.extend(reports(300..301));
+        let err = ledger.append(&investigator, &batch).unwrap_err();
+        assert!(matches!(err, LedgerError::Rejected(_)), "{err}");
+        assert_eq!(files.snapshot(), before);
+    }
+
+    /// The log after a crash at any point of an append is the log before it or after it.
+    fn assert_whole_or_nothing(files: &MemFiles, before: Head, batch: usize) {
+        let reopened = Ledger::with_files(files.clone()).unwrap();
+        let head = reopened.head().unwrap();
+        assert!(
+            head == before || head.seq == before.seq + batch as u64,
+            "head {head:?} is neither the old one nor the whole batch"
+        );
+        let report = reopened
+            .verify(|_| std::ops::ControlFlow::Continue(()))
+            .unwrap();
+        assert!(report.intact(), "{report:?}");
+        reopened
+            .append(&investigator_key(), &reports(90_000..90_001))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_fault_at_any_write_or_sync_of_an_append_leaves_all_of_it_or_none() {
+        let (ledger, files, _, investigator) = in_memory();
+        ledger.append(&investigator, &reports(0..10)).unwrap();
+        let before = ledger.head().unwrap();
+        drop(ledger);
+        let batch = 3000;
+        let mut operations = None;
+        for at in 0.. {
+            if operations.is_some_and(|n| at > n) {
+                break;
+            }
+            for fault in [
+                Fault::Fail(std::io::ErrorKind::Other),
+                Fault::DiskFull,
+                Fault::Panic,
+            ] {
+                let copy = files.after_crash_keeping_writes();
+                let faulty = FaultyFiles::new(copy.clone(), at, fault);
+                let appended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let ledger = Ledger::with_files(faulty.clone())?;
+                    ledger.append(&investigator, &reports(100..100 + batch))
+                }));
+                if let Ok(Ok(_)) = appended {
+                    operations.get_or_insert(faulty.operations());
+                }
+                assert_whole_or_nothing(&copy.after_crash(), before, batch);
+                assert_whole_or_nothing(&copy.after_crash_keeping_writes(), before, batch);
+            }
+        }
+        assert!(operations.is_some_and(|n| n >= 3), "{operations:?}");
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_last_batch_is_reported_not_dropped() {
+        let (ledger, files, _, investigator) = in_memory();
+        ledger.append(&investigator, &reports(0..20)).unwrap();
+        flip_byte_of_entry(&files, 21, 70);
+        let reopened = Ledger::<MemFiles>::with_files(files.clone());
+        let err = reopened.err().expect("a writer refuses a damaged log");
+        assert_eq!(err.damaged_seq(), Some(21), "{err}");
+        let mut problems = Vec::new();
+        let report = ledger
+            .verify(|p| {
+                problems.push(p.seq);
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(report.entries, 22);
+        assert!(problems.contains(&21), "{problems:?}");
     }
 }

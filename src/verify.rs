@@ -369,8 +369,7 @@ mod tests {
     /// stops after the chunk it is in instead of reading the rest of the log for nobody.
     #[test]
     fn the_audit_stops_when_its_reader_goes_away() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (ledger, _, investigator) = crate::ledger::tests::with_investigator(tmp.path());
+        let (ledger, files, _, investigator) = crate::ledger::tests::in_memory();
         let reports: String = (0..2 * CHUNK)
             .map(|i| {
                 format!(
@@ -383,10 +382,7 @@ mod tests {
         let events = parse_events(reports.as_bytes()).unwrap();
         ledger.append(&investigator, &events).unwrap();
         // A changed byte in the genesis: its signature no longer verifies.
-        let mut genesis = ledger.store().entry(0).unwrap().unwrap();
-        let last = genesis.len() - 1;
-        genesis[last] ^= 1;
-        ledger.store().commit(&[(0, genesis)], &[]).unwrap();
+        crate::ledger::tests::flip_byte_of_entry(&files, 0, 1);
 
         let mut seen = 0;
         let stopped = ledger

@@ -11,5 +11,6 @@ mod import;
 mod output;
 mod projection;
 mod properties;
+mod storage;
 mod tamper;
 mod vectors;

@@ -1110,12 +1110,12 @@ mod tests {
             let seqs: Vec<u64> = second.appended.iter().map(|a| a.seq).collect();
             assert_eq!(seqs, [5, 6]);
 
-            let head = ledger.head().unwrap().unwrap().seq;
+            let head = ledger.head().unwrap().seq;
             let third =
                 import_text(&ledger, &key, &path, &ucdp_file(&[ROW_1, &changed]), "23.2").unwrap();
             assert!(third.appended.is_empty());
             assert_eq!(third.unchanged, 2);
-            assert_eq!(ledger.head().unwrap().unwrap().seq, head);
+            assert_eq!(ledger.head().unwrap().seq, head);
 
             let state = current_state::<Incidents, _>(&ledger, None).unwrap();
             assert_eq!(

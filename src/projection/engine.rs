@@ -642,7 +642,7 @@ mod tests {
             vec![0; views],
             "no cache yet"
         );
-        let head = ledger.head().unwrap().unwrap().seq;
+        let head = ledger.head().unwrap().seq;
         assert_eq!(started(Refresh::Incremental), vec![head + 1; views]);
 
         let investigator = SecretKey::from_seed([2; 32], None);
