@@ -9,7 +9,6 @@
 //! refused with the seq at fault, and a refused restore leaves no ledger behind. It never
 //! writes into the ledger it backs up, and never restores over an existing one.
 
-use crate::entry::MAX_ENTRY_BYTES;
 use crate::ledger::{LedgerError, LOG_DIR};
 use crate::lock::WriterLock;
 use crate::log::{
@@ -80,8 +79,12 @@ pub fn write<F: LogFiles>(
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
     out.write_all(BACKUP_TAG).map_err(io)?;
     out.write_all(&[BACKUP_VERSION]).map_err(io)?;
-    // A reader's log stops at the head it saw: entries appended meanwhile are not in this backup.
-    for item in ledger.log().entries(0) {
+    // Entries appended after the head read above are not in this backup.
+    let upto_head = |item: &LogResult<(u64, StoredBytes)>| {
+        item.as_ref()
+            .map_or(true, |(seq, _)| *seq <= durable.head.seq)
+    };
+    for item in ledger.log().entries(0).take_while(upto_head) {
         let (_, bytes) = item?;
         let len = u16::try_from(bytes.len()).unwrap_or_else(|_| {
             unreachable!("the log's framing holds at most 65,535 bytes per entry")
@@ -108,9 +111,11 @@ pub fn write_file(ledger: &Ledger, path: &Path) -> Result<Durable, BackupError> 
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let file_name = path.file_name().ok_or_else(|| BackupError::NotABackup {
-        path: name.clone(),
-        reason: "it names a directory, not a file".into(),
+    let file_name = path.file_name().ok_or_else(|| {
+        io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it names a directory, not a file",
+        ))
     })?;
     if let Some(dir) = ledger.dir() {
         let (parent, dir) = (
@@ -320,7 +325,7 @@ pub(crate) fn copy_audited<F: LogFiles, I: Iterator<Item = LogResult<(u64, Store
                 too_long = Some(Problem {
                     seq: *seq,
                     reason: format!(
-                        "the entry is {} bytes, over the {} the log files can frame (entries are at most {MAX_ENTRY_BYTES} bytes only in older releases)",
+                        "the entry is {} bytes, over the {} bytes the log files can frame",
                         bytes.len(),
                         u16::MAX
                     ),

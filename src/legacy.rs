@@ -42,6 +42,8 @@ pub enum UpgradeError {
         seq: u64,
         reason: String,
     },
+    #[error("the old database at {dir} cannot be opened (sled stopped on its files)")]
+    Unopenable { dir: PathBuf },
     #[error("I/O error on {path}")]
     Io {
         path: PathBuf,
@@ -89,15 +91,16 @@ struct OldDb {
 }
 
 impl OldDb {
-    fn open(path: &Path) -> Result<OldDb, DbError> {
+    fn open(path: &Path) -> Result<OldDb, UpgradeError> {
         let config = sled::Config::new().path(path).flush_every_ms(None);
-        let database = |source| DbError::Database {
-            dir: path.to_path_buf(),
-            source,
-        };
         let db = crate::state::db::open_quietly(&config)
-            .unwrap_or_else(|| Err(sled::Error::ReportableBug("sled panicked".into())))
-            .map_err(database)?;
+            .ok_or_else(|| UpgradeError::Unopenable {
+                dir: path.to_path_buf(),
+            })?
+            .map_err(|source| DbError::Database {
+                dir: path.to_path_buf(),
+                source,
+            })?;
         Ok(OldDb {
             path: path.to_path_buf(),
             db,

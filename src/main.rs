@@ -19,8 +19,11 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
-        // A reader that stops early (`| head`) is not an error worth a message.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error worth a message; but a backup
+        // piped to one that stops is incomplete, and says so.
+        Err(e) if is_broken_pipe(&e) && !matches!(cli.command, Command::Backup(_)) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "ledger: {}", cli::hints::message(&e));
             ExitCode::from(cli::exit_status(&e))

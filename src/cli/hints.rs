@@ -152,7 +152,7 @@ fn upgrade(error: &UpgradeError) -> Option<String> {
         UpgradeError::Lock(e) => lock(e),
         UpgradeError::Ledger(e) => ledger(e),
         UpgradeError::Log(e) => log(e),
-        UpgradeError::Io { .. } | UpgradeError::Db(_) => None,
+        UpgradeError::Io { .. } | UpgradeError::Db(_) | UpgradeError::Unopenable { .. } => None,
     }
 }
 
