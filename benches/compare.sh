@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
-# Speed of `ledger` against its peers, as whole processes, in one run.
+# Speed of `ledger` against its peers, as whole processes, in one run, beside issue 10's targets.
 #
 # Usage: benches/compare.sh N [--runs R] [--peers DIR]
 #
 # Generates the peers' workload (N `incident.reported` events with the fields of
 # ../shared/peers/pg_chain.sh and 360 bytes of notes, every third one corrected) as NDJSON,
 # builds `ledger` in release, and in each of R rounds (default 5) runs, one after the other:
-# ledger (append, verify, `project regions --format csv --rebuild`, each under /usr/bin/time
-# for wall time and peak memory, and the ledger directory's size after the append), then
-# pg_chain.sh N and py_eventsourcing.py N from the peers directory (default ../shared/peers
-# beside the repository). It prints the median of each step per system and the ratios
-# (peer median / ledger median: above 1 means ledger is faster). The machine is shared and
-# noisy: quote ratios from one run, not absolute times from different runs.
+# ledger (append of the whole file as one batch, verify, `project regions --format csv
+# --rebuild`, `project incidents --rebuild` and `export --dir --rebuild`, each under
+# /usr/bin/time -v for wall time and peak memory; the ledger directory's disk use after the
+# append and its caches after the export), then pg_chain.sh N and py_eventsourcing.py N from
+# the peers directory (default ../shared/peers beside the repository). It prints the median of
+# each step per system, ledger's peak memory and disk, and each target of issue 10 with the
+# figure measured for it and PASS or FAIL. Ratios are peer median / ledger median: above 1
+# means ledger is faster. The machine is shared and noisy: quote ratios from one run, not
+# absolute times from different runs.
 #
 # Writes only in a temporary directory (removed on exit) and in the cargo target directory;
 # pg_chain.sh makes and removes its own /tmp/pgpeer.* directory.
 set -euo pipefail
 
-usage() {
-    echo "usage: benches/compare.sh N [--runs R] [--peers DIR]" >&2
-    exit 2
-}
-
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench=compare
+synopsis="N [--runs R] [--peers DIR]"
+# shellcheck source=benches/common.sh
+source "$root/benches/common.sh"
 n=""
 runs=5
 peers="$root/../shared/peers"
@@ -36,9 +38,7 @@ while (($#)); do
 done
 [[ "$n" =~ ^[1-9][0-9]*$ && "$runs" =~ ^[1-9][0-9]*$ ]] || usage
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ledger-compare.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-log() { echo "compare: $*" >&2; }
+make_tmp
 
 # Which peers can run here; a missing one is named once and left out.
 run_pg=0
@@ -63,76 +63,50 @@ else
     fi
 fi
 
-log "building ledger (cargo build --release)"
-(cd "$root" && cargo build --release --quiet)
-target=${CARGO_TARGET_DIR:-target}
-[[ "$target" == /* ]] || target="$root/$target"
-ledger="$target/release/ledger"
+build_ledger "$root"
 
-# The workload, in pg_chain.sh's rotation; a correction follows its report, as in
-# py_eventsourcing.py. 2023 is not a leap year, so g%365 days from 1 January stay in 2023.
 work="$tmp/work.ndjson"
-awk -v n="$n" 'BEGIN {
-    split("Battles|Violence against civilians|Explosions/Remote violence|Strategic developments", types, "|")
-    split("Islamic State (Sahel)|JNIM|Military Forces of Mali|Wagner Group", actors, "|")
-    split("Menaka|Gao|Kidal|Mopti", regions, "|")
-    split("31 28 31 30 31 30 31 31 30 31 30 31", mdays, " ")
-    notes = ""
-    for (i = 0; i < 30; i++) notes = notes "report text "
-    for (g = 1; g <= n; g++) {
-        d = g % 365; m = 1
-        while (d >= mdays[m]) { d -= mdays[m]; m++ }
-        printf "{\"type\":\"incident.reported\",\"data\":{\"incident_id\":\"MLI%d\",\"event_type\":\"%s\",\"actor1\":\"%s\",\"admin1\":\"%s\",\"fatalities\":%d,\"event_date\":\"2023-%02d-%02d\",\"notes\":\"%s\"}}\n", \
-            g, types[g % 4 + 1], actors[g % 4 + 1], regions[g % 4 + 1], g % 7, m, d + 1, notes
-        if (g % 3 == 0)
-            printf "{\"type\":\"incident.corrected\",\"data\":{\"incident_id\":\"MLI%d\",\"changes\":{\"fatalities\":%d},\"reason\":\"revised casualty count\"}}\n", g, g % 5
-    }
-}' >"$work"
+workload 1 "$n" >"$work"
 corrections=$((n / 3))
 work_mb=$(awk -v b="$(wc -c <"$work")" 'BEGIN { printf "%.1f", b / 1e6 }')
 log "workload: $n incidents + $corrections corrections, $work_mb MB of NDJSON"
 
-# results.tsv: system, step, value (seconds, or MB for memory and disk).
+# results.tsv: system, step, value (seconds, or MB for memory and disk, or a plain ratio).
 results="$tmp/results.tsv"
 : >"$results"
-# Runs "$@" with its output kept aside, shown only if it fails.
-quiet() {
-    if ! "$@" >"$tmp/quiet.out" 2>&1; then
-        log "$* failed:"
-        cat "$tmp/quiet.out" >&2
-        exit 2
-    fi
-}
-
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$results"; }
 
-# Runs "$@" under /usr/bin/time; records its wall seconds and peak memory in MB as ledger's STEP.
+# Runs "$@" as ledger's STEP, recording its wall seconds and peak memory.
 timed() {
     local step=$1; shift
-    quiet /usr/bin/time -f '%e %M' -o "$tmp/time.out" "$@"
-    local secs kb
-    read -r secs kb <"$tmp/time.out"
-    record ledger "$step" "$secs"
-    record ledger "$step.mem" "$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')"
+    measure "$@"
+    record ledger "$step" "$wall"
+    record ledger "$step.mem" "$peak_mb"
 }
 
 run_ledger() {
-    local d="$tmp/ledger-run"
-    rm -rf "$d"
-    mkdir "$d"
-    quiet "$ledger" key generate --out "$d/admin.key" --name admin
-    quiet "$ledger" key generate --out "$d/inv.key" --name inv
-    local inv
-    inv=$(grep -o 'ed25519:[0-9a-f]*' "$tmp/quiet.out")
-    quiet "$ledger" --ledger "$d/l" init --admin-key "$d/admin.key" --origin bench/compare
-    quiet "$ledger" --ledger "$d/l" key enroll --key "$d/admin.key" --public "$inv" \
-        --name inv --role investigator
-    timed append "$ledger" --ledger "$d/l" append --key "$d/inv.key" "$work"
+    local d="$tmp/ledger-run" entries
+    rm -rf "$d" "$d.keys" "$tmp/export"
+    new_ledger "$d"
+    timed append "$ledger" --ledger "$d" append --key "$d.keys/inv.key" "$work"
     log "ledger append: $(head -n 1 "$tmp/quiet.out")"
-    record ledger disk "$(du -sk "$d/l" | awk '{ printf "%.1f", $1 / 1024 }')"
-    timed verify "$ledger" --ledger "$d/l" verify
-    timed project "$ledger" --ledger "$d/l" project regions --format csv --rebuild
-    rm -rf "$d"
+    # The log and derived state as the append left them (readers do not grow them in the
+    # segment layout; sled did); the caches after every view was rebuilt.
+    disk_split "$d"
+    record ledger disk.log "$disk_log"
+    record ledger disk.derived "$disk_derived"
+    record ledger disk.stored "$disk_stored"
+    local stored=$stored_bytes canonical
+    timed verify "$ledger" --ledger "$d" verify --format json
+    entries=$(verified_entries)
+    canonical=$(canonical_bytes "$d" "$entries")
+    [[ "$canonical" == n/a ]] || record ledger canonical "$(mb "$canonical")"
+    record ledger disk.ratio "$(disk_ratio "$stored" "$canonical")"
+    timed project "$ledger" --ledger "$d" project regions --format csv --rebuild
+    timed incidents "$ledger" --ledger "$d" project incidents --format csv --rebuild
+    timed export "$ledger" --ledger "$d" export --dir "$tmp/export" --rebuild
+    record ledger disk.cache "$(mb "$(disk_bytes "$d/cache")")"
+    rm -rf "$d" "$d.keys" "$tmp/export"
 }
 
 # Picks KEY=VALUE out of a peer's one-line report.
@@ -172,19 +146,10 @@ for ((round = 1; round <= runs; round++)); do
 done
 
 # The median of SYSTEM's STEP over the rounds (printf FORMAT, default %.3f), or "-" when that
-# system has no such step.
+# system has no such step; values that are not numbers ("n/a", "-") are left out.
 median() {
-    awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k { print $3 }' "$results" | sort -g |
-        awk -v f="${3:-%.3f}" '{ v[NR] = $1 } END {
-            if (NR == 0) { print "-"; exit }
-            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf f "\n", m
-        }'
-}
-ratio() {
-    awk -v p="$1" -v l="$2" 'BEGIN {
-        if (p == "-" || l == "-" || l + 0 == 0) print "-"; else printf "%.2fx\n", p / l
-    }'
+    awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k && $3 ~ /^[0-9.]+$/ { print $3 }' "$results" |
+        median_of "${3:-%.3f}"
 }
 
 systems=(ledger)
@@ -192,10 +157,8 @@ systems=(ledger)
 ((run_py)) && systems+=(py_eventsourcing)
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 echo "benches/compare.sh $n: medians of $runs runs, whole processes (ledger at $commit)"
-mem=$(awk '/^MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576; exit }' /proc/meminfo 2>/dev/null || true)
-echo "machine: $(nproc) cores, ${model:-unknown CPU}, ${mem:-unknown RAM}, $(date -u '+%Y-%m-%d %H:%M UTC')"
+machine
 echo "workload: $n incidents (360-byte notes) + $corrections corrections = $((n + corrections)) events, $work_mb MB NDJSON;"
 echo "  ledger appends all $((n + corrections)) in one batch; pg_chain has no corrections ($n rows); py_eventsourcing has them"
 echo
@@ -203,19 +166,44 @@ printf '%-18s %10s %10s %10s\n' system append_s verify_s project_s
 for s in "${systems[@]}"; do
     printf '%-18s %10s %10s %10s\n' "$s" "$(median "$s" append)" "$(median "$s" verify)" "$(median "$s" project)"
 done
+echo "(project: regions --format csv --rebuild; pg_chain verifies hashes and links only, and"
+echo " py_eventsourcing has no verify)"
+printf 'ledger also: project incidents --rebuild %s s, export --dir --rebuild %s s\n' \
+    "$(median ledger incidents)" "$(median ledger export)"
 echo
-printf 'ledger peak memory (MB): append %s, verify %s, project %s; ledger dir after append: %s MB\n' \
+printf 'ledger peak memory (MB): append %s, verify %s, project regions %s, project incidents %s, export %s\n' \
     "$(median ledger append.mem %.0f)" "$(median ledger verify.mem %.0f)" "$(median ledger project.mem %.0f)" \
-    "$(median ledger disk %.1f)"
-if ((${#systems[@]} > 1)); then
-    echo
-    echo "ratio = peer median / ledger median (above 1: ledger is faster)"
-    printf '%-18s %10s %10s %10s\n' peer append verify project
-    for s in "${systems[@]:1}"; do
-        row=()
-        for step in append verify project; do
-            row+=("$(ratio "$(median "$s" "$step")" "$(median ledger "$step")")")
-        done
-        printf '%-18s %10s %10s %10s\n' "$s" "${row[@]}"
-    done
+    "$(median ledger incidents.mem %.0f)" "$(median ledger export.mem %.0f)"
+derived=$(median ledger disk.derived %.1f)
+if [[ "$derived" == - ]]; then
+    printf 'ledger disk (MB): log and derived state in sled %s (the earlier layout);' "$(median ledger disk.log %.1f)"
+else
+    printf 'ledger disk (MB): log files %s, derived state %s;' "$(median ledger disk.log %.1f)" "$derived"
 fi
+printf ' caches %s after every view was rebuilt\n' "$(median ledger disk.cache %.1f)"
+canonical=$(median ledger canonical %.1f)
+disk_ratio=$(median ledger disk.ratio %.2f)
+if [[ "$canonical" == - ]]; then
+    canonical=n/a disk_ratio=n/a
+else
+    canonical="$canonical MB"
+fi
+printf '  all but caches %s MB; canonical entry bytes %s; ratio %s\n' \
+    "$(median ledger disk.stored %.1f)" "$canonical" "$disk_ratio"
+
+echo
+echo "issue 10's targets (ratio = peer median / ledger median; a peer that did not run gives -)"
+targets_header
+speedup() { ratio "$(median "$1" "$2")" "$(median ledger "$2")"; }
+target "append vs pg_chain" "$(speedup pg_chain append)" ">=" 1.5 x
+target "append vs py_eventsourcing" "$(speedup py_eventsourcing append)" ">=" 20 x
+target "verify vs pg_chain's hash-only verify" "$(speedup pg_chain verify)" ">=" 1 x
+target "project regions vs pg_chain" "$(speedup pg_chain project)" ">=" 1 x
+target "project regions vs py_eventsourcing" "$(speedup py_eventsourcing project)" ">=" 15 x
+for step in append verify project incidents export; do
+    name=$step
+    [[ $step == project ]] && name="project regions"
+    [[ $step == incidents ]] && name="project incidents"
+    target "peak memory, $name" "$(median ledger "$step.mem" %.0f)" "<=" 200 " MB"
+done
+target "disk (caches apart) / canonical bytes" "$disk_ratio" "<=" 1.5 x

@@ -1,5 +1,8 @@
 //! Append, verify and projection rebuilds on the peers' workload (../shared/peers/pg_chain.sh):
-//! incidents with four event types, actors and regions in rotation and 360 bytes of notes each.
+//! incidents with four event types, actors and regions in rotation and 360 bytes of notes each;
+//! and the parts of an append and a verify on one verify chunk of those incidents (`parts/`:
+//! statement encoding, sealing, entry hashing, schema validation, and a verify of a ledger of one
+//! chunk). Whole processes against the peers: benches/compare.sh and benches/scale.sh.
 //!
 //! `cargo bench --bench ledger` runs N = 10,000 by default; set LEDGER_BENCH_N=100000 for the
 //! peers' size. Compare with the peers in the same run and quote ratios of medians: the machine
@@ -8,10 +11,14 @@
 //! their medians beside them.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ledger::event::Role;
+use ledger::entry::{entry_hash, Entry, ZERO_HASH};
+use ledger::event::{EventType, Role};
 use ledger::input::EventInput;
 use ledger::keys::SecretKey;
 use ledger::projection::{self, CacheDir, Refresh, Window};
+use ledger::schema::{self, Schemas};
+use ledger::statement::{seal_all, Statement};
+use ledger::time::Timestamp;
 use ledger::Ledger;
 use std::time::Duration;
 
@@ -184,5 +191,87 @@ fn run_peer(n: usize) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Entries `verify` reads and checks at a time (its CHUNK).
+const CHUNK: usize = 4096;
+
+/// The steps of an append and a verify, each over one chunk of incidents, in-process.
+fn parts(c: &mut Criterion) {
+    let key = SecretKey::from_seed([2; 32], None);
+    let events = workload(CHUNK);
+    let version = EventType::IncidentReported.current_schema_version();
+    let statements: Vec<Statement> = events
+        .iter()
+        .map(|event| Statement {
+            event_type: event.event_type.clone(),
+            schema_version: version,
+            author: key.public(),
+            claimed_at: Timestamp(1_700_000_000_000_000),
+            payload: event.payload.clone(),
+        })
+        .collect();
+    let encoded: Vec<Vec<u8>> = statements.iter().map(Statement::encode).collect();
+    let entries: Vec<Vec<u8>> = statements
+        .iter()
+        .zip(&encoded)
+        .zip(seal_all(&key, &encoded))
+        .enumerate()
+        .map(|(seq, ((statement, bytes), seal))| {
+            let recorded_at = Timestamp(1_700_000_000_000_000);
+            Entry::new(
+                seq as u64,
+                recorded_at,
+                ZERO_HASH,
+                statement.clone(),
+                bytes.clone(),
+                seal,
+            )
+            .encode()
+        })
+        .collect();
+    let schemas = Schemas::load().unwrap();
+    let payloads: Vec<serde_json::Value> = events
+        .iter()
+        .map(|event| schema::parse_payload(&event.payload).unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (chunk_ledger, chunk_key) = fresh_ledger(&dir.path().join("l"));
+    // The genesis and the enrolment are the chunk's first two entries.
+    chunk_ledger
+        .append(&chunk_key, &workload(CHUNK - 2))
+        .unwrap();
+
+    let mut group = c.benchmark_group("parts");
+    group
+        .sample_size(20)
+        .throughput(Throughput::Elements(CHUNK as u64));
+    group.bench_function(format!("statement_encode/{CHUNK}"), |b| {
+        b.iter(|| statements.iter().map(Statement::encode).collect::<Vec<_>>());
+    });
+    group.bench_function(format!("seal/{CHUNK}"), |b| {
+        b.iter(|| seal_all(&key, &encoded));
+    });
+    group.bench_function(format!("entry_hash/{CHUNK}"), |b| {
+        b.iter(|| entries.iter().map(|e| entry_hash(e)).collect::<Vec<_>>());
+    });
+    group.bench_function(format!("schema_validate/{CHUNK}"), |b| {
+        b.iter(|| {
+            for payload in &payloads {
+                schemas
+                    .validate(EventType::IncidentReported, version, payload)
+                    .unwrap();
+            }
+        });
+    });
+    group.bench_function(format!("verify_chunk/{CHUNK}"), |b| {
+        b.iter(|| {
+            let report = chunk_ledger
+                .verify(|p| panic!("benchmark ledger has a problem: {p:?}"))
+                .unwrap();
+            assert_eq!(report.entries, CHUNK as u64);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, parts);
 criterion_main!(benches);

@@ -178,14 +178,18 @@ pub struct Ledger<F: LogFiles = DirFiles> {
     schemas: Schemas,
 }
 
-/// Where a ledger directory stands before it is opened.
+/// Where a ledger directory stands before it is opened: a ledger of this layout, one whose
+/// head file is gone (damage, not another layout), one of the old layout, or none.
 fn check_layout(dir: &Path) -> Result<(), LedgerError> {
-    if dir
-        .join(LOG_DIR)
-        .join(crate::log::files::HEAD_FILE)
-        .is_file()
-    {
+    let log_dir = dir.join(LOG_DIR);
+    let head = log_dir.join(crate::log::files::HEAD_FILE);
+    if head.is_file() {
         Ok(())
+    } else if log_dir.is_dir() {
+        Err(LedgerError::Log(LogError::Head {
+            file: head.display().to_string(),
+            reason: "it is missing".into(),
+        }))
     } else if crate::legacy::is_old_layout(dir) {
         Err(LedgerError::OldLayout {
             dir: dir.to_path_buf(),
@@ -394,7 +398,7 @@ impl<F: LogFiles> Ledger<F> {
     /// is an error: the caller rebuilds, which reports what is wrong.
     fn fold_into_state(&self, from: u64, head: Head) -> Result<(), LedgerError> {
         let state = self.state()?;
-        let reader = StateReader(&*state);
+        let reader = StateReader(&state);
         let mut rules = RuleState::new(&reader);
         for item in self.log.entries(from) {
             let (seq, bytes) = item?;
@@ -469,7 +473,7 @@ impl<F: LogFiles> Ledger<F> {
         };
         let mut appender = self.log.appender()?;
         let author = key.public();
-        let stored = StateReader(&*state);
+        let stored = StateReader(&state);
         let mut rules = RuleState::new(&stored);
         let claimed_at = Timestamp::now();
         // The ledger's clock never runs backwards, even if the machine's does.

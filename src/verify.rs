@@ -1,11 +1,11 @@
-//! The full audit of a ledger from its stored entry bytes alone: seq continuity, every `prev`
-//! link and entry hash recomputed, every seal's signature (`verify_strict`, on all cores), the
-//! author's enrolment, revocation and role at each seq, each payload's schema and the rules.
+//! The full audit of a ledger from its log files alone: the files' framing up to the head, seq
+//! continuity, every `prev` link and entry hash recomputed, the head's hash, every seal's
+//! signature (`verify_strict`, on all cores), the author's enrolment, revocation and role at each
+//! seq, each payload's schema and the rules.
 //!
 //! It streams the log in fixed-size chunks, so memory stays bounded by the chunk plus the rule
-//! state (one small record per key and per incident). It must never take an index, cache or
-//! projection as evidence: the only derived thing it reads is the head record, and only to
-//! report more (a log shortened at its end), never to accept less.
+//! state (one small record per key and per incident). It must never take an index, cache,
+//! projection or any other derived state as evidence.
 
 use crate::entry::{entry_hash, Entry, ZERO_HASH};
 use crate::event::EventType;

@@ -1,6 +1,6 @@
 //! Bad input through the real binary: every refusal exits 2 with one `ledger: ...` line on
 //! stderr that names the problem (the NDJSON line, the field, the rule), never panics, and
-//! leaves the ledger exactly as it was (every sled key and value, entries and derived state).
+//! leaves the ledger exactly as it was (the log's files and the derived state).
 
 use crate::common::*;
 use std::os::unix::fs::PermissionsExt;
@@ -415,8 +415,10 @@ fn a_correction_of_a_retracted_incident_is_refused() {
     bad_third_line(&f, correction("t-1", 1), &["t-1", "retracted", "final"]);
 }
 
+/// A writer holds the ledger: another append is refused as in use, but readers take no lock
+/// and see what the holder has committed.
 #[test]
-fn a_ledger_held_by_another_process_is_in_use() {
+fn a_ledger_held_by_another_process_is_in_use_for_appends_only() {
     let f = base();
     let held = ledger::Ledger::open(&f.dir, Duration::ZERO).expect("open in-process");
     let key = f.inv_key.to_str().unwrap().to_string();
@@ -425,13 +427,16 @@ fn a_ledger_held_by_another_process_is_in_use() {
         Some(&ndjson(&[incident("t-2", 1)])),
     );
     assert_refused(&out, &["in use", "--wait"]);
-    for args in [vec!["verify"], vec!["log"]] {
-        assert_refused(&f.run(&args, None), &["in use"]);
-    }
+    f.assert_intact();
+    let inv = ledger::keys::SecretKey::load(&f.inv_key).unwrap();
+    let events = ledger::input::parse_events(&ndjson(&[incident("t-3", 1)])).unwrap();
+    held.append(&inv, &events).expect("the holder appends");
+    let log = f.run_ok(&["log"], None);
+    assert!(log.contains("t-3") && !log.contains("t-2"), "{log}");
+    f.assert_intact();
     drop(held);
     wait_for_sled_lock_release(&f.dir.join("sled"));
-    let log = f.run_ok(&["log"], None);
-    assert!(!log.contains("t-2"), "{log}");
+    f.append_ok(&[incident("t-2", 1)]);
     f.assert_intact();
 }
 
@@ -547,16 +552,29 @@ fn init_refuses_a_directory_that_already_holds_a_ledger() {
 #[test]
 fn an_io_error_on_the_ledger_is_named_once() {
     let f = base();
-    // The lock file replaced by a directory: opening the ledger fails with an I/O error.
+    let key = f.inv_key.to_str().unwrap().to_string();
+    // The lock file replaced by a directory: opening the ledger to write fails with an I/O error.
     let lock = f.dir.join("ledger.lock");
     std::fs::remove_file(&lock).unwrap();
     std::fs::create_dir(&lock).unwrap();
-    let line = refused(&f, &["log"], None, &["I/O error", "Is a directory"]);
-    assert_eq!(
-        line.matches("Is a directory").count(),
-        1,
-        "the OS error should be stated once: {line}"
-    );
+    let append = ["append", "--key", key.as_str(), "-"];
+    let stdin = ndjson(&[incident("t-2", 1)]);
+    // A segment file replaced by a directory: reading the log fails with an I/O error.
+    let segment = f.segment_path(0);
+    let kept = f.path("segment");
+    std::fs::rename(&segment, &kept).unwrap();
+    std::fs::create_dir(&segment).unwrap();
+    for (args, stdin, what) in [
+        (&append[..], Some(&stdin[..]), "the lock"),
+        (&["log"][..], None, "I/O error"),
+    ] {
+        let line = refused(&f, args, stdin, &[what, "Is a directory"]);
+        assert_eq!(
+            line.matches("Is a directory").count(),
+            1,
+            "the OS error should be stated once: {line}"
+        );
+    }
 }
 
 #[test]

@@ -3,9 +3,9 @@
 //! * any sequence of valid batches (incident reports, corrections and retractions of standing
 //!   incidents, accord and mandate events) is accepted, lands at gapless seqs chained to each
 //!   other, and verifies intact, also after the ledger is closed and reopened;
-//! * changing any single byte of any stored entry (edited with sled directly) makes verify
-//!   report at least one problem. A change to the last entry's `recorded_at` is only visible
-//!   through the head record kept in derived state; that is intended, and is in the property;
+//! * changing any single byte of any stored entry (edited in the log's files directly) makes
+//!   verify report at least one problem. A change to the last entry's `recorded_at` is only
+//!   visible through the log's head file; that is intended, and is in the property;
 //! * projections caught up incrementally equal projections rebuilt from scratch, byte for byte,
 //!   and a view as of an earlier seq equals what was shown at that seq.
 //!
@@ -13,14 +13,13 @@
 //! regressions file (proptest prints the minimal failing input instead).
 
 use crate::common::{
-    copy_of_template, copy_tree, project_csv, wait_for_sled_lock_release, with_db, EntryFields,
+    copy_of_template, copy_tree, project_csv, wait_for_sled_lock_release, EntryFields, RawLog,
 };
 use ledger::event::Role;
 use ledger::input::parse_events;
 use ledger::keys::SecretKey;
 use ledger::ledger::LedgerError;
 use ledger::projection::{self, Refresh};
-use ledger::store::sled_entry_key;
 use ledger::Ledger;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -306,7 +305,7 @@ proptest! {
                 prev_hash = hash;
             }
             next_seq += appended.len() as u64;
-            let head = ledger.head().unwrap().expect("head");
+            let head = ledger.head().expect("head");
             prop_assert_eq!((head.seq, head.hash), (next_seq - 1, prev_hash));
         }
 
@@ -325,7 +324,7 @@ proptest! {
                 "incident_id": id, "changes": {"fatalities": 1}, "reason": "too late"}}).to_string();
             let refused = ledger.append(&inv, &parse_events(text.as_bytes()).unwrap());
             prop_assert!(matches!(refused, Err(LedgerError::Rejected(_))), "{:?}", refused.map(|_| ()));
-            prop_assert_eq!(ledger.head().unwrap().map(|h| h.seq), Some(next_seq - 1));
+            prop_assert_eq!(ledger.head().map(|h| h.seq), Some(next_seq - 1));
         }
 
         drop(ledger);
@@ -333,7 +332,7 @@ proptest! {
         let (report, problems) = problems_of(&ledger);
         prop_assert!(report.intact(), "after reopening: {:?}", problems);
         prop_assert_eq!(report.entries, next_seq);
-        prop_assert_eq!(ledger.head().unwrap().map(|h| (h.seq, h.hash)), Some((next_seq - 1, prev_hash)));
+        prop_assert_eq!(ledger.head().map(|h| (h.seq, h.hash)), Some((next_seq - 1, prev_hash)));
     }
 }
 
@@ -345,7 +344,7 @@ enum Target {
     Anywhere { seq: usize, offset: usize },
     /// A byte of the last entry (not covered by any later `prev`).
     LastEntry { offset: usize },
-    /// A byte of the last entry's `recorded_at`, seen only through the head record.
+    /// A byte of the last entry's `recorded_at`, seen only through the log's head file.
     LastRecordedAt { byte: usize },
 }
 
@@ -450,27 +449,24 @@ proptest! {
         let (_tmp, dir) = small_ledger();
         let last_seq = SMALL_LEDGER_LAST_SEQ;
 
-        // Edit the stored entry with sled directly (the ledger is closed).
-        let (seq, offset, before) = with_db(&dir, |db| {
-            let value_len = |seq: u64| db.get(sled_entry_key(seq)).unwrap().expect("entry").len();
-            let (seq, offset) = match target {
-                Target::Anywhere { seq, offset } => {
-                    let seq = (seq % (last_seq as usize + 1)) as u64;
-                    (seq, offset % value_len(seq))
-                }
-                Target::LastEntry { offset } => (last_seq, offset % value_len(last_seq)),
-                Target::LastRecordedAt { byte } => {
-                    let last = db.get(sled_entry_key(last_seq)).unwrap().expect("entry");
-                    (last_seq, EntryFields::of(&last).recorded_at.start + byte)
-                }
-            };
-            let key = sled_entry_key(seq);
-            let mut value = db.get(key).unwrap().expect("entry").to_vec();
-            let before = value[offset];
-            value[offset] ^= mask;
-            db.insert(key, value).unwrap();
-            (seq, offset, before)
-        });
+        // Edit the stored entry in the log's files directly (the ledger is closed).
+        let mut log = RawLog::load(&dir);
+        let value_len = |seq: u64| log.entry(seq).len();
+        let (seq, offset) = match target {
+            Target::Anywhere { seq, offset } => {
+                let seq = (seq % (last_seq as usize + 1)) as u64;
+                (seq, offset % value_len(seq))
+            }
+            Target::LastEntry { offset } => (last_seq, offset % value_len(last_seq)),
+            Target::LastRecordedAt { byte } => {
+                (last_seq, EntryFields::of(log.entry(last_seq)).recorded_at.start + byte)
+            }
+        };
+        let mut value = log.entry(seq).to_vec();
+        let before = value[offset];
+        value[offset] ^= mask;
+        log.put(seq, &value);
+        log.save();
 
         let ledger = reopen(&dir);
         let (report, problems) = problems_of(&ledger);

@@ -72,6 +72,7 @@ fn reading_commands_work_on_a_read_only_copy_and_change_no_byte_of_it() {
     let root = tempfile::tempdir().unwrap();
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = root.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
     copy_tree(&f.dir, &copy);
     make_read_only(&copy);
     let before = tree(&copy);
@@ -111,6 +112,7 @@ fn the_writer_refuses_a_read_only_copy_with_a_sentence() {
     let root = tempfile::tempdir().unwrap();
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = root.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
     copy_tree(&f.dir, &copy);
     make_read_only(&copy);
     let before = tree(&copy);
@@ -128,7 +130,12 @@ fn the_writer_refuses_a_read_only_copy_with_a_sentence() {
     }
     cmd.stdin(std::fs::File::open(write_events(root.path(), 1)).unwrap());
     let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&["append"], &out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        describe(&["append"], &out)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("ledger: "), "{stderr}");
     assert!(!stderr.contains("Os {"), "debug text in {stderr}");

@@ -1,15 +1,17 @@
 //! Tampering behind the ledger's back: a real ledger is built through the binary, verified
-//! intact, then its sled database is edited directly, and `ledger verify` must exit 1 and name
-//! the seq where the damage is.
+//! intact, then its log files (or its derived state) are edited directly, and `ledger verify`
+//! must exit 1 and name the seq where the damage is.
 //!
 //! The fixture's log (see `common::Fixture::with_incidents`):
 //! seq 0 genesis, 1 investigator `inv` enrolled, 2-4 incidents t-1..t-3 (one batch),
 //! 5 correction of t-1 and 6 incident t-4, 7 retraction of t-2 and 8 incident t-5.
 
 use crate::common::*;
-use ledger::entry::Entry;
+use ledger::entry::{Entry, ENTRY_TAG};
 use ledger::keys::SecretKey;
 use serde_json::json;
+use std::sync::OnceLock;
+use tempfile::TempDir;
 
 /// The middle entry most tests damage: t-2, the second statement of a three-statement batch,
 /// so that its seal carries an inclusion proof.
@@ -26,7 +28,7 @@ fn flipped(bytes: &[u8], at: usize, mask: u8) -> Vec<u8> {
 /// (`the_fixture_ledger_verifies_intact`), so what verify reports comes from the bytes alone.
 fn verify_tampered(seq: u64, tampered: &[u8]) -> (i32, String) {
     let f = Fixture::with_incidents();
-    f.with_db(|db| put_entry(db, seq, tampered));
+    f.edit_log(|log| log.put(seq, tampered));
     f.verify()
 }
 
@@ -52,14 +54,17 @@ fn the_fixture_ledger_verifies_intact() {
     assert_eq!(report["entries"], 9, "{report}");
     assert_eq!(report["problems"], 0, "{report}");
     assert_eq!(report["incidents"], 5, "{report}");
-    f.with_db(assert_head_names_the_last_entry);
-    // Writing every entry back unchanged, as the tests below write a damaged one, leaves
-    // nothing for verify to find.
-    f.with_db(|db| {
+    f.raw_log().assert_head_names_the_last_entry();
+    // Writing every entry back unchanged, as the tests below write a damaged one, leaves the
+    // files as they were and nothing for verify to find.
+    let before = f.snapshot();
+    f.edit_log(|log| {
         for seq in 0..=8 {
-            put_entry(db, seq, &entry_bytes(db, seq));
+            let bytes = log.entry(seq).to_vec();
+            log.put(seq, &bytes);
         }
     });
+    assert!(before == f.snapshot(), "the files changed");
     f.assert_intact();
 }
 
@@ -172,22 +177,50 @@ fn verify_names_the_seq_of_a_flipped_recorded_at_byte() {
     );
 }
 
+/// Entries are stored by position: with entry 4 taken out of the file, the later ones move
+/// down a place. Verify names the seq where the chain breaks, each moved entry, and the end of
+/// the file before the head.
 #[test]
 fn verify_names_the_seq_of_a_deleted_entry() {
     let f = Fixture::with_incidents();
-    f.with_db(|db| remove_entry(db, 4));
+    f.edit_log(|log| log.remove(4));
     let (code, out) = f.verify();
-    assert_named(code, &out, 4, "entry 4 deleted", "missing");
-    assert!(out.contains("entries 4 to 4 are missing"), "{out}");
+    assert_named(code, &out, 4, "entry 4 deleted", "says it is seq 5");
+    assert_named(
+        code,
+        &out,
+        4,
+        "entry 4 deleted",
+        "prev does not match the hash of the entry before it (seq 3)",
+    );
+    for seq in 5..=7 {
+        let moved = format!("says it is seq {}", seq + 1);
+        assert_named(code, &out, seq, "entry 4 deleted", &moved);
+    }
+    let segment = f.segment_path(0).display().to_string();
+    assert_named(
+        code,
+        &out,
+        8,
+        "entry 4 deleted",
+        &format!("seq 8 cannot be read from {segment}: the file ends"),
+    );
+    let named: Vec<&str> = problem_lines(&out);
+    assert!(
+        named
+            .iter()
+            .all(|l| (4..=8).any(|s| l.starts_with(&format!("seq {s}: ")))),
+        "only seqs 4 to 8 are named:\n{out}"
+    );
 }
 
 #[test]
 fn verify_names_both_seqs_of_swapped_entries() {
     let f = Fixture::with_incidents();
-    f.with_db(|db| {
-        let (a, b) = (entry_bytes(db, 3), entry_bytes(db, 6));
-        put_entry(db, 3, &b);
-        put_entry(db, 6, &a);
+    f.edit_log(|log| {
+        let (a, b) = (log.entry(3).to_vec(), log.entry(6).to_vec());
+        log.put(3, &b);
+        log.put(6, &a);
     });
     let (code, out) = f.verify();
     assert_named(code, &out, 3, "entries 3 and 6 swapped", "swapped");
@@ -200,9 +233,9 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
     // t-3 at seq 4 is referred to by nothing later, so the only broken rule is its author.
     let target = 4;
     let rogue = SecretKey::generate(Some("rogue".into())).unwrap();
-    f.with_db(|db| {
-        assert_head_names_the_last_entry(db);
-        let original = Entry::decode(&entry_bytes(db, target)).unwrap();
+    f.edit_log(|log| {
+        log.assert_head_names_the_last_entry();
+        let original = Entry::decode(log.entry(target)).unwrap();
         let mut payload: serde_json::Value =
             serde_json::from_slice(&original.statement.payload).unwrap();
         assert_eq!(payload["incident_id"], "t-3");
@@ -215,8 +248,8 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
             "incident.reported",
             &serde_json::to_vec(&payload).unwrap(),
         );
-        put_entry(db, target, &forged);
-        rechain_after(db, target);
+        log.put(target, &forged);
+        log.rechain_after(target);
     });
     let (code, report) = f.verify_json();
     assert_eq!(code, 1, "{report}");
@@ -247,7 +280,7 @@ fn assert_one_problem_at_forged_end(
     expect: &str,
 ) -> (u64, String) {
     let inv = SecretKey::load(&f.inv_key).unwrap();
-    let seq = f.with_db(|db| forge_at_end(db, &inv, event_type, payload));
+    let seq = f.edit_log(|log| log.forge_at_end(&inv, event_type, payload));
     let (code, report) = f.verify_json();
     assert_eq!(code, 1, "{what}: {report}");
     assert_eq!(report["problems"], 1, "{what}: {report}");
@@ -303,21 +336,238 @@ fn verify_names_the_seq_of_a_correction_of_a_retracted_incident() {
     assert!(out.contains("retracted at seq 7"), "{out}");
 }
 
+/// The last entry cut short in its file, or gone from it, is a framing problem at the last
+/// seq: the head counts an entry the file does not hold whole.
 #[test]
 fn verify_reports_a_truncated_last_entry() {
+    for (what, gone_whole, expect) in [
+        ("last entry cut short", false, "should be"),
+        ("last entry removed", true, "the file ends at byte"),
+    ] {
+        let f = cut_last_entry(gone_whole);
+        let (code, out) = f.verify();
+        let named = format!(
+            "seq 8 cannot be read from {}: ",
+            f.segment_path(0).display()
+        );
+        assert_named(code, &out, 8, what, &named);
+        assert_named(code, &out, 8, what, expect);
+        assert_eq!(problem_lines(&out).len(), 1, "{what}:\n{out}");
+    }
+}
+
+/// Append refuses to build on a log whose files end before its head, and writes nothing.
+#[test]
+fn append_refuses_a_log_whose_files_end_before_its_head() {
+    for gone_whole in [false, true] {
+        let f = cut_last_entry(gone_whole);
+        let before = f.snapshot();
+        let out = f.run(
+            &["append", "--key", f.inv_key.to_str().unwrap(), "-"],
+            Some(&ndjson(&[incident("t-6", 1)])),
+        );
+        assert_refused(&out, &["seq 8", "ledger verify"]);
+        assert!(before == f.snapshot(), "append wrote to a damaged ledger");
+    }
+}
+
+/// The fixture with its last entry (seq 8) cut short in its file, or gone from it whole.
+fn cut_last_entry(gone_whole: bool) -> Fixture {
     let f = Fixture::with_incidents();
-    f.with_db(|db| remove_entry(db, 8));
-    let (code, out) = f.verify();
-    assert_named(code, &out, 8, "last entry removed", "removed or changed");
-    assert!(out.contains("the log now ends at seq 7"), "{out}");
-    // And append refuses to build on a log whose end is not what it last wrote.
-    let before = f.snapshot();
-    let out = f.run(
-        &["append", "--key", f.inv_key.to_str().unwrap(), "-"],
-        Some(&ndjson(&[incident("t-6", 1)])),
+    let last_len = f.entry_bytes(8).len() as u64;
+    let segment = f.segment_path(0);
+    let len = std::fs::metadata(&segment).unwrap().len();
+    cut_file(&segment, len - if gone_whole { last_len + 2 } else { 10 });
+    f
+}
+
+fn cut_file(path: &std::path::Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
+/// A segment file cut short before the durable head (a disk that lost the end of a file the
+/// head says was written): verify names the seqs the file no longer holds, and nothing else.
+#[test]
+fn a_segment_file_cut_short_before_the_head_names_the_lost_seqs() {
+    let f = Fixture::with_incidents();
+    let (segment, at) = f.raw_log().offset_of(6);
+    cut_file(&f.segment_path(segment), at + 10);
+    let lost = format!(
+        "seqs 6 to 8 cannot be read from {}: the record at byte {at} should be",
+        f.segment_path(segment).display()
     );
-    assert_refused(&out, &["damaged at seq 7", "ledger verify"]);
-    assert!(before == f.snapshot(), "append wrote to a damaged ledger");
+    let (code, out) = f.verify();
+    assert_named(code, &out, 6, "file cut in seq 6", &lost);
+    assert_eq!(problem_lines(&out).len(), 1, "{out}");
+    let (code, report) = f.verify_json();
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["intact"], false, "{report}");
+    assert_eq!(report["problems"], 1, "{report}");
+    assert_eq!(report["problem_list"][0]["seq"], 6, "{report}");
+    let reason = report["problem_list"][0]["reason"].as_str().unwrap();
+    assert!(reason.starts_with(&lost), "{report}");
+}
+
+/// Bytes past the head (what an append that died before its commit point leaves) are an
+/// unacknowledged tail: no command sees them, and the next append cuts them off.
+#[test]
+fn bytes_after_the_head_are_unseen_and_cut_off_by_the_next_append() {
+    let f = Fixture::with_incidents();
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let segment = f.segment_path(0);
+    let acknowledged = f.raw_log();
+    // A whole entry that chains to the head, framed, then half of another.
+    let mut tail_log = f.raw_log();
+    let payload = serde_json::to_vec(&json!({"incident_id": "t-6", "event_date": "2023-08-02",
+        "event_type": "Battles", "actor1": "JNIM", "fatalities": 1}))
+    .unwrap();
+    tail_log.forge_at_end(&inv, "incident.reported", &payload);
+    let forged = tail_log.entry(9).to_vec();
+    let mut tail = u16::try_from(forged.len()).unwrap().to_be_bytes().to_vec();
+    tail.extend_from_slice(&forged);
+    tail.extend_from_within(..tail.len() / 2);
+    let mut bytes = std::fs::read(&segment).unwrap();
+    assert_eq!(bytes.len() as u64, acknowledged.durable.segment_end);
+    bytes.extend_from_slice(&tail);
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let (code, report) = f.verify_json();
+    assert_eq!((code, &report["entries"]), (0, &json!(9)), "{report}");
+    assert!(!f.run_ok(&["log"], None).contains("t-6"));
+    let shown = f.run(&["show", "9"], None);
+    assert_eq!(
+        shown.status.code(),
+        Some(2),
+        "{}",
+        describe(&["show", "9"], &shown)
+    );
+    f.run_ok(&["show", "8"], None);
+    let incidents = f.run_ok(&["project", "incidents", "--format", "csv"], None);
+    assert!(!incidents.contains("t-6"), "{incidents}");
+    f.run_ok(&["key", "list"], None);
+
+    f.append_ok(&[incident("t-7", 2)]);
+    let log = f.raw_log();
+    assert_eq!(
+        std::fs::metadata(&segment).unwrap().len(),
+        log.durable.segment_end,
+        "the tail is cut off"
+    );
+    assert_eq!(log.entries[..9], acknowledged.entries[..]);
+    assert!(String::from_utf8_lossy(log.entry(9)).contains("t-7"));
+    f.assert_intact();
+}
+
+/// A head file that does not check out is not guessed around: every command refuses the
+/// ledger, naming the file, with advice.
+#[test]
+fn a_damaged_head_file_is_refused_naming_it() {
+    let f = Fixture::with_incidents();
+    let head = f.head_path();
+    let bytes = std::fs::read(&head).unwrap();
+    std::fs::write(&head, flipped(&bytes, 20, 0x01)).unwrap();
+    let key = f.inv_key.to_str().unwrap().to_string();
+    for (args, stdin) in [
+        (&["verify"][..], None),
+        (&["verify", "--format", "json"], None),
+        (&["log"], None),
+        (
+            &["append", "--key", &key, "-"],
+            Some(ndjson(&[incident("t-6", 1)])),
+        ),
+    ] {
+        let before = f.snapshot();
+        let out = f.run(args, stdin.as_deref());
+        let line = assert_refused(
+            &out,
+            &[&head.display().to_string(), "damaged", "ledger restore"],
+        );
+        assert!(line.contains("check"), "{line}");
+        assert!(before == f.snapshot(), "{args:?} changed the ledger");
+    }
+}
+
+/// A fixture whose log spans two segment files: the fixture plus 16,400 incidents `s-0`...
+/// (seqs 2 to 16,401), one batch.
+fn two_segments() -> Fixture {
+    static TEMPLATE: OnceLock<TempDir> = OnceLock::new();
+    Fixture::from_template(&TEMPLATE, || {
+        let f = Fixture::new();
+        let lines: Vec<String> = (0..16_400)
+            .map(|i| incident(&format!("s-{i}"), i % 9))
+            .collect();
+        let input = f.path("many.ndjson");
+        std::fs::write(&input, ndjson(&lines)).unwrap();
+        f.run_ok(
+            &[
+                "append",
+                "--key",
+                f.inv_key.to_str().unwrap(),
+                input.to_str().unwrap(),
+            ],
+            None,
+        );
+        f
+    })
+}
+
+/// A flipped length loses the framing of its segment from there to its end: verify names those
+/// seqs, and still checks every entry before them and in the next segment.
+#[test]
+fn a_flipped_length_loses_the_rest_of_its_segment_and_the_next_is_still_checked() {
+    let f = two_segments();
+    let per_segment = ledger::log::SEGMENT_ENTRIES;
+    let last = f.edit_log(|log| {
+        assert_eq!(log.last_seq(), 16_401);
+        assert!(log.last_seq() >= per_segment);
+        // A problem in the second segment, which verify must still reach (with the broken
+        // link after it).
+        let after = per_segment + 6;
+        let bytes = log.entry(after).to_vec();
+        let payload = EntryFields::of(&bytes).payload;
+        log.put(after, &flipped(&bytes, payload.start, 0x01));
+        after
+    });
+    let (segment, at) = f.raw_log().offset_of(100);
+    let path = f.segment_path(segment);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[usize::try_from(at).unwrap() + 1] ^= 0x01; // the low byte of seq 100's length
+    std::fs::write(&path, bytes).unwrap();
+
+    let (code, out) = f.verify();
+    assert_eq!(code, 1, "{out}");
+    assert_named(code, &out, 100, "flipped length", "does not decode");
+    let lost = format!(
+        "seqs 101 to {} cannot be read from {}: ",
+        per_segment - 1,
+        path.display()
+    );
+    assert_named(code, &out, 101, "flipped length", &lost);
+    assert_named(
+        code,
+        &out,
+        last,
+        "flipped payload byte",
+        "signature does not verify",
+    );
+    let link = format!("seq {}: prev does not match", last + 1);
+    assert!(out.contains(&link), "{out}");
+    let named: Vec<&str> = problem_lines(&out);
+    assert!(
+        named.iter().all(|l| [100, 101, last, last + 1]
+            .iter()
+            .any(|s| l.starts_with(&format!("seq {s}: ")))),
+        "only seqs 100, 101, {last} and the link after it are named:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("{} entries", 16_402 - (per_segment - 101))),
+        "{out}"
+    );
 }
 
 #[test]
@@ -337,34 +587,52 @@ fn verify_names_seq_0_when_the_genesis_is_altered() {
 
 #[test]
 fn verify_reports_a_changed_last_entry_even_when_its_chain_is_fine() {
-    // Replacing the last entry with a correctly linked, correctly signed one by the same author
-    // is only visible against the head record.
+    // Replacing the last entry with a correctly linked, correctly signed one by the same author,
+    // of the same length so that the file's framing still ends where the head says, is only
+    // visible against the head's hash.
     let f = Fixture::with_incidents();
     let inv = SecretKey::load(&f.inv_key).unwrap();
-    f.with_db(|db| {
-        let (seq, bytes) = last_entry(db);
+    f.edit_log(|log| {
+        let seq = log.last_seq();
+        let bytes = log.entry(seq).to_vec();
         let last = Entry::decode(&bytes).unwrap();
-        let forged = forge_entry(
-            &inv,
-            seq,
-            last.recorded_at,
-            last.prev,
-            "incident.reported",
-            &serde_json::to_vec(&json!({"incident_id": "t-5", "event_date": "2023-08-01",
-                "event_type": "Battles", "actor1": "JNIM", "fatalities": 0}))
-            .unwrap(),
-        );
-        put_entry(db, seq, &forged);
+        let forge = |padding: usize| {
+            let payload = format!(
+                r#"{{"incident_id":"t-5","event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","fatalities":0}}{}"#,
+                " ".repeat(padding)
+            );
+            forge_entry(
+                &inv,
+                seq,
+                last.recorded_at,
+                last.prev,
+                "incident.reported",
+                payload.as_bytes(),
+            )
+        };
+        let forged = (0..bytes.len())
+            .map(forge)
+            .find(|forged| forged.len() == bytes.len())
+            .expect("a padding gives the forgery the last entry's length");
+        log.put(seq, &forged);
     });
     let (code, out) = f.verify();
-    assert_named(code, &out, 8, "last entry replaced", "removed or changed");
+    assert_named(
+        code,
+        &out,
+        8,
+        "last entry replaced",
+        "the log's head says it ends at seq 8",
+    );
     assert_eq!(problem_lines(&out).len(), 1, "{out}");
 }
 
 #[test]
 fn verify_does_not_depend_on_derived_state() {
     let f = Fixture::with_incidents();
-    // Garbage in every derived record except the head, then no derived state at all.
+    // Garbage in every derived record except what it covers and in the readers' copy of the
+    // keys, then no derived state at all.
+    let keys_file = f.dir.join(ledger::state::KEYS_FILE);
     f.with_db(|db| {
         let keys = derived_state_keys(db, false);
         assert!(!keys.is_empty());
@@ -372,12 +640,14 @@ fn verify_does_not_depend_on_derived_state() {
             db.insert(k, b"\xff garbage".to_vec()).unwrap();
         }
     });
+    std::fs::write(&keys_file, b"\xff garbage").unwrap();
     f.assert_intact();
     f.with_db(|db| {
         for k in derived_state_keys(db, true) {
             db.remove(k).unwrap();
         }
     });
+    std::fs::remove_file(&keys_file).unwrap();
     f.assert_intact();
 }
 
@@ -407,7 +677,7 @@ fn a_lost_key_record_stops_commands_until_reindex_rebuilds_it() {
     let inv = ledger::keys::PublicKey::parse(&f.inv_public).unwrap();
     f.with_db(|db| {
         let removed = db
-            .remove(ledger::state::StateKey::Key(&inv).sled_key())
+            .remove(ledger::state::StateKey::Key(&inv).bytes())
             .unwrap();
         assert!(removed.is_some(), "the fixture has a key record for inv");
     });
@@ -422,7 +692,7 @@ fn a_name_record_pointing_at_another_key_is_damage_not_a_revocation() {
     let admin = ledger::keys::PublicKey::parse(&f.admin_public).unwrap();
     f.with_db(|db| {
         db.insert(
-            ledger::state::StateKey::Name("inv").sled_key(),
+            ledger::state::StateKey::Name("inv").bytes(),
             ledger::state::encode(&admin.0),
         )
         .unwrap();
@@ -430,23 +700,30 @@ fn a_name_record_pointing_at_another_key_is_damage_not_a_revocation() {
     revocation_waits_for_reindex(&f);
 }
 
-/// With every derived record gone (keys, names, incidents and the head), `ledger reindex`
-/// writes back exactly what the appends had stored, and the ledger takes appends again.
+/// With every derived record gone (keys, names, incidents, what the state covers, and the
+/// readers' copy of the keys), `ledger reindex` writes back exactly the records the appends had
+/// stored, and a copy of the keys as of the head, and the ledger takes appends again.
 #[test]
 fn reindex_rebuilds_every_derived_record_byte_for_byte() {
     let f = Fixture::with_incidents();
-    let stored = f.snapshot();
+    let keys_file = f.dir.join(ledger::state::KEYS_FILE);
+    let stored = f.with_db(derived_state);
+    let (_, keys) = ledger::state::load_keys(&f.dir).expect("the appends left a copy of the keys");
     f.with_db(|db| {
         for key in derived_state_keys(db, true) {
             db.remove(key).unwrap();
         }
     });
-    assert!(f.snapshot().len() < stored.len());
+    std::fs::remove_file(&keys_file).unwrap();
+    assert!(f.with_db(derived_state).is_empty());
     run_ok(&f.dir, &["reindex"], None);
     assert!(
-        f.snapshot() == stored,
+        f.with_db(derived_state) == stored,
         "reindex did not restore the derived state"
     );
+    let (covered, rebuilt) = ledger::state::load_keys(&f.dir).expect("reindex wrote the keys");
+    assert_eq!(rebuilt, keys);
+    assert_eq!(covered, f.raw_log().durable.head);
     f.append_ok(&[correction("t-1", 9)]);
     f.assert_intact();
 }
@@ -454,10 +731,11 @@ fn reindex_rebuilds_every_derived_record_byte_for_byte() {
 #[test]
 fn verify_names_the_seq_of_an_entry_that_does_not_decode() {
     let f = Fixture::with_incidents();
-    f.with_db(|db| {
-        let bytes = entry_bytes(db, MIDDLE);
-        put_entry(db, MIDDLE, &bytes[..bytes.len() - 10]);
-        put_entry(db, 5, b"not an entry");
+    f.edit_log(|log| {
+        let bytes = log.entry(MIDDLE).to_vec();
+        log.put(MIDDLE, &bytes[..bytes.len() - 10]);
+        // Framed as an entry (it starts with the entry tag), so that only decoding fails.
+        log.put(5, &[ENTRY_TAG, b"not an entry"].concat());
     });
     let (code, out) = f.verify();
     assert_named(code, &out, MIDDLE, "cut short", "does not decode");
@@ -480,7 +758,7 @@ fn a_closed_output_ends_every_printing_command_quietly() {
     f.append_ok(&more);
     let original = f.entry_bytes(MIDDLE);
     let at = EntryFields::of(&original).payload.start;
-    f.with_db(|db| put_entry(db, MIDDLE, &flipped(&original, at, 0x01)));
+    f.edit_log(|log| log.put(MIDDLE, &flipped(&original, at, 0x01)));
     for args in [
         &["verify"][..],
         &["verify", "--format", "json"],

@@ -8,7 +8,6 @@ use ledger::entry::{entry_hash, Entry, ZERO_HASH};
 use ledger::keys::SecretKey;
 use ledger::merkle::{leaf_hash, root_and_proofs};
 use ledger::statement::{seal_all, seal_message, Statement};
-use ledger::store::{SledStore, Store};
 use ledger::time::Timestamp;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -40,7 +39,7 @@ fn statement_json(s: &Statement, bytes: &[u8]) -> Value {
 
 /// Each vector file's name and content.
 type VectorFiles = Vec<(&'static str, Value)>;
-/// Entries as a store holds them: (seq, canonical bytes).
+/// The entries of a log: (seq, canonical bytes).
 type Entries = Vec<(u64, Vec<u8>)>;
 
 /// Builds the vector files' contents and the entries they describe.
@@ -183,29 +182,27 @@ fn published_entries_decode_and_verify_as_a_ledger() {
             "seal of seq {seq}"
         );
     }
+    // The entries as the log's files of a ledger, read by the binary.
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::create(&dir.path().join("l")).unwrap();
-    store.commit(&entries, &[]).unwrap();
-    let mut problems = Vec::new();
-    let report = ledger::verify::verify(
-        &store,
-        &ledger::schema::Schemas::load().unwrap(),
-        None,
-        |p| {
-            problems.push(p.clone());
-            std::ops::ControlFlow::Continue(())
-        },
+    let ledger_dir = dir.path().join("l");
+    crate::common::RawLog::of_entries(
+        &ledger_dir,
+        entries.into_iter().map(|(_, bytes)| bytes).collect(),
     )
-    .unwrap();
-    assert!(problems.is_empty(), "{problems:?}");
+    .save();
+    let out = crate::common::run(&ledger_dir, &["verify", "--format", "json"], None);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::common::describe(&["verify"], &out)));
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["problem_list"], json!([]), "{report}");
     assert_eq!(
         (
-            report.entries,
-            report.signatures,
-            report.keys,
-            report.incidents
+            &report["entries"],
+            &report["signatures"],
+            &report["keys"],
+            &report["incidents"]
         ),
-        (4, 2, 3, 1)
+        (&json!(4), &json!(2), &json!(3), &json!(1))
     );
 }
 
@@ -241,11 +238,11 @@ fn an_entry_printed_as_json_verifies_on_its_own() {
         .verifies(&entry.statement_bytes, &entry.statement.author));
 }
 
-/// A ledger written by release 115e6d3 (tests/data/ledger-115e6d3, see its README) keeps
-/// working: it verifies with the same head, its views show what was recorded then, and it takes
-/// new entries.
+/// A ledger written by release 115e6d3 (tests/data/ledger-115e6d3, see its README) kept its
+/// entries in sled. Every command refuses it, changing nothing, with advice to run
+/// `ledger upgrade`.
 #[test]
-fn a_ledger_made_by_release_115e6d3_verifies_projects_and_takes_appends() {
+fn a_ledger_made_by_release_115e6d3_is_refused_with_advice_to_upgrade() {
     use std::os::unix::fs::PermissionsExt;
     let kept = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/ledger-115e6d3");
     let copy = tempfile::tempdir().unwrap();
@@ -255,39 +252,47 @@ fn a_ledger_made_by_release_115e6d3_verifies_projects_and_takes_appends() {
         std::fs::set_permissions(copy.path().join(key), private).unwrap();
     }
     let dir = copy.path().join("ledger");
-    let run_ok = |args: &[&str]| crate::common::run_ok(&dir, args, None);
 
-    assert!(run_ok(&["verify"]).contains(
-        "intact. 9 entries, 6 signatures, 2 keys, 3 incidents; head seq 8 \
-         25c0bee718858d435a3b6f5c0e7a79cfd7049a7040d73d178c179c6544ef4541"
-    ));
-    let incidents: Vec<Value> =
-        serde_json::from_str(&run_ok(&["project", "incidents", "--format", "json"])).unwrap();
-    let of = |id: &str| incidents.iter().find(|i| i["incident_id"] == id).unwrap();
-    assert_eq!(
-        (&of("t-1")["fatalities"], &of("t-1")["revisions"]),
-        (&json!(4), &json!(1))
-    );
-    assert_eq!(of("t-3")["status"], "retracted");
-    assert_eq!(of("t-2")["latitude"], json!(14.49));
-    let keys: Vec<Value> =
-        serde_json::from_str(&run_ok(&["key", "list", "--format", "json"])).unwrap();
-    assert_eq!(keys[1]["revoked_seq"], 8);
-
+    let files_before = files_under(&dir);
     let admin_key = copy.path().join("admin.key");
-    let new_key = copy.path().join("new.key");
-    let public = run_ok(&["key", "generate", "--out", new_key.to_str().unwrap()]);
-    run_ok(&[
-        "key",
-        "enroll",
-        "--key",
-        admin_key.to_str().unwrap(),
-        "--public",
-        public.trim(),
-        "--name",
-        "inv2",
-        "--role",
-        "investigator",
-    ]);
-    assert!(run_ok(&["verify"]).contains("intact. 10 entries"));
+    let input = copy.path().join("t-9.ndjson");
+    std::fs::write(
+        &input,
+        crate::common::ndjson(&[crate::common::incident("t-9", 1)]),
+    )
+    .unwrap();
+    for args in [
+        &["verify"][..],
+        &["log"],
+        &["key", "list"],
+        &["project", "incidents"],
+        &[
+            "append",
+            "--key",
+            admin_key.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ],
+    ] {
+        let out = crate::common::run(&dir, args, None);
+        crate::common::assert_refused(&out, &["older release", "`ledger upgrade`"]);
+    }
+    assert!(
+        files_before == files_under(&dir),
+        "a refused command changed the old ledger"
+    );
+}
+
+/// Every file under `dir` and its bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for item in std::fs::read_dir(dir).unwrap() {
+        let path = item.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
 }

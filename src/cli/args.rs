@@ -92,7 +92,7 @@ pub enum Command {
     Show(show::Args),
     /// Audit the whole ledger from its stored bytes.
     Verify(verify::Args),
-    /// Rebuild the ledger's derived state (keys, names, incidents, head) from the log.
+    /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
     /// Write one portable backup file of the ledger's entries (taken without a lock).
     Backup(backup::Args),

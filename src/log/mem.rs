@@ -24,6 +24,9 @@ struct MemState {
     segments: BTreeMap<u64, MemSegment>,
 }
 
+/// The head file's bytes and each segment's, by number.
+pub type Snapshot = (Option<Vec<u8>>, Vec<(u64, Vec<u8>)>);
+
 /// A log's files in memory. Clones share the same files.
 #[derive(Clone, Default)]
 pub struct MemFiles {
@@ -92,7 +95,7 @@ impl MemFiles {
     }
 
     /// Every segment and the head, for comparing two states of the files.
-    pub fn snapshot(&self) -> (Option<Vec<u8>>, Vec<(u64, Vec<u8>)>) {
+    pub fn snapshot(&self) -> Snapshot {
         let state = self.state();
         let segments = state
             .segments

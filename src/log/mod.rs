@@ -262,12 +262,24 @@ impl<F: LogFiles> Log<F> {
             file: self.files.name(Some(segment)),
             source,
         };
-        if self
+        let len = self
             .files
             .segment_len(segment)
             .map_err(|e| io(segment, e))?
-            .is_some_and(|len| len > offset)
-        {
+            .unwrap_or(0);
+        if len < offset {
+            // Appending here would leave a gap where acknowledged entries were.
+            let last = durable.map_or(0, |d| d.head.seq);
+            return Err(LogError::Damaged {
+                file: self.files.name(Some(segment)),
+                first: last,
+                last,
+                reason: format!(
+                    "the file is {len} bytes long, but the log's head says its entries end at byte {offset}"
+                ),
+            });
+        }
+        if len > offset {
             self.files
                 .truncate(segment, offset)
                 .map_err(|e| io(segment, e))?;

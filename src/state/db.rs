@@ -12,6 +12,9 @@ use crate::state::{encode, StateKey};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// A stored key and its value.
+pub type Pair = (Vec<u8>, Vec<u8>);
+
 /// A write of derived state: `None` removes the key.
 pub type StateWrite = (Vec<u8>, Option<Vec<u8>>);
 
@@ -143,7 +146,7 @@ impl StateDb {
     }
 
     /// Pairs whose key starts with `prefix`, in key order.
-    pub fn with_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, DbError> {
+    pub fn with_prefix(&self, prefix: &[u8]) -> Result<Vec<Pair>, DbError> {
         self.db
             .scan_prefix(prefix)
             .map(|item| {

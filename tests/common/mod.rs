@@ -1,20 +1,22 @@
 //! Shared helpers for the integration tests: ledgers built through the real `ledger` binary once
 //! per test run and copied for each test, the few invocations whose output the tests parse, where
-//! each field of an entry lies, and direct access to the sled database for tests that go behind
-//! the binary's back.
+//! each field of an entry lies, and direct access to the log's files and to the derived-state
+//! database for tests that go behind the binary's back.
 //!
-//! The database is only opened directly while no `ledger` process runs, and every such access
-//! flushes and drops the `sled::Db` before it returns.
+//! Both are only changed directly while no `ledger` process runs, and every access to the
+//! database flushes and drops the `sled::Db` before it returns.
 
 use assert_cmd::Command;
 use ledger::entry::{entry_hash, Entry};
 use ledger::export;
 use ledger::keys::{PublicKey, SecretKey};
+use ledger::ledger::{Head, LOG_DIR};
+use ledger::log::files::{segment_file_name, HEAD_FILE};
+use ledger::log::{Durable, SEGMENT_ENTRIES};
 use ledger::merkle::Hash;
 use ledger::projection::{self, AsOf, CacheDir, Refresh, View, Window};
-use ledger::state::{self, StateKey};
+use ledger::state::{StateKey, KEYS_FILE};
 use ledger::statement::{seal_all, Statement};
-use ledger::store::sled_entry_key;
 use ledger::time::Timestamp;
 use ledger::Ledger;
 use serde_json::Value;
@@ -388,27 +390,66 @@ impl Fixture {
         assert!(out.contains("intact"), "{out}");
     }
 
-    /// Opens the sled database directly (no `ledger` process may run), runs `f`, then flushes
-    /// and drops it.
+    /// Opens the derived-state database directly (no `ledger` process may run), runs `f`, then
+    /// flushes and drops it.
     pub fn with_db<T>(&self, f: impl FnOnce(&sled::Db) -> T) -> T {
         with_db(&self.dir, f)
     }
 
-    /// Every (key, value) pair of the database: entries and derived state.
-    pub fn snapshot(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        with_db(&self.dir, |db| {
-            db.iter()
-                .map(|item| {
-                    let (k, v) = item.expect("read sled");
-                    (k.to_vec(), v.to_vec())
-                })
-                .collect()
-        })
+    /// The log's files as they are now.
+    pub fn raw_log(&self) -> RawLog {
+        RawLog::load(&self.dir)
+    }
+
+    /// Reads the log's files, lets `f` change them, and writes them back (no `ledger` process
+    /// may run).
+    pub fn edit_log<T>(&self, f: impl FnOnce(&mut RawLog) -> T) -> T {
+        let mut log = self.raw_log();
+        let result = f(&mut log);
+        log.save();
+        result
     }
 
     pub fn entry_bytes(&self, seq: u64) -> Vec<u8> {
-        self.with_db(|db| entry_bytes(db, seq))
+        self.raw_log().entry(seq).to_vec()
     }
+
+    pub fn segment_path(&self, segment: u64) -> PathBuf {
+        segment_path(&self.dir, segment)
+    }
+
+    pub fn head_path(&self) -> PathBuf {
+        head_path(&self.dir)
+    }
+
+    /// Everything a command could change in the ledger: the bytes of every file of the log and
+    /// of the readers' copy of the keys, and every derived-state record.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut files = Vec::new();
+        let log_dir = self.dir.join(LOG_DIR);
+        let mut names: Vec<_> = std::fs::read_dir(&log_dir)
+            .expect("read the log directory")
+            .map(|item| item.expect("read the log directory").path())
+            .collect();
+        names.push(self.dir.join(KEYS_FILE));
+        names.sort();
+        for path in names {
+            let bytes = std::fs::read(&path).ok();
+            files.push((path, bytes));
+        }
+        Snapshot {
+            files,
+            derived: with_db(&self.dir, derived_state),
+        }
+    }
+}
+
+/// What [`Fixture::snapshot`] compares: each file's path and bytes (`None` when it is missing),
+/// and each derived-state record.
+#[derive(PartialEq, Eq)]
+pub struct Snapshot {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    derived: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 fn public_key_of(key_file: &Path) -> PublicKey {
@@ -481,8 +522,203 @@ impl EntryFields {
     }
 }
 
-// ---- Behind the ledger's back: the sled database itself ----
+// ---- Behind the ledger's back: the log files themselves ----
+//
+// The framing and the head file come from the library's `log` module, so a forged head is
+// exactly what an append would have written.
 
+/// The log's files, read whole: every entry's bytes in seq order (the framing taken off), and
+/// the head file's contents. Changed in memory, then written back with [`RawLog::save`].
+pub struct RawLog {
+    dir: PathBuf,
+    pub entries: Vec<Vec<u8>>,
+    pub durable: Durable,
+}
+
+/// The path of segment `segment` of the ledger in `ledger_dir`.
+pub fn segment_path(ledger_dir: &Path, segment: u64) -> PathBuf {
+    ledger_dir.join(LOG_DIR).join(segment_file_name(segment))
+}
+
+/// The path of the head file of the ledger in `ledger_dir`.
+pub fn head_path(ledger_dir: &Path) -> PathBuf {
+    ledger_dir.join(LOG_DIR).join(HEAD_FILE)
+}
+
+impl RawLog {
+    /// Reads the log of the ledger in `ledger_dir`; its files must frame exactly the entries
+    /// its head counts.
+    pub fn load(ledger_dir: &Path) -> RawLog {
+        let head = std::fs::read(head_path(ledger_dir)).expect("read the head file");
+        let durable = Durable::decode(&head).expect("the head file decodes");
+        let mut entries = Vec::new();
+        for segment in 0.. {
+            let bytes = match std::fs::read(segment_path(ledger_dir, segment)) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => panic!("read segment {segment}: {e}"),
+            };
+            let mut at = 0;
+            while at < bytes.len() {
+                let len = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+                entries.push(bytes[at + 2..at + 2 + len].to_vec());
+                at += 2 + len;
+            }
+        }
+        assert_eq!(
+            entries.len() as u64,
+            durable.size(),
+            "the log files hold the entries the head counts"
+        );
+        RawLog {
+            dir: ledger_dir.to_path_buf(),
+            entries,
+            durable,
+        }
+    }
+
+    /// A log of `entries` for the ledger in `ledger_dir` (not yet written), its head on the last.
+    pub fn of_entries(ledger_dir: &Path, entries: Vec<Vec<u8>>) -> RawLog {
+        let mut log = RawLog {
+            dir: ledger_dir.to_path_buf(),
+            entries,
+            durable: Durable {
+                head: Head {
+                    seq: 0,
+                    hash: [0; 32],
+                    recorded_at: 0,
+                },
+                segment_end: 0,
+            },
+        };
+        log.set_head_to_last();
+        log
+    }
+
+    /// Writes every segment file (each entry framed by its big-endian `u16` length) and the
+    /// head file, removing any segment past the last entry.
+    pub fn save(&self) {
+        std::fs::create_dir_all(self.dir.join(LOG_DIR)).expect("create the log directory");
+        let per_segment = usize::try_from(SEGMENT_ENTRIES).unwrap();
+        let mut segments = 0;
+        for (segment, entries) in self.entries.chunks(per_segment).enumerate() {
+            let mut bytes = Vec::new();
+            for entry in entries {
+                let len = u16::try_from(entry.len()).expect("an entry fits its framing");
+                bytes.extend_from_slice(&len.to_be_bytes());
+                bytes.extend_from_slice(entry);
+            }
+            std::fs::write(segment_path(&self.dir, segment as u64), bytes)
+                .expect("write a segment");
+            segments = segment as u64 + 1;
+        }
+        while std::fs::remove_file(segment_path(&self.dir, segments)).is_ok() {
+            segments += 1;
+        }
+        std::fs::write(head_path(&self.dir), self.durable.encode()).expect("write the head file");
+    }
+
+    pub fn entry(&self, seq: u64) -> &[u8] {
+        &self.entries[usize::try_from(seq).unwrap()]
+    }
+
+    /// Replaces the entry at `seq`; the head stays where it was.
+    pub fn put(&mut self, seq: u64, bytes: &[u8]) {
+        self.entries[usize::try_from(seq).unwrap()] = bytes.to_vec();
+    }
+
+    /// Takes the entry at `seq` out of the files: the later ones move down a place, and the
+    /// head stays where it was.
+    pub fn remove(&mut self, seq: u64) {
+        self.entries.remove(usize::try_from(seq).unwrap());
+    }
+
+    /// Where the entry at `seq` is framed: its segment, and the offset of its length in it.
+    pub fn offset_of(&self, seq: u64) -> (u64, u64) {
+        let first = seq / SEGMENT_ENTRIES * SEGMENT_ENTRIES;
+        let offset = (first..seq).map(|s| 2 + self.entry(s).len() as u64).sum();
+        (seq / SEGMENT_ENTRIES, offset)
+    }
+
+    /// The last entry's seq.
+    pub fn last_seq(&self) -> u64 {
+        self.entries.len() as u64 - 1
+    }
+
+    /// The head an append would have written after the last entry.
+    fn head_of_last(&self) -> Durable {
+        let seq = self.last_seq();
+        let bytes = self.entry(seq);
+        let entry = Entry::decode(bytes).expect("the last entry decodes");
+        Durable {
+            head: Head {
+                seq,
+                hash: entry_hash(bytes),
+                recorded_at: entry.recorded_at.0,
+            },
+            segment_end: self.offset_of(seq).1 + 2 + bytes.len() as u64,
+        }
+    }
+
+    /// Points the head at the last entry, as if the ledger had appended it.
+    pub fn set_head_to_last(&mut self) {
+        self.durable = self.head_of_last();
+    }
+
+    /// Asserts that the head names the last entry, as an append leaves it, so that a forgery
+    /// that moves the head is exactly as good as a real append.
+    pub fn assert_head_names_the_last_entry(&self) {
+        assert_eq!(
+            self.durable,
+            self.head_of_last(),
+            "the head does not name the last entry"
+        );
+    }
+
+    /// Forges an entry at the end of the log (seq = last + 1, prev = hash of the last entry,
+    /// recorded_at = the last entry's) with `payload` as its exact bytes, and moves the head to
+    /// it, so that the only thing wrong with it is what the caller put in it. Returns its seq.
+    pub fn forge_at_end(&mut self, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
+        self.assert_head_names_the_last_entry();
+        let last_seq = self.last_seq();
+        let last_bytes = self.entry(last_seq);
+        let last = Entry::decode(last_bytes).expect("last entry decodes");
+        let seq = last_seq + 1;
+        let bytes = forge_entry(
+            key,
+            seq,
+            last.recorded_at,
+            entry_hash(last_bytes),
+            event_type,
+            payload,
+        );
+        self.entries.push(bytes);
+        self.set_head_to_last();
+        seq
+    }
+
+    /// Re-links every entry after `seq` to the (changed) one before it, keeping their statements
+    /// and seals, and moves the head to the new last entry: the chain is whole again.
+    pub fn rechain_after(&mut self, seq: u64) {
+        let mut prev = entry_hash(self.entry(seq));
+        for s in seq + 1..=self.last_seq() {
+            let mut entry = Entry::decode(self.entry(s)).expect("entry decodes");
+            entry.prev = prev;
+            let bytes = entry.encode();
+            prev = entry_hash(&bytes);
+            self.put(s, &bytes);
+        }
+        self.set_head_to_last();
+    }
+}
+
+// ---- Derived state, behind the ledger's back ----
+//
+// The sled database holds derived state only; its layout comes from the library's `state`
+// module.
+
+/// Opens the derived-state database directly (no `ledger` process may hold it), runs `f`, then
+/// flushes and drops it.
 pub fn with_db<T>(dir: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
     let sled_dir = dir.join("sled");
     wait_for_sled_lock_release(&sled_dir);
@@ -504,8 +740,20 @@ pub fn with_db<T>(dir: &Path, f: impl FnOnce(&sled::Db) -> T) -> T {
 /// to 10 s) until the lock is free, so that the next `ledger` process can open the database.
 pub fn wait_for_sled_lock_release(sled_dir: &Path) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let free = ledger::store::await_sled_lock(&sled_dir.join("db"), deadline)
-        .expect("sled's lock file can be opened");
+    let free = match std::fs::OpenOptions::new()
+        .write(true)
+        .open(sled_dir.join("db"))
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => panic!("sled's lock file cannot be opened: {e}"),
+        Ok(file) => {
+            let free = ledger::lock::lock_before(&file, deadline).expect("take sled's lock");
+            if free {
+                file.unlock().expect("release sled's lock");
+            }
+            free
+        }
+    };
     assert!(
         free,
         "sled's lock on {} is never released",
@@ -513,75 +761,25 @@ pub fn wait_for_sled_lock_release(sled_dir: &Path) {
     );
 }
 
-pub fn entry_bytes(db: &sled::Db, seq: u64) -> Vec<u8> {
-    db.get(sled_entry_key(seq))
-        .expect("read sled")
-        .unwrap_or_else(|| panic!("no entry at seq {seq}"))
-        .to_vec()
-}
-
-pub fn put_entry(db: &sled::Db, seq: u64, bytes: &[u8]) {
-    db.insert(sled_entry_key(seq), bytes).expect("write sled");
-}
-
-pub fn remove_entry(db: &sled::Db, seq: u64) {
-    db.remove(sled_entry_key(seq)).expect("write sled");
-}
-
-/// The highest stored seq and its bytes.
-pub fn last_entry(db: &sled::Db) -> (u64, Vec<u8>) {
-    let (key, value) = db
-        .range(sled_entry_key(0)..=sled_entry_key(u64::MAX))
-        .next_back()
-        .expect("an entry")
-        .expect("read sled");
-    let seq = u64::from_be_bytes(key[1..].try_into().unwrap());
-    (seq, value.to_vec())
-}
-
-// ---- Derived state, behind the ledger's back ----
-//
-// The layout comes from the library's `state` module, so a forged head record is exactly what an
-// append would have written.
-
-/// The keys of every derived-state record, the head record first if `with_head`, or without it.
-pub fn derived_state_keys(db: &sled::Db, with_head: bool) -> Vec<Vec<u8>> {
-    let head_key = StateKey::Head.sled_key();
-    db.scan_prefix([state::SLED_PREFIX])
-        .map(|kv| kv.expect("read sled").0.to_vec())
-        .filter(|k| with_head || *k != head_key)
+/// Every derived-state record (key, value), in key order.
+pub fn derived_state(db: &sled::Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+    db.iter()
+        .map(|item| {
+            let (k, v) = item.expect("read sled");
+            (k.to_vec(), v.to_vec())
+        })
         .collect()
 }
 
-/// The head record that matches the last stored entry.
-fn current_head_record(db: &sled::Db) -> Vec<u8> {
-    let (seq, bytes) = last_entry(db);
-    let entry = Entry::decode(&bytes).expect("last entry decodes");
-    state::encode(&state::Head {
-        seq,
-        hash: entry_hash(&bytes),
-        recorded_at: entry.recorded_at.0,
-    })
-}
-
-/// Points the head record at the last stored entry, as if the ledger had appended it.
-fn set_head_to_last(db: &sled::Db) {
-    db.insert(StateKey::Head.sled_key(), current_head_record(db))
-        .expect("write sled");
-}
-
-/// Asserts that the stored head record names the last stored entry, as an append leaves it, so
-/// that a forgery that moves the head is exactly as good as a real append.
-pub fn assert_head_names_the_last_entry(db: &sled::Db) {
-    let stored = db
-        .get(StateKey::Head.sled_key())
-        .expect("read sled")
-        .expect("a head record");
-    assert_eq!(
-        stored.to_vec(),
-        current_head_record(db),
-        "the head record does not name the last stored entry"
-    );
+/// The keys of every derived-state record, with the record of what the state covers if
+/// `with_covered`, or without it.
+pub fn derived_state_keys(db: &sled::Db, with_covered: bool) -> Vec<Vec<u8>> {
+    let covered = StateKey::Covered.bytes();
+    derived_state(db)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| with_covered || *k != covered)
+        .collect()
 }
 
 // ---- Forgeries ----
@@ -606,42 +804,6 @@ pub fn forge_entry(
     let bytes = statement.encode();
     let seals = seal_all(key, std::slice::from_ref(&bytes));
     Entry::new(seq, recorded_at, prev, statement, bytes, seals[0].clone()).encode()
-}
-
-/// Forges an entry at the end of the log (seq = last + 1, prev = hash of the last entry,
-/// recorded_at = the last entry's) with `payload` as its exact bytes, and moves the head record
-/// to it, so that the only thing wrong with it is what the caller put in it. Returns its seq.
-pub fn forge_at_end(db: &sled::Db, key: &SecretKey, event_type: &str, payload: &[u8]) -> u64 {
-    assert_head_names_the_last_entry(db);
-    let (last_seq, last_bytes) = last_entry(db);
-    let last = Entry::decode(&last_bytes).expect("last entry decodes");
-    let seq = last_seq + 1;
-    let bytes = forge_entry(
-        key,
-        seq,
-        last.recorded_at,
-        entry_hash(&last_bytes),
-        event_type,
-        payload,
-    );
-    put_entry(db, seq, &bytes);
-    set_head_to_last(db);
-    seq
-}
-
-/// Re-links every entry after `seq` to the (changed) one before it, keeping their statements
-/// and seals, and moves the head record to the new last entry: the chain is whole again.
-pub fn rechain_after(db: &sled::Db, seq: u64) {
-    let (last_seq, _) = last_entry(db);
-    let mut prev = entry_hash(&entry_bytes(db, seq));
-    for s in seq + 1..=last_seq {
-        let mut entry = Entry::decode(&entry_bytes(db, s)).expect("entry decodes");
-        entry.prev = prev;
-        let bytes = entry.encode();
-        prev = entry_hash(&bytes);
-        put_entry(db, s, &bytes);
-    }
-    set_head_to_last(db);
 }
 
 // ---- What the binary says ----
