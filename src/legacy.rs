@@ -92,7 +92,11 @@ struct OldDb {
 
 impl OldDb {
     fn open(path: &Path) -> Result<OldDb, UpgradeError> {
-        let config = sled::Config::new().path(path).flush_every_ms(None);
+        // It is read once from end to end: a small cache does, where sled's default is 1 GiB.
+        let config = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(None);
         let db = crate::state::db::open_quietly(&config)
             .ok_or_else(|| UpgradeError::Unopenable {
                 dir: path.to_path_buf(),
