@@ -421,13 +421,9 @@ impl<F: LogFiles> Ledger<F> {
                     reason: format!("{e:?}"),
                 })?;
         }
-        let keys_changed = !rules.changes.keys.is_empty();
         state.write(&state::writes(rules.changes), &head)?;
         drop(state);
-        if keys_changed || self.dir.is_some() {
-            self.save_keys(&head)?;
-        }
-        Ok(())
+        self.save_keys(&head)
     }
 
     /// Writes the readers' copy of the keys (a ledger on disk only).
@@ -562,13 +558,10 @@ impl<F: LogFiles> Ledger<F> {
         appender.commit(new_head)?;
         // Acknowledged from here on. Derived state follows; if this process dies first, the next
         // writer catches it up from the log.
-        let keys_changed = !rules.changes.keys.is_empty();
         state.write(&state::writes(rules.changes), &new_head)?;
         drop(state);
-        if keys_changed || head.is_none() {
-            self.save_keys(&new_head)?;
-        }
-        Ok(())
+        // Kept current even when no key changed, so that readers never scan the log for keys.
+        self.save_keys(&new_head)
     }
 
     /// Enrols a public key under a name and role (a `key.enrolled` statement by an admin).
@@ -625,8 +618,9 @@ impl<F: LogFiles> Ledger<F> {
         let saved = self.dir.as_deref().and_then(state::load_keys);
         let (from, keys) = match saved {
             Some((covered, keys))
-                if covered.seq <= head.seq
-                    && self.hash_at(covered.seq).ok().flatten() == Some(covered.hash) =>
+                if covered == head
+                    || (covered.seq < head.seq
+                        && self.hash_at(covered.seq).ok().flatten() == Some(covered.hash)) =>
             {
                 (covered.seq + 1, keys)
             }

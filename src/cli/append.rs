@@ -5,10 +5,11 @@ use crate::cli::args::Global;
 use crate::cli::output::{count, Format};
 use crate::cli::Outcome;
 use anyhow::{Context, Result};
-use ledger::input::parse_events;
+use ledger::input::{read_events, InputError};
 use ledger::keys::SecretKey;
 use ledger::ledger::{Appended, LedgerError};
 use serde::Serialize;
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -37,32 +38,53 @@ pub struct AppendedArgs {
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     let key = SecretKey::load(&args.key)?;
-    let (name, bytes) = read_input(args.input.as_deref())?;
-    let events = parse_events(&bytes).with_context(|| format!("cannot read events from {name}"))?;
-    let appended = match global.open()?.append(&key, &events) {
+    let input = open_input(args.input.as_deref())?;
+    let mut landing = Landing::new(&args.output);
+    let appended = global
+        .open()?
+        .append_stream(&key, read_events(input.reader), |a| landing.push(a));
+    match appended {
+        Err(LedgerError::Input(InputError::Read { source })) => {
+            return Err(anyhow::Error::new(source).context(input.unreadable));
+        }
+        Err(LedgerError::Input(e)) => {
+            let name = input.name;
+            return Err(anyhow::Error::new(e).context(format!("cannot read events from {name}")));
+        }
         Err(refused @ LedgerError::Rejected(_)) => {
+            let name = input.name;
             return Err(anyhow::Error::new(refused).context(format!("{name} was refused")));
         }
         appended => appended?,
-    };
-    print_appended(out, &appended, &args.output)?;
+    }
+    print_landing(out, &landing, &args.output)?;
     Ok(Outcome::Ok)
 }
 
-fn read_input(input: Option<&Path>) -> Result<(String, Vec<u8>)> {
-    let mut bytes = Vec::new();
+/// The input file or standard input, opened to be read as the batch is appended.
+struct Input {
+    name: String,
+    /// What to say when reading it fails.
+    unreadable: String,
+    reader: Box<dyn Read>,
+}
+
+fn open_input(input: Option<&Path>) -> Result<Input> {
     match input {
         Some(path) if path != Path::new("-") => {
-            bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read input file {}", path.display()))?;
-            Ok((path.display().to_string(), bytes))
+            let unreadable = format!("cannot read input file {}", path.display());
+            let file = File::open(path).with_context(|| unreadable.clone())?;
+            Ok(Input {
+                name: path.display().to_string(),
+                unreadable,
+                reader: Box::new(file),
+            })
         }
-        _ => {
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("cannot read standard input")?;
-            Ok(("standard input".to_string(), bytes))
-        }
+        _ => Ok(Input {
+            name: "standard input".to_string(),
+            unreadable: "cannot read standard input".to_string(),
+            reader: Box::new(std::io::stdin().lock()),
+        }),
     }
 }
 
@@ -82,12 +104,54 @@ impl From<&Appended> for Landed {
 }
 
 #[derive(Serialize)]
-struct Summary {
+struct Summary<'a> {
     entries: usize,
     first_seq: u64,
     last_seq: u64,
     head_hash: String,
-    appended: Vec<Landed>,
+    appended: Each<'a>,
+}
+
+/// Each entry of a batch, serialized as it is written rather than gathered first.
+struct Each<'a>(&'a [Appended]);
+
+impl Serialize for Each<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(Landed::from))
+    }
+}
+
+/// Where the entries of a batch landed, kept as far as the output needs them: every entry for
+/// NDJSON, JSON and `--verbose`; otherwise only the count and the ends, so that a batch of any
+/// size is summed up in constant memory.
+pub struct Landing {
+    entries: usize,
+    first_seq: u64,
+    last: Option<Appended>,
+    each: Option<Vec<Appended>>,
+}
+
+impl Landing {
+    pub fn new(args: &AppendedArgs) -> Landing {
+        let each = args.format != Format::Text || args.verbose;
+        Landing {
+            entries: 0,
+            first_seq: 0,
+            last: None,
+            each: each.then(Vec::new),
+        }
+    }
+
+    pub fn push(&mut self, appended: Appended) {
+        if self.last.is_none() {
+            self.first_seq = appended.seq;
+        }
+        self.entries += 1;
+        self.last = Some(appended);
+        if let Some(each) = &mut self.each {
+            each.push(appended);
+        }
+    }
 }
 
 /// Where a batch landed: a summary (how many entries, first and last seq, the head's hash), with
@@ -97,34 +161,48 @@ pub fn print_appended(
     appended: &[Appended],
     args: &AppendedArgs,
 ) -> Result<()> {
-    let (Some(first), Some(last)) = (appended.first(), appended.last()) else {
+    let mut landing = Landing::new(args);
+    for &a in appended {
+        landing.push(a);
+    }
+    print_landing(out, &landing, args)
+}
+
+/// [`print_appended`] for a batch whose entries were gathered as they landed.
+pub fn print_landing(out: &mut dyn Write, landing: &Landing, args: &AppendedArgs) -> Result<()> {
+    let Some(last) = &landing.last else {
         return Ok(());
     };
+    let each = landing.each.as_deref().unwrap_or_default();
     match args.format {
         Format::Ndjson => {
-            for a in appended {
+            for a in each {
                 serde_json::to_writer(&mut *out, &Landed::from(a))?;
                 writeln!(out)?;
             }
         }
         Format::Json => {
             let summary = Summary {
-                entries: appended.len(),
-                first_seq: first.seq,
+                entries: landing.entries,
+                first_seq: landing.first_seq,
                 last_seq: last.seq,
                 head_hash: hex::encode(last.hash),
-                appended: appended.iter().map(Landed::from).collect(),
+                appended: Each(each),
             };
             serde_json::to_writer_pretty(&mut *out, &summary)?;
             writeln!(out)?;
         }
         Format::Text => {
             if args.verbose {
-                for a in appended {
+                for a in each {
                     writeln!(out, "seq {} {}", a.seq, hex::encode(a.hash))?;
                 }
             }
-            writeln!(out, "{}", appended_line(appended.len(), first.seq, last))?;
+            writeln!(
+                out,
+                "{}",
+                appended_line(landing.entries, landing.first_seq, last)
+            )?;
         }
     }
     Ok(())

@@ -25,8 +25,15 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     let limit = args
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let mut entries = ledger.entries(args.from_seq).take(limit).peekable();
+    // A log that cannot be read from its first entry gets the error alone, without a header.
+    if let Some(Err(_)) = entries.peek() {
+        if let Some(Err(e)) = entries.next() {
+            return Err(e.into());
+        }
+    }
     let mut records = Records::start(out, args.format.format, &EntryView::line_header())?;
-    for item in ledger.entries(args.from_seq).take(limit) {
+    for item in entries {
         let (entry, hash) = item?;
         let view = EntryView::new(&entry, &hash, &names);
         records.push(&view, || view.line())?;
