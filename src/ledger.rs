@@ -183,7 +183,7 @@ fn check_layout(dir: &Path) -> Result<(), LedgerError> {
             file: head.display().to_string(),
             reason: "it is missing".into(),
         }))
-    } else if state::db::sled_dir(dir).join("db").is_file() {
+    } else if crate::legacy::is_old_layout(dir) {
         Err(LedgerError::OldLayout {
             dir: dir.to_path_buf(),
         })

@@ -11,6 +11,7 @@
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
+pub mod backup;
 mod codec;
 pub mod date;
 pub mod demo;
@@ -22,6 +23,7 @@ pub mod import;
 pub mod input;
 pub mod keys;
 pub mod ledger;
+pub mod legacy;
 pub mod lock;
 pub mod log;
 pub mod merkle;

@@ -19,11 +19,14 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
-        // A reader that stops early (`| head`) is not an error worth a message.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is not an error worth a message; but a backup
+        // piped to one that stops is incomplete, and says so.
+        Err(e) if is_broken_pipe(&e) && !matches!(cli.command, Command::Backup(_)) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let _ = writeln!(io::stderr(), "ledger: {}", cli::hints::message(&e));
-            ExitCode::from(2)
+            ExitCode::from(cli::exit_status(&e))
         }
     }
 }
@@ -40,6 +43,9 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Show(args) => cli::show::run(global, args, &mut out),
         Command::Verify(args) => cli::verify::run(global, args, &mut out),
         Command::Reindex(args) => cli::reindex::run(global, args, &mut out),
+        Command::Backup(args) => cli::backup::run(global, args, &mut out),
+        Command::Restore(args) => cli::restore::run(global, args, &mut out),
+        Command::Upgrade(args) => cli::upgrade::run(global, args, &mut out),
         Command::Project(args) => cli::project::run(global, args, &mut out),
         Command::Export(args) => cli::export::run(global, args, &mut out),
         Command::Import(args) => cli::import::run(global, args, &mut out),

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 
+mod backup;
 mod bad_input;
 mod crash;
 mod import;

@@ -2,8 +2,8 @@
 //! the library's own lists (roles, dates), so that no list is written twice.
 
 use crate::cli::{
-    append, attach, completions, demo, export, import, init, key, log, man, project, reindex, show,
-    verify,
+    append, attach, backup, completions, demo, export, import, init, key, log, man, project,
+    reindex, restore, show, upgrade, verify,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -94,6 +94,12 @@ pub enum Command {
     Verify(verify::Args),
     /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
+    /// Write one portable backup file of the ledger's entries (taken without a lock).
+    Backup(backup::Args),
+    /// Rebuild a ledger in a new or empty --ledger directory from a backup, auditing every entry.
+    Restore(restore::Args),
+    /// Move a ledger made by an older release (entries in sled) to the current layout.
+    Upgrade(upgrade::Args),
     /// Print a projection (a current view built from the log), or list them with --list.
     Project(project::Args),
     /// Write every projection as CSV into a directory, with manifest.json naming the ledger state.

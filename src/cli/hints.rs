@@ -2,11 +2,13 @@
 //! library says what went wrong; this module knows what a user of this command line can do
 //! about it, and finds it by the error's type and variant, through wrapped causes.
 
+use ledger::backup::BackupError;
 use ledger::demo::DemoError;
 use ledger::export::ExportError;
 use ledger::import::ImportError;
 use ledger::keys::KeyError;
 use ledger::ledger::{LedgerError, Refusal};
+use ledger::legacy::UpgradeError;
 use ledger::lock::LockError;
 use ledger::log::LogError;
 use ledger::projection::ProjectionError;
@@ -52,6 +54,12 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<ImportError>() {
         return import(e);
+    }
+    if let Some(e) = error.downcast_ref::<BackupError>() {
+        return backup(e);
+    }
+    if let Some(e) = error.downcast_ref::<UpgradeError>() {
+        return upgrade(e);
     }
     if let Some(e) = error.downcast_ref::<DemoError>() {
         return match e {
@@ -113,6 +121,38 @@ fn ledger(error: &LedgerError) -> Option<String> {
         | LedgerError::Db(_)
         | LedgerError::Input(_)
         | LedgerError::ReadOnly => None,
+    }
+}
+
+fn backup(error: &BackupError) -> Option<String> {
+    match error {
+        BackupError::NotABackup { .. } => {
+            Some("a backup is a file written by `ledger backup -o FILE`".into())
+        }
+        BackupError::Refused { .. } => Some(
+            "the backup is cut short or was altered, or the ledger it was taken from was; restore from another copy".into(),
+        ),
+        BackupError::IntoLedger { .. } => {
+            Some("choose an -o FILE outside the ledger directory".into())
+        }
+        BackupError::Log(e) => log(e),
+        BackupError::Ledger(e) => ledger(e),
+        BackupError::Io { .. } | BackupError::Empty => None,
+    }
+}
+
+fn upgrade(error: &UpgradeError) -> Option<String> {
+    match error {
+        UpgradeError::NoLedger { .. } => {
+            Some("point --ledger (or LEDGER_DIR) at the ledger directory to upgrade".into())
+        }
+        UpgradeError::Problem { .. } => Some(
+            "keep the directory as evidence, and restore the ledger from a backup you trust".into(),
+        ),
+        UpgradeError::Lock(e) => lock(e),
+        UpgradeError::Ledger(e) => ledger(e),
+        UpgradeError::Log(e) => log(e),
+        UpgradeError::Io { .. } | UpgradeError::Db(_) | UpgradeError::Unopenable { .. } => None,
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod append;
 pub mod args;
 pub mod attach;
+pub mod backup;
 pub mod completions;
 pub mod demo;
 pub mod entry;
@@ -21,7 +22,9 @@ pub mod man;
 pub mod output;
 pub mod project;
 pub mod reindex;
+pub mod restore;
 pub mod show;
+pub mod upgrade;
 pub mod verify;
 
 /// How a command that ran to its end went.
@@ -29,4 +32,22 @@ pub enum Outcome {
     Ok,
     /// A verification ran and found problems (exit status 1).
     Problems,
+}
+
+/// The exit status of a failed command: 1 when what failed was a check that found a problem in
+/// entries (a refused backup or upgrade), 2 otherwise.
+pub fn exit_status(error: &anyhow::Error) -> u8 {
+    let problem = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<ledger::backup::BackupError>()
+            .is_some_and(ledger::backup::BackupError::is_problem)
+            || cause
+                .downcast_ref::<ledger::legacy::UpgradeError>()
+                .is_some_and(ledger::legacy::UpgradeError::is_problem)
+    });
+    if problem {
+        1
+    } else {
+        2
+    }
 }

@@ -159,6 +159,13 @@ impl StoredBytes {
     }
 }
 
+/// Entry bytes read from elsewhere (a backup, an old ledger) on their way into the log.
+impl From<Vec<u8>> for StoredBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        StoredBytes(bytes)
+    }
+}
+
 impl Deref for StoredBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

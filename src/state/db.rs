@@ -64,7 +64,7 @@ fn await_sled_lock(db_file: &Path, deadline: Instant) -> std::io::Result<bool> {
 
 /// Opens sled, turning the panics sled 0.34 raises on some damaged files (a missing or cut
 /// `db`) into `None`, without printing them.
-fn open_quietly(config: &sled::Config) -> Option<sled::Result<sled::Db>> {
+pub(crate) fn open_quietly(config: &sled::Config) -> Option<sled::Result<sled::Db>> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()));
