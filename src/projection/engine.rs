@@ -262,7 +262,7 @@ impl<F: Fold> Folding for Folded<F> {
     }
 
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
-        let Ok(state) = bincode::deserialize(&commit.summary) else {
+        let Some(state) = file.summary(commit) else {
             return false;
         };
         self.state = state;
@@ -293,8 +293,7 @@ impl<F: Fold> Folding for Folded<F> {
     }
 
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError> {
-        let summary = bincode::serialize(&self.state).map_err(file.encoding_failed())?;
-        self.records.save(file, cover, summary)
+        self.records.save(file, cover, &self.state)
     }
 
     fn rows(&self, window: &Window) -> Vec<Row> {
