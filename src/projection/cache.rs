@@ -186,10 +186,7 @@ impl CacheFile {
         }
         let mut file = File::open(&self.path).ok()?;
         file.seek(SeekFrom::Start(at)).ok()?;
-        let mut read = Hashing {
-            inner: BufReader::new(file.take(len)),
-            hasher: blake3::Hasher::new(),
-        };
+        let mut read = Hashing::new(BufReader::new(file.take(len)));
         // The limit keeps a damaged length from being taken for an allocation's size.
         let summary = page_codec()
             .with_limit(len)
@@ -518,10 +515,7 @@ impl Chunks<'_> {
 
     /// Encodes `summary` straight into the file, as [`CacheFile::summary`] reads it.
     fn summary<S: Serialize>(&mut self, summary: &S) -> Result<Chunk, CacheError> {
-        let mut out = Hashing {
-            inner: &mut self.out,
-            hasher: blake3::Hasher::new(),
-        };
+        let mut out = Hashing::new(&mut self.out);
         page_codec()
             .serialize_into(&mut out, summary)
             .map_err(|e| match *e {
@@ -585,10 +579,20 @@ impl Chunks<'_> {
     }
 }
 
-/// Reads or writes through to `inner`, hashing the bytes on the way.
-struct Hashing<T> {
-    inner: T,
-    hasher: blake3::Hasher,
+/// Reads or writes through to `inner`, hashing the bytes on the way (BLAKE3), so that a file is
+/// checked or summed as it is streamed; exports sum their CSV files with it too.
+pub(crate) struct Hashing<T> {
+    pub inner: T,
+    pub hasher: blake3::Hasher,
+}
+
+impl<T> Hashing<T> {
+    pub fn new(inner: T) -> Hashing<T> {
+        Hashing {
+            inner,
+            hasher: blake3::Hasher::new(),
+        }
+    }
 }
 
 impl<T: Write> Write for Hashing<T> {
