@@ -68,9 +68,11 @@ pub fn project<S: Store>(
         folds.iter_mut().map(|fold| &mut **fold).collect();
     let (covered, folded_from) = fold(ledger, caches, &mut folding, as_of, refresh)?;
     drop(folding);
+    // Each fold is dropped once its rows are made, so that the states and the rows of all
+    // views are never held at once.
     let tables = views
         .iter()
-        .zip(&folds)
+        .zip(folds)
         .map(|(view, fold)| Table {
             name: view.name(),
             columns: view.columns(),
