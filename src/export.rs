@@ -8,13 +8,15 @@
 use crate::ledger::LedgerError;
 use crate::log::LogFiles;
 use crate::merkle::Hash;
+use crate::projection::cache::Hashing;
 use crate::projection::{
     self, AsOf, CacheDir, Cell, Covered, ProjectionError, Refresh, Table, Window,
 };
 use crate::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::io::{self, Write};
+use std::borrow::Cow;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,37 +118,50 @@ pub fn write_table(table: &Table, format: TableFormat, mut out: impl Write) -> i
     }
 }
 
+/// A cell as aligned text shows it: on one line.
+fn aligned_text(cell: &Cell) -> Cow<'_, str> {
+    match cell {
+        Cell::Text(text) if text.contains(['\n', '\r', '\t']) => {
+            Cow::Owned(text.replace(['\n', '\r', '\t'], " "))
+        }
+        Cell::Text(text) => Cow::Borrowed(text),
+        other => Cow::Owned(csv_text(other)),
+    }
+}
+
+/// Two passes over the rows, widths then lines, so that the text of a large table is never
+/// held beside its cells.
 fn write_aligned(table: &Table, mut out: impl Write) -> io::Result<()> {
-    let shown: Vec<Vec<String>> = table
-        .rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|cell| match cell {
-                    Cell::Text(text) => text.replace(['\n', '\r', '\t'], " "),
-                    other => csv_text(other),
-                })
-                .collect()
-        })
-        .collect();
     let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
-    for row in &shown {
-        for (width, text) in widths.iter_mut().zip(row) {
-            *width = (*width).max(text.chars().count());
+    for row in &table.rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(aligned_text(cell).chars().count());
         }
     }
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
-        let padded: Vec<String> = cells
-            .zip(&widths)
-            .map(|(text, width)| format!("{text:<width$}"))
-            .collect();
-        writeln!(out, "{}", padded.join("  ").trim_end())
+    let mut line = String::new();
+    let mut put = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
+        line.clear();
+        for (i, (text, &width)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(&text);
+            let shown = text.chars().count();
+            line.extend(std::iter::repeat_n(' ', width.saturating_sub(shown)));
+        }
+        writeln!(out, "{}", line.trim_end())
     };
-    line(&mut out, &mut table.columns.iter().copied())?;
+    put(
+        &mut out,
+        &mut table.columns.iter().map(|&c| Cow::Borrowed(c)),
+    )?;
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    line(&mut out, &mut rule.iter().map(String::as_str))?;
-    for row in &shown {
-        line(&mut out, &mut row.iter().map(String::as_str))?;
+    put(
+        &mut out,
+        &mut rule.iter().map(|r| Cow::Borrowed(r.as_str())),
+    )?;
+    for row in &table.rows {
+        put(&mut out, &mut row.iter().map(aligned_text))?;
     }
     Ok(())
 }
@@ -182,13 +197,18 @@ pub fn write_export(
     std::fs::create_dir_all(dir)?;
     let mut files = Vec::with_capacity(tables.len());
     for table in tables {
-        let mut bytes = Vec::new();
-        write_csv(table, &mut bytes)?;
         let name = format!("{}.csv", table.name);
-        write_synced(&dir.join(&name), &bytes)?;
+        let file = std::fs::File::create(dir.join(&name))?;
+        // Hashed as it is written, so that a large table's CSV is never held whole.
+        let mut out = Hashing::new(BufWriter::new(file));
+        write_csv(table, &mut out)?;
+        out.inner
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()?;
         files.push(ManifestFile {
             name,
-            blake3: blake3::hash(&bytes).to_hex().to_string(),
+            blake3: out.hasher.finalize().to_hex().to_string(),
             rows: table.rows.len(),
         });
     }

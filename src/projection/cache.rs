@@ -4,9 +4,11 @@
 //! small append reads and rewrites only the pages that the new entries touch, whatever the log's
 //! size.
 //!
-//! The file is a run of chunks, each page or commit written once and never changed: a catch-up
-//! appends its pages and a commit naming every live page; a fresh fold, or a file grown to twice
-//! its live bytes, replaces the file whole. The last 32 bytes point at the latest commit.
+//! The file is a run of chunks, each page, summary or commit written once and never changed: a
+//! catch-up appends its pages, its summary and a commit naming them; a fresh fold, or a file grown
+//! to twice its live bytes, replaces the file whole. The last 32 bytes point at the latest commit.
+//! Summaries are streamed to and from the file rather than held as bytes, so that saving or
+//! loading a large view costs no copy of its state.
 //!
 //! A cache is never hashed, signed, verified or exported, and never trusted: the commit and every
 //! page carry a checksum, and anything that does not check out reads as no cache at all, so that
@@ -20,11 +22,11 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::ErrorKind;
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever this file layout changes, so that old caches are rebuilt, not misread.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 const MAGIC: &[u8; 8] = b"ldgcache";
 /// Commit offset, commit length, commit check, magic.
 const TRAILER_LEN: usize = 8 + 8 + 8 + 8;
@@ -107,7 +109,7 @@ impl CacheFile {
         }
     }
 
-    pub(super) fn encoding_failed(&self) -> impl FnOnce(bincode::Error) -> CacheError + '_ {
+    fn encoding_failed(&self) -> impl FnOnce(bincode::Error) -> CacheError + '_ {
         |cause| CacheError::Encode {
             path: self.path.clone(),
             cause,
@@ -138,27 +140,62 @@ impl CacheFile {
         Ok(bytes)
     }
 
-    /// Adds bytes at the end of the file, creating it if need be.
-    fn append(&self, bytes: &[u8]) -> Result<(), CacheError> {
-        use std::io::Write;
-        std::fs::create_dir_all(&self.dir)
+    /// Chunks to add at the end of the file (of length `file_len`), creating it if need be.
+    fn appending(&self, file_len: u64) -> Result<Chunks<'_>, CacheError> {
+        let out = std::fs::create_dir_all(&self.dir)
             .and_then(|()| {
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(&self.path)
             })
-            .and_then(|mut file| file.write_all(bytes))
-            .map_err(self.failed("write"))
+            .map_err(self.failed("write"))?;
+        Ok(Chunks {
+            file: self,
+            out: BufWriter::new(out),
+            at: file_len,
+            fresh: None,
+        })
     }
 
-    /// Replaces the file's whole content at once: a reader sees the old file or the new one.
-    fn replace(&self, bytes: &[u8]) -> Result<(), CacheError> {
+    /// Chunks for a new file that replaces this one whole when they are done: a reader sees the
+    /// old file or the new one.
+    fn replacing(&self) -> Result<Chunks<'_>, CacheError> {
         let fresh = self.path.with_extension("new");
-        std::fs::create_dir_all(&self.dir)
-            .and_then(|()| std::fs::write(&fresh, bytes))
-            .and_then(|()| std::fs::rename(&fresh, &self.path))
-            .map_err(self.failed("write"))
+        let out = std::fs::create_dir_all(&self.dir)
+            .and_then(|()| File::create(&fresh))
+            .map_err(self.failed("write"))?;
+        Ok(Chunks {
+            file: self,
+            out: BufWriter::new(out),
+            at: 0,
+            fresh: Some(fresh),
+        })
+    }
+
+    /// The summary a commit names, decoded as it is read; `None` when it is not there whole or
+    /// does not check out, which is the same as no cache.
+    pub(super) fn summary<S: DeserializeOwned>(&self, commit: &Commit) -> Option<S> {
+        let Chunk {
+            at,
+            len,
+            check: sum,
+        } = commit.summary;
+        if at.checked_add(len)? > commit.file_len {
+            return None;
+        }
+        let mut file = File::open(&self.path).ok()?;
+        file.seek(SeekFrom::Start(at)).ok()?;
+        let mut read = Hashing::new(BufReader::new(file.take(len)));
+        // The limit keeps a damaged length from being taken for an allocation's size.
+        let summary = page_codec()
+            .with_limit(len)
+            .deserialize_from(&mut read)
+            .ok();
+        // The whole chunk must be read, and check out, before the summary is believed.
+        let rest = std::io::copy(&mut read, &mut std::io::sink()).ok()?;
+        let whole = read.hasher.finalize();
+        (rest == 0 && whole.as_bytes()[..8] == sum).then_some(summary)?
     }
 
     /// The latest commit, or `None` when there is none or it does not check out.
@@ -212,10 +249,11 @@ fn page_of(key: &str, pages: usize) -> usize {
     (hash % pages as u64) as usize
 }
 
+/// Where a page or a summary lies in the file, and its check.
 #[derive(Clone, Copy, Serialize, Deserialize)]
-struct PageRef {
+struct Chunk {
     at: u64,
-    len: u32,
+    len: u64,
     check: Check,
 }
 
@@ -227,14 +265,14 @@ pub(super) struct Cover {
     pub hash: Hash,
 }
 
-/// What a cache covers, its summary state, and where its pages are.
+/// What a cache covers, and where its summary state and its pages are.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Commit {
     layout: u32,
     pub cover: Cover,
-    pub summary: Vec<u8>,
+    summary: Chunk,
     records: u64,
-    pages: Vec<PageRef>,
+    pages: Vec<Chunk>,
     /// The bytes of the file still referenced (pages and this commit), to tell when a rewrite
     /// pays off.
     live: u64,
@@ -254,11 +292,11 @@ pub struct Records<R> {
 /// Where the records of a resumed fold lie in its cache file.
 struct Paged {
     file: CacheFile,
-    pages: Vec<PageRef>,
+    pages: Vec<Chunk>,
     loaded: Vec<bool>,
     dirty: Vec<bool>,
     records: u64,
-    /// The bytes of the live pages.
+    /// The bytes of the live pages and of the latest summary.
     live: u64,
     file_len: u64,
 }
@@ -318,10 +356,9 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
                 dirty: vec![false; pages],
                 records: commit.records,
                 file_len: commit.file_len,
-                live: commit.live
-                    - bincode::serialized_size(commit)
-                        .unwrap_or(0)
-                        .min(commit.live),
+                live: commit
+                    .live
+                    .saturating_sub(bincode::serialized_size(commit).unwrap_or(0)),
             }),
         }
     }
@@ -344,16 +381,17 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         if paged.loaded[page] {
             return Ok(());
         }
-        let PageRef {
+        let Chunk {
             at,
             len,
             check: sum,
         } = paged.pages[page];
         // A page said to lie past the file's end is damage, not a length to allocate.
-        if at.saturating_add(u64::from(len)) > paged.file_len {
+        let len = usize::try_from(len).map_err(|_| paged.file.damaged())?;
+        if at.saturating_add(len as u64) > paged.file_len {
             return Err(paged.file.damaged());
         }
-        let bytes = paged.file.read(at, len as usize)?;
+        let bytes = paged.file.read(at, len)?;
         if check(&bytes) != sum {
             return Err(paged.file.damaged());
         }
@@ -380,25 +418,24 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
 
     /// Writes a commit covering `cover` with this summary to `file`: only the pages that
     /// changed, or the whole file when the records are all in memory, the pages have outgrown
-    /// their aim, or the file has grown to twice its live bytes.
-    pub(super) fn save(
+    /// their aim, or the file has grown to twice its live bytes (the last summary's size
+    /// standing for the new one's).
+    pub(super) fn save<S: Serialize>(
         &mut self,
         file: &CacheFile,
         cover: Cover,
-        summary: Vec<u8>,
+        summary: &S,
     ) -> Result<(), CacheError> {
         let file_len = file.len()?;
         let appendable = self.paged.as_ref().filter(|paged| {
             let pages = paged.pages.len().max(1) as u64;
-            let live = paged.live + summary.len() as u64;
             paged.records <= pages * (RECORDS_PER_PAGE * MAX_PAGE_GROWTH) as u64
-                && file_len <= 2 * live + SLACK
+                && file_len <= 2 * paged.live + SLACK
                 && !(paged.pages.is_empty() && paged.records > 0)
         });
         let Some(paged) = appendable else {
             self.load_all()?;
-            let bytes = self.whole_file(file, cover, summary)?;
-            return file.replace(&bytes);
+            return self.whole_file(file, cover, summary);
         };
         let mut changed: HashMap<usize, Vec<(&String, &R)>> = paged
             .dirty
@@ -412,34 +449,24 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
                 page.push((key, record));
             }
         }
-        let mut chunk = Vec::new();
+        let mut chunks = file.appending(file_len)?;
         let mut pages = paged.pages.clone();
         let mut live = paged.live;
         for (page, records) in changed {
             let bytes = encode_page(file, &records)?;
-            live = live.saturating_sub(u64::from(pages[page].len)) + bytes.len() as u64;
-            pages[page] = page_ref(file, file_len + chunk.len() as u64, &bytes)?;
-            chunk.extend_from_slice(&bytes);
+            live = live.saturating_sub(pages[page].len);
+            pages[page] = chunks.put(&bytes)?;
+            live += pages[page].len;
         }
-        let commit = Commit {
-            layout: LAYOUT,
-            cover,
-            summary,
-            records: paged.records,
-            pages,
-            live,
-            file_len: 0,
-        };
-        append_commit(file, &mut chunk, file_len, commit)?;
-        file.append(&chunk)
+        chunks.commit(cover, summary, paged.records, pages, live)
     }
 
-    fn whole_file(
+    fn whole_file<S: Serialize>(
         &self,
         file: &CacheFile,
         cover: Cover,
-        summary: Vec<u8>,
-    ) -> Result<Vec<u8>, CacheError> {
+        summary: &S,
+    ) -> Result<(), CacheError> {
         let pages = self.map.len().div_ceil(RECORDS_PER_PAGE);
         let mut by_page: Vec<Vec<(&String, &R)>> = (0..pages).map(|_| Vec::new()).collect();
         for (key, record) in &self.map {
@@ -449,23 +476,142 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
             .par_iter()
             .map(|records| encode_page(file, records))
             .collect::<Result<Vec<Vec<u8>>, CacheError>>()?;
-        let mut bytes = Vec::with_capacity(encoded.iter().map(Vec::len).sum());
+        let mut chunks = file.replacing()?;
         let mut refs = Vec::with_capacity(encoded.len());
+        let mut live = 0;
         for page in &encoded {
-            refs.push(page_ref(file, bytes.len() as u64, page)?);
-            bytes.extend_from_slice(page);
+            let chunk = chunks.put(page)?;
+            live += chunk.len;
+            refs.push(chunk);
         }
-        let commit = Commit {
+        chunks.commit(cover, summary, self.map.len() as u64, refs, live)
+    }
+}
+
+/// Chunks being written to the end of a cache file (or to the new file that replaces it),
+/// each known by where it starts.
+struct Chunks<'a> {
+    file: &'a CacheFile,
+    out: BufWriter<File>,
+    /// Where the next chunk starts.
+    at: u64,
+    /// The new file, for a file being replaced whole.
+    fresh: Option<PathBuf>,
+}
+
+impl Chunks<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<Chunk, CacheError> {
+        self.out
+            .write_all(bytes)
+            .map_err(self.file.failed("write"))?;
+        let chunk = Chunk {
+            at: self.at,
+            len: bytes.len() as u64,
+            check: check(bytes),
+        };
+        self.at += chunk.len;
+        Ok(chunk)
+    }
+
+    /// Encodes `summary` straight into the file, as [`CacheFile::summary`] reads it.
+    fn summary<S: Serialize>(&mut self, summary: &S) -> Result<Chunk, CacheError> {
+        let mut out = Hashing::new(&mut self.out);
+        page_codec()
+            .serialize_into(&mut out, summary)
+            .map_err(|e| match *e {
+                // A failed write is the file's, as for a page, so that a read-only or full
+                // disk is told as such.
+                bincode::ErrorKind::Io(cause) => self.file.failed("write")(cause),
+                other => self.file.encoding_failed()(Box::new(other)),
+            })?;
+        let hash = out.hasher.finalize();
+        let len = out.hasher.count();
+        let mut sum = [0; 8];
+        sum.copy_from_slice(&hash.as_bytes()[..8]);
+        let chunk = Chunk {
+            at: self.at,
+            len,
+            check: sum,
+        };
+        self.at += len;
+        Ok(chunk)
+    }
+
+    /// Writes the summary, then the commit naming it and `pages`, and the trailer that points
+    /// at the commit; `live` counts the bytes of the live pages.
+    fn commit<S: Serialize>(
+        mut self,
+        cover: Cover,
+        summary: &S,
+        records: u64,
+        pages: Vec<Chunk>,
+        live: u64,
+    ) -> Result<(), CacheError> {
+        let summary = self.summary(summary)?;
+        let mut commit = Commit {
             layout: LAYOUT,
             cover,
             summary,
-            records: self.map.len() as u64,
-            pages: refs,
-            live: bytes.len() as u64,
+            records,
+            pages,
+            live: live + summary.len,
             file_len: 0,
         };
-        append_commit(file, &mut bytes, 0, commit)?;
-        Ok(bytes)
+        let file = self.file;
+        // The commit counts itself as live; bincode writes u64s at a fixed width, so adding its
+        // own size does not change that size.
+        commit.live += bincode::serialized_size(&commit).map_err(file.encoding_failed())?;
+        let bytes = bincode::serialize(&commit).map_err(file.encoding_failed())?;
+        let mut trailer = Vec::with_capacity(TRAILER_LEN);
+        trailer.extend_from_slice(&self.at.to_le_bytes());
+        trailer.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        trailer.extend_from_slice(&check(&bytes));
+        trailer.extend_from_slice(MAGIC);
+        self.out
+            .write_all(&bytes)
+            .and_then(|()| self.out.write_all(&trailer))
+            .and_then(|()| self.out.flush())
+            .map_err(file.failed("write"))?;
+        match self.fresh {
+            Some(fresh) => std::fs::rename(&fresh, &file.path).map_err(file.failed("write")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads or writes through to `inner`, hashing the bytes on the way (BLAKE3), so that a file is
+/// checked or summed as it is streamed; exports sum their CSV files with it too.
+pub(crate) struct Hashing<T> {
+    pub inner: T,
+    pub hasher: blake3::Hasher,
+}
+
+impl<T> Hashing<T> {
+    pub fn new(inner: T) -> Hashing<T> {
+        Hashing {
+            inner,
+            hasher: blake3::Hasher::new(),
+        }
+    }
+}
+
+impl<T: Write> Write for Hashing<T> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<T: Read> Read for Hashing<T> {
+    fn read(&mut self, bytes: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(bytes)?;
+        self.hasher.update(&bytes[..read]);
+        Ok(read)
     }
 }
 
@@ -481,37 +627,6 @@ fn encode_page<R: Serialize>(
     page_codec()
         .serialize(records)
         .map_err(file.encoding_failed())
-}
-
-fn page_ref(file: &CacheFile, at: u64, bytes: &[u8]) -> Result<PageRef, CacheError> {
-    let len = u32::try_from(bytes.len())
-        .map_err(|_| file.encoding_failed()(Box::new(bincode::ErrorKind::SizeLimit)))?;
-    Ok(PageRef {
-        at,
-        len,
-        check: check(bytes),
-    })
-}
-
-/// Adds the commit and the trailer that points at it to `chunk`, which will start at byte
-/// `chunk_at` of the file.
-fn append_commit(
-    file: &CacheFile,
-    chunk: &mut Vec<u8>,
-    chunk_at: u64,
-    mut commit: Commit,
-) -> Result<(), CacheError> {
-    let at = chunk_at + chunk.len() as u64;
-    // The commit counts itself as live; bincode writes u64s at a fixed width, so adding its
-    // own size does not change that size.
-    commit.live += bincode::serialized_size(&commit).map_err(file.encoding_failed())?;
-    let bytes = bincode::serialize(&commit).map_err(file.encoding_failed())?;
-    chunk.extend_from_slice(&bytes);
-    chunk.extend_from_slice(&at.to_le_bytes());
-    chunk.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    chunk.extend_from_slice(&check(&bytes));
-    chunk.extend_from_slice(MAGIC);
-    Ok(())
 }
 
 #[cfg(test)]

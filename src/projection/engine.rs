@@ -68,9 +68,11 @@ pub fn project<F: LogFiles>(
         folds.iter_mut().map(|fold| &mut **fold).collect();
     let (covered, folded_from) = fold(ledger, caches, &mut folding, as_of, refresh)?;
     drop(folding);
+    // Each fold is dropped once its rows are made, so that the states and the rows of all
+    // views are never held at once.
     let tables = views
         .iter()
-        .zip(&folds)
+        .zip(folds)
         .map(|(view, fold)| Table {
             name: view.name(),
             columns: view.columns(),
@@ -262,7 +264,7 @@ impl<F: Fold> Folding for Folded<F> {
     }
 
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
-        let Ok(state) = bincode::deserialize(&commit.summary) else {
+        let Some(state) = file.summary(commit) else {
             return false;
         };
         self.state = state;
@@ -293,8 +295,7 @@ impl<F: Fold> Folding for Folded<F> {
     }
 
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError> {
-        let summary = bincode::serialize(&self.state).map_err(file.encoding_failed())?;
-        self.records.save(file, cover, summary)
+        self.records.save(file, cover, &self.state)
     }
 
     fn rows(&self, window: &Window) -> Vec<Row> {

@@ -4,6 +4,7 @@
 use super::names::{EventDates, KeyNames};
 use super::{Cell, Describe, Fact, Projection, Row, Window};
 use crate::payload::Payload;
+use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -20,18 +21,37 @@ pub struct State {
 struct Revision {
     incident_id: String,
     seq: u64,
-    recorded_at: String,
-    action: String,
+    /// Microseconds since the Unix epoch, written out only for the rows.
+    recorded_at: i64,
+    action: Action,
     author: String,
     /// The fields this revision set, as compact JSON (empty for a retraction).
     changes: String,
     reason: String,
 }
 
+#[derive(Clone, Copy, Serialize, Deserialize)]
+enum Action {
+    Reported,
+    Corrected,
+    Retracted,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Reported => "reported",
+            Action::Corrected => "corrected",
+            Action::Retracted => "retracted",
+        }
+    }
+}
+
 impl Describe for IncidentHistory {
     const NAME: &'static str = "incident-history";
     const ABOUT: &'static str = "every report, correction and retraction of every incident";
-    const VERSION: u32 = 1;
+    // 2: the recording time and the action are kept as a number and a tag, not as text.
+    const VERSION: u32 = 2;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "seq",
@@ -51,9 +71,13 @@ impl Projection for IncidentHistory {
         state.names.observe(fact);
         state.event_dates.observe(fact);
         let (action, id, reason) = match fact.payload() {
-            Some(Payload::IncidentReported(p)) => ("reported", &p.incident_id, None),
-            Some(Payload::IncidentCorrected(p)) => ("corrected", &p.incident_id, Some(&p.reason)),
-            Some(Payload::IncidentRetracted(p)) => ("retracted", &p.incident_id, Some(&p.reason)),
+            Some(Payload::IncidentReported(p)) => (Action::Reported, &p.incident_id, None),
+            Some(Payload::IncidentCorrected(p)) => {
+                (Action::Corrected, &p.incident_id, Some(&p.reason))
+            }
+            Some(Payload::IncidentRetracted(p)) => {
+                (Action::Retracted, &p.incident_id, Some(&p.reason))
+            }
             _ => return,
         };
         // What the revision set is shown as its author wrote it, in their order.
@@ -61,8 +85,8 @@ impl Projection for IncidentHistory {
         state.revisions.push(Revision {
             incident_id: id.to_string(),
             seq: fact.seq,
-            recorded_at: fact.recorded_at.to_rfc3339(),
-            action: action.to_string(),
+            recorded_at: fact.recorded_at.0,
+            action,
             author: state.names.author(fact),
             changes: changes.map_or_else(String::new, |c| Value::Object(c).to_string()),
             reason: reason.map_or_else(String::new, ToString::to_string),
@@ -82,7 +106,7 @@ impl Projection for IncidentHistory {
                 vec![
                     Cell::text(r.incident_id.as_str()),
                     Cell::seq(r.seq),
-                    Cell::text(r.recorded_at.as_str()),
+                    Cell::text(Timestamp(r.recorded_at).to_rfc3339()),
                     Cell::text(r.action.as_str()),
                     Cell::text(r.author.as_str()),
                     Cell::non_empty(r.changes.as_str()),

@@ -10,6 +10,7 @@ use crate::payload::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub struct Incidents;
@@ -181,32 +182,37 @@ impl Projection for Incidents {
     }
 
     fn rows(state: &State, window: &Window) -> Vec<Row> {
-        let mut listed: Vec<(&String, &Incident, IncidentReported)> = state
-            .incidents
-            .iter()
-            .filter_map(|(id, incident)| Some((id, incident, incident.current()?)))
-            .filter(|(.., current)| window.contains(&current.event_date))
-            .collect();
-        listed.sort_by(|a, b| (&a.2.event_date, a.0).cmp(&(&b.2.event_date, b.0)));
-        listed
-            .into_iter()
-            .map(|(id, incident, current)| {
-                let mut row = vec![Cell::text(id.as_str())];
-                row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
-                row.extend([
-                    Cell::text(if incident.retracted {
-                        "retracted"
-                    } else {
-                        "active"
-                    }),
-                    Cell::seq(incident.revisions),
-                    Cell::seq(incident.reported_seq),
-                    Cell::seq(incident.last_seq),
-                    Cell::text(incident.reported_by.as_str()),
-                    Cell::text(incident.last_changed_by.as_str()),
-                ]);
-                row
-            })
-            .collect()
+        // Sorted by event date and id alone, each incident's fields read again for its row,
+        // so that the typed fields of every incident are never held at once.
+        let mut listed: Vec<(Cow<'_, str>, &String, &Incident)> =
+            Vec::with_capacity(state.incidents.len());
+        for (id, incident) in &state.incidents {
+            if let Some(current) = incident.current() {
+                if window.contains(&current.event_date) {
+                    listed.push((current.event_date, id, incident));
+                }
+            }
+        }
+        listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let mut rows = Vec::with_capacity(listed.len());
+        rows.extend(listed.into_iter().filter_map(|(_, id, incident)| {
+            let current = incident.current()?;
+            let mut row = vec![Cell::text(id.as_str())];
+            row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
+            row.extend([
+                Cell::text(if incident.retracted {
+                    "retracted"
+                } else {
+                    "active"
+                }),
+                Cell::seq(incident.revisions),
+                Cell::seq(incident.reported_seq),
+                Cell::seq(incident.last_seq),
+                Cell::text(incident.reported_by.as_str()),
+                Cell::text(incident.last_changed_by.as_str()),
+            ]);
+            Some(row)
+        }));
+        rows
     }
 }
