@@ -419,7 +419,7 @@ impl<F: LogFiles> Ledger<F> {
                     reason: format!("{e:?}"),
                 })?;
         }
-        state.write(&state::writes(rules.changes), &head)?;
+        state.write(state::writes(rules.changes), &head)?;
         drop(state);
         self.save_keys(&head)
     }
@@ -554,9 +554,10 @@ impl<F: LogFiles> Ledger<F> {
             recorded_at: recorded_at.0,
         };
         appender.commit(new_head)?;
+        drop(lines);
         // Acknowledged from here on. Derived state follows; if this process dies first, the next
         // writer catches it up from the log.
-        state.write(&state::writes(rules.changes), &new_head)?;
+        state.write(state::writes(rules.changes), &new_head)?;
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
         self.save_keys(&new_head)
@@ -725,7 +726,7 @@ impl<F: LogFiles> Ledger<F> {
         }
         state.clear()?;
         if let Some(head) = head {
-            state.write(&state::writes(changes), &head)?;
+            state.write(state::writes(changes), &head)?;
             drop(state);
             self.save_keys(&head)?;
         }
@@ -877,7 +878,7 @@ pub(crate) mod tests {
 
     fn damage_state<F: LogFiles>(ledger: &Ledger<F>, writes: &[state::StateWrite]) {
         let head = ledger.head().unwrap();
-        ledger.state().unwrap().write(writes, &head).unwrap();
+        ledger.state().unwrap().write(writes.to_vec(), &head).unwrap();
     }
 
     #[test]
@@ -928,7 +929,7 @@ pub(crate) mod tests {
         ledger
             .state()
             .unwrap()
-            .write(&[(StateKey::Incident("x-1").bytes(), None)], &behind)
+            .write([(StateKey::Incident("x-1").bytes(), None)], &behind)
             .unwrap();
         drop(ledger);
         let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
@@ -938,7 +939,7 @@ pub(crate) mod tests {
             hash: [7; 32],
             ..behind
         };
-        ledger.state().unwrap().write(&[], &elsewhere).unwrap();
+        ledger.state().unwrap().write([], &elsewhere).unwrap();
         drop(ledger);
         let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
         assert_eq!(all_state(&ledger), before, "rebuilt");

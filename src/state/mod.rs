@@ -168,20 +168,22 @@ pub fn load_keys(ledger_dir: &std::path::Path) -> Option<(Head, Vec<KeyRecord>)>
     bincode::deserialize(&bytes).ok()
 }
 
-/// The writes that store a fold's changes.
-pub fn writes(changes: StateChanges) -> Vec<StateWrite> {
-    let mut writes =
-        Vec::with_capacity(changes.incidents.len() + changes.keys.len() + changes.names.len());
-    for (key, record) in changes.keys {
-        writes.push((StateKey::Key(&key).bytes(), Some(encode(&record))));
-    }
-    for (name, key) in changes.names {
-        writes.push((StateKey::Name(&name).bytes(), key.map(|k| encode(&k.0))));
-    }
-    for (id, record) in changes.incidents {
-        writes.push((StateKey::Incident(&id).bytes(), Some(encode(&record))));
-    }
-    writes
+/// The writes that store a fold's changes, made as they are written (a large fold's changes are
+/// not copied whole).
+pub fn writes(changes: StateChanges) -> impl Iterator<Item = StateWrite> {
+    let keys = changes
+        .keys
+        .into_iter()
+        .map(|(key, record)| (StateKey::Key(&key).bytes(), Some(encode(&record))));
+    let names = changes
+        .names
+        .into_iter()
+        .map(|(name, key)| (StateKey::Name(&name).bytes(), key.map(|k| encode(&k.0))));
+    let incidents = changes
+        .incidents
+        .into_iter()
+        .map(|(id, record)| (StateKey::Incident(&id).bytes(), Some(encode(&record))));
+    keys.chain(names).chain(incidents)
 }
 
 #[cfg(test)]
