@@ -878,7 +878,11 @@ pub(crate) mod tests {
 
     fn damage_state<F: LogFiles>(ledger: &Ledger<F>, writes: &[state::StateWrite]) {
         let head = ledger.head().unwrap();
-        ledger.state().unwrap().write(writes.to_vec(), &head).unwrap();
+        ledger
+            .state()
+            .unwrap()
+            .write(writes.to_vec(), &head)
+            .unwrap();
     }
 
     #[test]

@@ -205,3 +205,42 @@ fn readers_beside_a_long_append_never_wait_fail_or_see_part_of_it() {
         "no reader ran during the append ({seen:?}); make the batch larger"
     );
 }
+
+#[test]
+fn a_reader_killed_at_any_moment_leaves_nothing_behind() {
+    let f = Fixture::with_incidents();
+    f.append_ok(
+        &(0..3000)
+            .map(|i| incident(&format!("k-{i}"), 1))
+            .collect::<Vec<_>>(),
+    );
+    f.run_ok(&["project", "incidents"], None);
+    let before = tree(&f.dir);
+    for (delay_ms, args) in [
+        (5, &["verify"][..]),
+        (40, &["verify"]),
+        (20, &["log", "--format", "ndjson"]),
+        (30, &["project", "regions", "--rebuild"]),
+    ] {
+        let mut reader = ledger_process(&f.dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = reader.kill();
+        reader.wait().unwrap();
+        // A killed `project --rebuild` may leave its cache for a later run to replace; nothing
+        // else may change.
+        let mut after = tree(&f.dir);
+        let mut expected = before.clone();
+        after.retain(|path, _| !path.starts_with("cache"));
+        expected.retain(|path, _| !path.starts_with("cache"));
+        assert_eq!(
+            after, expected,
+            "{args:?} killed after {delay_ms} ms changed the ledger"
+        );
+        f.assert_intact();
+    }
+    f.append_ok(&[incident("after-kills", 1)]);
+}

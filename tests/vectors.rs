@@ -130,9 +130,69 @@ fn build() -> (VectorFiles, Entries) {
             ("statement.json", statement_file),
             ("seal.json", seal_file),
             ("chain.json", chain_file),
+            ("log.json", log_file(&entries, prev)),
         ],
         entries,
     )
+}
+
+/// The log files of the chain's four entries, written here from docs/FORMAT.md section 6 alone
+/// (framing and head file), and checked against the library's own head encoder.
+fn log_file(entries: &Entries, last_hash: [u8; 32]) -> Value {
+    let mut segment = Vec::new();
+    for (_, bytes) in entries {
+        segment.extend_from_slice(&u16::try_from(bytes.len()).unwrap().to_be_bytes());
+        segment.extend_from_slice(bytes);
+    }
+    let mut head = b"ledger/head\0".to_vec();
+    head.push(1);
+    head.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+    head.extend_from_slice(&last_hash);
+    head.extend_from_slice(&RECORDED_AT.to_be_bytes());
+    head.extend_from_slice(&(segment.len() as u64).to_be_bytes());
+    let check = blake3::hash(&head);
+    head.extend_from_slice(check.as_bytes());
+    let durable = ledger::log::Durable {
+        head: ledger::log::Head {
+            seq: entries.len() as u64 - 1,
+            hash: last_hash,
+            recorded_at: RECORDED_AT,
+        },
+        segment_end: segment.len() as u64,
+    };
+    assert_eq!(
+        durable.encode(),
+        head,
+        "the head file as FORMAT.md describes it"
+    );
+    json!({
+        "description": "The files of the chain.json ledger (docs/FORMAT.md section 6): log/0000000000.seg and log/head.",
+        "segment_file": "0000000000.seg",
+        "segment_hex": hex::encode(&segment),
+        "head_hex": hex::encode(&head),
+    })
+}
+
+/// The published log files, put in a directory as they are, make a ledger the binary verifies.
+#[test]
+fn the_published_log_files_are_a_ledger() {
+    let log: Value =
+        serde_json::from_str(&std::fs::read_to_string(vector_path("log.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log_dir = dir.path().join("l/log");
+    std::fs::create_dir_all(&log_dir).unwrap();
+    let file = |name: &str| hex::decode(log[name].as_str().unwrap()).unwrap();
+    std::fs::write(log_dir.join("0000000000.seg"), file("segment_hex")).unwrap();
+    std::fs::write(log_dir.join("head"), file("head_hex")).unwrap();
+    let out = crate::common::run(&dir.path().join("l"), &["verify", "--format", "json"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::common::describe(&["verify"], &out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["entries"], json!(4), "{report}");
 }
 
 fn vector_path(name: &str) -> PathBuf {

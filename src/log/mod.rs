@@ -29,7 +29,7 @@ pub const HEAD_VERSION: u8 = 1;
 /// The head file's length: tag, version, size, hash, recorded_at, segment end, check.
 pub const HEAD_LEN: usize = 12 + 1 + 8 + 32 + 8 + 8 + 32;
 /// Bytes read from a segment file at a time.
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 4 << 20;
 /// Bytes of framed entries an appender gathers before writing them.
 const WRITE_CHUNK: usize = 1 << 20;
 
@@ -233,6 +233,7 @@ impl<F: LogFiles> Log<F> {
             segment: None,
             offset: 0,
             buf: Vec::new(),
+            filled: 0,
             buf_start: 0,
             skip_to: from,
         }
@@ -319,6 +320,8 @@ pub struct Entries<'a, F: LogFiles> {
     /// Where the next record starts in that segment.
     offset: u64,
     buf: Vec<u8>,
+    /// How many bytes at the front of `buf` were read from the file.
+    filled: usize,
     /// The segment offset of `buf[0]`.
     buf_start: u64,
     /// Records before this seq are passed over without being copied.
@@ -339,26 +342,30 @@ impl<F: LogFiles> Entries<'_, F> {
     /// Returns where they are in the buffer.
     fn fill(&mut self, segment: u64, n: usize) -> std::io::Result<std::ops::Range<usize>> {
         let start = usize::try_from(self.offset - self.buf_start).unwrap_or(usize::MAX);
-        if start + n > self.buf.len() {
-            self.buf.drain(..start.min(self.buf.len()));
+        if start + n > self.filled {
+            // Keep the unread bytes, at the front of a buffer whose length never shrinks: the
+            // buffer is zeroed only when it grows, not on every read.
+            let kept = self.filled.saturating_sub(start);
+            self.buf.copy_within(start.min(self.filled)..self.filled, 0);
+            self.filled = kept;
             self.buf_start = self.offset;
-            let want = n.max(READ_CHUNK);
-            while self.buf.len() < n {
-                let have = self.buf.len();
-                self.buf.resize(want, 0);
+            if self.buf.len() < n.max(READ_CHUNK) {
+                self.buf.resize(n.max(READ_CHUNK), 0);
+            }
+            while self.filled < n {
                 let read = self.files.read_at(
                     segment,
-                    self.buf_start + have as u64,
-                    &mut self.buf[have..],
+                    self.buf_start + self.filled as u64,
+                    &mut self.buf[self.filled..],
                 )?;
-                self.buf.truncate(have + read);
                 if read == 0 {
                     break;
                 }
+                self.filled += read;
             }
         }
         let start = usize::try_from(self.offset - self.buf_start).unwrap_or(usize::MAX);
-        let end = (start + n).min(self.buf.len());
+        let end = (start + n).min(self.filled);
         Ok(start.min(end)..end)
     }
 
@@ -438,7 +445,7 @@ impl<F: LogFiles> Iterator for Entries<'_, F> {
             if self.segment != Some(segment) {
                 self.segment = Some(segment);
                 self.offset = 0;
-                self.buf.clear();
+                self.filled = 0;
                 self.buf_start = 0;
                 // Records before `skip_to` in this segment are read past, not kept.
                 let first = segment * SEGMENT_ENTRIES;

@@ -12,7 +12,7 @@ use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Row, Table
 use crate::entry::entry_hash;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
-use crate::log::LogFiles;
+use crate::log::{Entries, LogFiles, StoredBytes};
 use crate::merkle::Hash;
 use crate::time::Timestamp;
 use crate::Ledger;
@@ -448,25 +448,36 @@ fn fold_batches<F: LogFiles>(
     next: &mut [u64],
 ) -> Result<(), ProjectionError> {
     // Several segments a core, so that the core that finishes folding a batch can take up the
-    // reading of the next one in small pieces.
-    let segments = 8 * rayon::current_num_threads() as u64;
+    // parsing of the next one in small pieces.
+    let segments = 8 * rayon::current_num_threads();
     let digesters: Vec<Box<dyn Digesting>> = folds.iter().map(|fold| fold.digester()).collect();
-    // A batch is read in segments, each read and digested by one task and folded as it is.
-    let read_batch = |start: u64, payloads_read: &PayloadsRead| {
+    // The log is read once, in order (reading is a copy; parsing is the work); a batch's entries
+    // are parsed and digested in segments, one task each, and folded as they are.
+    let mut entries = ledger.log().entries(from);
+    let mut read_batch = |start: u64, payloads_read: &PayloadsRead| {
         let end = to.min(start.saturating_add(BATCH - 1));
-        let step = (end - start + 1).div_ceil(segments);
-        let read: Result<Vec<Vec<Fact>>, ProjectionError> = (0..segments)
-            .into_par_iter()
-            .map(|i| start + i * step)
-            .filter(|&first| first <= end)
-            .map(|first| {
-                let facts = read_facts(ledger, first, end.min(first + step - 1), payloads_read)?;
-                for digester in &digesters {
-                    digester.digest(&facts);
+        let read = read_entries(&mut entries, start, end).and_then(|raw| {
+            let step = raw.len().div_ceil(segments).max(1);
+            let mut pieces = Vec::with_capacity(segments);
+            let mut raw = raw.into_iter();
+            loop {
+                let piece: Vec<(u64, StoredBytes)> = raw.by_ref().take(step).collect();
+                if piece.is_empty() {
+                    break;
                 }
-                Ok(facts)
-            })
-            .collect();
+                pieces.push(piece);
+            }
+            pieces
+                .into_par_iter()
+                .map(|piece| {
+                    let facts = to_facts(piece, payloads_read)?;
+                    for digester in &digesters {
+                        digester.digest(&facts);
+                    }
+                    Ok(facts)
+                })
+                .collect::<Result<Vec<Vec<Fact>>, ProjectionError>>()
+        });
         (end, read)
     };
     let mut payloads_read = PayloadsRead::default();
@@ -505,38 +516,47 @@ fn fold_batch(
     Ok(())
 }
 
-/// Entries `from..=to` as facts, with the payloads `payloads_read` wants parsed; a seq missing
-/// from the log is an error.
-fn read_facts<F: LogFiles>(
-    ledger: &Ledger<F>,
+/// The next entries of `entries`, which must be seqs `from..=to`; a seq missing from the log is
+/// an error.
+fn read_entries<F: LogFiles>(
+    entries: &mut Entries<'_, F>,
     from: u64,
     to: u64,
+) -> Result<Vec<(u64, StoredBytes)>, ProjectionError> {
+    let mut read = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
+    for expected in from..=to {
+        match entries.next() {
+            None => return Err(ProjectionError::missing(expected)),
+            Some(item) => {
+                let (seq, bytes) = item?;
+                if seq != expected {
+                    return Err(ProjectionError::missing(expected));
+                }
+                read.push((seq, bytes));
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// Entries as facts, with the payloads `payloads_read` wants parsed.
+fn to_facts(
+    entries: Vec<(u64, StoredBytes)>,
     payloads_read: &PayloadsRead,
 ) -> Result<Vec<Fact>, ProjectionError> {
-    let mut facts = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
-    let mut expected = from;
-    for item in ledger.log().entries(from) {
-        let (seq, bytes) = item?;
-        if seq > to {
-            break;
-        }
-        if seq != expected {
-            return Err(ProjectionError::missing(expected));
-        }
-        let fact = Fact::from_entry(bytes).map_err(|problem| LedgerError::DamagedEntry {
-            seq,
-            problem: Box::new(problem),
-        })?;
-        if payloads_read.wanted(&fact) {
-            fact.payload();
-        }
-        facts.push(fact);
-        expected = seq + 1;
-    }
-    if expected <= to {
-        return Err(ProjectionError::missing(expected));
-    }
-    Ok(facts)
+    entries
+        .into_iter()
+        .map(|(seq, bytes)| {
+            let fact = Fact::from_entry(bytes).map_err(|problem| LedgerError::DamagedEntry {
+                seq,
+                problem: Box::new(problem),
+            })?;
+            if payloads_read.wanted(&fact) {
+                fact.payload();
+            }
+            Ok(fact)
+        })
+        .collect()
 }
 
 #[cfg(test)]
