@@ -24,7 +24,6 @@ use crate::time::Timestamp;
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
-use std::borrow::Borrow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -443,17 +442,19 @@ impl<F: LogFiles> Ledger<F> {
         events: &[EventInput],
     ) -> Result<Vec<Appended>, LedgerError> {
         let mut appended = Vec::with_capacity(events.len());
-        self.append_stream(key, events.iter().map(Ok), |a| appended.push(a))?;
+        self.append_stream(key, events.iter().cloned().map(Ok), |a| {
+            appended.push(a);
+        })?;
         Ok(appended)
     }
 
     /// Appends a batch of any size as it is read: events are checked, sealed, chained and
     /// written in chunks, each entry passed to `landed` as it is written, and the whole batch is
     /// committed at once at the end (or, on any error, none of it is).
-    pub fn append_stream<E: Borrow<EventInput> + Sync>(
+    pub fn append_stream(
         &self,
         key: &SecretKey,
-        events: impl IntoIterator<Item = Result<E, InputError>>,
+        events: impl IntoIterator<Item = Result<EventInput, InputError>>,
         mut landed: impl FnMut(Appended),
     ) -> Result<(), LedgerError> {
         let state = self.state()?;
@@ -480,7 +481,7 @@ impl<F: LogFiles> Ledger<F> {
             let chunk = events
                 .by_ref()
                 .take(APPEND_CHUNK)
-                .collect::<Result<Vec<E>, InputError>>()?;
+                .collect::<Result<Vec<EventInput>, InputError>>()?;
             if chunk.is_empty() {
                 break;
             }
@@ -488,7 +489,7 @@ impl<F: LogFiles> Ledger<F> {
             let schemas = &self.schemas;
             let mut checked: Vec<Result<Payload, Refusal>> = chunk
                 .par_iter()
-                .map(|event| Self::check(schemas, event.borrow()))
+                .map(|event| Self::check(schemas, event))
                 .collect();
             // A payload that keeps its schema but not its type is named only when no event of
             // the chunk breaks a schema, as when the whole chunk was validated before any was typed.
@@ -498,12 +499,11 @@ impl<F: LogFiles> Ledger<F> {
                 .or_else(|| checked.iter().position(Result::is_err));
             if let Some(i) = refused {
                 if let Err(refusal) = checked.swap_remove(i) {
-                    return Err(Self::rejection(chunk[i].borrow(), refusal));
+                    return Err(Self::rejection(&chunk[i], refusal));
                 }
             }
             let typed: Vec<Payload> = checked.into_iter().flatten().collect();
             for (i, (payload, event)) in typed.iter().zip(&chunk).enumerate() {
-                let event = event.borrow();
                 lines.push(event.line);
                 rules
                     .admit(chunk_first + i as u64, &author, payload)
@@ -519,18 +519,20 @@ impl<F: LogFiles> Ledger<F> {
                         AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
                     })?;
             }
-            let statements: Vec<Statement> = typed
-                .iter()
-                .zip(&chunk)
-                .map(|(payload, event)| Statement {
-                    event_type: payload.event_type().name().to_string(),
-                    schema_version: payload.event_type().current_schema_version(),
+            let event_types: Vec<EventType> = typed.iter().map(Payload::event_type).collect();
+            drop(typed);
+            // The payload bytes move into their statements: no copy of the batch.
+            let statements: Vec<Statement> = chunk
+                .into_iter()
+                .zip(event_types)
+                .map(|(event, event_type)| Statement {
+                    event_type: event_type.name().to_string(),
+                    schema_version: event_type.current_schema_version(),
                     author,
                     claimed_at,
-                    payload: event.borrow().payload.clone(),
+                    payload: event.payload,
                 })
                 .collect();
-            drop(typed);
             let encoded: Vec<Vec<u8>> = statements.par_iter().map(Statement::encode).collect();
             let seals = seal_all(key, &encoded);
             for (i, ((statement, statement_bytes), seal)) in

@@ -9,6 +9,7 @@
 use crate::lock::{deadline_after, lock_before};
 use crate::log::Head;
 use crate::state::{encode, StateKey};
+use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -152,25 +153,31 @@ impl StateDb {
             .collect()
     }
 
-    /// Writes `writes` and then the record of what the state now covers. The covered record is
+    /// Writes `writes` (each key at most once) and then the record of what the state now covers. The covered record is
     /// removed before the first write and written after the last, so that an interrupted write
     /// leaves a state that says it covers nothing (and is rebuilt), never one that claims more
     /// than it holds. Keys are written one at a time: a sled batch keeps every node it touches
     /// in memory until it is applied (2.5 GB for 750,000 incident records, against 52 MB).
     pub fn write(
         &self,
-        writes: impl IntoIterator<Item = StateWrite>,
+        writes: impl IntoIterator<Item = StateWrite, IntoIter: Send>,
         covered: &Head,
     ) -> Result<(), DbError> {
         let covered_key = StateKey::Covered.bytes();
         self.db.remove(&covered_key).map_err(|e| self.err(e))?;
-        for (key, value) in writes {
-            match value {
-                Some(value) => self.db.insert(key.as_slice(), value.as_slice()),
-                None => self.db.remove(key.as_slice()),
-            }
+        // Each key is written once, so their order does not matter: sled takes them from all
+        // cores at once.
+        writes
+            .into_iter()
+            .par_bridge()
+            .try_for_each(|(key, value)| {
+                match value {
+                    Some(value) => self.db.insert(key, value),
+                    None => self.db.remove(key),
+                }
+                .map(|_| ())
+            })
             .map_err(|e| self.err(e))?;
-        }
         self.db
             .insert(covered_key, encode(covered))
             .map_err(|e| self.err(e))?;
