@@ -212,6 +212,6 @@ fn config(path: &Path) -> sled::Config {
     // releases its file lock as soon as the last handle drops (spacejam/sled#1289).
     sled::Config::new()
         .path(path)
-        .cache_capacity(8 * 1024 * 1024)
+        .cache_capacity(4 * 1024 * 1024)
         .flush_every_ms(None)
 }
