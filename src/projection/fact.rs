@@ -35,7 +35,7 @@ pub struct Fact {
     pub recorded_at: Timestamp,
     pub author: PublicKey,
     pub event_type: EventType,
-    /// The stored entry, shared with the store rather than copied, and where its payload is.
+    /// The entry's bytes as read from the log, and where its payload is.
     entry_bytes: StoredBytes,
     payload_at: Range<usize>,
     /// The typed payload, parsed on first use: a fact no view reads is never parsed.
