@@ -849,7 +849,8 @@ pub(crate) mod tests {
         files.set_segment(0, bytes);
     }
 
-    fn reports(ids: std::ops::Range<usize>) -> Vec<EventInput> {
+    /// Batches of distinct `incident.reported` events, `x-0`, `x-1`, ….
+    pub(crate) fn reports(ids: std::ops::Range<usize>) -> Vec<EventInput> {
         let text: String = ids
             .map(|i| {
                 format!(

@@ -415,7 +415,6 @@ fn check_signatures(examined: &[Examined]) -> HashMap<SealKey, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::parse_events;
     use std::ops::ControlFlow;
 
     /// `ledger verify | head -1` on a large damaged log: once the reader has gone, the audit
@@ -423,16 +422,7 @@ mod tests {
     #[test]
     fn the_audit_stops_when_its_reader_goes_away() {
         let (ledger, files, _, investigator) = crate::ledger::tests::in_memory();
-        let reports: String = (0..2 * CHUNK)
-            .map(|i| {
-                format!(
-                    "{{\"type\":\"incident.reported\",\"data\":{{\"incident_id\":\"x-{i}\",\
-                     \"event_date\":\"2023-01-05\",\"event_type\":\"Battles\",\"actor1\":\"A\",\
-                     \"fatalities\":1}}}}\n"
-                )
-            })
-            .collect();
-        let events = parse_events(reports.as_bytes()).unwrap();
+        let events = crate::ledger::tests::reports(0..2 * CHUNK);
         ledger.append(&investigator, &events).unwrap();
         // A changed byte in the genesis: its signature no longer verifies.
         crate::ledger::tests::flip_byte_of_entry(&files, 0, 1);

@@ -42,6 +42,17 @@ fn make_read_only(root: &Path) {
     std::fs::set_permissions(root, std::fs::Permissions::from_mode(mode & 0o555)).unwrap();
 }
 
+/// A copy of the fixture's ledger whose files nobody may write, in a directory others may enter.
+fn read_only_copy(f: &Fixture) -> (tempfile::TempDir, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = root.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    copy_tree(&f.dir, &copy);
+    make_read_only(&copy);
+    (root, copy)
+}
+
 /// The unprivileged user the read-only runs switch to when the tests run as root, for whom file
 /// modes do not stop writes.
 const NOBODY: u32 = 65_534;
@@ -69,12 +80,7 @@ fn reading_commands_work_on_a_read_only_copy_and_change_no_byte_of_it() {
     let f = Fixture::with_incidents();
     // Derived files and caches as a working ledger has them.
     f.run_ok(&["project", "incidents"], None);
-    let root = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = root.path().join("copy");
-    std::fs::create_dir(&copy).unwrap();
-    copy_tree(&f.dir, &copy);
-    make_read_only(&copy);
+    let (root, copy) = read_only_copy(&f);
     let before = tree(&copy);
     let out_dir = root.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
@@ -109,12 +115,7 @@ fn reading_commands_work_on_a_read_only_copy_and_change_no_byte_of_it() {
 #[test]
 fn the_writer_refuses_a_read_only_copy_with_a_sentence() {
     let f = Fixture::with_incidents();
-    let root = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = root.path().join("copy");
-    std::fs::create_dir(&copy).unwrap();
-    copy_tree(&f.dir, &copy);
-    make_read_only(&copy);
+    let (root, copy) = read_only_copy(&f);
     let before = tree(&copy);
     // The key is the test's, readable by whoever runs the binary.
     let key = root.path().join("inv.key");
