@@ -36,7 +36,7 @@ pub const LOG_DIR: &str = "log";
 
 /// Events checked, sealed and written per step of an append: a whole number of seal batches,
 /// so that a batch's seals do not depend on how it was chunked.
-const APPEND_CHUNK: usize = 16 * MAX_SEAL_BATCH;
+const APPEND_CHUNK: usize = 8 * MAX_SEAL_BATCH;
 
 /// Why one event of a batch was refused.
 #[derive(Debug, thiserror::Error)]
