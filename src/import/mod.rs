@@ -166,28 +166,39 @@ fn import_layout<L: Layout, F: LogFiles>(
     let state = current_state::<Incidents, F>(ledger, caches)
         .map_err(|e| ImportError::Projection(Box::new(e)))?;
     let plan = plan::<L>(&release, &label, &held::<L>(&state.incidents));
+    // What the plan was made from is let go before the append, which streams the events into
+    // the log without copying them.
+    drop(state);
+    let Release { rows, skipped, .. } = release;
+    let Plan {
+        events,
+        reported,
+        corrected,
+        retracted,
+        unchanged,
+        still_retracted,
+    } = plan;
 
     // Ledger::append refuses an empty batch, and a release the ledger already holds is one.
-    let appended = if plan.events.is_empty() {
-        Vec::new()
-    } else {
+    let mut appended = Vec::new();
+    if !events.is_empty() {
         ledger
-            .append(key, &plan.events)
+            .append_stream(key, events.into_iter().map(Ok), |a| appended.push(a))
             .map_err(|source| ImportError::Append {
                 path: path.to_path_buf(),
                 source: Box::new(source),
-            })?
-    };
-    let mut skipped = release.skipped;
-    skipped.extend(plan.still_retracted);
+            })?;
+    }
+    let mut skipped = skipped;
+    skipped.extend(still_retracted);
     skipped.sort_by_key(|problem| problem.line);
     Ok(ImportReport {
         release: label,
-        rows: release.rows,
-        reported: plan.reported,
-        corrected: plan.corrected,
-        retracted: plan.retracted,
-        unchanged: plan.unchanged,
+        rows,
+        reported,
+        corrected,
+        retracted,
+        unchanged,
         skipped,
         appended,
     })
