@@ -1,6 +1,6 @@
 //! Entries: what the log stores. An entry places one sealed statement in the log with its
 //! sequence number, the ledger's clock (`recorded_at`) and the hash of the entry before it.
-//! The canonical entry bytes are self-contained and at most 64 KiB, so that they can also be the
+//! The canonical entry bytes are self-contained and at most 65,535 bytes, so that they can also be the
 //! leaves of the log's Merkle tree; their BLAKE3 hash (derive-key mode) chains the log.
 //!
 //! This module owns those bytes and that hash (docs/FORMAT.md, "Entry"). It never touches
@@ -17,7 +17,8 @@ pub const ENTRY_TAG: &[u8] = b"ledger/entry\0";
 pub const ENTRY_VERSION: u8 = 1;
 /// The BLAKE3 derive-key context of entry hashes.
 pub const ENTRY_HASH_CONTEXT: &str = "ledger 2026-11-23 entry hash v1";
-pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+/// The most an entry may be: its length is framed as a `u16` in the log's files.
+pub const MAX_ENTRY_BYTES: usize = u16::MAX as usize;
 /// The `prev` of the entry at seq 0.
 pub const ZERO_HASH: Hash = [0u8; 32];
 

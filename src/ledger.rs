@@ -413,9 +413,13 @@ impl<F: LogFiles> Ledger<F> {
             })?;
             rules
                 .admit(seq, &entry.statement.author, &payload)
-                .map_err(|e| LedgerError::Damaged {
-                    seq,
-                    reason: format!("{e:?}"),
+                .map_err(|e| match e {
+                    AdmitError::Violation(v) => LedgerError::Damaged {
+                        seq,
+                        reason: v.to_string(),
+                    },
+                    AdmitError::Lookup(e) => e.into(),
+                    AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
                 })?;
         }
         state.write(state::writes(rules.changes), &head)?;

@@ -26,32 +26,27 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     hasher.finalize().into()
 }
 
-/// The Merkle tree head of `leaf_hashes` and, for each leaf, its inclusion proof (audit path,
-/// nearest sibling first). Linear in the number of leaves apart from copying the paths.
+/// Walks the tree of `leaf_hashes` from the leaves up and returns its head; at every node that
+/// gets a sibling, `sibling(leaves, hash)` is told the range of leaves under the node and the
+/// sibling's hash, in the order their audit paths list them (nearest first).
 ///
-/// Panics on an empty list: an empty batch is never sealed.
-pub fn root_and_proofs(leaf_hashes: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
+/// RFC 6962 splits a tree of n leaves at the largest power of two below n, which is the same as
+/// pairing nodes left to right level by level and promoting a lone last node unchanged.
+fn walk(leaf_hashes: &[Hash], mut sibling: impl FnMut((usize, usize), &Hash)) -> Hash {
     assert!(
         !leaf_hashes.is_empty(),
         "a Merkle tree needs at least one leaf"
     );
-    let mut proofs = vec![Vec::new(); leaf_hashes.len()];
-    // `spans[i]` is the range of leaves under node i of the current level. RFC 6962 splits a tree
-    // of n leaves at the largest power of two below n, which is the same as pairing nodes left to
-    // right level by level and promoting a lone last node unchanged.
     let mut level: Vec<Hash> = leaf_hashes.to_vec();
+    // `spans[i]` is the range of leaves under node i of the current level.
     let mut spans: Vec<(usize, usize)> = (0..leaf_hashes.len()).map(|i| (i, i + 1)).collect();
     while level.len() > 1 {
         let mut next = Vec::with_capacity(level.len().div_ceil(2));
         let mut next_spans = Vec::with_capacity(next.capacity());
         for pair in 0..level.len() / 2 {
             let (left, right) = (2 * pair, 2 * pair + 1);
-            for proof in &mut proofs[spans[left].0..spans[left].1] {
-                proof.push(level[right]);
-            }
-            for proof in &mut proofs[spans[right].0..spans[right].1] {
-                proof.push(level[left]);
-            }
+            sibling(spans[left], &level[right]);
+            sibling(spans[right], &level[left]);
             next.push(node_hash(&level[left], &level[right]));
             next_spans.push((spans[left].0, spans[right].1));
         }
@@ -62,7 +57,21 @@ pub fn root_and_proofs(leaf_hashes: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
         level = next;
         spans = next_spans;
     }
-    (level[0], proofs)
+    level[0]
+}
+
+/// The Merkle tree head of `leaf_hashes` and, for each leaf, its inclusion proof (audit path,
+/// nearest sibling first). Linear in the number of leaves apart from copying the paths.
+///
+/// Panics on an empty list: an empty batch is never sealed.
+pub fn root_and_proofs(leaf_hashes: &[Hash]) -> (Hash, Vec<Vec<Hash>>) {
+    let mut proofs = vec![Vec::new(); leaf_hashes.len()];
+    let root = walk(leaf_hashes, |leaves, hash| {
+        for proof in &mut proofs[leaves.0..leaves.1] {
+            proof.push(*hash);
+        }
+    });
+    (root, proofs)
 }
 
 /// The tree head of `leaf_hashes` and, for each leaf, whether `proofs(i)` is exactly its
@@ -75,45 +84,21 @@ pub fn root_and_proof_checks<'p>(
     leaf_hashes: &[Hash],
     proofs: impl Fn(usize) -> &'p [Hash],
 ) -> (Hash, Vec<bool>) {
-    assert!(
-        !leaf_hashes.is_empty(),
-        "a Merkle tree needs at least one leaf"
-    );
     let n = leaf_hashes.len();
     let mut fits = vec![true; n];
     // How many hashes of each leaf's proof have been matched so far.
     let mut matched = vec![0usize; n];
-    let mut level: Vec<Hash> = leaf_hashes.to_vec();
-    let mut spans: Vec<(usize, usize)> = (0..n).map(|i| (i, i + 1)).collect();
-    // The same walk as `root_and_proofs`: where it appends a sibling to a proof, this compares.
-    let mut sibling_is = |leaves: (usize, usize), sibling: &Hash, fits: &mut [bool]| {
+    // Where `root_and_proofs` appends a sibling to a proof, this compares.
+    let root = walk(leaf_hashes, |leaves, sibling| {
         for leaf in leaves.0..leaves.1 {
-            let proof = proofs(leaf);
-            fits[leaf] &= proof.get(matched[leaf]) == Some(sibling);
+            fits[leaf] &= proofs(leaf).get(matched[leaf]) == Some(sibling);
             matched[leaf] += 1;
         }
-    };
-    while level.len() > 1 {
-        let mut next = Vec::with_capacity(level.len().div_ceil(2));
-        let mut next_spans = Vec::with_capacity(next.capacity());
-        for pair in 0..level.len() / 2 {
-            let (left, right) = (2 * pair, 2 * pair + 1);
-            sibling_is(spans[left], &level[right], &mut fits);
-            sibling_is(spans[right], &level[left], &mut fits);
-            next.push(node_hash(&level[left], &level[right]));
-            next_spans.push((spans[left].0, spans[right].1));
-        }
-        if level.len() % 2 == 1 {
-            next.push(level[level.len() - 1]);
-            next_spans.push(spans[level.len() - 1]);
-        }
-        level = next;
-        spans = next_spans;
-    }
+    });
     for (leaf, fit) in fits.iter_mut().enumerate() {
         *fit &= proofs(leaf).len() == matched[leaf];
     }
-    (level[0], fits)
+    (root, fits)
 }
 
 /// Recomputes the tree head from a leaf hash, its index, the tree size and its inclusion proof

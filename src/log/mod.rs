@@ -17,7 +17,7 @@ pub mod mem;
 
 pub use files::{DirFiles, LogFiles};
 
-use crate::entry::ENTRY_TAG;
+use crate::entry::{ENTRY_TAG, MAX_ENTRY_BYTES};
 use crate::merkle::Hash;
 use std::ops::Deref;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -247,6 +247,31 @@ impl<F: LogFiles> Log<F> {
         }
     }
 
+    /// Cuts the log's files back to `offset` bytes of `segment` (now `len` bytes long) and no
+    /// later segment: what an append wrote past the head goes.
+    fn cut_back(&self, segment: u64, offset: u64, len: u64) -> LogResult<()> {
+        let io = |segment, source| LogError::Io {
+            file: self.files.name(Some(segment)),
+            source,
+        };
+        if len > offset {
+            self.files
+                .truncate(segment, offset)
+                .map_err(|e| io(segment, e))?;
+        }
+        let mut later = segment + 1;
+        while self
+            .files
+            .segment_len(later)
+            .map_err(|e| io(later, e))?
+            .is_some()
+        {
+            self.files.remove(later).map_err(|e| io(later, e))?;
+            later += 1;
+        }
+        Ok(())
+    }
+
     /// Starts an append after the head, first cutting off any unacknowledged tail that an
     /// interrupted append left behind.
     pub fn appender(&self) -> LogResult<Appender<'_, F>> {
@@ -280,21 +305,7 @@ impl<F: LogFiles> Log<F> {
                 ),
             });
         }
-        if len > offset {
-            self.files
-                .truncate(segment, offset)
-                .map_err(|e| io(segment, e))?;
-        }
-        let mut later = segment + 1;
-        while self
-            .files
-            .segment_len(later)
-            .map_err(|e| io(later, e))?
-            .is_some()
-        {
-            self.files.remove(later).map_err(|e| io(later, e))?;
-            later += 1;
-        }
+        self.cut_back(segment, offset, len)?;
         let next = durable.map_or(0, |d| d.size());
         Ok(Appender {
             log: self,
@@ -304,7 +315,7 @@ impl<F: LogFiles> Log<F> {
             next,
             segment,
             offset,
-            pending: Vec::with_capacity(WRITE_CHUNK + 65_537),
+            pending: Vec::with_capacity(WRITE_CHUNK + 2 + MAX_ENTRY_BYTES),
             touched: Vec::new(),
         })
     }
@@ -590,18 +601,15 @@ impl<F: LogFiles> Drop for Appender<'_, F> {
             return;
         }
         let (segment, offset) = self.start;
-        let files = &self.log.files;
-        if files
+        let len = self
+            .log
+            .files
             .segment_len(segment)
             .ok()
             .flatten()
-            .is_some_and(|len| len > offset)
-        {
-            let _ = files.truncate(segment, offset);
-        }
-        for later in self.touched.iter().copied().filter(|s| *s > segment) {
-            let _ = files.remove(later);
-        }
+            .unwrap_or(0);
+        // Should this fail too, the next append cuts the tail off before it writes.
+        let _ = self.log.cut_back(segment, offset, len);
     }
 }
 

@@ -342,13 +342,24 @@ fn fold_once<F: LogFiles>(
     let Some(target) = target else {
         return Ok((None, vec![0; folds.len()]));
     };
-    let (entry, hash) = ledger
-        .entry(target)?
-        .ok_or_else(|| ProjectionError::missing(target))?;
-    let covered = Covered {
-        seq: target,
-        hash,
-        recorded_at: entry.recorded_at,
+    // At the head (the usual case) the head file already says what the entry's hash and time
+    // are; an earlier cut reads its entry.
+    let covered = match head {
+        Some(head) if head.seq == target => Covered {
+            seq: target,
+            hash: head.hash,
+            recorded_at: crate::time::Timestamp(head.recorded_at),
+        },
+        _ => {
+            let (entry, hash) = ledger
+                .entry(target)?
+                .ok_or_else(|| ProjectionError::missing(target))?;
+            Covered {
+                seq: target,
+                hash,
+                recorded_at: entry.recorded_at,
+            }
+        }
     };
 
     // The seq each fold continues from.
@@ -374,7 +385,7 @@ fn fold_once<F: LogFiles>(
             let cover = Cover {
                 version: fold.version(),
                 seq: target,
-                hash,
+                hash: covered.hash,
             };
             match fold.save(&caches.file(fold.name()), cover) {
                 // The fold is sound; only the cache it resumed from is not, and the next run
