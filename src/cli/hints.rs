@@ -77,7 +77,7 @@ fn log(error: &LogError) -> Option<String> {
         LogError::Damaged { .. } | LogError::Head { .. } => Some(
             "run `ledger verify` for a full report, and restore the ledger from a backup you trust (`ledger restore`)".into(),
         ),
-        LogError::Io { .. } => None,
+        LogError::Io { .. } | LogError::TooLong { .. } => None,
     }
 }
 

@@ -119,6 +119,8 @@ pub enum LogError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the entry for seq {seq} is {len} bytes, over the {MAX_ENTRY_BYTES} the log's files can frame")]
+    TooLong { seq: u64, len: usize },
     #[error("the log's head file {file} is damaged: {reason}")]
     Head { file: String, reason: String },
     #[error("{}: {reason}", seqs(*first, *last))]
@@ -535,8 +537,7 @@ impl<F: LogFiles> Appender<'_, F> {
         Ok(())
     }
 
-    /// Adds the next entry (`bytes` must be at most 65,535 bytes, see
-    /// [`crate::entry::MAX_ENTRY_BYTES`]).
+    /// Adds the next entry; one over [`MAX_ENTRY_BYTES`] is refused.
     pub fn push(&mut self, bytes: &[u8]) -> LogResult<()> {
         let segment = self.next / SEGMENT_ENTRIES;
         if segment != self.segment || self.touched.is_empty() {
@@ -547,9 +548,10 @@ impl<F: LogFiles> Appender<'_, F> {
             }
             self.touched.push(segment);
         }
-        let len = u16::try_from(bytes.len()).unwrap_or_else(|_| {
-            unreachable!("entries are at most 65,535 bytes (Entry::encode checks)")
-        });
+        let len = u16::try_from(bytes.len()).map_err(|_| LogError::TooLong {
+            seq: self.next,
+            len: bytes.len(),
+        })?;
         self.pending.extend_from_slice(&len.to_be_bytes());
         self.pending.extend_from_slice(bytes);
         self.offset += 2 + bytes.len() as u64;
@@ -736,6 +738,20 @@ mod tests {
             .filter_map(|r| r.as_ref().err().and_then(LogError::damaged_seqs))
             .collect();
         assert_eq!(errors, [(1, 9)]);
+    }
+
+    #[test]
+    fn an_entry_longer_than_the_framing_allows_is_refused_and_nothing_is_written() {
+        let files = MemFiles::new();
+        let log = Log::open(files.clone()).unwrap();
+        append(&log, 0, 2);
+        let before = files.snapshot();
+        let mut appender = log.appender().unwrap();
+        appender.push(&entry(2, 50)).unwrap();
+        let err = appender.push(&entry(3, MAX_ENTRY_BYTES + 1)).unwrap_err();
+        assert!(matches!(err, LogError::TooLong { seq: 3, .. }), "{err}");
+        drop(appender);
+        assert_eq!(files.snapshot(), before);
     }
 
     #[test]
