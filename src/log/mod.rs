@@ -30,6 +30,10 @@ pub const HEAD_VERSION: u8 = 1;
 pub const HEAD_LEN: usize = 12 + 1 + 8 + 32 + 8 + 8 + 32;
 /// Bytes read from a segment file at a time.
 const READ_CHUNK: usize = 4 << 20;
+/// The first read of a segment: enough for the entries near where reading starts, so that a
+/// reader of one entry (`show`, a cache's check) does not read megabytes; later reads double up
+/// to [`READ_CHUNK`].
+const FIRST_READ: usize = 64 << 10;
 /// Bytes of framed entries an appender gathers before writing them.
 const WRITE_CHUNK: usize = 1 << 20;
 
@@ -362,8 +366,9 @@ impl<F: LogFiles> Entries<'_, F> {
             self.buf.copy_within(start.min(self.filled)..self.filled, 0);
             self.filled = kept;
             self.buf_start = self.offset;
-            if self.buf.len() < n.max(READ_CHUNK) {
-                self.buf.resize(n.max(READ_CHUNK), 0);
+            let want = n.max((2 * self.buf.len()).clamp(FIRST_READ, READ_CHUNK));
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
             }
             while self.filled < n {
                 let read = self.files.read_at(
