@@ -157,9 +157,9 @@ impl StateDb {
     /// covers. The covered record is removed before the first write and written after the last,
     /// so that an interrupted write leaves a state that says it covers nothing (and is rebuilt),
     /// never one that claims more than it holds. Keys are written one by one, not in a sled
-    /// batch: a sled batch keeps every node it touches
-    /// in memory until it is applied (once measured with a throwaway program: 2.5 GB for 750,000
-    /// incident records in batches of 8,192, 48 MB one at a time).
+    /// batch: a sled batch keeps every node it touches in memory until it is applied (once
+    /// measured with a throwaway program: 2.5 GB for 750,000 incident records in batches of
+    /// 8,192, 48 MB one at a time).
     pub fn write(
         &self,
         writes: impl IntoIterator<Item = StateWrite, IntoIter: Send>,
