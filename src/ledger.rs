@@ -26,7 +26,7 @@ use crate::DecodeError;
 use rayon::prelude::*;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 pub use crate::log::Head;
@@ -167,7 +167,9 @@ pub struct Ledger<F: LogFiles = DirFiles> {
     writer: Option<Writer>,
     /// The ledger directory, for a ledger on disk.
     dir: Option<PathBuf>,
-    schemas: Schemas,
+    /// Compiled on first use: appending and auditing need them, reading and projecting do not
+    /// (compiling them is a few milliseconds of every short command).
+    schemas: OnceLock<Schemas>,
 }
 
 /// Where a ledger directory stands before it is opened: a ledger of this layout, one whose
@@ -220,7 +222,7 @@ impl Ledger<DirFiles> {
             });
         }
         std::fs::create_dir_all(dir).map_err(io)?;
-        let ledger = Self::open_writer(dir, Duration::ZERO, schemas)?;
+        let ledger = Self::open_writer(dir, Duration::ZERO, OnceLock::from(schemas))?;
         let genesis = ledger.append(admin, &[genesis])?;
         let genesis = genesis.into_iter().next().ok_or(LedgerError::EmptyBatch)?;
         Ok((ledger, genesis))
@@ -230,10 +232,14 @@ impl Ledger<DirFiles> {
     /// brings its derived state up to the log's head.
     pub fn open(dir: &Path, wait: Duration) -> Result<Self, LedgerError> {
         check_layout(dir)?;
-        Self::open_writer(dir, wait, load_schemas()?)
+        Self::open_writer(dir, wait, OnceLock::new())
     }
 
-    fn open_writer(dir: &Path, wait: Duration, schemas: Schemas) -> Result<Self, LedgerError> {
+    fn open_writer(
+        dir: &Path,
+        wait: Duration,
+        schemas: OnceLock<Schemas>,
+    ) -> Result<Self, LedgerError> {
         let lock = WriterLock::take(dir, wait)?;
         let log_dir = dir.join(LOG_DIR);
         let files = DirFiles::writer(&log_dir).map_err(|source| LedgerError::Io {
@@ -262,7 +268,7 @@ impl Ledger<DirFiles> {
             log: Log::open(DirFiles::reader(&dir.join(LOG_DIR)))?,
             writer: None,
             dir: Some(dir.to_path_buf()),
-            schemas: load_schemas()?,
+            schemas: OnceLock::new(),
         })
     }
 }
@@ -292,7 +298,7 @@ impl<F: LogFiles> Ledger<F> {
                 _lock: None,
             }),
             dir: None,
-            schemas: load_schemas()?,
+            schemas: OnceLock::new(),
         };
         ledger.catch_up()?;
         Ok(ledger)
@@ -315,8 +321,12 @@ impl<F: LogFiles> Ledger<F> {
         &self.log
     }
 
-    pub fn schemas(&self) -> &Schemas {
-        &self.schemas
+    pub fn schemas(&self) -> Result<&Schemas, LedgerError> {
+        if let Some(schemas) = self.schemas.get() {
+            return Ok(schemas);
+        }
+        let loaded = load_schemas()?;
+        Ok(self.schemas.get_or_init(|| loaded))
     }
 
     /// The ledger directory, for a ledger on disk.
@@ -491,7 +501,7 @@ impl<F: LogFiles> Ledger<F> {
                 break;
             }
             let chunk_first = appender.next_seq();
-            let schemas = &self.schemas;
+            let schemas = self.schemas()?;
             let mut checked: Vec<Result<Payload, Refusal>> = chunk
                 .par_iter()
                 .map(|event| Self::check(schemas, event))
@@ -711,7 +721,7 @@ impl<F: LogFiles> Ledger<F> {
     ) -> Result<Report, LedgerError> {
         Ok(verify::verify(
             self.log.entries(0),
-            &self.schemas,
+            self.schemas()?,
             self.log.head(),
             on_problem,
         )?)
@@ -725,7 +735,7 @@ impl<F: LogFiles> Ledger<F> {
         let mut first_problem = None;
         let head = self.log.head();
         let (report, changes) =
-            verify::audit(self.log.entries(0), &self.schemas, head, |problem| {
+            verify::audit(self.log.entries(0), self.schemas()?, head, |problem| {
                 first_problem = Some(problem.clone());
                 std::ops::ControlFlow::Break(())
             })?;

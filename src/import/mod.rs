@@ -158,7 +158,10 @@ fn import_layout<L: Layout, F: LogFiles>(
     let total = file.metadata().map_err(unreadable)?.len();
     let context = Context {
         path,
-        schemas: ledger.schemas(),
+        schemas: ledger.schemas().map_err(|source| ImportError::Append {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?,
         label: &label,
         skip_invalid: options.skip_invalid,
     };

@@ -19,8 +19,8 @@ pub use files::{DirFiles, LogFiles};
 
 use crate::entry::{ENTRY_TAG, MAX_ENTRY_BYTES};
 use crate::merkle::Hash;
-use std::ops::Deref;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::ops::{Deref, Range};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Entries per segment file: 64 tlog-tiles bundles of 256, so that a bundle never spans two files.
 pub const SEGMENT_ENTRIES: u64 = 16_384;
@@ -155,27 +155,41 @@ impl LogError {
     }
 }
 
-/// An entry's bytes as read from the log.
+/// An entry's bytes as read from the log: a slice of the read buffer they came in, shared
+/// rather than copied (a projection of 100,000 entries spent a tenth of its time copying each
+/// one into an allocation of its own). The buffer lives while any of its entries does, so a
+/// holder that keeps entries for long copies them out ([`StoredBytes::into_vec`]).
 #[derive(Clone)]
-pub struct StoredBytes(Vec<u8>);
+pub struct StoredBytes {
+    chunk: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
 
 impl StoredBytes {
     pub fn into_vec(self) -> Vec<u8> {
-        self.0
+        let whole = self.range == (0..self.chunk.len());
+        match Arc::try_unwrap(self.chunk) {
+            Ok(bytes) if whole => bytes,
+            Ok(bytes) => bytes[self.range].to_vec(),
+            Err(chunk) => chunk[self.range].to_vec(),
+        }
     }
 }
 
 /// Entry bytes read from elsewhere (a backup, an old ledger) on their way into the log.
 impl From<Vec<u8>> for StoredBytes {
     fn from(bytes: Vec<u8>) -> Self {
-        StoredBytes(bytes)
+        StoredBytes {
+            range: 0..bytes.len(),
+            chunk: Arc::new(bytes),
+        }
     }
 }
 
 impl Deref for StoredBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.0
+        &self.chunk[self.range.clone()]
     }
 }
 
@@ -238,7 +252,7 @@ impl<F: LogFiles> Log<F> {
             next: from,
             segment: None,
             offset: 0,
-            buf: Vec::new(),
+            buf: Arc::new(Vec::new()),
             filled: 0,
             buf_start: 0,
             skip_to: from,
@@ -336,7 +350,8 @@ pub struct Entries<'a, F: LogFiles> {
     segment: Option<u64>,
     /// Where the next record starts in that segment.
     offset: u64,
-    buf: Vec<u8>,
+    /// Shared with the entries read from it; refilled in place once none of them is left.
+    buf: Arc<Vec<u8>>,
     /// How many bytes at the front of `buf` were read from the file.
     filled: usize,
     /// The segment offset of `buf[0]`.
@@ -361,20 +376,26 @@ impl<F: LogFiles> Entries<'_, F> {
         let start = usize::try_from(self.offset - self.buf_start).unwrap_or(usize::MAX);
         if start + n > self.filled {
             // Keep the unread bytes, at the front of a buffer whose length never shrinks: the
-            // buffer is zeroed only when it grows, not on every read.
-            let kept = self.filled.saturating_sub(start);
-            self.buf.copy_within(start.min(self.filled)..self.filled, 0);
+            // buffer is zeroed only when it grows, or when entries still share the old one.
+            let unread = start.min(self.filled)..self.filled;
+            let kept = unread.len();
+            let want = n.max((2 * self.buf.len()).clamp(FIRST_READ, READ_CHUNK));
+            match Arc::get_mut(&mut self.buf) {
+                Some(buf) => buf.copy_within(unread, 0),
+                None => self.buf = Arc::new(self.buf[unread].to_vec()),
+            }
+            // Unique now, so this neither copies nor clones.
+            let buf = Arc::make_mut(&mut self.buf);
+            if buf.len() < want {
+                buf.resize(want, 0);
+            }
             self.filled = kept;
             self.buf_start = self.offset;
-            let want = n.max((2 * self.buf.len()).clamp(FIRST_READ, READ_CHUNK));
-            if self.buf.len() < want {
-                self.buf.resize(want, 0);
-            }
             while self.filled < n {
                 let read = self.files.read_at(
                     segment,
                     self.buf_start + self.filled as u64,
-                    &mut self.buf[self.filled..],
+                    &mut buf[self.filled..],
                 )?;
                 if read == 0 {
                     break;
@@ -403,7 +424,7 @@ impl<F: LogFiles> Entries<'_, F> {
     }
 
     /// The next record of the current segment, or why it cannot be read.
-    fn record(&mut self, segment: u64) -> Result<Option<Vec<u8>>, LogError> {
+    fn record(&mut self, segment: u64) -> Result<Option<StoredBytes>, LogError> {
         let files = self.files;
         let io = |source| LogError::Io {
             file: files.name(Some(segment)),
@@ -429,8 +450,8 @@ impl<F: LogFiles> Entries<'_, F> {
         }
         let at = self.offset;
         self.offset += 2;
-        let body = self.fill(segment, len).map_err(io)?;
-        let body = &self.buf[body];
+        let body_at = self.fill(segment, len).map_err(io)?;
+        let body = &self.buf[body_at.clone()];
         if body.len() < len {
             let got = body.len();
             let reason = format!(
@@ -444,9 +465,12 @@ impl<F: LogFiles> Entries<'_, F> {
             );
             return Err(self.damaged(segment, reason));
         }
-        let copy = (self.next >= self.skip_to).then(|| body.to_vec());
+        let kept = (self.next >= self.skip_to).then(|| StoredBytes {
+            chunk: Arc::clone(&self.buf),
+            range: body_at,
+        });
         self.offset += len as u64;
-        Ok(copy)
+        Ok(kept)
     }
 }
 
@@ -491,7 +515,7 @@ impl<F: LogFiles> Iterator for Entries<'_, F> {
                         }));
                     }
                     if let Some(bytes) = bytes {
-                        return Some(Ok((seq, StoredBytes(bytes))));
+                        return Some(Ok((seq, bytes)));
                     }
                 }
             }
