@@ -147,7 +147,9 @@ disk_split() {
 # (docs/FORMAT.md). sled's files do not show them, so on the earlier layout it prints "n/a".
 canonical_bytes() {
     local segments
-    segments=$(find "$1/log" -name '*.seg' -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+    # printf: awk prints a sum past 2^31 (a 10,000,000-entry log) as 9.0e+09, which bash cannot
+    # read as a number.
+    segments=$(find "$1/log" -name '*.seg' -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }')
     if ((segments > 0)); then echo $((segments - 2 * $2)); else echo n/a; fi
 }
 
