@@ -1,7 +1,8 @@
-//! Crash safety of `ledger append`: the real binary is killed with SIGKILL at random moments
-//! while it appends a batch, and after every kill the ledger must still verify, every batch the
-//! binary acknowledged (printed all of its `{"seq","hash"}` lines, or exited 0) must be in the
-//! log exactly as acknowledged, and every batch must be in the log completely or not at all.
+//! Crash safety of `ledger append` and `ledger import`: the real binary is killed with SIGKILL
+//! at random moments while it appends a batch, and after every kill the ledger must still
+//! verify, every batch the binary acknowledged (printed all of its `{"seq","hash"}` lines, or
+//! exited 0) must be in the log exactly as acknowledged, and every batch must be in the log
+//! completely or not at all.
 //!
 //! The default run kills a few appends; `LEDGER_CRASH_ROUNDS=200 cargo test --test integration
 //! crash::` is the long run. The kill delays come from a seeded RNG. The seed is printed with
@@ -9,7 +10,8 @@
 //! so a replay makes the same choices but may not land the kills at the same instants).
 
 use crate::common::{
-    append_ndjson_process, derived_state, log_from, run, run_ok, with_db, Fixture,
+    append_ndjson_process, copy_tree, derived_state, ledger_process, log_from, run, run_ok,
+    tail_past_head, with_db, Fixture,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -382,5 +384,145 @@ fn append_survives_sigkill_at_any_moment() {
     assert_eq!(
         resumed, rebuilt,
         "seed {seed:#x}: a view resumed from its cache differs from a rebuild"
+    );
+}
+
+/// The real UCDP extract with every event id moved up by `shift`, so that each round of the
+/// import test reports incidents the ledger does not hold yet.
+fn write_shifted_ucdp(path: &Path, shift: u64) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/ucdp-ged-23.1-car/GEDEvent_v23_1_CAF.csv");
+    let mut reader = csv::Reader::from_path(source).unwrap();
+    let mut writer = csv::Writer::from_path(path).unwrap();
+    writer
+        .write_byte_record(reader.byte_headers().unwrap())
+        .unwrap();
+    for record in reader.byte_records() {
+        let record = record.unwrap();
+        let id: u64 = std::str::from_utf8(&record[0]).unwrap().parse().unwrap();
+        let mut shifted = csv::ByteRecord::new();
+        shifted.push_field((id + shift).to_string().as_bytes());
+        for field in record.iter().skip(1) {
+            shifted.push_field(field);
+        }
+        writer.write_byte_record(&shifted).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+fn entry_count(dir: &Path) -> usize {
+    log_from(dir, 0).len()
+}
+
+/// `ledger import ucdp FILE` on `dir`, killed with SIGKILL after `delay` unless it ends first
+/// (or run to its end when `delay` is `None`); whether it exited 0.
+fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>) -> bool {
+    let mut child = ledger_process(dir)
+        .args(["import", "ucdp"])
+        .arg(file)
+        .arg("--key")
+        .arg(key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ledger import spawns");
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+        // Harmless if the child has already exited (it is not reaped yet).
+        child.kill().expect("kill the child");
+    }
+    let status = child.wait().expect("wait for the child");
+    assert!(
+        status.success() || status.signal() == Some(libc::SIGKILL),
+        "`ledger import` neither succeeded nor was killed ({status})"
+    );
+    status.success()
+}
+
+#[test]
+fn import_survives_sigkill_at_any_moment() {
+    let rounds = env_number("LEDGER_CRASH_ROUNDS", DEFAULT_ROUNDS as u64) as usize;
+    let seed = env_number("CRASH_SEED", DEFAULT_SEED);
+    eprintln!("import crash test seed {seed:#x} (replay with CRASH_SEED={seed:#x})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let f = Fixture::new();
+    let (dir, inv_key) = (&f.dir, &f.inv_key);
+
+    // (acknowledged, landed, killed with a tail written past the head) for each round.
+    let mut outcomes: Vec<(bool, bool, bool)> = Vec::new();
+    for round in 0..rounds {
+        let ctx = format!("seed {seed:#x}, import round {round}");
+        let file = f.path(&format!("ucdp-round-{round}.csv"));
+        write_shifted_ucdp(&file, (round as u64 + 1) * 10_000_000);
+        let before = entry_count(dir);
+
+        // What this import appends when nothing stops it: run it on a copy of the ledger as
+        // it stands, which also times it for the kill below.
+        let copy = tempfile::tempdir().unwrap();
+        copy_tree(dir, copy.path());
+        let started = Instant::now();
+        assert!(
+            import_and_kill(copy.path(), inv_key, &file, None),
+            "{ctx}: the import did not succeed on a copy"
+        );
+        let whole = started.elapsed();
+        let batch = entry_count(copy.path()) - before;
+        assert!(batch > 0, "{ctx}: the import appended nothing");
+
+        let acked_so_far = outcomes.iter().filter(|(acked, ..)| *acked).count();
+        let left = rounds - round;
+        // Random moments over the whole run; near the end, force whichever outcome has not
+        // happened yet.
+        let delay = if left <= 2 && acked_so_far == 0 {
+            None
+        } else if left <= 2 && acked_so_far == outcomes.len() {
+            Some(whole.mul_f64(rng.gen_range(0.3..0.9)))
+        } else {
+            Some(whole.mul_f64(rng.gen_range(0.0..1.2)))
+        };
+        let acknowledged = import_and_kill(dir, inv_key, &file, delay);
+        let tail = tail_past_head(dir);
+
+        let out = run(dir, &["verify"], None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{ctx}: `ledger verify` did not report an intact ledger after the kill:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = entry_count(dir);
+        assert!(
+            after == before || after == before + batch,
+            "{ctx}: the import is torn: the log went from {before} to {after} entries, but the whole import is {batch}"
+        );
+        if acknowledged {
+            assert_eq!(
+                after,
+                before + batch,
+                "{ctx}: an acknowledged import is missing"
+            );
+        }
+        outcomes.push((acknowledged, after > before, tail));
+    }
+    eprintln!(
+        "import crash test seed {seed:#x}: (acknowledged, landed, tail past the head) by round: {outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|(acked, ..)| *acked),
+        "seed {seed:#x}: no import was acknowledged"
+    );
+    assert!(
+        outcomes.iter().any(|(acked, ..)| !acked),
+        "seed {seed:#x}: every import finished before its kill"
+    );
+
+    let kept = with_db(dir, derived_state);
+    run_ok(dir, &["reindex"], None);
+    assert_eq!(
+        with_db(dir, derived_state),
+        kept,
+        "seed {seed:#x}: derived state after the killed imports differs from a rebuild"
     );
 }

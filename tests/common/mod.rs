@@ -545,6 +545,16 @@ pub fn head_path(ledger_dir: &Path) -> PathBuf {
     ledger_dir.join(LOG_DIR).join(HEAD_FILE)
 }
 
+/// Whether the log of the ledger in `ledger_dir` has bytes past its durable head: what an
+/// append killed before its commit leaves for the next writer to cut off.
+pub fn tail_past_head(ledger_dir: &Path) -> bool {
+    let head = std::fs::read(head_path(ledger_dir)).expect("read the head file");
+    let durable = Durable::decode(&head).expect("the head file decodes");
+    let segment = durable.head.seq / SEGMENT_ENTRIES;
+    let len = |segment| std::fs::metadata(segment_path(ledger_dir, segment)).map(|m| m.len());
+    len(segment).expect("the head's segment") > durable.segment_end || len(segment + 1).is_ok()
+}
+
 impl RawLog {
     /// Reads the log of the ledger in `ledger_dir`; its files must frame exactly the entries
     /// its head counts.
