@@ -246,27 +246,9 @@ impl Ledger<DirFiles> {
             path: log_dir,
             source,
         })?;
-        // Starting sled is most of a short append's time: the log opens and the schemas
-        // compile meanwhile.
-        let (state, log, compiled) = std::thread::scope(|scope| {
-            let opening = scope.spawn(|| StateDb::open(dir));
-            let compiled = match schemas.get() {
-                Some(_) => None,
-                None => Some(load_schemas()),
-            };
-            let log = Log::open(files);
-            let state = opening
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (state, log, compiled)
-        });
-        let (state, _) = state?;
-        if let Some(compiled) = compiled {
-            // Only this thread has seen the cell, and it was empty.
-            let _ = schemas.set(compiled?);
-        }
+        let (state, _) = StateDb::open(dir)?;
         let ledger = Ledger {
-            log: log?,
+            log: Log::open(files)?,
             writer: Some(Writer {
                 state: Mutex::new(state),
                 _lock: Some(lock),
