@@ -432,7 +432,7 @@ impl<F: LogFiles> Ledger<F> {
                     AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
                 })?;
         }
-        state.write(state::writes(rules.changes), &head)?;
+        state.write(state::writes(&state, rules.changes), &head)?;
         drop(state);
         self.save_keys(&head)
     }
@@ -575,7 +575,7 @@ impl<F: LogFiles> Ledger<F> {
         drop(lines);
         // Acknowledged from here on. Derived state follows; if this process dies first, the next
         // writer catches it up from the log.
-        state.write(state::writes(rules.changes), &new_head)?;
+        state.write(state::writes(&state, rules.changes), &new_head)?;
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
         self.save_keys(&new_head)
@@ -744,7 +744,7 @@ impl<F: LogFiles> Ledger<F> {
         }
         state.clear()?;
         if let Some(head) = head {
-            state.write(state::writes(changes), &head)?;
+            state.write(state::writes(&state, changes), &head)?;
             drop(state);
             self.save_keys(&head)?;
         }
@@ -900,7 +900,7 @@ pub(crate) mod tests {
         ledger
             .state()
             .unwrap()
-            .write(writes.to_vec(), &head)
+            .write(writes.iter().cloned().map(Ok).collect::<Vec<_>>(), &head)
             .unwrap();
     }
 
@@ -925,12 +925,20 @@ pub(crate) mod tests {
     #[test]
     fn reindex_rebuilds_exactly_what_appends_stored() {
         let tmp = tempfile::tempdir().unwrap();
-        let (ledger, ..) = ledger_with_incident(tmp.path());
+        let (ledger, _, investigator) = ledger_with_incident(tmp.path());
         let before = all_state(&ledger);
-        let garbage = (StateKey::Incident("x-1").bytes(), Some(b"\xff".to_vec()));
-        let stray = (StateKey::Incident("never-reported").bytes(), Some(vec![0]));
+        // The page that holds x-1 (the first page's bound is "") and a page nobody wrote.
+        let garbage = (StateKey::IncidentPage("").bytes(), Some(b"\xff".to_vec()));
+        let stray = (
+            StateKey::IncidentPage("never-reported").bytes(),
+            Some(vec![0]),
+        );
         damage_state(&ledger, &[garbage, stray]);
         assert_ne!(all_state(&ledger), before);
+        let err = ledger.append(&investigator, &reports(1..2)).unwrap_err();
+        assert!(matches!(err, LedgerError::DamagedState(_)), "{err}");
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert!(cause.is_some_and(|c| c.contains("incident page")), "{err}");
 
         ledger.reindex().unwrap();
         assert_eq!(all_state(&ledger), before);
@@ -952,7 +960,7 @@ pub(crate) mod tests {
         ledger
             .state()
             .unwrap()
-            .write([(StateKey::Incident("x-1").bytes(), None)], &behind)
+            .write([Ok((StateKey::IncidentPage("").bytes(), None))], &behind)
             .unwrap();
         drop(ledger);
         let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
@@ -967,6 +975,28 @@ pub(crate) mod tests {
         let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
         assert_eq!(all_state(&ledger), before, "rebuilt");
         ledger.append(&investigator, &reports(2..3)).unwrap();
+    }
+
+    #[test]
+    fn derived_state_of_the_earlier_layout_is_rebuilt_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ledger, ..) = ledger_with_incident(tmp.path());
+        let dir = tmp.path().join("ledger");
+        let before = all_state(&ledger);
+        let head = ledger.head().unwrap();
+        drop(ledger);
+        // Layout 1: `covered` was the bare head, and each incident had a key of its own.
+        let db = sled::Config::new()
+            .path(crate::state::db::sled_dir(&dir))
+            .open()
+            .unwrap();
+        db.insert(StateKey::Covered.bytes(), state::encode(&head))
+            .unwrap();
+        db.insert(b"ix-1", state::encode(&(0u8, 3u64))).unwrap();
+        db.flush().unwrap();
+        drop(db);
+        let ledger = Ledger::open(&dir, Duration::ZERO).unwrap();
+        assert_eq!(all_state(&ledger), before);
     }
 
     #[test]

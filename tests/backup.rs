@@ -346,13 +346,15 @@ fn a_ledger_made_by_release_115e6d3_upgrades_with_the_same_head_once() {
         "{again}"
     );
 
-    // Derived state was rebuilt to the head: `covered` starts with the head's seq (bincode, u64 LE).
+    // Derived state was rebuilt to the head: `covered` is its layout (2, u32 LE) and then the
+    // head's seq (u64 LE), as docs/FORMAT.md says.
     let db = open_sled(&dir.join("sled"));
     let covered = db
         .get("covered")
         .unwrap()
         .expect("derived state covers the head");
-    assert_eq!(covered[..8], 8u64.to_le_bytes());
+    assert_eq!(covered[..4], 2u32.to_le_bytes());
+    assert_eq!(covered[4..12], 8u64.to_le_bytes());
 }
 
 /// Each state a killed upgrade can leave is taken up by the next `ledger upgrade`.

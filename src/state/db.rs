@@ -8,7 +8,7 @@
 
 use crate::lock::{deadline_after, lock_before};
 use crate::log::Head;
-use crate::state::{encode, StateKey};
+use crate::state::{covered_record, StateError, StateKey};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -153,35 +153,54 @@ impl StateDb {
             .collect()
     }
 
+    /// The pair with the greatest key at or before `key`.
+    pub fn at_or_before(&self, key: &[u8]) -> Result<Option<Pair>, DbError> {
+        match self.db.range(..=key).next_back() {
+            None => Ok(None),
+            Some(item) => {
+                let (key, value) = item.map_err(|e| self.err(e))?;
+                Ok(Some((key.to_vec(), value.to_vec())))
+            }
+        }
+    }
+
+    /// The first key after `key`.
+    pub fn key_after(&self, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        match self.db.range::<&[u8], _>((Excluded(key), Unbounded)).next() {
+            None => Ok(None),
+            Some(item) => Ok(Some(item.map_err(|e| self.err(e))?.0.to_vec())),
+        }
+    }
+
     /// Writes `writes` (each key at most once) and then the record of what the state now
     /// covers. The covered record is removed before the first write and written after the last,
     /// so that an interrupted write leaves a state that says it covers nothing (and is rebuilt),
-    /// never one that claims more than it holds. Keys are written one by one, not in a sled
-    /// batch: a sled batch keeps every node it touches in memory until it is applied (once
-    /// measured with a throwaway program: 2.5 GB for 750,000 incident records in batches of
-    /// 8,192, 48 MB one at a time).
+    /// never one that claims more than it holds; so does a write that fails part way, as when
+    /// `writes` meets a damaged record. Keys are written one by one, not in a sled batch: a sled
+    /// batch keeps every node it touches in memory until it is applied (once measured with a
+    /// throwaway program: 2.5 GB for 750,000 incident records in batches of 8,192, 48 MB one at
+    /// a time).
     pub fn write(
         &self,
-        writes: impl IntoIterator<Item = StateWrite, IntoIter: Send>,
+        writes: impl IntoIterator<Item = Result<StateWrite, StateError>, IntoIter: Send>,
         covered: &Head,
-    ) -> Result<(), DbError> {
+    ) -> Result<(), StateError> {
         let covered_key = StateKey::Covered.bytes();
         self.db.remove(&covered_key).map_err(|e| self.err(e))?;
         // Each key is written once, so their order does not matter: sled takes them from all
         // cores at once.
-        writes
-            .into_iter()
-            .par_bridge()
-            .try_for_each(|(key, value)| {
-                match value {
-                    Some(value) => self.db.insert(key, value),
-                    None => self.db.remove(key),
-                }
-                .map(|_| ())
-            })
-            .map_err(|e| self.err(e))?;
+        writes.into_iter().par_bridge().try_for_each(|write| {
+            let (key, value) = write?;
+            match value {
+                Some(value) => self.db.insert(key, value),
+                None => self.db.remove(key),
+            }
+            .map(|_| ())
+            .map_err(|e| StateError::Db(self.err(e)))
+        })?;
         self.db
-            .insert(covered_key, encode(covered))
+            .insert(covered_key, covered_record(covered))
             .map_err(|e| self.err(e))?;
         // Derived state needs no fsync of its own: after a crash it is caught up from the log.
         self.db.flush().map_err(|e| self.err(e))?;

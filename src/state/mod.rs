@@ -9,6 +9,7 @@
 //! contradicts another is reported as damaged state, never trusted and never a panic.
 
 pub mod db;
+pub mod pages;
 
 use crate::keys::PublicKey;
 use crate::rules::{IncidentRecord, Inconsistency, KeyRecord, StateChanges, StateLookup};
@@ -17,6 +18,9 @@ pub use db::{DbError, StateDb, StateWrite};
 pub use crate::log::Head;
 
 const COVERED: &[u8] = b"covered";
+/// The layout of derived state written here, stored with `covered`: state of any other layout
+/// (1 kept a key per incident, 2 keeps them in pages) is rebuilt from the log.
+const LAYOUT: u32 = 2;
 const KEY_PREFIX: u8 = b'k';
 const NAME_PREFIX: u8 = b'n';
 const INCIDENT_PREFIX: u8 = b'i';
@@ -30,8 +34,8 @@ pub enum StateKey<'a> {
     Key(&'a PublicKey),
     /// The public key (32 bytes) of the active key with this name; absent when none is.
     Name(&'a str),
-    /// An incident's [`IncidentRecord`], by its id.
-    Incident(&'a str),
+    /// A page of incidents' [`IncidentRecord`]s ([`pages`]), by the lowest id it may hold.
+    IncidentPage(&'a str),
 }
 
 impl StateKey<'_> {
@@ -41,7 +45,7 @@ impl StateKey<'_> {
             StateKey::Covered => return COVERED.to_vec(),
             StateKey::Key(key) => (KEY_PREFIX, &key.0),
             StateKey::Name(name) => (NAME_PREFIX, name.as_bytes()),
-            StateKey::Incident(id) => (INCIDENT_PREFIX, id.as_bytes()),
+            StateKey::IncidentPage(bound) => (INCIDENT_PREFIX, bound.as_bytes()),
         };
         let mut bytes = Vec::with_capacity(rest.len() + 1);
         bytes.push(prefix);
@@ -59,6 +63,8 @@ pub enum DamagedState {
         #[source]
         source: bincode::Error,
     },
+    #[error("the derived-state record {key} is damaged: {reason}")]
+    Page { key: String, reason: &'static str },
     #[error(transparent)]
     Inconsistent(#[from] Inconsistency),
 }
@@ -69,6 +75,11 @@ pub enum StateError {
     Db(#[from] DbError),
     #[error(transparent)]
     Damaged(#[from] DamagedState),
+}
+
+/// The `covered` record naming `head`, with the layout it belongs to.
+pub fn covered_record(head: &Head) -> Vec<u8> {
+    encode(&(LAYOUT, head))
 }
 
 /// The bytes a record is stored as.
@@ -96,7 +107,7 @@ fn describe(key: &[u8]) -> String {
             Err(_) => format!("key {}", hex::encode(rest)),
         },
         [NAME_PREFIX, rest @ ..] => format!("name {}", text(rest)),
-        [INCIDENT_PREFIX, rest @ ..] => format!("incident {}", text(rest)),
+        [INCIDENT_PREFIX, rest @ ..] => format!("incident page from \"{}\"", text(rest)),
         other => hex::encode(other),
     }
 }
@@ -114,8 +125,12 @@ impl StateReader<'_> {
     }
 
     /// The seq and hash of the last entry the state covers.
+    /// `None` for state of another layout than [`LAYOUT`], which is rebuilt.
     pub fn covered(&self) -> Result<Option<Head>, StateError> {
-        self.get(StateKey::Covered)
+        Ok(match self.get::<(u32, Head)>(StateKey::Covered)? {
+            Some((LAYOUT, head)) => Some(head),
+            _ => None,
+        })
     }
 
     /// Every key ever enrolled, in order of enrolment.
@@ -140,7 +155,16 @@ impl StateLookup for StateReader<'_> {
         Ok(self.get::<[u8; 32]>(StateKey::Name(name))?.map(PublicKey))
     }
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, StateError> {
-        self.get(StateKey::Incident(id))
+        let (bound, Some(page)) = incident_page(self.0, id)? else {
+            return Ok(None);
+        };
+        match pages::find(&bound, &page, id)? {
+            None => Ok(None),
+            Some(record) => Ok(Some(decode(
+                &StateKey::IncidentPage(&bound).bytes(),
+                record,
+            )?)),
+        }
     }
 }
 
@@ -168,22 +192,51 @@ pub fn load_keys(ledger_dir: &std::path::Path) -> Option<(Head, Vec<KeyRecord>)>
     bincode::deserialize(&bytes).ok()
 }
 
+/// The lower bound and bytes of the page that holds incident `id` if it is stored: the page
+/// with the greatest bound not above `id`. With no such page, the first page's bound (`""`) and
+/// no bytes.
+fn incident_page(db: &StateDb, id: &str) -> Result<(String, Option<Vec<u8>>), StateError> {
+    match db.at_or_before(&StateKey::IncidentPage(id).bytes())? {
+        Some((key, page)) if key.first() == Some(&INCIDENT_PREFIX) => {
+            Ok((page_bound(&key)?, Some(page)))
+        }
+        _ => Ok((String::new(), None)),
+    }
+}
+
+/// The lower bound of the page after the page `bound`, if there is one.
+fn next_incident_page(db: &StateDb, bound: &str) -> Result<Option<String>, StateError> {
+    match db.key_after(&StateKey::IncidentPage(bound).bytes())? {
+        Some(key) if key.first() == Some(&INCIDENT_PREFIX) => Ok(Some(page_bound(&key)?)),
+        _ => Ok(None),
+    }
+}
+
+fn page_bound(key: &[u8]) -> Result<String, DamagedState> {
+    String::from_utf8(key[1..].to_vec()).map_err(|_| DamagedState::Page {
+        key: describe(key),
+        reason: "its key is not UTF-8",
+    })
+}
+
 /// The writes that store a fold's changes, made as they are written (a large fold's changes are
-/// not copied whole).
-pub fn writes(changes: StateChanges) -> impl Iterator<Item = StateWrite> {
+/// not copied whole); incidents are merged into the pages of `db` in id order.
+pub fn writes(
+    db: &StateDb,
+    changes: StateChanges,
+) -> impl Iterator<Item = Result<StateWrite, StateError>> + Send + '_ {
     let keys = changes
         .keys
         .into_iter()
-        .map(|(key, record)| (StateKey::Key(&key).bytes(), Some(encode(&record))));
+        .map(|(key, record)| Ok((StateKey::Key(&key).bytes(), Some(encode(&record)))));
     let names = changes
         .names
         .into_iter()
-        .map(|(name, key)| (StateKey::Name(&name).bytes(), key.map(|k| encode(&k.0))));
-    let incidents = changes
-        .incidents
-        .into_iter()
-        .map(|(id, record)| (StateKey::Incident(&id).bytes(), Some(encode(&record))));
-    keys.chain(names).chain(incidents)
+        .map(|(name, key)| Ok((StateKey::Name(&name).bytes(), key.map(|k| encode(&k.0)))));
+    let mut incidents: Vec<_> = changes.incidents.into_iter().collect();
+    incidents.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    keys.chain(names)
+        .chain(pages::PageWrites::new(db, incidents.into_iter()))
 }
 
 #[cfg(test)]
@@ -211,7 +264,7 @@ mod tests {
         expected.extend_from_slice(&[9; 32]);
         assert_eq!(StateKey::Key(&key).bytes(), expected);
         assert_eq!(StateKey::Name("inv").bytes(), b"ninv");
-        assert_eq!(StateKey::Incident("x-1").bytes(), b"ix-1");
+        assert_eq!(StateKey::IncidentPage("x-1").bytes(), b"ix-1");
     }
 
     #[test]

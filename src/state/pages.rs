@@ -1,0 +1,308 @@
+//! Incident records kept in pages by id range, rather than one database key per incident: sled
+//! 0.34 reads a record of every node of its tree each time it opens, and a tree node holds at
+//! most 16 keys, so a key per incident made a writer's open grow with the ledger (54 ms for one
+//! appended event at 1,000,000 entries, 552 ms at 10,000,000). A page holds up to
+//! [`PAGE_RECORDS`] records whose ids lie between its lower bound (its key) and the next page's;
+//! ids given out in order (UCDP's, ACLED's, most investigators') fill the same few pages, so an
+//! append rewrites only those.
+//!
+//! This module owns the page encoding (docs/FORMAT.md, "Derived state") and the merge of new
+//! records into pages; [`super`] owns the keys and [`super::db`] the database.
+
+use super::db::StateWrite;
+use super::{DamagedState, StateError, StateKey};
+use crate::rules::IncidentRecord;
+use std::iter::Peekable;
+
+/// A page splits when a write would leave more records than this in it.
+pub const PAGE_RECORDS: usize = 256;
+
+/// A page's records in id order: each an id and its record's stored bytes.
+type Records<'p> = Vec<(&'p str, &'p [u8])>;
+
+/// Why page bytes do not decode.
+const TRUNCATED: &str = "the page ends inside a record";
+
+fn take<'p>(bytes: &mut &'p [u8], n: usize) -> Result<&'p [u8], &'static str> {
+    if bytes.len() < n {
+        return Err(TRUNCATED);
+    }
+    let (taken, rest) = bytes.split_at(n);
+    *bytes = rest;
+    Ok(taken)
+}
+
+fn take_u16(bytes: &mut &[u8]) -> Result<usize, &'static str> {
+    let two = take(bytes, 2)?;
+    Ok(usize::from(u16::from_le_bytes([two[0], two[1]])))
+}
+
+/// A page's records, checked to be whole and in strictly increasing id order.
+fn decode(page: &[u8]) -> Result<Records<'_>, &'static str> {
+    let mut rest = page;
+    let count = take(&mut rest, 4)?;
+    let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
+    let mut records: Records = Vec::with_capacity(count.min(PAGE_RECORDS));
+    for _ in 0..count {
+        let id_len = take_u16(&mut rest)?;
+        let id = std::str::from_utf8(take(&mut rest, id_len)?)
+            .map_err(|_| "an incident id in the page is not UTF-8")?;
+        let record_len = take_u16(&mut rest)?;
+        let record = take(&mut rest, record_len)?;
+        if records.last().is_some_and(|(last, _)| *last >= id) {
+            return Err("the page's ids are not in increasing order");
+        }
+        records.push((id, record));
+    }
+    if !rest.is_empty() {
+        return Err("the page has bytes after its last record");
+    }
+    Ok(records)
+}
+
+fn encode(records: &[(&str, &[u8])]) -> Vec<u8> {
+    let size: usize = records.iter().map(|(id, r)| 4 + id.len() + r.len()).sum();
+    let mut page = Vec::with_capacity(4 + size);
+    // Ids and records are far below 65,536 bytes (the schemas cap ids at 200 characters), and a
+    // page holds at most PAGE_RECORDS + 1 records.
+    page.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for (id, record) in records {
+        page.extend_from_slice(&(id.len() as u16).to_le_bytes());
+        page.extend_from_slice(id.as_bytes());
+        page.extend_from_slice(&(record.len() as u16).to_le_bytes());
+        page.extend_from_slice(record);
+    }
+    page
+}
+
+fn damaged(bound: &str, reason: &'static str) -> DamagedState {
+    DamagedState::Page {
+        key: super::describe(&StateKey::IncidentPage(bound).bytes()),
+        reason,
+    }
+}
+
+/// The stored bytes of incident `id`'s record in the page whose lower bound is `bound`. Reads
+/// the page up to where `id` is or would be, without decoding the rest.
+pub fn find<'p>(bound: &str, page: &'p [u8], id: &str) -> Result<Option<&'p [u8]>, DamagedState> {
+    let scan = || -> Result<Option<&'p [u8]>, &'static str> {
+        let mut rest = page;
+        let count = take(&mut rest, 4)?;
+        let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+        for _ in 0..count {
+            let id_len = take_u16(&mut rest)?;
+            let at = take(&mut rest, id_len)?;
+            let record_len = take_u16(&mut rest)?;
+            let record = take(&mut rest, record_len)?;
+            match at.cmp(id.as_bytes()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(Some(record)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    };
+    scan().map_err(|reason| damaged(bound, reason))
+}
+
+/// The writes that put `changes` (incident records, sorted by id, each id once) into the pages
+/// of `db`, one page at a time: each touched page is read, merged with the changes that fall
+/// in its range, and written back, split into pages of at most [`PAGE_RECORDS`] when it
+/// outgrows one. Pages are only ever added or rewritten, never removed, so the pages of ids not
+/// yet reached are unchanged by the writes made so far and can be read while they are written.
+pub struct PageWrites<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> {
+    db: &'d super::StateDb,
+    changes: Peekable<I>,
+    pending: std::vec::IntoIter<StateWrite>,
+    /// Set after a damaged page: nothing more is written, and the caller rebuilds.
+    failed: bool,
+}
+
+impl<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> PageWrites<'d, I> {
+    pub fn new(db: &'d super::StateDb, changes: I) -> Self {
+        PageWrites {
+            db,
+            changes: changes.peekable(),
+            pending: Vec::new().into_iter(),
+            failed: false,
+        }
+    }
+
+    /// The writes for the page that holds the next change.
+    fn next_page(&mut self, first: &str) -> Result<Vec<StateWrite>, StateError> {
+        let (bound, page) = super::incident_page(self.db, first)?;
+        let upper = super::next_incident_page(self.db, &bound)?;
+        let mut changes = Vec::new();
+        while let Some((id, record)) = self
+            .changes
+            .next_if(|(id, _)| upper.as_deref().is_none_or(|upper| &**id < upper))
+        {
+            changes.push((id, super::encode(&record)));
+        }
+        let stored = match &page {
+            Some(page) => decode(page).map_err(|reason| damaged(&bound, reason))?,
+            None => Vec::new(),
+        };
+        let merged = merge(&stored, &changes);
+        Ok(split(&bound, &merged))
+    }
+}
+
+impl<I: Iterator<Item = (Box<str>, IncidentRecord)>> Iterator for PageWrites<'_, I> {
+    type Item = Result<StateWrite, StateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(write) = self.pending.next() {
+            return Some(Ok(write));
+        }
+        if self.failed {
+            return None;
+        }
+        let first = self.changes.peek()?.0.clone();
+        match self.next_page(&first) {
+            Ok(writes) => {
+                self.pending = writes.into_iter();
+                self.pending.next().map(Ok)
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The stored records with the changes put in (a change replaces the record of its id).
+fn merge<'a>(stored: &[(&'a str, &'a [u8])], changes: &'a [(Box<str>, Vec<u8>)]) -> Records<'a> {
+    let mut merged = Vec::with_capacity(stored.len() + changes.len());
+    let (mut i, mut j) = (0, 0);
+    while i < stored.len() || j < changes.len() {
+        if j == changes.len() || (i < stored.len() && stored[i].0 < &*changes[j].0) {
+            merged.push(stored[i]);
+            i += 1;
+        } else {
+            if i < stored.len() && stored[i].0 == &*changes[j].0 {
+                i += 1;
+            }
+            merged.push((&*changes[j].0, changes[j].1.as_slice()));
+            j += 1;
+        }
+    }
+    merged
+}
+
+/// The writes that store `records` as the page `bound` and, when they are too many for one,
+/// pages of half a page each after it, each keyed by its first id.
+fn split(bound: &str, records: &[(&str, &[u8])]) -> Vec<StateWrite> {
+    let mut writes = Vec::new();
+    let mut rest = records;
+    let mut key = StateKey::IncidentPage(bound).bytes();
+    while rest.len() > PAGE_RECORDS {
+        let (page, after) = rest.split_at(PAGE_RECORDS / 2);
+        writes.push((key, Some(encode(page))));
+        key = StateKey::IncidentPage(after[0].0).bytes();
+        rest = after;
+    }
+    writes.push((key, Some(encode(rest))));
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Head;
+    use crate::rules::{StateChanges, StateLookup};
+    use crate::state::{writes, StateDb, StateReader};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    /// A record as stored (category names, then the seqs), for a made-up seq.
+    fn record(seq: u64) -> IncidentRecord {
+        let stored = ("Battles", None::<&str>, seq, None::<u64>);
+        bincode::deserialize(&bincode::serialize(&stored).unwrap()).unwrap()
+    }
+
+    /// Every record of `model` is found, ids it lacks are not, and the pages partition the ids
+    /// in order with none over [`PAGE_RECORDS`].
+    fn check(db: &StateDb, model: &BTreeMap<String, IncidentRecord>) {
+        let reader = StateReader(db);
+        for (id, record) in model {
+            assert_eq!(reader.incident(id).unwrap().as_ref(), Some(record), "{id}");
+        }
+        for absent in ["", "MLI", "MLI99999999", "r", "zzz"] {
+            assert_eq!(reader.incident(absent).unwrap(), None, "{absent}");
+        }
+        let pages = db.with_prefix(b"i").unwrap();
+        assert_eq!(
+            pages.first().map(|(key, _)| key.as_slice()),
+            Some(&b"i"[..])
+        );
+        let mut ids = Vec::new();
+        for (n, (key, page)) in pages.iter().enumerate() {
+            let records = decode(page).unwrap();
+            assert!(
+                records.len() <= PAGE_RECORDS,
+                "page {n} holds {}",
+                records.len()
+            );
+            let upper = pages.get(n + 1).map(|(next, _)| &next[1..]);
+            for (id, _) in &records {
+                assert!(id.as_bytes() >= &key[1..] && upper.is_none_or(|u| id.as_bytes() < u));
+            }
+            ids.extend(records.iter().map(|(id, _)| id.to_string()));
+        }
+        assert_eq!(ids, model.keys().cloned().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn pages_hold_every_record_written_in_id_order_and_none_outgrows_a_page() {
+        let db = StateDb::temporary().unwrap();
+        let mut model = BTreeMap::new();
+        let mut rng = StdRng::seed_from_u64(10);
+        let head = Head {
+            seq: 0,
+            hash: [0; 32],
+            recorded_at: 0,
+        };
+        let mut seq = 0;
+        // Ids given out in order (as datasets do), at random, and records rewritten in place
+        // (a retraction), in batches of one to more than a page.
+        for (batch, size) in [1, 700, 300, 1000, 5, 400, 2].into_iter().enumerate() {
+            let mut changes = StateChanges::default();
+            for i in 0..size {
+                let id = match batch % 3 {
+                    0 => format!("MLI{}", batch * 1000 + i),
+                    1 => format!("r{}", rng.gen::<u32>()),
+                    _ => model
+                        .keys()
+                        .nth(rng.gen_range(0..model.len()))
+                        .cloned()
+                        .unwrap(),
+                };
+                seq += 1;
+                model.insert(id.clone(), record(seq));
+                changes.incidents.insert(id.into(), record(seq));
+            }
+            db.write(writes(&db, changes), &head).unwrap();
+            check(&db, &model);
+        }
+    }
+
+    #[test]
+    fn a_page_that_does_not_decode_is_damaged_state_naming_it() {
+        let db = StateDb::temporary().unwrap();
+        let head = Head {
+            seq: 0,
+            hash: [0; 32],
+            recorded_at: 0,
+        };
+        let mut page = encode(&[("a-1", &bincode::serialize(&record(1)).unwrap())]);
+        page.pop();
+        let damaged = (StateKey::IncidentPage("").bytes(), Some(page));
+        db.write([Ok(damaged)], &head).unwrap();
+        let err = StateReader(&db).incident("a-1").unwrap_err().to_string();
+        assert!(err.contains("incident page from \"\""), "{err}");
+        assert!(err.contains(TRUNCATED), "{err}");
+    }
+}
