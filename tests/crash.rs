@@ -10,7 +10,7 @@
 //! so a replay makes the same choices but may not land the kills at the same instants).
 
 use crate::common::{
-    append_ndjson_process, copy_tree, derived_state, ledger_process, log_from, run, run_ok,
+    append_ndjson_process, copy_tree, derived_records, ledger_process, log_from, run, run_ok,
     tail_past_head, with_db, Fixture,
 };
 use rand::rngs::StdRng;
@@ -369,14 +369,14 @@ fn append_survives_sigkill_at_any_moment() {
         "seed {seed:#x}: every append finished before its kill; no kill landed mid-append"
     );
 
-    // What the crashes left derived is what a rebuild from the log makes: the derived state
-    // byte for byte, and a view resumed from its cache.
+    // What the crashes left derived is what a rebuild from the log makes: every derived record,
+    // and a view resumed from its cache.
     let regions = ["project", "regions", "--format", "csv"];
     let resumed = run_ok(dir, &regions, None);
-    let kept = with_db(dir, derived_state);
+    let kept = with_db(dir, derived_records);
     run_ok(dir, &["reindex"], None);
     assert_eq!(
-        with_db(dir, derived_state),
+        with_db(dir, derived_records),
         kept,
         "seed {seed:#x}: derived state differs from a rebuild"
     );
@@ -518,10 +518,10 @@ fn import_survives_sigkill_at_any_moment() {
         "seed {seed:#x}: every import finished before its kill"
     );
 
-    let kept = with_db(dir, derived_state);
+    let kept = with_db(dir, derived_records);
     run_ok(dir, &["reindex"], None);
     assert_eq!(
-        with_db(dir, derived_state),
+        with_db(dir, derived_records),
         kept,
         "seed {seed:#x}: derived state after the killed imports differs from a rebuild"
     );

@@ -707,7 +707,7 @@ fn a_name_record_pointing_at_another_key_is_damage_not_a_revocation() {
 fn reindex_rebuilds_every_derived_record_byte_for_byte() {
     let f = Fixture::with_incidents();
     let keys_file = f.dir.join(ledger::state::KEYS_FILE);
-    let stored = f.with_db(derived_state);
+    let stored = f.with_db(derived_records);
     let (_, keys) = ledger::state::load_keys(&f.dir).expect("the appends left a copy of the keys");
     f.with_db(|db| {
         for key in derived_state_keys(db, true) {
@@ -718,7 +718,7 @@ fn reindex_rebuilds_every_derived_record_byte_for_byte() {
     assert!(f.with_db(derived_state).is_empty());
     run_ok(&f.dir, &["reindex"], None);
     assert!(
-        f.with_db(derived_state) == stored,
+        f.with_db(derived_records) == stored,
         "reindex did not restore the derived state"
     );
     let (covered, rebuilt) = ledger::state::load_keys(&f.dir).expect("reindex wrote the keys");

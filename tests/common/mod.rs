@@ -781,6 +781,37 @@ pub fn derived_state(db: &sled::Db) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// Every derived-state record as docs/FORMAT.md defines it, with incident pages opened up into
+/// one `i` + id pair per incident (its record's bytes): what a rebuild must reproduce. Where
+/// page boundaries fall depends on the order records were written in, so the pages themselves
+/// are not compared.
+pub fn derived_records(db: &sled::Db) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut records = Vec::new();
+    for (key, value) in derived_state(db) {
+        if key.first() != Some(&b'i') {
+            records.push((key, value));
+            continue;
+        }
+        let u16_at = |at: usize| usize::from(u16::from_le_bytes([value[at], value[at + 1]]));
+        let count = u32::from_le_bytes(value[..4].try_into().unwrap());
+        let mut at = 4;
+        for _ in 0..count {
+            let id = &value[at + 2..at + 2 + u16_at(at)];
+            at += 2 + id.len();
+            let record = &value[at + 2..at + 2 + u16_at(at)];
+            at += 2 + record.len();
+            records.push(([&b"i"[..], id].concat(), record.to_vec()));
+        }
+        assert_eq!(
+            at,
+            value.len(),
+            "an incident page ends after its last record"
+        );
+    }
+    records.sort();
+    records
+}
+
 /// The keys of every derived-state record, with the record of what the state covers if
 /// `with_covered`, or without it.
 pub fn derived_state_keys(db: &sled::Db, with_covered: bool) -> Vec<Vec<u8>> {
