@@ -220,21 +220,26 @@ fn page_bound(key: &[u8]) -> Result<String, DamagedState> {
 }
 
 /// The writes that store a fold's changes, made as they are written (a large fold's changes are
-/// not copied whole); incidents are merged into the pages of `db` in id order.
-pub fn writes(
-    db: &StateDb,
-    changes: StateChanges,
-) -> impl Iterator<Item = Result<StateWrite, StateError>> + Send + '_ {
+/// not copied); incidents are merged into the pages of `db` in id order.
+pub fn writes<'a>(
+    db: &'a StateDb,
+    changes: &'a StateChanges,
+) -> impl Iterator<Item = Result<StateWrite, StateError>> + Send + 'a {
     let keys = changes
         .keys
-        .into_iter()
-        .map(|(key, record)| Ok((StateKey::Key(&key).bytes(), Some(encode(&record)))));
-    let names = changes
-        .names
-        .into_iter()
-        .map(|(name, key)| Ok((StateKey::Name(&name).bytes(), key.map(|k| encode(&k.0)))));
-    let mut incidents: Vec<_> = changes.incidents.into_iter().collect();
-    incidents.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        .iter()
+        .map(|(key, record)| Ok((StateKey::Key(key).bytes(), Some(encode(record)))));
+    let names = changes.names.iter().map(|(name, key)| {
+        let key = key.as_ref().map(|k| encode(&k.0));
+        Ok((StateKey::Name(name).bytes(), key))
+    });
+    // Sorted by reference: a million-incident batch's ids are not copied.
+    let mut incidents: Vec<(&str, &IncidentRecord)> = changes
+        .incidents
+        .iter()
+        .map(|(id, record)| (&**id, record))
+        .collect();
+    incidents.sort_unstable_by_key(|(id, _)| *id);
     keys.chain(names)
         .chain(pages::PageWrites::new(db, incidents.into_iter()))
 }

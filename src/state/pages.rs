@@ -15,7 +15,7 @@ use crate::rules::IncidentRecord;
 use std::iter::Peekable;
 
 /// A page splits when a write would leave more records than this in it.
-pub const PAGE_RECORDS: usize = 256;
+pub const PAGE_RECORDS: usize = 64;
 
 /// A page's records in id order: each an id and its record's stored bytes.
 type Records<'p> = Vec<(&'p str, &'p [u8])>;
@@ -110,7 +110,7 @@ pub fn find<'p>(bound: &str, page: &'p [u8], id: &str) -> Result<Option<&'p [u8]
 /// in its range, and written back, split into pages of at most [`PAGE_RECORDS`] when it
 /// outgrows one. Pages are only ever added or rewritten, never removed, so the pages of ids not
 /// yet reached are unchanged by the writes made so far and can be read while they are written.
-pub struct PageWrites<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> {
+pub struct PageWrites<'d, 'c, I: Iterator<Item = (&'c str, &'c IncidentRecord)>> {
     db: &'d super::StateDb,
     changes: Peekable<I>,
     pending: std::vec::IntoIter<StateWrite>,
@@ -118,7 +118,7 @@ pub struct PageWrites<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> {
     failed: bool,
 }
 
-impl<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> PageWrites<'d, I> {
+impl<'d, 'c, I: Iterator<Item = (&'c str, &'c IncidentRecord)>> PageWrites<'d, 'c, I> {
     pub fn new(db: &'d super::StateDb, changes: I) -> Self {
         PageWrites {
             db,
@@ -135,9 +135,9 @@ impl<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> PageWrites<'d, I> {
         let mut changes = Vec::new();
         while let Some((id, record)) = self
             .changes
-            .next_if(|(id, _)| upper.as_deref().is_none_or(|upper| &**id < upper))
+            .next_if(|(id, _)| upper.as_deref().is_none_or(|upper| *id < upper))
         {
-            changes.push((id, super::encode(&record)));
+            changes.push((id, super::encode(record)));
         }
         let stored = match &page {
             Some(page) => decode(page).map_err(|reason| damaged(&bound, reason))?,
@@ -148,7 +148,7 @@ impl<'d, I: Iterator<Item = (Box<str>, IncidentRecord)>> PageWrites<'d, I> {
     }
 }
 
-impl<I: Iterator<Item = (Box<str>, IncidentRecord)>> Iterator for PageWrites<'_, I> {
+impl<'c, I: Iterator<Item = (&'c str, &'c IncidentRecord)>> Iterator for PageWrites<'_, 'c, I> {
     type Item = Result<StateWrite, StateError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -158,8 +158,8 @@ impl<I: Iterator<Item = (Box<str>, IncidentRecord)>> Iterator for PageWrites<'_,
         if self.failed {
             return None;
         }
-        let first = self.changes.peek()?.0.clone();
-        match self.next_page(&first) {
+        let first = self.changes.peek()?.0;
+        match self.next_page(first) {
             Ok(writes) => {
                 self.pending = writes.into_iter();
                 self.pending.next().map(Ok)
@@ -173,18 +173,18 @@ impl<I: Iterator<Item = (Box<str>, IncidentRecord)>> Iterator for PageWrites<'_,
 }
 
 /// The stored records with the changes put in (a change replaces the record of its id).
-fn merge<'a>(stored: &[(&'a str, &'a [u8])], changes: &'a [(Box<str>, Vec<u8>)]) -> Records<'a> {
+fn merge<'a>(stored: &[(&'a str, &'a [u8])], changes: &'a [(&'a str, Vec<u8>)]) -> Records<'a> {
     let mut merged = Vec::with_capacity(stored.len() + changes.len());
     let (mut i, mut j) = (0, 0);
     while i < stored.len() || j < changes.len() {
-        if j == changes.len() || (i < stored.len() && stored[i].0 < &*changes[j].0) {
+        if j == changes.len() || (i < stored.len() && stored[i].0 < changes[j].0) {
             merged.push(stored[i]);
             i += 1;
         } else {
-            if i < stored.len() && stored[i].0 == &*changes[j].0 {
+            if i < stored.len() && stored[i].0 == changes[j].0 {
                 i += 1;
             }
-            merged.push((&*changes[j].0, changes[j].1.as_slice()));
+            merged.push((changes[j].0, changes[j].1.as_slice()));
             j += 1;
         }
     }
@@ -198,7 +198,14 @@ fn split(bound: &str, records: &[(&str, &[u8])]) -> Vec<StateWrite> {
     let mut rest = records;
     let mut key = StateKey::IncidentPage(bound).bytes();
     while rest.len() > PAGE_RECORDS {
-        let (page, after) = rest.split_at(PAGE_RECORDS / 2);
+        // Full pages while more than two pages' worth is left (a large batch of new ids), halves
+        // for the last two, so that a page split by a few new records has room for more.
+        let take = if rest.len() >= 2 * PAGE_RECORDS {
+            PAGE_RECORDS
+        } else {
+            rest.len() / 2
+        };
+        let (page, after) = rest.split_at(take);
         writes.push((key, Some(encode(page))));
         key = StateKey::IncidentPage(after[0].0).bytes();
         rest = after;
@@ -284,7 +291,7 @@ mod tests {
                 model.insert(id.clone(), record(seq));
                 changes.incidents.insert(id.into(), record(seq));
             }
-            db.write(writes(&db, changes), &head).unwrap();
+            db.write(writes(&db, &changes), &head).unwrap();
             check(&db, &model);
         }
     }
