@@ -3,7 +3,7 @@
 //! Importers diff a dataset release against this view's state.
 
 use super::names::KeyNames;
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::event::EventType;
 use crate::payload::{
     field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
@@ -181,7 +181,7 @@ impl Projection for Incidents {
         }
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         // Sorted by event date and id alone, each incident's fields read again for its row,
         // so that the typed fields of every incident are never held at once.
         let mut listed: Vec<(Cow<'_, str>, &String, &Incident)> =
@@ -194,10 +194,10 @@ impl Projection for Incidents {
             }
         }
         listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        let mut rows = Vec::with_capacity(listed.len());
-        rows.extend(listed.into_iter().filter_map(|(_, id, incident)| {
+        Box::new(listed.into_iter().filter_map(|(_, id, incident)| {
             let current = incident.current()?;
-            let mut row = vec![Cell::text(id.as_str())];
+            let mut row = Vec::with_capacity(COLUMN_NAMES.len());
+            row.push(Cell::text(id.as_str()));
             row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
             row.extend([
                 Cell::text(if incident.retracted {
@@ -212,7 +212,6 @@ impl Projection for Incidents {
                 Cell::text(incident.last_changed_by.as_str()),
             ]);
             Some(row)
-        }));
-        rows
+        }))
     }
 }
