@@ -222,34 +222,32 @@ pub struct ManifestFile {
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// Writes each view as `DIR/<name>.csv` and a manifest naming the ledger state they cover.
-/// Each view's state is let go as soon as its file is written. The same views give
-/// byte-identical files.
-pub fn write_export(
+/// Writes one view as `DIR/<name>.csv`, hashed as it is written so that a large view's CSV is
+/// never held whole; returns its line in the manifest.
+fn write_view(dir: &Path, output: &Output) -> io::Result<ManifestFile> {
+    let name = format!("{}.csv", output.name());
+    let file = std::fs::File::create(dir.join(&name))?;
+    let mut out = Hashing::new(BufWriter::new(file));
+    let rows = || output.rows();
+    let written = write_rows(output.columns(), &rows, TableFormat::Csv, &mut out)?;
+    out.inner
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    Ok(ManifestFile {
+        name,
+        blake3: out.hasher.finalize().to_hex().to_string(),
+        rows: written,
+    })
+}
+
+/// Writes the manifest naming the ledger state that `files` cover.
+fn write_manifest(
     dir: &Path,
     origin: &str,
     covered: Option<Covered>,
-    outputs: Vec<Output>,
+    files: Vec<ManifestFile>,
 ) -> io::Result<Manifest> {
-    std::fs::create_dir_all(dir)?;
-    let mut files = Vec::with_capacity(outputs.len());
-    for output in outputs {
-        let name = format!("{}.csv", output.name());
-        let file = std::fs::File::create(dir.join(&name))?;
-        // Hashed as it is written, so that a large view's CSV is never held whole.
-        let mut out = Hashing::new(BufWriter::new(file));
-        let rows = || output.rows();
-        let written = write_rows(output.columns(), &rows, TableFormat::Csv, &mut out)?;
-        out.inner
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
-        files.push(ManifestFile {
-            name,
-            blake3: out.hasher.finalize().to_hex().to_string(),
-            rows: written,
-        });
-    }
     let hex = |hash: &Hash| hex::encode(hash);
     let manifest = Manifest {
         origin: origin.to_string(),
@@ -290,8 +288,13 @@ impl From<LedgerError> for ExportError {
     }
 }
 
-/// Builds every projection up to `as_of` and writes them with their manifest into `dir`;
-/// returns the manifest.
+/// Builds every projection up to `as_of` and writes each as `DIR/<name>.csv`, then the manifest
+/// that ties the files to the ledger state they cover; returns the manifest. The same ledger
+/// state gives byte-identical files.
+///
+/// Views are folded one at a time, each written and let go before the next is folded, so that
+/// an export needs the memory of its largest view rather than of all of them together; every
+/// pass after the first is cut at the entry the first one covered.
 pub fn export_all<F: LogFiles>(
     ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
@@ -299,19 +302,25 @@ pub fn export_all<F: LogFiles>(
     as_of: Option<AsOf>,
     refresh: Refresh,
 ) -> Result<Manifest, ExportError> {
-    let projected = projection::project(
-        ledger,
-        caches,
-        projection::REGISTRY,
-        as_of,
-        &Window::default(),
-        refresh,
-    )?;
+    let write_failed = |source| ExportError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let origin = ledger.origin()?.unwrap_or_default();
-    write_export(dir, &origin, projected.covered, projected.outputs).map_err(|source| {
-        ExportError::Write {
-            dir: dir.to_path_buf(),
-            source,
+    std::fs::create_dir_all(dir).map_err(write_failed)?;
+    let mut cut = as_of;
+    let mut covered = None;
+    let mut files = Vec::with_capacity(projection::REGISTRY.len());
+    for (i, &view) in projection::REGISTRY.iter().enumerate() {
+        let projected =
+            projection::project(ledger, caches, &[view], cut, &Window::default(), refresh)?;
+        if i == 0 {
+            covered = projected.covered;
+            cut = covered.map(|c| AsOf::Seq(c.seq)).or(cut);
         }
-    })
+        for output in &projected.outputs {
+            files.push(write_view(dir, output).map_err(write_failed)?);
+        }
+    }
+    write_manifest(dir, &origin, covered, files).map_err(write_failed)
 }

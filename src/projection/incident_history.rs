@@ -25,8 +25,9 @@ struct Revision {
     recorded_at: i64,
     action: Action,
     author: String,
-    /// The fields this revision set, as compact JSON (empty for a retraction).
-    changes: String,
+    /// The fields this revision set, as compact JSON (empty for a retraction); boxed, so that
+    /// it takes exactly its length.
+    changes: Box<str>,
     reason: String,
 }
 
@@ -88,7 +89,9 @@ impl Projection for IncidentHistory {
             recorded_at: fact.recorded_at.0,
             action,
             author: state.names.author(fact),
-            changes: changes.map_or_else(String::new, |c| Value::Object(c).to_string()),
+            changes: changes.map_or_else(Box::default, |c| {
+                Value::Object(c).to_string().into_boxed_str()
+            }),
             reason: reason.map_or_else(String::new, ToString::to_string),
         });
     }
@@ -107,7 +110,7 @@ impl Projection for IncidentHistory {
                 Cell::text(Timestamp(r.recorded_at).to_rfc3339()),
                 Cell::text(r.action.as_str()),
                 Cell::text(r.author.as_str()),
-                Cell::non_empty(r.changes.as_str()),
+                Cell::non_empty(&r.changes),
                 Cell::non_empty(r.reason.as_str()),
             ]
         }))

@@ -26,7 +26,8 @@ pub struct Incident {
     /// The incident as a report would state it now, corrections applied: the compact JSON of an
     /// `incident.reported` payload. (State is bincode, which cannot hold a payload's borrowed and
     /// partly absent fields; one text per incident keeps large states cheap to load and store.)
-    current: String,
+    /// Boxed, so that it takes exactly its length: the text a serializer grows can take twice.
+    current: Box<str>,
     pub retracted: bool,
     pub revisions: u64,
     pub reported_seq: u64,
@@ -69,7 +70,7 @@ impl Incident {
             serde_json::to_string(&current).ok()
         });
         if let Some(corrected) = corrected {
-            self.current = corrected;
+            self.current = corrected.into_boxed_str();
         }
     }
 }
@@ -152,7 +153,7 @@ impl Projection for Incidents {
                 };
                 let author = state.names.author(fact);
                 let incident = Incident {
-                    current,
+                    current: current.into_boxed_str(),
                     retracted: false,
                     revisions: 0,
                     reported_seq: fact.seq,
