@@ -10,12 +10,13 @@ use crate::log::LogFiles;
 use crate::merkle::Hash;
 use crate::projection::cache::Hashing;
 use crate::projection::{
-    self, AsOf, CacheDir, Cell, Covered, ProjectionError, Refresh, Table, Window,
+    self, AsOf, CacheDir, Cell, Covered, Output, ProjectionError, Refresh, Row, Rows, Table, Window,
 };
 use crate::Ledger;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,17 +40,17 @@ fn is_plain_number(text: &str) -> bool {
 
 /// A cell as CSV text. Text starting with `=`, `+`, `-` or `@` gets a leading `'`, so that a
 /// spreadsheet shows it instead of evaluating it, unless it is a plain number.
-pub fn csv_text(cell: &Cell) -> String {
+pub fn csv_text(cell: &Cell) -> Cow<'_, str> {
     match cell {
-        Cell::Empty => String::new(),
-        Cell::Int(i) => i.to_string(),
-        Cell::Real(r) => r.to_string(),
+        Cell::Empty => Cow::Borrowed(""),
+        Cell::Int(i) => Cow::Owned(i.to_string()),
+        Cell::Real(r) => Cow::Owned(r.to_string()),
         Cell::Text(text) => {
             let risky = text.starts_with(['=', '+', '-', '@']);
             if risky && !is_plain_number(text) {
-                format!("'{text}")
+                Cow::Owned(format!("'{text}"))
             } else {
-                text.clone()
+                Cow::Borrowed(text)
             }
         }
     }
@@ -64,9 +65,8 @@ fn json_value(cell: &Cell) -> Value {
     }
 }
 
-fn json_object(table: &Table, row: &[Cell]) -> Value {
-    let object: Map<String, Value> = table
-        .columns
+fn json_object(columns: &[&str], row: &[Cell]) -> Value {
+    let object: Map<String, Value> = columns
         .iter()
         .zip(row)
         .map(|(column, cell)| (column.to_string(), json_value(cell)))
@@ -74,48 +74,77 @@ fn json_object(table: &Table, row: &[Cell]) -> Value {
     Value::Object(object)
 }
 
-pub fn write_csv(table: &Table, out: impl Write) -> io::Result<()> {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(out);
-    // The csv crate wraps a failed write in an error of its own; give back the I/O error itself,
-    // so that callers can tell a closed pipe from a real failure.
-    let io_error = |e: csv::Error| {
-        if !e.is_io_error() {
-            return io::Error::other(e);
-        }
-        match e.into_kind() {
-            csv::ErrorKind::Io(e) => e,
-            _ => unreachable!("is_io_error holds exactly for ErrorKind::Io"),
-        }
-    };
-    writer.write_record(table.columns).map_err(io_error)?;
-    for row in &table.rows {
-        writer
-            .write_record(row.iter().map(csv_text))
-            .map_err(io_error)?;
+/// A view's rows to write: made afresh each time they are asked for, since the aligned text
+/// format reads them twice (widths, then lines) rather than holding them.
+pub type RowSource<'a> = dyn Fn() -> Rows<'a> + 'a;
+
+/// A JSON array serialized from an iterator as it is read, so that it is never held whole;
+/// serde_json writes it byte for byte as it would write a `Vec` of the same items.
+struct JsonArray<I>(RefCell<Option<I>>);
+
+impl<I: Iterator<Item = Value>> Serialize for JsonArray<I> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.borrow_mut().take().into_iter().flatten())
     }
-    writer.flush()
+}
+
+/// The csv crate wraps a failed write in an error of its own; give back the I/O error itself,
+/// so that callers can tell a closed pipe from a real failure.
+fn io_error(e: csv::Error) -> io::Error {
+    if !e.is_io_error() {
+        return io::Error::other(e);
+    }
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        _ => unreachable!("is_io_error holds exactly for ErrorKind::Io"),
+    }
+}
+
+/// Writes the rows under `columns` in `format`, one at a time; returns how many rows it wrote.
+pub fn write_rows(
+    columns: &[&str],
+    rows: &RowSource<'_>,
+    format: TableFormat,
+    mut out: impl Write,
+) -> io::Result<usize> {
+    let mut written = 0;
+    let counted = rows().inspect(|_| written += 1);
+    match format {
+        TableFormat::Csv => {
+            let mut writer = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(out);
+            writer.write_record(columns).map_err(io_error)?;
+            for row in counted {
+                writer
+                    .write_record(row.iter().map(|cell| csv_text(cell).into_owned()))
+                    .map_err(io_error)?;
+            }
+            writer.flush()?;
+        }
+        TableFormat::Json => {
+            let objects = counted.map(|row| json_object(columns, &row));
+            serde_json::to_writer_pretty(&mut out, &JsonArray(RefCell::new(Some(objects))))?;
+            writeln!(out)?;
+        }
+        TableFormat::Ndjson => {
+            for row in counted {
+                serde_json::to_writer(&mut out, &json_object(columns, &row))?;
+                writeln!(out)?;
+            }
+        }
+        TableFormat::Table => {
+            let widths = widths(columns, rows());
+            write_aligned(columns, &widths, counted, out)?;
+        }
+    }
+    Ok(written)
 }
 
 /// Writes `table` in `format`.
-pub fn write_table(table: &Table, format: TableFormat, mut out: impl Write) -> io::Result<()> {
-    match format {
-        TableFormat::Csv => write_csv(table, out),
-        TableFormat::Json => {
-            let rows: Vec<Value> = table.rows.iter().map(|r| json_object(table, r)).collect();
-            serde_json::to_writer_pretty(&mut out, &rows)?;
-            writeln!(out)
-        }
-        TableFormat::Ndjson => {
-            for row in &table.rows {
-                serde_json::to_writer(&mut out, &json_object(table, row))?;
-                writeln!(out)?;
-            }
-            Ok(())
-        }
-        TableFormat::Table => write_aligned(table, out),
-    }
+pub fn write_table(table: &Table, format: TableFormat, out: impl Write) -> io::Result<()> {
+    let rows = || -> Rows<'_> { Box::new(table.rows.iter().cloned()) };
+    write_rows(table.columns, &rows, format, out).map(drop)
 }
 
 /// A cell as aligned text shows it: on one line.
@@ -125,23 +154,33 @@ fn aligned_text(cell: &Cell) -> Cow<'_, str> {
             Cow::Owned(text.replace(['\n', '\r', '\t'], " "))
         }
         Cell::Text(text) => Cow::Borrowed(text),
-        other => Cow::Owned(csv_text(other)),
+        other => csv_text(other),
     }
 }
 
-/// Two passes over the rows, widths then lines, so that the text of a large table is never
-/// held beside its cells.
-fn write_aligned(table: &Table, mut out: impl Write) -> io::Result<()> {
-    let mut widths: Vec<usize> = table.columns.iter().map(|c| c.chars().count()).collect();
-    for row in &table.rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
+/// The width of each column in aligned text: its widest cell or its name.
+fn widths(columns: &[&str], rows: Rows<'_>) -> Vec<usize> {
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(&row) {
             *width = (*width).max(aligned_text(cell).chars().count());
         }
     }
+    widths
+}
+
+/// The header, a rule and the rows as aligned text; the widths are measured beforehand, in a
+/// pass of their own, so that the text of a large view is never held.
+fn write_aligned(
+    columns: &[&str],
+    widths: &[usize],
+    rows: impl Iterator<Item = Row>,
+    mut out: impl Write,
+) -> io::Result<()> {
     let mut line = String::new();
     let mut put = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
         line.clear();
-        for (i, (text, &width)) in cells.zip(&widths).enumerate() {
+        for (i, (text, &width)) in cells.zip(widths).enumerate() {
             if i > 0 {
                 line.push_str("  ");
             }
@@ -151,16 +190,13 @@ fn write_aligned(table: &Table, mut out: impl Write) -> io::Result<()> {
         }
         writeln!(out, "{}", line.trim_end())
     };
-    put(
-        &mut out,
-        &mut table.columns.iter().map(|&c| Cow::Borrowed(c)),
-    )?;
+    put(&mut out, &mut columns.iter().map(|&c| Cow::Borrowed(c)))?;
     let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
     put(
         &mut out,
         &mut rule.iter().map(|r| Cow::Borrowed(r.as_str())),
     )?;
-    for row in &table.rows {
+    for row in rows {
         put(&mut out, &mut row.iter().map(aligned_text))?;
     }
     Ok(())
@@ -186,32 +222,32 @@ pub struct ManifestFile {
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// Writes each table as `DIR/<name>.csv` and a manifest naming the ledger state they cover.
-/// The same tables give byte-identical files.
-pub fn write_export(
+/// Writes one view as `DIR/<name>.csv`, hashed as it is written so that a large view's CSV is
+/// never held whole; returns its line in the manifest.
+fn write_view(dir: &Path, output: &Output) -> io::Result<ManifestFile> {
+    let name = format!("{}.csv", output.name());
+    let file = std::fs::File::create(dir.join(&name))?;
+    let mut out = Hashing::new(BufWriter::new(file));
+    let rows = || output.rows();
+    let written = write_rows(output.columns(), &rows, TableFormat::Csv, &mut out)?;
+    out.inner
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()?;
+    Ok(ManifestFile {
+        name,
+        blake3: out.hasher.finalize().to_hex().to_string(),
+        rows: written,
+    })
+}
+
+/// Writes the manifest naming the ledger state that `files` cover.
+fn write_manifest(
     dir: &Path,
     origin: &str,
     covered: Option<Covered>,
-    tables: &[Table],
+    files: Vec<ManifestFile>,
 ) -> io::Result<Manifest> {
-    std::fs::create_dir_all(dir)?;
-    let mut files = Vec::with_capacity(tables.len());
-    for table in tables {
-        let name = format!("{}.csv", table.name);
-        let file = std::fs::File::create(dir.join(&name))?;
-        // Hashed as it is written, so that a large table's CSV is never held whole.
-        let mut out = Hashing::new(BufWriter::new(file));
-        write_csv(table, &mut out)?;
-        out.inner
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?
-            .sync_all()?;
-        files.push(ManifestFile {
-            name,
-            blake3: out.hasher.finalize().to_hex().to_string(),
-            rows: table.rows.len(),
-        });
-    }
     let hex = |hash: &Hash| hex::encode(hash);
     let manifest = Manifest {
         origin: origin.to_string(),
@@ -252,30 +288,39 @@ impl From<LedgerError> for ExportError {
     }
 }
 
-/// Builds every projection up to `as_of` and writes them with their manifest into `dir`;
-/// returns the manifest and the tables written.
+/// Builds every projection up to `as_of` and writes each as `DIR/<name>.csv`, then the manifest
+/// that ties the files to the ledger state they cover; returns the manifest. The same ledger
+/// state gives byte-identical files.
+///
+/// Views are folded one at a time, each written and let go before the next is folded, so that
+/// an export needs the memory of its largest view rather than of all of them together; every
+/// pass after the first is cut at the entry the first one covered.
 pub fn export_all<F: LogFiles>(
     ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
     dir: &Path,
     as_of: Option<AsOf>,
     refresh: Refresh,
-) -> Result<(Manifest, Vec<Table>), ExportError> {
-    let projected = projection::project(
-        ledger,
-        caches,
-        projection::REGISTRY,
-        as_of,
-        &Window::default(),
-        refresh,
-    )?;
+) -> Result<Manifest, ExportError> {
+    let write_failed = |source| ExportError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let origin = ledger.origin()?.unwrap_or_default();
-    let manifest =
-        write_export(dir, &origin, projected.covered, &projected.tables).map_err(|source| {
-            ExportError::Write {
-                dir: dir.to_path_buf(),
-                source,
-            }
-        })?;
-    Ok((manifest, projected.tables))
+    std::fs::create_dir_all(dir).map_err(write_failed)?;
+    let mut cut = as_of;
+    let mut covered = None;
+    let mut files = Vec::with_capacity(projection::REGISTRY.len());
+    for (i, &view) in projection::REGISTRY.iter().enumerate() {
+        let projected =
+            projection::project(ledger, caches, &[view], cut, &Window::default(), refresh)?;
+        if i == 0 {
+            covered = projected.covered;
+            cut = covered.map(|c| AsOf::Seq(c.seq)).or(cut);
+        }
+        for output in &projected.outputs {
+            files.push(write_view(dir, output).map_err(write_failed)?);
+        }
+    }
+    write_manifest(dir, &origin, covered, files).map_err(write_failed)
 }

@@ -6,7 +6,7 @@ use crate::cli::Outcome;
 use anyhow::Result;
 use ledger::demo::{self, DEMO_ORIGIN};
 use ledger::export::{self, export_all, TableFormat};
-use ledger::projection::{CacheDir, Refresh};
+use ledger::projection::{self, CacheDir, Refresh, Window};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -48,9 +48,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     }
     writeln!(out, "{}", text_summary(&summary.report))?;
     let export_dir = summary.dir.join("export");
-    let (manifest, tables) = export_all(
+    let caches = CacheDir::of(&summary.ledger_dir);
+    let manifest = export_all(
         &ledger,
-        Some(&CacheDir::of(&summary.ledger_dir)),
+        Some(&caches),
         &export_dir,
         None,
         Refresh::Incremental,
@@ -61,9 +62,21 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
         count(manifest.files.len() as u64, "projection", "projections"),
         export_dir.display()
     )?;
-    for table in tables.iter().filter(|t| SHOWN.contains(&t.name)) {
+    let shown: Vec<_> = SHOWN
+        .iter()
+        .filter_map(|&name| projection::by_name(name))
+        .collect();
+    let projected = projection::project(
+        &ledger,
+        Some(&caches),
+        &shown,
+        None,
+        &Window::default(),
+        Refresh::Incremental,
+    )?;
+    for table in projected.into_tables() {
         writeln!(out, "\n$ ledger project {}", table.name)?;
-        export::write_table(table, TableFormat::Table, &mut *out)?;
+        export::write_table(&table, TableFormat::Table, &mut *out)?;
     }
     writeln!(
         out,

@@ -28,7 +28,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         bail!("an export is a directory of files, so --dir cannot be `-`; `ledger project NAME -o -` prints one view");
     }
     let ledger = global.open_read()?;
-    let (manifest, _) = export_all(
+    let manifest = export_all(
         &ledger,
         Some(&global.caches()),
         &args.dir,

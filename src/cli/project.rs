@@ -79,30 +79,34 @@ impl From<TableFormatArg> for TableFormat {
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     let format = TableFormat::from(args.format);
-    let table = match &args.name {
-        Some(name) => {
-            let view = projection::by_name(name)
-                .ok_or_else(|| ProjectionError::Unknown { name: name.clone() })?;
-            let window = Window {
-                from: args.from,
-                to: args.to,
-            };
-            let ledger = global.open_read()?;
-            let mut projected = projection::project(
-                &ledger,
-                Some(&global.caches()),
-                &[view],
-                args.cut.as_of,
-                &window,
-                args.cut.refresh(),
-            )?;
-            projected.tables.swap_remove(0)
-        }
-        None => views(),
+    let Some(name) = &args.name else {
+        to_path_or_stdout(args.output.as_deref(), out, |out| {
+            export::write_table(&views(), format, out)
+        })?;
+        return Ok(Outcome::Ok);
     };
-    to_path_or_stdout(args.output.as_deref(), out, |out| {
-        export::write_table(&table, format, out)
-    })?;
+    let view =
+        projection::by_name(name).ok_or_else(|| ProjectionError::Unknown { name: name.clone() })?;
+    let window = Window {
+        from: args.from,
+        to: args.to,
+    };
+    let ledger = global.open_read()?;
+    let projected = projection::project(
+        &ledger,
+        Some(&global.caches()),
+        &[view],
+        args.cut.as_of,
+        &window,
+        args.cut.refresh(),
+    )?;
+    // One view asked for, one output.
+    if let Some(output) = projected.outputs.first() {
+        let rows = || output.rows();
+        to_path_or_stdout(args.output.as_deref(), out, |out| {
+            export::write_rows(output.columns(), &rows, format, out).map(drop)
+        })?;
+    }
     Ok(Outcome::Ok)
 }
 

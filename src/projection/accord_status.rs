@@ -1,7 +1,7 @@
 //! `accord-status`: where each accord, and each of its provisions, stands: the status of its
 //! latest change by effective date, how many changes it has seen, and the source.
 
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::event::EventType;
 use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
@@ -61,7 +61,7 @@ impl Projection for AccordStatus {
         });
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         // (accord, provision) -> (latest change, number of changes, last seq)
         let mut standing: BTreeMap<(&str, &str), (&Change, usize, u64)> = BTreeMap::new();
         for change in &state.changes {
@@ -77,19 +77,20 @@ impl Projection for AccordStatus {
             row.1 += 1;
             row.2 = row.2.max(change.seq);
         }
-        standing
-            .into_iter()
-            .map(|((accord, provision), (latest, changes, last_seq))| {
-                vec![
-                    Cell::text(accord),
-                    Cell::non_empty(provision),
-                    Cell::text(latest.status.as_str()),
-                    Cell::text(latest.effective_date.as_str()),
-                    Cell::count(changes),
-                    Cell::seq(last_seq),
-                    Cell::non_empty(latest.source.as_str()),
-                ]
-            })
-            .collect()
+        Box::new(
+            standing
+                .into_iter()
+                .map(|((accord, provision), (latest, changes, last_seq))| {
+                    vec![
+                        Cell::text(accord),
+                        Cell::non_empty(provision),
+                        Cell::text(latest.status.as_str()),
+                        Cell::text(latest.effective_date.as_str()),
+                        Cell::count(changes),
+                        Cell::seq(last_seq),
+                        Cell::non_empty(latest.source.as_str()),
+                    ]
+                }),
+        )
     }
 }

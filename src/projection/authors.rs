@@ -1,7 +1,7 @@
 //! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
 //! and how many entries it signed.
 
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::event::{EventType, Role};
 use crate::keys::PublicKey;
 use crate::payload::Payload;
@@ -91,20 +91,16 @@ impl Projection for Authors {
         }
     }
 
-    fn rows(state: &State, _window: &Window) -> Vec<Row> {
-        state
-            .keys
-            .iter()
-            .map(|a| {
-                vec![
-                    Cell::text(a.name.as_str()),
-                    Cell::text(a.role.as_str()),
-                    Cell::text(a.public_key.as_str()),
-                    Cell::seq(a.enrolled_seq),
-                    Cell::optional_seq(a.revoked_seq),
-                    Cell::seq(a.entries),
-                ]
-            })
-            .collect()
+    fn rows<'a>(state: &'a State, _window: &'a Window) -> Rows<'a> {
+        Box::new(state.keys.iter().map(|a| {
+            vec![
+                Cell::text(a.name.as_str()),
+                Cell::text(a.role.as_str()),
+                Cell::text(a.public_key.as_str()),
+                Cell::seq(a.enrolled_seq),
+                Cell::optional_seq(a.revoked_seq),
+                Cell::seq(a.entries),
+            ]
+        }))
     }
 }

@@ -8,7 +8,7 @@
 //! cache: one that does not check out is thrown away and the view folded again from seq 0.
 
 use super::cache::{CacheDir, CacheError, CacheFile, Commit, Cover, Records};
-use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Row, Table, View, Window};
+use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Rows, Table, View, Window};
 use crate::entry::entry_hash;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
@@ -41,10 +41,50 @@ pub struct Covered {
 pub struct Projected {
     /// `None` for a cut that keeps no entry.
     pub covered: Option<Covered>,
-    pub tables: Vec<Table>,
+    /// The views asked for, folded, in the order asked.
+    pub outputs: Vec<Output>,
     /// For each view, the seq its fold started from: 0 when it folded the log from the first
     /// entry, the entry after its cache's cover when it resumed from the cache.
     pub folded_from: Vec<u64>,
+}
+
+impl Projected {
+    /// Every view's rows gathered into a table: for views small enough to hold whole. Each
+    /// view's state is let go once its table is made.
+    pub fn into_tables(self) -> Vec<Table> {
+        self.outputs.into_iter().map(Output::into_table).collect()
+    }
+}
+
+/// One view folded: its state, from which its rows are made as they are read, so that a large
+/// view is written out without its rows held beside its state. Dropping it lets the state go.
+pub struct Output {
+    view: &'static View,
+    window: Window,
+    fold: Box<dyn Folding>,
+}
+
+impl Output {
+    pub fn name(&self) -> &'static str {
+        self.view.name()
+    }
+
+    pub fn columns(&self) -> &'static [&'static str] {
+        self.view.columns()
+    }
+
+    /// The view's rows in the event-time window it was projected with.
+    pub fn rows(&self) -> Rows<'_> {
+        self.fold.rows(&self.window)
+    }
+
+    pub fn into_table(self) -> Table {
+        Table {
+            name: self.name(),
+            columns: self.columns(),
+            rows: self.rows().collect(),
+        }
+    }
 }
 
 /// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
@@ -53,7 +93,7 @@ pub struct Projected {
 pub fn project<F: LogFiles>(
     ledger: &Ledger<F>,
     caches: Option<&CacheDir>,
-    views: &[&View],
+    views: &[&'static View],
     as_of: Option<AsOf>,
     window: &Window,
     refresh: Refresh,
@@ -68,20 +108,18 @@ pub fn project<F: LogFiles>(
         folds.iter_mut().map(|fold| &mut **fold).collect();
     let (covered, folded_from) = fold(ledger, caches, &mut folding, as_of, refresh)?;
     drop(folding);
-    // Each fold is dropped once its rows are made, so that the states and the rows of all
-    // views are never held at once.
-    let tables = views
+    let outputs = views
         .iter()
         .zip(folds)
-        .map(|(view, fold)| Table {
-            name: view.name(),
-            columns: view.columns(),
-            rows: fold.rows(window),
+        .map(|(&view, fold)| Output {
+            view,
+            window: window.clone(),
+            fold,
         })
         .collect();
     Ok(Projected {
         covered,
-        tables,
+        outputs,
         folded_from,
     })
 }
@@ -120,7 +158,7 @@ pub(super) trait Fold: 'static {
         fact: &Fact,
         digest: Self::Digest,
     ) -> Result<(), CacheError>;
-    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+    fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
 }
 
 /// A [`Projection`] as the engine folds it: nothing digested ahead, and a cache that holds the
@@ -146,7 +184,7 @@ impl<P: Projection> Fold for Plain<P> {
         Ok(())
     }
 
-    fn rows(state: &P::State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a P::State, window: &'a Window) -> Rows<'a> {
         P::rows(state, window)
     }
 }
@@ -179,7 +217,7 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
         Ok(())
     }
 
-    fn rows(state: &K::State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a K::State, window: &'a Window) -> Rows<'a> {
         K::rows(state, window)
     }
 }
@@ -199,7 +237,7 @@ pub(super) trait Folding: Send {
     /// Folds in a run of facts from seq `next` on.
     fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError>;
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError>;
-    fn rows(&self, window: &Window) -> Vec<Row>;
+    fn rows<'a>(&'a self, window: &'a Window) -> Rows<'a>;
 }
 
 /// The reading side of a fold: digests each run of facts as it is read, for the fold to take up.
@@ -298,7 +336,7 @@ impl<F: Fold> Folding for Folded<F> {
         self.records.save(file, cover, &self.state)
     }
 
-    fn rows(&self, window: &Window) -> Vec<Row> {
+    fn rows<'a>(&'a self, window: &'a Window) -> Rows<'a> {
         F::rows(&self.state, window)
     }
 }
@@ -617,7 +655,7 @@ mod tests {
             Refresh::Incremental,
         )
         .unwrap()
-        .tables
+        .into_tables()
     }
 
     #[test]

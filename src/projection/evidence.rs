@@ -1,7 +1,7 @@
 //! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::event::EventType;
 use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
@@ -66,23 +66,24 @@ impl Projection for Evidence {
         }
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
-        state
-            .anchors
-            .iter()
-            .filter(|a| state.event_dates.in_window(window, &a.incident_id))
-            .map(|a| {
-                vec![
-                    Cell::text(a.incident_id.as_str()),
-                    Cell::text(a.filename.as_str()),
-                    Cell::text(a.blake3.as_str()),
-                    Cell::text(a.sha256.as_str()),
-                    Cell::seq(a.bytes),
-                    Cell::text(a.media_type.as_str()),
-                    Cell::seq(a.anchored_seq),
-                    Cell::text(a.anchored_by.as_str()),
-                ]
-            })
-            .collect()
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
+        Box::new(
+            state
+                .anchors
+                .iter()
+                .filter(|a| state.event_dates.in_window(window, &a.incident_id))
+                .map(|a| {
+                    vec![
+                        Cell::text(a.incident_id.as_str()),
+                        Cell::text(a.filename.as_str()),
+                        Cell::text(a.blake3.as_str()),
+                        Cell::text(a.sha256.as_str()),
+                        Cell::seq(a.bytes),
+                        Cell::text(a.media_type.as_str()),
+                        Cell::seq(a.anchored_seq),
+                        Cell::text(a.anchored_by.as_str()),
+                    ]
+                }),
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! retraction, with who stated it, when the ledger recorded it, and what it set.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::payload::Payload;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -25,8 +25,9 @@ struct Revision {
     recorded_at: i64,
     action: Action,
     author: String,
-    /// The fields this revision set, as compact JSON (empty for a retraction).
-    changes: String,
+    /// The fields this revision set, as compact JSON (empty for a retraction); boxed, so that
+    /// it takes exactly its length.
+    changes: Box<str>,
     reason: String,
 }
 
@@ -88,31 +89,30 @@ impl Projection for IncidentHistory {
             recorded_at: fact.recorded_at.0,
             action,
             author: state.names.author(fact),
-            changes: changes.map_or_else(String::new, |c| Value::Object(c).to_string()),
+            changes: changes.map_or_else(Box::default, |c| {
+                Value::Object(c).to_string().into_boxed_str()
+            }),
             reason: reason.map_or_else(String::new, ToString::to_string),
         });
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         let mut listed: Vec<&Revision> = state
             .revisions
             .iter()
             .filter(|r| state.event_dates.in_window(window, &r.incident_id))
             .collect();
         listed.sort_by(|a, b| (&a.incident_id, a.seq).cmp(&(&b.incident_id, b.seq)));
-        listed
-            .into_iter()
-            .map(|r| {
-                vec![
-                    Cell::text(r.incident_id.as_str()),
-                    Cell::seq(r.seq),
-                    Cell::text(Timestamp(r.recorded_at).to_rfc3339()),
-                    Cell::text(r.action.as_str()),
-                    Cell::text(r.author.as_str()),
-                    Cell::non_empty(r.changes.as_str()),
-                    Cell::non_empty(r.reason.as_str()),
-                ]
-            })
-            .collect()
+        Box::new(listed.into_iter().map(|r| {
+            vec![
+                Cell::text(r.incident_id.as_str()),
+                Cell::seq(r.seq),
+                Cell::text(Timestamp(r.recorded_at).to_rfc3339()),
+                Cell::text(r.action.as_str()),
+                Cell::text(r.author.as_str()),
+                Cell::non_empty(&r.changes),
+                Cell::non_empty(r.reason.as_str()),
+            ]
+        }))
     }
 }

@@ -3,7 +3,7 @@
 //! Importers diff a dataset release against this view's state.
 
 use super::names::KeyNames;
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::event::EventType;
 use crate::payload::{
     field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
@@ -26,7 +26,8 @@ pub struct Incident {
     /// The incident as a report would state it now, corrections applied: the compact JSON of an
     /// `incident.reported` payload. (State is bincode, which cannot hold a payload's borrowed and
     /// partly absent fields; one text per incident keeps large states cheap to load and store.)
-    current: String,
+    /// Boxed, so that it takes exactly its length: the text a serializer grows can take twice.
+    current: Box<str>,
     pub retracted: bool,
     pub revisions: u64,
     pub reported_seq: u64,
@@ -69,7 +70,7 @@ impl Incident {
             serde_json::to_string(&current).ok()
         });
         if let Some(corrected) = corrected {
-            self.current = corrected;
+            self.current = corrected.into_boxed_str();
         }
     }
 }
@@ -152,7 +153,7 @@ impl Projection for Incidents {
                 };
                 let author = state.names.author(fact);
                 let incident = Incident {
-                    current,
+                    current: current.into_boxed_str(),
                     retracted: false,
                     revisions: 0,
                     reported_seq: fact.seq,
@@ -181,7 +182,7 @@ impl Projection for Incidents {
         }
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         // Sorted by event date and id alone, each incident's fields read again for its row,
         // so that the typed fields of every incident are never held at once.
         let mut listed: Vec<(Cow<'_, str>, &String, &Incident)> =
@@ -194,10 +195,10 @@ impl Projection for Incidents {
             }
         }
         listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        let mut rows = Vec::with_capacity(listed.len());
-        rows.extend(listed.into_iter().filter_map(|(_, id, incident)| {
+        Box::new(listed.into_iter().filter_map(|(_, id, incident)| {
             let current = incident.current()?;
-            let mut row = vec![Cell::text(id.as_str())];
+            let mut row = Vec::with_capacity(COLUMN_NAMES.len());
+            row.push(Cell::text(id.as_str()));
             row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
             row.extend([
                 Cell::text(if incident.retracted {
@@ -212,7 +213,6 @@ impl Projection for Incidents {
                 Cell::text(incident.last_changed_by.as_str()),
             ]);
             Some(row)
-        }));
-        rows
+        }))
     }
 }

@@ -2,7 +2,7 @@
 //! ceilings and end date in force after it (a value a resolution does not restate carries
 //! forward) and how many days that configuration lasted.
 
-use super::{Cell, Describe, Fact, Projection, Row, Window};
+use super::{Cell, Describe, Fact, Projection, Rows, Window};
 use crate::date::iso_date;
 use crate::event::EventType;
 use crate::payload::Payload;
@@ -72,7 +72,7 @@ impl Projection for MandateTimeline {
         });
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         let mut ordered: Vec<&Change> = state.changes.iter().collect();
         ordered.sort_by(|a, b| {
             (&a.mission, &a.adopted_date, a.seq).cmp(&(&b.mission, &b.adopted_date, b.seq))
@@ -105,21 +105,22 @@ impl Projection for MandateTimeline {
         timeline.sort_by(|(a, _), (b, _)| {
             (&a.adopted_date, &a.mission, a.seq).cmp(&(&b.adopted_date, &b.mission, b.seq))
         });
-        timeline
-            .into_iter()
-            .filter(|(change, _)| window.contains(&change.adopted_date))
-            .map(|(change, days)| {
-                vec![
-                    Cell::text(change.mission),
-                    Cell::text(change.resolution),
-                    Cell::text(change.action),
-                    Cell::text(change.adopted_date),
-                    Cell::optional_text(change.mandate_until.as_deref()),
-                    Cell::optional_seq(change.troop_ceiling),
-                    Cell::optional_seq(change.police_ceiling),
-                    days.map_or(Cell::Empty, Cell::Int),
-                ]
-            })
-            .collect()
+        Box::new(
+            timeline
+                .into_iter()
+                .filter(|(change, _)| window.contains(&change.adopted_date))
+                .map(|(change, days)| {
+                    vec![
+                        Cell::text(change.mission),
+                        Cell::text(change.resolution),
+                        Cell::text(change.action),
+                        Cell::text(change.adopted_date),
+                        Cell::optional_text(change.mandate_until.as_deref()),
+                        Cell::optional_seq(change.troop_ceiling),
+                        Cell::optional_seq(change.police_ceiling),
+                        days.map_or(Cell::Empty, Cell::Int),
+                    ]
+                }),
+        )
     }
 }

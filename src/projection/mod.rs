@@ -29,11 +29,11 @@ mod window;
 use crate::ledger::LedgerError;
 pub use as_of::{AsOf, AsOfError};
 pub use cache::{CacheDir, CacheError, Records};
-pub use engine::{current_state, project, Covered, Projected, Refresh};
+pub use engine::{current_state, project, Covered, Output, Projected, Refresh};
 pub use fact::Fact;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-pub use table::{Cell, Row, Table};
+pub use table::{Cell, Row, Rows, Table};
 pub use window::Window;
 
 /// What a view is called and shows: the part that both kinds of view declare.
@@ -55,7 +55,8 @@ pub trait Describe {
 pub trait Projection: Describe + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
     fn apply(state: &mut Self::State, fact: &Fact);
-    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+    /// The rows, made one at a time from the state as they are read.
+    fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
 }
 
 /// The keyed extension, for a view that must remember something of every incident (or other
@@ -73,7 +74,8 @@ pub trait KeyedProjection: Describe + 'static {
     /// The one record `apply` may read or write for this digest.
     fn key(digest: &Self::Digest) -> Option<&str>;
     fn apply(state: &mut Self::State, records: &mut Records<Self::Record>, digest: Self::Digest);
-    fn rows(state: &Self::State, window: &Window) -> Vec<Row>;
+    /// The rows, made one at a time from the state as they are read.
+    fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
 }
 
 /// A registered view, of either kind, so that views can be chosen by name and folded together.

@@ -8,7 +8,7 @@
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
 
-use super::{Cell, Describe, Fact, KeyedProjection, Records, Row, Window};
+use super::{Cell, Describe, Fact, KeyedProjection, Records, Rows, Window};
 use crate::date::iso_date;
 use crate::payload::{field, Payload};
 use chrono::{Datelike, NaiveDate};
@@ -240,7 +240,7 @@ impl KeyedProjection for Regions {
         }
     }
 
-    fn rows(state: &State, window: &Window) -> Vec<Row> {
+    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
         // (admin1, actor1) and (year, month) -> (incidents, fatalities)
         type Group<'a> = (&'a (Option<String>, String), Option<(i32, u32)>);
         let mut groups: BTreeMap<Group, Tally> = BTreeMap::new();
@@ -258,20 +258,21 @@ impl KeyedProjection for Regions {
             group.incidents += tally.incidents;
             group.fatalities += tally.fatalities;
         }
-        groups
-            .into_iter()
-            .map(|(((admin1, actor1), month), tally)| {
-                vec![
-                    Cell::optional_text(admin1.as_deref()),
-                    Cell::text(actor1.as_str()),
-                    month.map_or(Cell::Empty, |(year, month)| {
-                        Cell::text(format!("{year:04}-{month:02}"))
-                    }),
-                    Cell::seq(tally.incidents),
-                    Cell::seq(tally.fatalities),
-                ]
-            })
-            .collect()
+        Box::new(
+            groups
+                .into_iter()
+                .map(|(((admin1, actor1), month), tally)| {
+                    vec![
+                        Cell::optional_text(admin1.as_deref()),
+                        Cell::text(actor1.as_str()),
+                        month.map_or(Cell::Empty, |(year, month)| {
+                            Cell::text(format!("{year:04}-{month:02}"))
+                        }),
+                        Cell::seq(tally.incidents),
+                        Cell::seq(tally.fatalities),
+                    ]
+                }),
+        )
     }
 }
 

@@ -1,5 +1,7 @@
-//! What a projection yields: a [`Table`] of named columns and rows of [`Cell`]s. How a table is
-//! written out (CSV, JSON, text) is `export`'s and the CLI's business, never this module's.
+//! What a projection yields: rows of [`Cell`]s under named columns, made one at a time
+//! ([`Rows`]) so that a large view is written out without its rows held beside its state, or
+//! gathered into a [`Table`] when a view is small. How rows are written out (CSV, JSON, text) is
+//! `export`'s and the CLI's business, never this module's.
 
 /// One cell of a projection's output.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +44,9 @@ impl Cell {
 }
 
 pub type Row = Vec<Cell>;
+
+/// A view's rows in order, each made as it is asked for from the view's state.
+pub type Rows<'a> = Box<dyn Iterator<Item = Row> + 'a>;
 
 /// A projection's output: its columns (part of the contract) and rows.
 #[derive(Clone, Debug, PartialEq)]

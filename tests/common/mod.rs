@@ -143,11 +143,12 @@ pub fn project_csv(
     )
     .expect("projections build");
     projected
-        .tables
+        .into_tables()
         .iter()
         .map(|table| {
             let mut bytes = Vec::new();
-            export::write_csv(table, &mut bytes).expect("CSV writes to memory");
+            export::write_table(table, export::TableFormat::Csv, &mut bytes)
+                .expect("CSV writes to memory");
             (table.name.to_string(), bytes)
         })
         .collect()
