@@ -85,8 +85,36 @@ pub struct ImportReport {
     pub retracted: usize,
     pub unchanged: usize,
     pub skipped: Vec<RowProblem>,
-    /// Where the appended events landed; empty when the ledger already held the release.
-    pub appended: Vec<Appended>,
+    /// Where the appended events landed; `None` when the ledger already held the release.
+    pub appended: Option<Landed>,
+}
+
+/// Where the events of an import landed, one after another: how many there are, the seq of the
+/// first and the last one (whose hash is the ledger's new head).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Landed {
+    pub entries: usize,
+    pub first_seq: u64,
+    pub last: Appended,
+}
+
+impl Landed {
+    /// Takes in the next event that landed.
+    fn add(landed: &mut Option<Landed>, appended: Appended) {
+        match landed {
+            Some(landed) => {
+                landed.entries += 1;
+                landed.last = appended;
+            }
+            None => {
+                *landed = Some(Landed {
+                    entries: 1,
+                    first_seq: appended.seq,
+                    last: appended,
+                });
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,8 +198,8 @@ fn import_layout<L: Layout, F: LogFiles>(
 
     // The events go to the log as the rows are read, all in one batch: a malformed row stops
     // the iterator with an error, which refuses the whole batch.
-    let mut appended = Vec::new();
-    let result = ledger.append_stream(key, &mut diff, |a| appended.push(a));
+    let mut appended = None;
+    let result = ledger.append_stream(key, &mut diff, |a| Landed::add(&mut appended, a));
     // A failure of the reading is why the append stopped, so it is the one to report.
     let tally = diff.finish()?;
     match result {
@@ -195,6 +223,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         appended,
     })
 }
+
 fn release_label(path: &Path, given: Option<&str>) -> Result<String, ImportError> {
     let label = match given {
         Some(label) => label.trim(),
@@ -562,7 +591,7 @@ impl Tally {
 
 /// The import of one release file as the events it appends, read row by row: reports and
 /// corrections in file order, then retractions in incident id order. It holds what the ledger
-/// has of the dataset, the countries of the file, and 24 bytes per distinct id of the file
+/// has of the dataset, the countries of the file, and 16 bytes per distinct id of the file
 /// (for naming a repeated id), never the rows. The first malformed row (or a file that cannot
 /// be read) ends it with an error, which is kept for [`Diff::finish`]; the error the iterator
 /// gives only stops the batch.
@@ -573,8 +602,9 @@ struct Diff<'a, L, R> {
     total_bytes: u64,
     on_progress: &'a mut dyn FnMut(u64, u64),
     held: Vec<Held>,
-    /// The line of the first accepted row of each incident id, by [`id_key`].
-    seen: HashMap<[u8; 16], u64>,
+    /// The line of the first accepted row of each incident id, by [`id_key`]: 16 bytes a row
+    /// (as u32, as the append keeps lines; a file of more lines is some 100 GB).
+    seen: HashMap<IdKey, u32>,
     countries: HashSet<String>,
     tally: Tally,
     failure: Option<ImportError>,
@@ -582,10 +612,13 @@ struct Diff<'a, L, R> {
     retracting: Option<usize>,
 }
 
-/// An incident id as a key of 16 bytes, which tells ids apart as surely as the ids themselves.
-fn id_key(incident_id: &str) -> [u8; 16] {
-    let mut key = [0; 16];
-    key.copy_from_slice(&blake3::hash(incident_id.as_bytes()).as_bytes()[..16]);
+/// An incident id as 96 bits of its hash, which tell the ids of a file apart as surely as the
+/// ids themselves (two of ten million ids collide with a chance of 1 in 10^15).
+type IdKey = [u8; 12];
+
+fn id_key(incident_id: &str) -> IdKey {
+    let mut key = [0; 12];
+    key.copy_from_slice(&blake3::hash(incident_id.as_bytes()).as_bytes()[..12]);
     key
 }
 
@@ -716,7 +749,8 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                 ),
             ));
         }
-        self.seen.insert(key, line);
+        self.seen
+            .insert(key, u32::try_from(line).unwrap_or(u32::MAX));
         let held = held.map(|i| &self.held[i]);
         let decision = decide::<L>(held, &incident_id, &report, line, self.context.label);
         Ok(self.tally.count(decision))
@@ -1312,8 +1346,12 @@ mod tests {
             )
             .unwrap();
             assert_eq!(
-                (first.rows, first.reported, first.appended.len()),
-                (3, 3, 3)
+                (
+                    first.rows,
+                    first.reported,
+                    first.appended.map(|l| l.entries)
+                ),
+                (3, 3, Some(3))
             );
             assert_eq!(first.release, "23.1");
 
@@ -1329,13 +1367,17 @@ mod tests {
                 ),
                 (1, 1, 1, 0)
             );
-            let seqs: Vec<u64> = second.appended.iter().map(|a| a.seq).collect();
-            assert_eq!(seqs, [5, 6]);
+            let landed = second.appended.unwrap();
+            assert_eq!(
+                (landed.entries, landed.first_seq, landed.last.seq),
+                (2, 5, 6)
+            );
+            assert_eq!(landed.last.hash, ledger.head().unwrap().hash);
 
             let head = ledger.head().unwrap().seq;
             let third =
                 import_text(&ledger, &key, &path, &ucdp_file(&[ROW_1, &changed]), "23.2").unwrap();
-            assert!(third.appended.is_empty());
+            assert!(third.appended.is_none());
             assert_eq!(third.unchanged, 2);
             assert_eq!(ledger.head().unwrap().seq, head);
 
