@@ -2,15 +2,16 @@
 # The memory and time of `ledger import ucdp` at dataset size, as whole processes: a local
 # benchmark, not for CI (1,000,000 rows take some 1.5 GB of CSV and 1.5 GB of ledger on disk).
 #
-# Usage: benches/import.sh [N]   (N rows, default 100000)
+# Usage: benches/import.sh [--runs R] [N]   (N rows, default 100000; R runs of each, default 3)
 #
 # Builds `ledger` in release and writes N synthetic UCDP GED rows (GED's 49 columns, shaped like
 # the real extract in tests/data/ucdp-ged-23.1-car: some 700 bytes a row, text with commas in
 # quotes, four countries) and a revision of them, in which every tenth row has another death
 # count and every hundredth row is gone. Then, each under /usr/bin/time -v: a first import of
 # the release into a new ledger, a re-import of the same file (nothing changes), and an import
-# of the revision (N/10 corrections, N/100 retractions). Prints each one's wall time, peak
-# memory and summary line, and PASS or FAIL against issue 10's 200 MB target.
+# of the revision (N/10 corrections, N/100 retractions), each R times on a copy of the ledger
+# as it was before. Prints the median wall time and peak memory of each, its summary line, and
+# PASS or FAIL against issue 10's 200 MB target.
 #
 # Writes only in a temporary directory (removed on exit, also on failure or Ctrl-C) and in the
 # cargo target directory.
@@ -18,15 +19,23 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bench=import
-synopsis="[N]"
+synopsis="[--runs R] [N]"
 # shellcheck source=benches/common.sh
 source "$root/benches/common.sh"
-rows=${1:-100000}
-(($# <= 1)) && [[ "$rows" =~ ^[1-9][0-9]*$ ]] || usage
+runs=3
+rows=100000
+while (($#)); do
+    case "$1" in
+    --runs) runs=${2:?--runs needs a number}; shift 2 ;;
+    -*) usage ;;
+    *) rows=$1; shift ;;
+    esac
+done
+[[ "$rows" =~ ^[1-9][0-9]*$ && "$runs" =~ ^[1-9][0-9]*$ ]] || usage
 
 make_tmp
 free=$(($(df -B1 --output=avail "$tmp" | tail -n 1)))
-need=$((rows * 3200))
+need=$((rows * 4800))
 ((free >= need)) ||
     log "$tmp has $(mb "$free") MB free and the run may need some $(mb "$need") MB (set TMPDIR elsewhere?)"
 
@@ -73,18 +82,31 @@ log "release: $(mb "$(stat -c %s "$tmp/release.csv")") MB"
 
 dir=$tmp/ledger
 new_ledger "$dir"
+cp -r "$dir" "$tmp/empty"
 limit=200
 echo "$(machine)"
-echo "import of $rows synthetic UCDP GED rows ($(mb "$(stat -c %s "$tmp/release.csv")") MB), whole processes"
+echo "import of $rows synthetic UCDP GED rows ($(mb "$(stat -c %s "$tmp/release.csv")") MB), whole processes, median of $runs runs"
 printf '%-28s %9s %9s  %s\n' run "wall s" "peak MB" summary
 declare -a peaks=()
-for run in "first import:release.csv:23.1" "re-import, no change:release.csv:23.1" \
+# Each run starts from a copy of the ledger as the previous step left it (an empty one for the
+# first import); the last run's ledger is the next step's.
+for step in "first import:release.csv:23.1" "re-import, no change:release.csv:23.1" \
     "revision (1/10, 1/100):revision.csv:24.1"; do
-    IFS=: read -r name file label <<<"$run"
-    measure "$ledger" --ledger "$dir" import ucdp "$tmp/$file" --key "$dir.keys/inv.key" \
-        --release "$label"
-    printf '%-28s %9.2f %9.1f  %s\n' "$name" "$wall" "$peak_mb" "$(head -n 1 "$tmp/quiet.out" | sed 's/.*: //')"
-    peaks+=("$name:$peak_mb")
+    IFS=: read -r name file label <<<"$step"
+    rm -rf "$tmp/before"
+    if [[ "$name" == first* ]]; then mv "$tmp/empty" "$tmp/before"; else mv "$dir" "$tmp/before"; fi
+    walls=() mbs=()
+    for ((run = 1; run <= runs; run++)); do
+        rm -rf "$dir"
+        cp -r "$tmp/before" "$dir"
+        measure "$ledger" --ledger "$dir" import ucdp "$tmp/$file" --key "$dir.keys/inv.key" \
+            --release "$label"
+        walls+=("$wall") mbs+=("$peak_mb")
+    done
+    peak=$(printf '%s\n' "${mbs[@]}" | median_of %.1f)
+    printf '%-28s %9.2f %9.1f  %s\n' "$name" "$(printf '%s\n' "${walls[@]}" | median_of %.2f)" \
+        "$peak" "$(head -n 1 "$tmp/quiet.out" | sed 's/.*: //')"
+    peaks+=("$name:$peak")
 done
 echo
 targets_header
