@@ -150,14 +150,12 @@ fn summary<'a>(file: &Path, report: &'a ImportReport) -> Summary<'a> {
                 message: &p.message,
             })
             .collect(),
-        first_seq: report.appended.first().map(|a| a.seq),
-        last_seq: report.appended.last().map(|a| a.seq),
-        head_hash: report.appended.last().map(|a| hex::encode(a.hash)),
+        first_seq: report.appended.map(|landed| landed.first_seq),
+        last_seq: report.appended.map(|landed| landed.last.seq),
+        head_hash: report.appended.map(|landed| hex::encode(landed.last.hash)),
         appended_line: report
             .appended
-            .first()
-            .zip(report.appended.last())
-            .map(|(first, last)| appended_line(report.appended.len(), first.seq, last)),
+            .map(|landed| appended_line(landed.entries, landed.first_seq, &landed.last)),
     }
 }
 

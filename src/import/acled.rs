@@ -193,13 +193,11 @@ mod tests {
     fn rows_repeating_an_event_fold_into_its_first_row() {
         let first = "9001,466,XMLI2,2,31 December 2020,2020,1,Violence against civilians,Attack,Unidentified Armed Group (Mali),,3,Civilians (Mali),,7,37,Western Africa,Mali,Mopti,Bandiagara,,Ogossagou,14.2,-3.6,1,RFI,International,Attack on the village,5,1609400000,MLI\n";
         let second = "9002,466,XMLI2,2,31 December 2020,2020,1,Violence against civilians,Attack,Civilians (Mali),,7,Unidentified Armed Group (Mali),,3,37,Western Africa,Mali,Mopti,Bandiagara,,Ogossagou,14.2,-3.6,1,RFI,International,Attack on the village,5,1609400000,MLI\n";
-        let release = read_text::<Acled>(&format!("{OLDER}{first}{second}"), false).unwrap();
-        assert_eq!(release.rows, 2);
-        assert_eq!(release.incidents.len(), 1);
-        assert_eq!(
-            release.incidents[0].report["actor1"],
-            "Unidentified Armed Group (Mali)"
-        );
+        let text = format!("{OLDER}{first}{second}");
+        let (_, tally) = read_text::<Acled>(&text, false).unwrap();
+        assert_eq!((tally.rows, tally.reported), (2, 1));
+        let report = report_of::<Acled>(&text).unwrap();
+        assert_eq!(report["actor1"], "Unidentified Armed Group (Mali)");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Importing a dataset release (UCDP GED, ACLED) from its CSV file: every row is read as the
-//! incident it describes, the release is diffed against the incidents the ledger holds, and the
-//! difference is appended as one batch through [`Ledger::append`], so that an import is all or
-//! nothing and passes the same schemas, rules and signatures as any other statement. Each
-//! layout maps rows in a module of its own ([`ucdp`], [`acled`]); reading, the diff and the
-//! plan live here and are shared.
+//! incident it describes and diffed against the incidents the ledger holds, and the difference
+//! is appended as one batch through [`Ledger::append_stream`] as the rows are read, so that an
+//! import is all or nothing, passes the same schemas, rules and signatures as any other
+//! statement, and never holds the file's rows or events in memory. Each layout maps rows in a
+//! module of its own ([`ucdp`], [`acled`]); reading and the diff live here and are shared.
 //!
 //! The diff, per incident of the file (`ucdp:<id>`, `acled:<event_id_cnty>`): a new one is
 //! reported; one that stands with other values gets one `incident.corrected` naming only the
@@ -23,7 +23,7 @@ pub mod ucdp;
 
 use crate::date;
 use crate::event::EventType;
-use crate::input::EventInput;
+use crate::input::{EventInput, InputError};
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
 use crate::log::LogFiles;
@@ -85,8 +85,36 @@ pub struct ImportReport {
     pub retracted: usize,
     pub unchanged: usize,
     pub skipped: Vec<RowProblem>,
-    /// Where the appended events landed; empty when the ledger already held the release.
-    pub appended: Vec<Appended>,
+    /// Where the appended events landed; `None` when the ledger already held the release.
+    pub appended: Option<Landed>,
+}
+
+/// Where the events of an import landed, one after another: how many there are, the seq of the
+/// first and the last one (whose hash is the ledger's new head).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Landed {
+    pub entries: usize,
+    pub first_seq: u64,
+    pub last: Appended,
+}
+
+impl Landed {
+    /// Takes in the next event that landed.
+    fn add(landed: &mut Option<Landed>, appended: Appended) {
+        match landed {
+            Some(landed) => {
+                landed.entries += 1;
+                landed.last = appended;
+            }
+            None => {
+                *landed = Some(Landed {
+                    entries: 1,
+                    first_seq: appended.seq,
+                    last: appended,
+                });
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,44 +193,36 @@ fn import_layout<L: Layout, F: LogFiles>(
         label: &label,
         skip_invalid: options.skip_invalid,
     };
-    let release = read::<L>(&context, file, total, on_progress)?;
+    let reader = open::<L, _>(&context, file)?;
     let state = current_state::<Incidents, F>(ledger, caches)
         .map_err(|e| ImportError::Projection(Box::new(e)))?;
-    let plan = plan::<L>(&release, &label, &held::<L>(&state.incidents));
-    // What the plan was made from is let go before the append, which streams the events into
-    // the log without copying them.
-    drop(state);
-    let Release { rows, skipped, .. } = release;
-    let Plan {
-        events,
-        reported,
-        corrected,
-        retracted,
-        unchanged,
-        still_retracted,
-    } = plan;
+    let held = held::<L>(state.incidents);
+    let mut diff = Diff::new(&context, reader, held, total, on_progress);
 
-    // Ledger::append refuses an empty batch, and a release the ledger already holds is one.
-    let mut appended = Vec::new();
-    if !events.is_empty() {
-        ledger
-            .append_stream(key, events.into_iter().map(Ok), |a| appended.push(a))
-            .map_err(|source| ImportError::Append {
+    // The events go to the log as the rows are read, all in one batch: a malformed row stops
+    // the iterator with an error, which refuses the whole batch.
+    let mut appended = None;
+    let result = ledger.append_stream(key, &mut diff, |a| Landed::add(&mut appended, a));
+    // A failure of the reading is why the append stopped, so it is the one to report.
+    let tally = diff.finish()?;
+    match result {
+        // A release the ledger already holds is an empty batch, which appends nothing.
+        Ok(()) | Err(LedgerError::EmptyBatch) => {}
+        Err(source) => {
+            return Err(ImportError::Append {
                 path: path.to_path_buf(),
                 source: Box::new(source),
-            })?;
+            })
+        }
     }
-    let mut skipped = skipped;
-    skipped.extend(still_retracted);
-    skipped.sort_by_key(|problem| problem.line);
     Ok(ImportReport {
         release: label,
-        rows,
-        reported,
-        corrected,
-        retracted,
-        unchanged,
-        skipped,
+        rows: tally.rows,
+        reported: tally.reported,
+        corrected: tally.corrected,
+        retracted: tally.retracted,
+        unchanged: tally.unchanged,
+        skipped: tally.skipped,
         appended,
     })
 }
@@ -414,29 +434,6 @@ impl Fields {
     }
 }
 
-/// A row accepted from the file: the incident.reported it states.
-#[derive(Debug)]
-struct Mapped {
-    line: u64,
-    incident_id: String,
-    /// A JSON object: incident_id, the row's fields, source_dataset.
-    report: Value,
-}
-
-/// A release as read from its file.
-#[derive(Debug, Default)]
-struct Release {
-    rows: usize,
-    /// Accepted rows, one per incident, in file order.
-    incidents: Vec<Mapped>,
-    /// Every incident id the file names, also on rows left out: none of them is retracted.
-    ids: HashSet<String>,
-    countries: HashSet<String>,
-    skipped: Vec<RowProblem>,
-    /// The line of the row each accepted incident was read from.
-    lines: HashMap<String, u64>,
-}
-
 /// What reading needs besides the bytes.
 struct Context<'a> {
     path: &'a Path,
@@ -445,24 +442,22 @@ struct Context<'a> {
     skip_invalid: bool,
 }
 
-fn read<L: Layout>(
-    context: &Context,
-    input: impl Read,
-    total_bytes: u64,
-    on_progress: &mut dyn FnMut(u64, u64),
-) -> Result<Release, ImportError> {
+/// A release file with its header read and its columns located, positioned at its first row.
+struct Opened<L, R> {
+    reader: csv::Reader<R>,
+    header: Header,
+    layout: L,
+}
+
+fn open<L: Layout, R: Read>(context: &Context, input: R) -> Result<Opened<L, R>, ImportError> {
     let path = context.path;
-    let unreadable = |e: csv::Error| ImportError::Unreadable {
-        path: path.to_path_buf(),
-        source: e.into(),
-    };
     let header_problem = |problem: String| ImportError::Header {
         path: path.to_path_buf(),
         problem,
     };
     // Flexible, so that a row with the wrong number of fields is this module's to report.
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = reader.byte_headers().map_err(unreadable)?;
+    let header = reader.byte_headers().map_err(|e| unreadable(path, e))?;
     if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
         return Err(header_problem(format!(
             "the file is empty; {} files start with a header line naming their columns",
@@ -481,35 +476,212 @@ fn read<L: Layout>(
             name = L::NAME
         ))
     })?;
-
-    let mut release = Release::default();
-    let mut record = ByteRecord::new();
-    while reader.read_byte_record(&mut record).map_err(unreadable)? {
-        release.rows += 1;
-        on_progress(reader.position().byte(), total_bytes);
-        let line = record.position().map_or(0, csv::Position::line);
-        if let Err(problem) = release.take(&layout, &header, &record, line, context) {
-            if !context.skip_invalid {
-                return Err(ImportError::Malformed {
-                    path: path.to_path_buf(),
-                    problem,
-                });
-            }
-            release.skipped.push(problem);
-        }
-    }
-    Ok(release)
+    Ok(Opened {
+        reader,
+        header,
+        layout,
+    })
 }
 
-impl Release {
-    fn take<L: Layout>(
-        &mut self,
-        layout: &L,
-        header: &Header,
-        record: &ByteRecord,
-        line: u64,
-        context: &Context,
-    ) -> Result<(), RowProblem> {
+fn unreadable(path: &Path, e: csv::Error) -> ImportError {
+    ImportError::Unreadable {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
+}
+
+/// What the ledger holds of one incident of the dataset. A re-import holds one for each, so
+/// they are kept small: the fields are only those an import compares, and the country, as
+/// compact JSON.
+#[derive(Debug)]
+struct Held {
+    id: Box<str>,
+    fields: Box<str>,
+    retracted: bool,
+    /// Whether a row of the file names it (also a row left out as malformed): if none does,
+    /// it is missing from the release.
+    named: bool,
+}
+
+impl Held {
+    fn new<L: Layout>(id: &str, fields: &Map<String, Value>, retracted: bool) -> Held {
+        let kept: Map<String, Value> = fields
+            .iter()
+            .filter(|(name, _)| *name == field::COUNTRY.name || compared::<L>().any(|c| c == *name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Held {
+            id: id.into(),
+            fields: Value::Object(kept).to_string().into(),
+            retracted,
+            named: false,
+        }
+    }
+
+    fn fields(&self) -> Map<String, Value> {
+        // The text is this module's own JSON object, so it always parses.
+        serde_json::from_str(&self.fields).unwrap_or_default()
+    }
+
+    fn country(&self) -> Option<String> {
+        match self.fields().remove(field::COUNTRY.name) {
+            Some(Value::String(country)) => Some(country),
+            _ => None,
+        }
+    }
+}
+
+/// The incidents of layout `L`'s dataset, in id order, taken out of the incidents view's state
+/// one at a time, so that the state and what is kept of it are never both held whole.
+fn held<L: Layout>(mut incidents: BTreeMap<String, Incident>) -> Vec<Held> {
+    let prefix = format!("{}:", L::PREFIX);
+    let mut dataset = incidents.split_off(prefix.as_str());
+    drop(incidents);
+    // ';' follows ':': every id of the dataset sorts before the prefix with it.
+    drop(dataset.split_off(format!("{};", L::PREFIX).as_str()));
+    let mut held = Vec::with_capacity(dataset.len());
+    held.extend(
+        dataset
+            .into_iter()
+            .map(|(id, incident)| Held::new::<L>(&id, &incident.fields(), incident.retracted)),
+    );
+    held
+}
+
+/// How the incidents of an import fared, and the rows it left out, in file order.
+#[derive(Debug, Default)]
+struct Tally {
+    rows: usize,
+    reported: usize,
+    corrected: usize,
+    retracted: usize,
+    unchanged: usize,
+    skipped: Vec<RowProblem>,
+}
+
+/// What a row does to the incident it names.
+enum Decision {
+    Report(EventInput),
+    Correct(EventInput),
+    Unchanged,
+    /// The ledger holds the incident as retracted, so the row is left out.
+    LeftOut(RowProblem),
+}
+
+impl Tally {
+    /// Counts a row's decision; the event to append, if any.
+    fn count(&mut self, decision: Decision) -> Option<EventInput> {
+        match decision {
+            Decision::Report(event) => {
+                self.reported += 1;
+                Some(event)
+            }
+            Decision::Correct(event) => {
+                self.corrected += 1;
+                Some(event)
+            }
+            Decision::Unchanged => {
+                self.unchanged += 1;
+                None
+            }
+            Decision::LeftOut(problem) => {
+                self.skipped.push(problem);
+                None
+            }
+        }
+    }
+}
+
+/// The import of one release file as the events it appends, read row by row: reports and
+/// corrections in file order, then retractions in incident id order. It holds what the ledger
+/// has of the dataset, the countries of the file, and 16 bytes per distinct id of the file
+/// (for naming a repeated id), never the rows. The first malformed row (or a file that cannot
+/// be read) ends it with an error, which is kept for [`Diff::finish`]; the error the iterator
+/// gives only stops the batch.
+struct Diff<'a, L, R> {
+    context: &'a Context<'a>,
+    opened: Opened<L, R>,
+    record: ByteRecord,
+    total_bytes: u64,
+    on_progress: &'a mut dyn FnMut(u64, u64),
+    held: Vec<Held>,
+    /// The line of the first accepted row of each incident id, by [`id_key`]: 16 bytes a row
+    /// (as u32, as the append keeps lines; a file of more lines is some 100 GB).
+    seen: HashMap<IdKey, u32>,
+    countries: HashSet<String>,
+    tally: Tally,
+    failure: Option<ImportError>,
+    /// Once the file is read: the next held incident to consider for retraction.
+    retracting: Option<usize>,
+}
+
+/// An incident id as 96 bits of its hash, which tell the ids of a file apart as surely as the
+/// ids themselves (two of ten million ids collide with a chance of 1 in 10^15).
+type IdKey = [u8; 12];
+
+fn id_key(incident_id: &str) -> IdKey {
+    let mut key = [0; 12];
+    key.copy_from_slice(&blake3::hash(incident_id.as_bytes()).as_bytes()[..12]);
+    key
+}
+
+impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
+    fn new(
+        context: &'a Context<'a>,
+        opened: Opened<L, R>,
+        held: Vec<Held>,
+        total_bytes: u64,
+        on_progress: &'a mut dyn FnMut(u64, u64),
+    ) -> Self {
+        Diff {
+            context,
+            opened,
+            record: ByteRecord::new(),
+            total_bytes,
+            on_progress,
+            held,
+            seen: HashMap::default(),
+            countries: HashSet::new(),
+            tally: Tally::default(),
+            failure: None,
+            retracting: None,
+        }
+    }
+
+    /// What the import did, or why it stopped.
+    fn finish(self) -> Result<Tally, ImportError> {
+        match self.failure {
+            Some(failure) => Err(failure),
+            None => Ok(self.tally),
+        }
+    }
+
+    /// Keeps `failure` for [`Diff::finish`] and stops: the error returned refuses the batch.
+    fn fail(&mut self, failure: ImportError) -> InputError {
+        let line = match &failure {
+            ImportError::Malformed { problem, .. } => problem.line,
+            _ => 0,
+        };
+        let stop = InputError::Shape {
+            line: usize::try_from(line).unwrap_or(usize::MAX),
+            message: failure.to_string(),
+        };
+        self.failure = Some(failure);
+        self.retracting = Some(usize::MAX);
+        stop
+    }
+
+    /// The held incident with this id, if there is one.
+    fn held_index(&self, incident_id: &str) -> Option<usize> {
+        self.held
+            .binary_search_by(|held| (*held.id).cmp(incident_id))
+            .ok()
+    }
+
+    /// Reads one row: the event it makes, if any, or what is wrong with it.
+    fn row(&mut self, line: u64) -> Result<Option<EventInput>, RowProblem> {
+        let Opened { header, layout, .. } = &self.opened;
+        let record = &self.record;
         let whole_row = |message: String| RowProblem {
             line,
             column: None,
@@ -537,7 +709,10 @@ impl Release {
 
         let source_id = row.required(layout.id(), "id")?;
         let incident_id = format!("{}:{source_id}", L::PREFIX);
-        self.ids.insert(incident_id.clone());
+        let held = self.held_index(&incident_id);
+        if let Some(i) = held {
+            self.held[i].named = true;
+        }
         if let Some(country) = row.text(layout.country()) {
             self.countries.insert(country);
         }
@@ -550,21 +725,23 @@ impl Release {
         }
         report.insert(
             field::SOURCE_DATASET.name.into(),
-            json!({"name": L::NAME, "release": context.label, "id": source_id}),
+            json!({"name": L::NAME, "release": self.context.label, "id": source_id}),
         );
         let report = Value::Object(report);
         let version = EventType::IncidentReported.current_schema_version();
-        if let Err(e) = context
+        if let Err(e) = self
+            .context
             .schemas
             .validate(EventType::IncidentReported, version, &report)
         {
             return Err(schema_problem(&row, layout.id(), &fields, e));
         }
 
-        if let Some(first) = self.lines.get(&incident_id) {
+        let key = id_key(&incident_id);
+        if let Some(first) = self.seen.get(&key) {
             if L::REPEATS {
                 // The first row of an event stands; later ones only name its other actors.
-                return Ok(());
+                return Ok(None);
             }
             return Err(row.problem(
                 layout.id(),
@@ -575,16 +752,105 @@ impl Release {
                 ),
             ));
         }
-        self.lines.insert(incident_id.clone(), line);
-        self.incidents.push(Mapped {
-            line,
-            incident_id,
-            report,
-        });
-        Ok(())
+        self.seen
+            .insert(key, u32::try_from(line).unwrap_or(u32::MAX));
+        let held = held.map(|i| &self.held[i]);
+        let decision = decide::<L>(held, &incident_id, &report, line, self.context.label);
+        Ok(self.tally.count(decision))
     }
 }
 
+impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
+    type Item = Result<EventInput, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.retracting.is_none() {
+            let path = self.context.path;
+            match self.opened.reader.read_byte_record(&mut self.record) {
+                Err(e) => return Some(Err(self.fail(unreadable(path, e)))),
+                Ok(false) => self.retracting = Some(0),
+                Ok(true) => {
+                    self.tally.rows += 1;
+                    (self.on_progress)(self.opened.reader.position().byte(), self.total_bytes);
+                    let line = self.record.position().map_or(0, csv::Position::line);
+                    match self.row(line) {
+                        Ok(Some(event)) => return Some(Ok(event)),
+                        Ok(None) => {}
+                        Err(problem) if self.context.skip_invalid => {
+                            self.tally.skipped.push(problem);
+                        }
+                        Err(problem) => {
+                            let path = path.to_path_buf();
+                            return Some(Err(self.fail(ImportError::Malformed { path, problem })));
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(i) = self.retracting.filter(|&i| i < self.held.len()) {
+            self.retracting = Some(i + 1);
+            let event = missing::<L>(&self.held[i], &self.countries, self.context.label);
+            if let Some(event) = event {
+                self.tally.retracted += 1;
+                return Some(Ok(event));
+            }
+        }
+        None
+    }
+}
+
+/// What a row of the release does to the incident it names, given what the ledger holds of it
+/// (`held`): a new incident is reported, a changed one corrected, one retracted in the ledger
+/// stays out.
+fn decide<L: Layout>(
+    held: Option<&Held>,
+    incident_id: &str,
+    report: &Value,
+    line: u64,
+    label: &str,
+) -> Decision {
+    let Some(held) = held else {
+        return Decision::Report(event(EventType::IncidentReported, Some(line), report));
+    };
+    if held.retracted {
+        return Decision::LeftOut(RowProblem {
+            line,
+            column: None,
+            message: format!(
+                "incident {incident_id} was retracted earlier, and a retraction is final, so this row is left out; report it under a new id if it should stand again"
+            ),
+        });
+    }
+    let changes = changes::<L>(&held.fields(), report);
+    if changes.is_empty() {
+        return Decision::Unchanged;
+    }
+    let corrected = json!({
+        "incident_id": incident_id,
+        "changes": changes,
+        "reason": format!("changed in {} release {label}", L::NAME),
+    });
+    Decision::Correct(event(EventType::IncidentCorrected, Some(line), &corrected))
+}
+
+/// The retraction of a held incident that no row of the release names, when it stands and its
+/// country is one of the file's, so that a one-country extract never retracts the rest of the
+/// world.
+fn missing<L: Layout>(held: &Held, countries: &HashSet<String>, label: &str) -> Option<EventInput> {
+    if held.named || held.retracted {
+        return None;
+    }
+    let in_scope = held
+        .country()
+        .is_some_and(|country| countries.contains(&country));
+    in_scope.then(|| {
+        let retracted = json!({
+            "incident_id": &*held.id,
+            "reason": format!("no longer in {} release {label}", L::NAME),
+        });
+        event(EventType::IncidentRetracted, None, &retracted)
+    })
+}
 /// A schema violation of a row's report, named by the column the field came from
 /// (`data.location` → where_description); incident_id and source_dataset come from the id.
 fn schema_problem(row: &Row, id: Column, fields: &Fields, error: SchemaError) -> RowProblem {
@@ -613,46 +879,6 @@ fn schema_problem(row: &Row, id: Column, fields: &Fields, error: SchemaError) ->
     }
 }
 
-/// What the ledger holds for one incident of the dataset.
-#[derive(Clone, Debug)]
-struct Held {
-    fields: Map<String, Value>,
-    retracted: bool,
-}
-
-impl Held {
-    fn country(&self) -> Option<&str> {
-        self.fields.get(field::COUNTRY.name).and_then(Value::as_str)
-    }
-}
-
-/// The incidents of layout `L`'s dataset, by id.
-fn held<L: Layout>(incidents: &BTreeMap<String, Incident>) -> BTreeMap<String, Held> {
-    let prefix = format!("{}:", L::PREFIX);
-    incidents
-        .range(prefix.clone()..)
-        .take_while(|(id, _)| id.starts_with(&prefix))
-        .map(|(id, incident)| {
-            let held = Held {
-                fields: incident.fields(),
-                retracted: incident.retracted,
-            };
-            (id.clone(), held)
-        })
-        .collect()
-}
-
-/// The events an import appends, in order, and how the incidents fared.
-#[derive(Default)]
-struct Plan {
-    events: Vec<EventInput>,
-    reported: usize,
-    corrected: usize,
-    retracted: usize,
-    unchanged: usize,
-    still_retracted: Vec<RowProblem>,
-}
-
 fn event(event_type: EventType, line: Option<u64>, payload: &Value) -> EventInput {
     EventInput {
         line: line.and_then(|l| usize::try_from(l).ok()),
@@ -661,74 +887,20 @@ fn event(event_type: EventType, line: Option<u64>, payload: &Value) -> EventInpu
     }
 }
 
-/// Reports and corrections in file order, then retractions in incident id order.
-fn plan<L: Layout>(release: &Release, label: &str, held: &BTreeMap<String, Held>) -> Plan {
-    let mut plan = Plan::default();
-    for row in &release.incidents {
-        let id = &row.incident_id;
-        match held.get(id) {
-            None => {
-                plan.events.push(event(
-                    EventType::IncidentReported,
-                    Some(row.line),
-                    &row.report,
-                ));
-                plan.reported += 1;
-            }
-            Some(incident) if incident.retracted => plan.still_retracted.push(RowProblem {
-                line: row.line,
-                column: None,
-                message: format!(
-                    "incident {id} was retracted earlier, and a retraction is final, so this row is left out; report it under a new id if it should stand again"
-                ),
-            }),
-            Some(incident) => {
-                let changes = changes(L::UNMAPPED, &incident.fields, &row.report);
-                if changes.is_empty() {
-                    plan.unchanged += 1;
-                } else {
-                    let corrected = json!({
-                        "incident_id": id,
-                        "changes": changes,
-                        "reason": format!("changed in {} release {label}", L::NAME),
-                    });
-                    plan.events
-                        .push(event(EventType::IncidentCorrected, Some(row.line), &corrected));
-                    plan.corrected += 1;
-                }
-            }
-        }
-    }
-    for (id, incident) in held {
-        let in_scope = incident
-            .country()
-            .is_some_and(|country| release.countries.contains(country));
-        if !incident.retracted && in_scope && !release.ids.contains(id) {
-            let retracted = json!({
-                "incident_id": id,
-                "reason": format!("no longer in {} release {label}", L::NAME),
-            });
-            plan.events
-                .push(event(EventType::IncidentRetracted, None, &retracted));
-            plan.retracted += 1;
-        }
-    }
-    plan
-}
-
-/// The incident fields whose value in the report `new` differs from `held`, with their new
-/// values (null for one `new` no longer has), leaving out those in `unmapped` and
-/// source_dataset (which names the release, so differs on every import without the incident
-/// changing).
-fn changes(
-    unmapped: &[IncidentField],
-    held: &Map<String, Value>,
-    new: &Value,
-) -> Map<String, Value> {
+/// The incident fields a re-import compares: those the layout maps, except source_dataset,
+/// which names the release, so differs on every import without the incident changing. Fields
+/// the layout never sets may have been added by hand and are left alone.
+fn compared<L: Layout>() -> impl Iterator<Item = &'static str> {
     INCIDENT_FIELDS
         .iter()
-        .filter(|f| **f != field::SOURCE_DATASET && !unmapped.contains(f))
+        .filter(|f| **f != field::SOURCE_DATASET && !L::UNMAPPED.contains(f))
         .map(|f| f.name)
+}
+
+/// The compared fields whose value in the report `new` differs from `held`, with their new
+/// values (null for one `new` no longer has).
+fn changes<L: Layout>(held: &Map<String, Value>, new: &Value) -> Map<String, Value> {
+    compared::<L>()
         .filter(|name| !same(held.get(*name), new.get(*name)))
         .map(|name| {
             (
@@ -751,35 +923,64 @@ fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
 mod tests {
     use super::*;
 
-    /// Reads `bytes` as a file `release.csv` of layout `L` (release "r1").
-    fn read_bytes<L: Layout>(
+    /// The events an import of `bytes` as a file `release.csv` of layout `L`, release `label`,
+    /// appends to a ledger holding `held`, and how it fared.
+    fn diff_bytes<L: Layout>(
         bytes: &[u8],
         skip_invalid: bool,
+        label: &str,
+        held: Vec<Held>,
         on_progress: &mut dyn FnMut(u64, u64),
-    ) -> Result<Release, ImportError> {
+    ) -> Result<(Vec<EventInput>, Tally), ImportError> {
         let schemas = Schemas::load().unwrap();
         let context = Context {
             path: Path::new("release.csv"),
             schemas: &schemas,
-            label: "r1",
+            label,
             skip_invalid,
         };
-        read::<L>(&context, bytes, bytes.len() as u64, on_progress)
+        let opened = open::<L, _>(&context, bytes)?;
+        let mut diff = Diff::new(&context, opened, held, bytes.len() as u64, on_progress);
+        let events = diff.by_ref().map_while(Result::ok).collect();
+        Ok((events, diff.finish()?))
     }
 
-    /// Reads `text` as a file of layout `L` (release "r1").
+    fn diff_text<L: Layout>(
+        text: &str,
+        label: &str,
+        held: Vec<Held>,
+    ) -> Result<(Vec<EventInput>, Tally), ImportError> {
+        diff_bytes::<L>(text.as_bytes(), false, label, held, &mut |_, _| {})
+    }
+
+    /// Reads `text` as a file of layout `L` (release "r1") into an empty ledger.
     pub(super) fn read_text<L: Layout>(
         text: &str,
         skip_invalid: bool,
-    ) -> Result<Release, ImportError> {
-        read_bytes::<L>(text.as_bytes(), skip_invalid, &mut |_, _| {})
+    ) -> Result<(Vec<EventInput>, Tally), ImportError> {
+        diff_bytes::<L>(
+            text.as_bytes(),
+            skip_invalid,
+            "r1",
+            Vec::new(),
+            &mut |_, _| {},
+        )
+    }
+
+    /// The incident.reported of each accepted row of `text`, in file order.
+    pub(super) fn reports_of<L: Layout>(text: &str) -> Result<Vec<Value>, ImportError> {
+        let (events, _) = read_text::<L>(text, false)?;
+        Ok(events
+            .iter()
+            .map(|e| serde_json::from_slice(&e.payload).unwrap())
+            .collect())
     }
 
     /// The incident.reported of the only accepted row of `text`.
     pub(super) fn report_of<L: Layout>(text: &str) -> Result<Value, ImportError> {
-        let mut release = read_text::<L>(text, false)?;
-        assert_eq!(release.incidents.len(), 1, "one incident expected");
-        Ok(release.incidents.remove(0).report)
+        let mut reports = reports_of::<L>(text)?;
+        assert_eq!(reports.len(), 1, "one incident expected");
+        Ok(reports.remove(0))
     }
 
     /// The problem of a file whose one data row is malformed.
@@ -802,24 +1003,29 @@ mod tests {
         text
     }
 
-    fn held_from(release: &Release) -> BTreeMap<String, Held> {
-        release
-            .incidents
-            .iter()
-            .map(|row| {
-                let mut fields = row.report.as_object().unwrap().clone();
-                fields.remove("incident_id");
-                let held = Held {
-                    fields,
-                    retracted: false,
-                };
-                (row.incident_id.clone(), held)
+    /// The fields of each incident `text` reports, by id, as a ledger that imported it holds.
+    fn fields_from(text: &str) -> BTreeMap<String, Map<String, Value>> {
+        reports_of::<ucdp::Ucdp>(text)
+            .unwrap()
+            .into_iter()
+            .map(|report| {
+                let mut fields = report.as_object().unwrap().clone();
+                let id = fields.remove("incident_id").unwrap();
+                (id.as_str().unwrap().to_string(), fields)
             })
             .collect()
     }
 
-    fn payloads(plan: &Plan) -> Vec<(String, Value)> {
-        plan.events
+    /// What an import holds of these incidents, those in `retracted` retracted.
+    fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Vec<Held> {
+        incidents
+            .iter()
+            .map(|(id, fields)| Held::new::<ucdp::Ucdp>(id, fields, retracted.contains(&&**id)))
+            .collect()
+    }
+
+    fn payloads(events: &[EventInput]) -> Vec<(String, Value)> {
+        events
             .iter()
             .map(|e| {
                 (
@@ -837,9 +1043,8 @@ mod tests {
 
     #[test]
     fn a_new_release_reports_every_row_in_file_order() {
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2, ROW_1]), false).unwrap();
-        let plan = plan::<ucdp::Ucdp>(&release, "r1", &BTreeMap::new());
-        let ids: Vec<_> = payloads(&plan)
+        let (events, tally) = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2, ROW_1]), false).unwrap();
+        let ids: Vec<_> = payloads(&events)
             .into_iter()
             .map(|(t, p)| format!("{t} {}", p["incident_id"].as_str().unwrap()))
             .collect();
@@ -847,18 +1052,18 @@ mod tests {
             ids,
             ["incident.reported ucdp:2", "incident.reported ucdp:1"]
         );
-        assert_eq!(plan.events[0].line, Some(2));
-        assert_eq!((plan.reported, plan.unchanged), (2, 0));
+        assert_eq!(events[0].line, Some(2));
+        assert_eq!((tally.rows, tally.reported, tally.unchanged), (2, 2, 0));
     }
 
     #[test]
     fn a_changed_row_is_one_correction_naming_exactly_the_changed_fields() {
-        let held = held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2]), false).unwrap());
+        let held = held_of(&fields_from(&ucdp_file(&[ROW_2])), &[]);
         let changed = ROW_2.replace(",Haut-Mbomou,", ",,").replace(",7", ",9");
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[&changed]), false).unwrap();
-        let plan = plan::<ucdp::Ucdp>(&release, "24.1", &held);
+        let (events, tally) =
+            diff_text::<ucdp::Ucdp>(&ucdp_file(&[&changed]), "24.1", held).unwrap();
         assert_eq!(
-            payloads(&plan),
+            payloads(&events),
             [(
                 "incident.corrected".to_string(),
                 json!({
@@ -868,42 +1073,45 @@ mod tests {
                 })
             )]
         );
-        assert_eq!(plan.corrected, 1);
+        assert_eq!(events[0].line, Some(2));
+        assert_eq!(tally.corrected, 1);
     }
 
     #[test]
     fn fields_the_layout_never_sets_are_left_alone() {
-        let mut held = held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), false).unwrap());
-        held.get_mut("ucdp:1")
+        let mut incidents = fields_from(&ucdp_file(&[ROW_1]));
+        incidents
+            .get_mut("ucdp:1")
             .unwrap()
-            .fields
             .insert("sources".into(), json!(["a panel report"]));
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), false).unwrap();
-        assert!(plan::<ucdp::Ucdp>(&release, "r2", &held).events.is_empty());
+        let held = held_of(&incidents, &[]);
+        let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held).unwrap();
+        assert!(events.is_empty(), "{:?}", payloads(&events));
+        assert_eq!(tally.unchanged, 1);
     }
 
     #[test]
     fn a_whole_number_stated_by_hand_equals_the_same_number_read_as_a_decimal() {
-        let mut held = held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_3]), false).unwrap());
-        held.get_mut("ucdp:3")
+        let mut incidents = fields_from(&ucdp_file(&[ROW_3]));
+        incidents
+            .get_mut("ucdp:3")
             .unwrap()
-            .fields
             .insert("longitude".into(), json!(22));
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_3]), false).unwrap();
-        assert!(plan::<ucdp::Ucdp>(&release, "r2", &held).events.is_empty());
+        let held = held_of(&incidents, &[]);
+        let (events, _) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_3]), "r2", held).unwrap();
+        assert!(events.is_empty(), "{:?}", payloads(&events));
     }
 
     #[test]
     fn missing_incidents_are_retracted_in_id_order_but_only_in_the_files_countries() {
-        let mut held =
-            held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1, ROW_2, ROW_3]), false).unwrap());
-        let mut elsewhere = held["ucdp:1"].clone();
-        elsewhere.fields.insert("country".into(), json!("Mali"));
-        held.insert("ucdp:0".into(), elsewhere);
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2]), false).unwrap();
-        let plan = plan::<ucdp::Ucdp>(&release, "24.1", &held);
+        let mut incidents = fields_from(&ucdp_file(&[ROW_1, ROW_2, ROW_3]));
+        let mut elsewhere = incidents["ucdp:1"].clone();
+        elsewhere.insert("country".into(), json!("Mali"));
+        incidents.insert("ucdp:0".into(), elsewhere);
+        let held = held_of(&incidents, &[]);
+        let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2]), "24.1", held).unwrap();
         assert_eq!(
-            payloads(&plan),
+            payloads(&events),
             [
                 (
                     "incident.retracted".to_string(),
@@ -915,29 +1123,60 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!((plan.retracted, plan.unchanged), (2, 1));
+        assert_eq!((tally.retracted, tally.unchanged), (2, 1));
     }
 
     #[test]
     fn a_retracted_incident_that_reappears_is_left_out_and_listed() {
-        let mut held = held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), false).unwrap());
-        held.get_mut("ucdp:1").unwrap().retracted = true;
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), false).unwrap();
-        let plan = plan::<ucdp::Ucdp>(&release, "r2", &held);
-        assert!(plan.events.is_empty());
-        assert_eq!(plan.still_retracted.len(), 1);
-        assert_eq!(plan.still_retracted[0].line, 2);
-        assert!(plan.still_retracted[0].message.contains("retracted"));
+        let held = held_of(&fields_from(&ucdp_file(&[ROW_1])), &["ucdp:1"]);
+        let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held).unwrap();
+        assert!(events.is_empty(), "{:?}", payloads(&events));
+        assert_eq!(tally.skipped.len(), 1);
+        assert_eq!(tally.skipped[0].line, 2);
+        assert!(tally.skipped[0].message.contains("retracted"));
     }
 
     #[test]
     fn a_row_left_out_as_malformed_is_not_retracted() {
-        let held = held_from(&read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1, ROW_2]), false).unwrap());
+        let held = held_of(&fields_from(&ucdp_file(&[ROW_1, ROW_2])), &[]);
         let bad = ROW_2.replace(",7", ",seven");
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1, &bad]), true).unwrap();
-        assert_eq!(release.skipped.len(), 1);
-        let plan = plan::<ucdp::Ucdp>(&release, "r2", &held);
-        assert!(plan.events.is_empty(), "{:?}", payloads(&plan));
+        let (events, tally) = diff_bytes::<ucdp::Ucdp>(
+            ucdp_file(&[ROW_1, &bad]).as_bytes(),
+            true,
+            "r2",
+            held,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(tally.skipped.len(), 1);
+        assert!(events.is_empty(), "{:?}", payloads(&events));
+    }
+
+    #[test]
+    fn a_row_left_out_as_malformed_leaves_a_later_row_of_its_id_to_be_diffed() {
+        let held = held_of(&fields_from(&ucdp_file(&[ROW_2])), &[]);
+        let bad = ROW_2.replace(",7", ",seven");
+        let changed = ROW_2.replace(",7", ",8");
+        let (events, tally) = diff_bytes::<ucdp::Ucdp>(
+            ucdp_file(&[&bad, &changed]).as_bytes(),
+            true,
+            "r2",
+            held,
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(
+            payloads(&events),
+            [(
+                "incident.corrected".to_string(),
+                json!({
+                    "incident_id": "ucdp:2",
+                    "changes": {"fatalities": 8},
+                    "reason": "changed in UCDP GED release r2"
+                })
+            )]
+        );
+        assert_eq!((tally.skipped.len(), tally.corrected), (1, 1));
     }
 
     #[test]
@@ -957,9 +1196,9 @@ mod tests {
         let problem = problem_of::<ucdp::Ucdp>(&ucdp_file(&[&spanning, &bad]));
         assert_eq!(problem.line, 4);
         assert_eq!(problem.column.as_deref(), Some("date_start"));
-        let release = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2, &spanning]), false).unwrap();
-        assert_eq!(release.incidents[1].line, 3);
-        assert_eq!(release.incidents[1].report["location"], "remote\nsoutheast");
+        let (events, _) = read_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2, &spanning]), false).unwrap();
+        assert_eq!(events[1].line, Some(3));
+        assert_eq!(payloads(&events)[1].1["location"], "remote\nsoutheast");
     }
 
     #[test]
@@ -1000,7 +1239,7 @@ mod tests {
         let at = bytes.windows(3).position(|w| w == b"LRA").unwrap();
         bytes[at] = 0xff;
         let Err(ImportError::Malformed { problem, .. }) =
-            read_bytes::<ucdp::Ucdp>(&bytes, false, &mut |_, _| {})
+            diff_bytes::<ucdp::Ucdp>(&bytes, false, "r1", Vec::new(), &mut |_, _| {})
         else {
             panic!("expected a malformed row");
         };
@@ -1039,9 +1278,15 @@ mod tests {
     fn progress_reaches_the_end_of_the_file() {
         let text = ucdp_file(&[ROW_1, ROW_2]);
         let mut seen = Vec::new();
-        read_bytes::<ucdp::Ucdp>(text.as_bytes(), false, &mut |done, total| {
-            seen.push((done, total));
-        })
+        diff_bytes::<ucdp::Ucdp>(
+            text.as_bytes(),
+            false,
+            "r1",
+            Vec::new(),
+            &mut |done, total| {
+                seen.push((done, total));
+            },
+        )
         .unwrap();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen.last(), Some(&(text.len() as u64, text.len() as u64)));
@@ -1104,8 +1349,12 @@ mod tests {
             )
             .unwrap();
             assert_eq!(
-                (first.rows, first.reported, first.appended.len()),
-                (3, 3, 3)
+                (
+                    first.rows,
+                    first.reported,
+                    first.appended.map(|l| l.entries)
+                ),
+                (3, 3, Some(3))
             );
             assert_eq!(first.release, "23.1");
 
@@ -1121,13 +1370,17 @@ mod tests {
                 ),
                 (1, 1, 1, 0)
             );
-            let seqs: Vec<u64> = second.appended.iter().map(|a| a.seq).collect();
-            assert_eq!(seqs, [5, 6]);
+            let landed = second.appended.unwrap();
+            assert_eq!(
+                (landed.entries, landed.first_seq, landed.last.seq),
+                (2, 5, 6)
+            );
+            assert_eq!(landed.last.hash, ledger.head().unwrap().hash);
 
             let head = ledger.head().unwrap().seq;
             let third =
                 import_text(&ledger, &key, &path, &ucdp_file(&[ROW_1, &changed]), "23.2").unwrap();
-            assert!(third.appended.is_empty());
+            assert!(third.appended.is_none());
             assert_eq!(third.unchanged, 2);
             assert_eq!(ledger.head().unwrap().seq, head);
 
@@ -1137,6 +1390,51 @@ mod tests {
                 Some(json!(8))
             );
             assert!(state.incidents["ucdp:3"].retracted);
+        }
+
+        /// Every file under `dir` with its bytes.
+        fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+            let mut files = BTreeMap::new();
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    files.extend(self::files(&path));
+                } else {
+                    files.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+            files
+        }
+
+        #[test]
+        fn a_malformed_row_read_after_entries_were_written_leaves_the_log_as_it_was() {
+            let tmp = tempfile::tempdir().unwrap();
+            let (ledger, key) = ledger_with_investigator(tmp.path());
+            let path = tmp.path().join("ged.csv");
+            import_text(&ledger, &key, &path, &ucdp_file(&[ROW_1]), "23.1").unwrap();
+            let log = tmp.path().join("ledger").join("log");
+            let before = files(&log);
+            // More rows than the append writes in one chunk, so that entries of this batch
+            // are in the log's files when the malformed row is read.
+            let mut rows: Vec<String> = (2..2200)
+                .map(|id| ROW_1.replacen('1', &id.to_string(), 1))
+                .collect();
+            rows.push(ROW_1.replacen('1', "9999", 1).replace(",3", ",three"));
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            let err = import_text(&ledger, &key, &path, &ucdp_file(&rows), "23.2").unwrap_err();
+            let ImportError::Malformed { problem, .. } = &err else {
+                panic!("expected a malformed row, got {err}");
+            };
+            assert_eq!(
+                (problem.line, problem.column.as_deref()),
+                (2200, Some("best"))
+            );
+            assert!(
+                err.to_string()
+                    .ends_with("nothing of this import was written"),
+                "{err}"
+            );
+            assert_eq!(files(&log), before);
         }
 
         #[test]
