@@ -13,6 +13,7 @@ use crate::taxonomy;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,7 +239,10 @@ pub struct StateChanges {
     pub keys: HashMap<PublicKey, KeyRecord>,
     /// `None`: the name is free again (its key was revoked).
     pub names: HashMap<String, Option<PublicKey>>,
-    pub incidents: HashMap<Box<str>, IncidentRecord>,
+    /// Ordered: derived state stores incidents in pages by id range, and a B-tree grows a node
+    /// at a time where a hash table doubles (a million-incident batch held both tables while it
+    /// grew: 123 MB, against some 50 MB for the tree).
+    pub incidents: BTreeMap<Box<str>, IncidentRecord>,
 }
 
 pub struct RuleState<'a, L: StateLookup> {

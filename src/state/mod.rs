@@ -233,15 +233,9 @@ pub fn writes<'a>(
         let key = key.as_ref().map(|k| encode(&k.0));
         Ok((StateKey::Name(name).bytes(), key))
     });
-    // Sorted by reference: a million-incident batch's ids are not copied.
-    let mut incidents: Vec<(&str, &IncidentRecord)> = changes
-        .incidents
-        .iter()
-        .map(|(id, record)| (&**id, record))
-        .collect();
-    incidents.sort_unstable_by_key(|(id, _)| *id);
+    let incidents = changes.incidents.iter().map(|(id, record)| (&**id, record));
     keys.chain(names)
-        .chain(pages::PageWrites::new(db, incidents.into_iter()))
+        .chain(pages::PageWrites::new(db, incidents))
 }
 
 #[cfg(test)]
