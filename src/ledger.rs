@@ -167,8 +167,8 @@ pub struct Ledger<F: LogFiles = DirFiles> {
     writer: Option<Writer>,
     /// The ledger directory, for a ledger on disk.
     dir: Option<PathBuf>,
-    /// Compiled on first use: appending and auditing need them, reading and projecting do not
-    /// (compiling them is a few milliseconds of every short command).
+    /// Compiled on first use: appending and auditing need them, reading and projecting do not,
+    /// and compiling them is part of every short command's time.
     schemas: OnceLock<Schemas>,
 }
 

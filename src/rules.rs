@@ -239,9 +239,9 @@ pub struct StateChanges {
     pub keys: HashMap<PublicKey, KeyRecord>,
     /// `None`: the name is free again (its key was revoked).
     pub names: HashMap<String, Option<PublicKey>>,
-    /// Ordered: derived state stores incidents in pages by id range, and a B-tree grows a node
-    /// at a time where a hash table doubles (a million-incident batch held both tables while it
-    /// grew: 123 MB, against some 50 MB for the tree).
+    /// Ordered: derived state stores incidents in pages by id range, so they are written in id
+    /// order; and a B-tree grows a node at a time, where a hash table of a million-incident
+    /// batch holds its old and new tables at once while it doubles.
     pub incidents: BTreeMap<Box<str>, IncidentRecord>,
 }
 

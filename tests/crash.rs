@@ -190,18 +190,23 @@ fn append_and_kill(
     }
 }
 
-/// Checks the ledger after a crash: it verifies, acknowledged batches are there as printed, and
-/// every batch is all there or not there at all. Returns whether each batch is present.
-fn check_ledger(dir: &Path, batches: &[Batch], seed: u64, round: usize) -> Vec<bool> {
-    let ctx = format!("seed {seed:#x}, after round {round}");
+/// Insists that `ledger verify` finds the ledger in `dir` intact; `context` heads the message.
+fn assert_verifies(dir: &Path, context: &str) {
     let out = run(dir, &["verify"], None);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{ctx}: `ledger verify` did not report an intact ledger:\nstdout: {}\nstderr: {}\nbatches so far: {batches:#?}",
+        "{context}: `ledger verify` did not report an intact ledger:\nstdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Checks the ledger after a crash: it verifies, acknowledged batches are there as printed, and
+/// every batch is all there or not there at all. Returns whether each batch is present.
+fn check_ledger(dir: &Path, batches: &[Batch], seed: u64, round: usize) -> Vec<bool> {
+    let ctx = format!("seed {seed:#x}, after round {round}");
+    assert_verifies(dir, &format!("{ctx} (batches so far: {batches:#?})"));
 
     let log = read_log(dir);
     for (i, entry) in log.iter().enumerate() {
@@ -484,14 +489,7 @@ fn import_survives_sigkill_at_any_moment() {
         let acknowledged = import_and_kill(dir, inv_key, &file, delay);
         let tail = tail_past_head(dir);
 
-        let out = run(dir, &["verify"], None);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{ctx}: `ledger verify` did not report an intact ledger after the kill:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_verifies(dir, &ctx);
         let after = entry_count(dir);
         assert!(
             after == before || after == before + batch,

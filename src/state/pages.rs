@@ -1,7 +1,7 @@
 //! Incident records kept in pages by id range, rather than one database key per incident: sled
 //! 0.34 reads a record of every node of its tree each time it opens, and a tree node holds at
-//! most 16 keys, so a key per incident made a writer's open grow with the ledger (54 ms for one
-//! appended event at 1,000,000 entries, 552 ms at 10,000,000). A page holds up to
+//! most 16 keys, so a key per incident made a writer's open grow with the ledger (benches/scale.sh:
+//! one appended event took 57 ms at 1,000,000 entries, 552 ms at 10,000,000). A page holds up to
 //! [`PAGE_RECORDS`] records whose ids lie between its lower bound (its key) and the next page's;
 //! ids given out in order (UCDP's, ACLED's, most investigators') fill the same few pages, so an
 //! append rewrites only those.
@@ -37,34 +37,65 @@ fn take_u16(bytes: &mut &[u8]) -> Result<usize, &'static str> {
     Ok(usize::from(u16::from_le_bytes([two[0], two[1]])))
 }
 
-/// A page's records, checked to be whole and in strictly increasing id order.
-fn decode(page: &[u8]) -> Result<Records<'_>, &'static str> {
+/// A page's records in order, read one at a time: each an id and its record's stored bytes.
+struct PageRecords<'p> {
+    rest: &'p [u8],
+    left: u32,
+}
+
+fn records(page: &[u8]) -> Result<PageRecords<'_>, &'static str> {
     let mut rest = page;
     let count = take(&mut rest, 4)?;
-    let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]) as usize;
-    let mut records: Records = Vec::with_capacity(count.min(PAGE_RECORDS));
-    for _ in 0..count {
-        let id_len = take_u16(&mut rest)?;
-        let id = std::str::from_utf8(take(&mut rest, id_len)?)
+    let left = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+    Ok(PageRecords { rest, left })
+}
+
+impl<'p> PageRecords<'p> {
+    fn read(&mut self) -> Result<(&'p str, &'p [u8]), &'static str> {
+        let id_len = take_u16(&mut self.rest)?;
+        let id = std::str::from_utf8(take(&mut self.rest, id_len)?)
             .map_err(|_| "an incident id in the page is not UTF-8")?;
-        let record_len = take_u16(&mut rest)?;
-        let record = take(&mut rest, record_len)?;
-        if records.last().is_some_and(|(last, _)| *last >= id) {
+        let record_len = take_u16(&mut self.rest)?;
+        Ok((id, take(&mut self.rest, record_len)?))
+    }
+}
+
+impl<'p> Iterator for PageRecords<'p> {
+    type Item = Result<(&'p str, &'p [u8]), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let read = self.read();
+        // Nothing after a record that does not read can be found.
+        self.left = if read.is_ok() { self.left - 1 } else { 0 };
+        Some(read)
+    }
+}
+
+/// A page's records, checked to be whole and in strictly increasing id order.
+fn decode(page: &[u8]) -> Result<Records<'_>, &'static str> {
+    let mut reader = records(page)?;
+    let mut decoded: Records = Vec::with_capacity((reader.left as usize).min(PAGE_RECORDS));
+    for record in reader.by_ref() {
+        let (id, record) = record?;
+        if decoded.last().is_some_and(|(last, _)| *last >= id) {
             return Err("the page's ids are not in increasing order");
         }
-        records.push((id, record));
+        decoded.push((id, record));
     }
-    if !rest.is_empty() {
+    if !reader.rest.is_empty() {
         return Err("the page has bytes after its last record");
     }
-    Ok(records)
+    Ok(decoded)
 }
 
 fn encode(records: &[(&str, &[u8])]) -> Vec<u8> {
     let size: usize = records.iter().map(|(id, r)| 4 + id.len() + r.len()).sum();
     let mut page = Vec::with_capacity(4 + size);
-    // Ids and records are far below 65,536 bytes (the schemas cap ids at 200 characters), and a
-    // page holds at most PAGE_RECORDS + 1 records.
+    // Ids and records are far below 65,536 bytes (the schemas cap ids at 128 characters), and a
+    // page holds at most PAGE_RECORDS records.
     page.extend_from_slice(&(records.len() as u32).to_le_bytes());
     for (id, record) in records {
         page.extend_from_slice(&(id.len() as u16).to_le_bytes());
@@ -86,15 +117,9 @@ fn damaged(bound: &str, reason: &'static str) -> DamagedState {
 /// the page up to where `id` is or would be, without decoding the rest.
 pub fn find<'p>(bound: &str, page: &'p [u8], id: &str) -> Result<Option<&'p [u8]>, DamagedState> {
     let scan = || -> Result<Option<&'p [u8]>, &'static str> {
-        let mut rest = page;
-        let count = take(&mut rest, 4)?;
-        let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
-        for _ in 0..count {
-            let id_len = take_u16(&mut rest)?;
-            let at = take(&mut rest, id_len)?;
-            let record_len = take_u16(&mut rest)?;
-            let record = take(&mut rest, record_len)?;
-            match at.cmp(id.as_bytes()) {
+        for record in records(page)? {
+            let (at, record) = record?;
+            match at.cmp(id) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => return Ok(Some(record)),
                 std::cmp::Ordering::Greater => return Ok(None),
