@@ -432,7 +432,7 @@ impl<F: LogFiles> Ledger<F> {
                     AdmitError::Inconsistent(e) => LedgerError::DamagedState(e.into()),
                 })?;
         }
-        state.write(state::writes(&state, &rules.changes), &head)?;
+        state.write(state::writes(&state, rules.changes), &head)?;
         drop(state);
         self.save_keys(&head)
     }
@@ -575,7 +575,7 @@ impl<F: LogFiles> Ledger<F> {
         drop(lines);
         // Acknowledged from here on. Derived state follows; if this process dies first, the next
         // writer catches it up from the log.
-        state.write(state::writes(&state, &rules.changes), &new_head)?;
+        state.write(state::writes(&state, rules.changes), &new_head)?;
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
         self.save_keys(&new_head)
@@ -744,7 +744,7 @@ impl<F: LogFiles> Ledger<F> {
         }
         state.clear()?;
         if let Some(head) = head {
-            state.write(state::writes(&state, &changes), &head)?;
+            state.write(state::writes(&state, changes), &head)?;
             drop(state);
             self.save_keys(&head)?;
         }

@@ -219,23 +219,24 @@ fn page_bound(key: &[u8]) -> Result<String, DamagedState> {
     })
 }
 
-/// The writes that store a fold's changes, made as they are written (a large fold's changes are
-/// not copied); incidents are merged into the pages of `db` in id order.
-pub fn writes<'a>(
-    db: &'a StateDb,
-    changes: &'a StateChanges,
-) -> impl Iterator<Item = Result<StateWrite, StateError>> + Send + 'a {
+/// The writes that store a fold's changes, made as they are written: each incident's record is
+/// let go once its page is written, so that sled's memory grows as the fold's shrinks (a
+/// million-incident batch's map is some 60 MB); incidents are merged into the pages of `db` in
+/// id order.
+pub fn writes(
+    db: &StateDb,
+    changes: StateChanges,
+) -> impl Iterator<Item = Result<StateWrite, StateError>> + Send + '_ {
     let keys = changes
         .keys
-        .iter()
-        .map(|(key, record)| Ok((StateKey::Key(key).bytes(), Some(encode(record)))));
-    let names = changes.names.iter().map(|(name, key)| {
+        .into_iter()
+        .map(|(key, record)| Ok((StateKey::Key(&key).bytes(), Some(encode(&record)))));
+    let names = changes.names.into_iter().map(|(name, key)| {
         let key = key.as_ref().map(|k| encode(&k.0));
-        Ok((StateKey::Name(name).bytes(), key))
+        Ok((StateKey::Name(&name).bytes(), key))
     });
-    let incidents = changes.incidents.iter().map(|(id, record)| (&**id, record));
     keys.chain(names)
-        .chain(pages::PageWrites::new(db, incidents))
+        .chain(pages::PageWrites::new(db, changes.incidents.into_iter()))
 }
 
 #[cfg(test)]
