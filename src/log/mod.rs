@@ -29,7 +29,7 @@ pub const HEAD_VERSION: u8 = 1;
 /// The head file's length: tag, version, size, hash, recorded_at, segment end, check.
 pub const HEAD_LEN: usize = 12 + 1 + 8 + 32 + 8 + 8 + 32;
 /// Bytes read from a segment file at a time.
-const READ_CHUNK: usize = 4 << 20;
+const READ_CHUNK: usize = 1 << 20;
 /// The first read of a segment: enough for the entries near where reading starts, so that a
 /// reader of one entry (`show`, a cache's check) does not read megabytes; later reads double up
 /// to [`READ_CHUNK`].

@@ -207,13 +207,13 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
     fn apply(
         state: &mut K::State,
         records: &mut Records<K::Record>,
-        _: &Fact,
+        fact: &Fact,
         digest: K::Digest,
     ) -> Result<(), CacheError> {
-        if let Some(key) = K::key(&digest) {
+        if let Some(key) = K::key(fact, &digest) {
             records.prepare(key)?;
         }
-        K::apply(state, records, digest);
+        K::apply(state, records, fact, digest);
         Ok(())
     }
 
@@ -465,7 +465,7 @@ fn resume<F: LogFiles>(
 
 /// Entries read and decoded on all cores per batch, then folded in order: small enough that a
 /// batch is still in the processor's cache when it is folded, and that memory stays bounded.
-const BATCH: u64 = 4 * 1024;
+const BATCH: u64 = 1024;
 
 /// The event types whose payloads a fold has read ([`Fact::payload`]): they are parsed on
 /// all cores as later batches are read, rather than one by one in the fold. Learnt as the folds

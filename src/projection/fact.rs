@@ -62,8 +62,9 @@ impl Fact {
         })
     }
 
-    /// The payload's bytes as stated: every reading of the payload below starts here.
-    fn payload_bytes(&self) -> &[u8] {
+    /// The payload's bytes as stated: every reading of the payload starts here, and the
+    /// strings of a parsed payload borrow from them.
+    pub(super) fn payload_bytes(&self) -> &[u8] {
         &self.entry_bytes[self.payload_at.clone()]
     }
 
