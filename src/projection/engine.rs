@@ -151,6 +151,8 @@ pub(super) trait Fold: 'static {
     const NAME: &'static str;
     const VERSION: u32;
     fn digest(fact: &Fact) -> Self::Digest;
+    /// Makes room in a fold from seq 0 for what `entries` entries can add to its records.
+    fn reserve(_records: &mut Records<Self::Record>, _entries: usize) {}
     /// Folds in one fact, with its digest.
     fn apply(
         state: &mut Self::State,
@@ -204,6 +206,13 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
         K::digest(fact)
     }
 
+    /// As many records as entries: the most a fold can add, and for the logs it matters for
+    /// (most entries report or correct an incident) not far above what it does add. Room that
+    /// is never filled is mostly never touched, so it takes address space, not memory.
+    fn reserve(records: &mut Records<K::Record>, entries: usize) {
+        records.reserve(entries);
+    }
+
     fn apply(
         state: &mut K::State,
         records: &mut Records<K::Record>,
@@ -228,6 +237,8 @@ pub(super) trait Folding: Send {
     fn version(&self) -> u32;
     /// Back to the state before seq 0.
     fn restart(&mut self);
+    /// Makes room for the records of `entries` entries, folded from seq 0.
+    fn reserve(&mut self, entries: u64);
     /// Continues from a cache's commit; false, and nothing changed, when its summary does not
     /// decode.
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool;
@@ -299,6 +310,13 @@ impl<F: Fold> Folding for Folded<F> {
 
     fn restart(&mut self) {
         *self = Folded::default();
+    }
+
+    fn reserve(&mut self, entries: u64) {
+        F::reserve(
+            &mut self.records,
+            usize::try_from(entries).unwrap_or(usize::MAX),
+        );
     }
 
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
@@ -407,6 +425,9 @@ fn fold_once<F: LogFiles>(
             (Refresh::Incremental, Some(caches)) => resume(ledger, caches, &mut **fold, target)?,
             _ => None,
         };
+        if resumed.is_none() {
+            fold.reserve(target + 1);
+        }
         next.push(resumed.unwrap_or(0));
     }
     let resumed_at = next.clone();
