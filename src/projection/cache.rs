@@ -396,6 +396,18 @@ impl<R> Records<R> {
         replaced
     }
 
+    /// Takes a record out, returning it.
+    pub fn remove(&mut self, key: &str) -> Option<R> {
+        self.touch(key);
+        let removed = self.map.remove(key.as_bytes());
+        if removed.is_some() {
+            if let Some(paged) = &mut self.paged {
+                paged.records = paged.records.saturating_sub(1);
+            }
+        }
+        removed
+    }
+
     fn touch(&mut self, key: &str) {
         if let Some(paged) = &mut self.paged {
             if !paged.pages.is_empty() {
