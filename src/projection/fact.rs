@@ -104,6 +104,12 @@ impl Fact {
             .as_ref())
     }
 
+    /// What a tally of incidents reads of the payload ([`payload::Counts`]), read afresh: far
+    /// cheaper than the whole payload, for a view that needs no more.
+    pub fn counts(&self) -> Option<payload::Counts<'_>> {
+        payload::Counts::parse(self.event_type, self.payload_bytes())
+    }
+
     /// Whether [`Fact::payload`] has been read, so that the engine can parse the payloads of
     /// this event type ahead of the fold next time.
     pub(super) fn payload_was_read(&self) -> bool {

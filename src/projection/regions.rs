@@ -10,7 +10,7 @@
 
 use super::{Cell, Describe, Fact, KeyedProjection, Records, Rows, Window};
 use crate::date::iso_date;
-use crate::payload::{field, Payload};
+use crate::payload::{field, Counts};
 use chrono::{Datelike, NaiveDate};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -229,8 +229,8 @@ impl KeyedProjection for Regions {
     fn digest(fact: &Fact) -> Digest {
         let bytes = fact.payload_bytes();
         let said = |text: &str| Said::new(text, bytes);
-        fact.with_payload(|payload| match payload {
-            Some(Payload::IncidentReported(p)) => Digest::Reported(
+        match fact.counts() {
+            Some(Counts::Reported(p)) => Digest::Reported(
                 said(&p.incident_id),
                 Fields {
                     admin1: Some(p.admin1.as_deref().map(said)),
@@ -239,7 +239,7 @@ impl KeyedProjection for Regions {
                     fatalities: Some(p.fatalities),
                 },
             ),
-            Some(Payload::IncidentCorrected(p)) => {
+            Some(Counts::Corrected(p)) => {
                 let changes = &p.changes;
                 Digest::Corrected(
                     said(&p.incident_id),
@@ -254,9 +254,9 @@ impl KeyedProjection for Regions {
                     },
                 )
             }
-            Some(Payload::IncidentRetracted(p)) => Digest::Retracted(said(&p.incident_id)),
-            _ => Digest::Nothing,
-        })
+            Some(Counts::Retracted(p)) => Digest::Retracted(said(&p.incident_id)),
+            None => Digest::Nothing,
+        }
     }
 
     fn key<'a>(fact: &'a Fact, digest: &'a Digest) -> Option<&'a str> {
@@ -344,4 +344,25 @@ impl KeyedProjection for Regions {
 enum Change {
     Add,
     Remove,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Said;
+
+    /// A string parsed in place is kept as where it lies; one unescaped by the parser (so not
+    /// in the payload as it reads) is kept as its text. Both read back as the string.
+    #[test]
+    fn said_points_into_the_payload_or_keeps_unescaped_text() {
+        let payload = br#"{"id":"MLI1","actor1":"caf\u00e9"}"#;
+        let id = std::str::from_utf8(&payload[7..11]).unwrap();
+        let said = Said::new(id, payload);
+        assert!(matches!(said, Said::At(_)));
+        assert_eq!(said.read(payload), "MLI1");
+
+        let unescaped = String::from("café");
+        let said = Said::new(&unescaped, payload);
+        assert!(matches!(said, Said::Unescaped(_)));
+        assert_eq!(said.read(payload), "café");
+    }
 }
