@@ -155,6 +155,22 @@ impl State {
         }
     }
 
+    /// Moves a standing incident from its tally as `before` to its tally as `after`: in place
+    /// when it stays in the same one (most corrections change a count, not a place or a date).
+    fn retally(&mut self, before: &Counted, after: &Counted) {
+        let key = (before.pair, before.event_day.get());
+        match self.tallies.get_mut(&key) {
+            Some(tally) if key == (after.pair, after.event_day.get()) => {
+                tally.fatalities =
+                    tally.fatalities.saturating_sub(before.fatalities) + after.fatalities;
+            }
+            _ => {
+                self.tally(before, Change::Remove);
+                self.tally(after, Change::Add);
+            }
+        }
+    }
+
     fn pair(&mut self, admin1: Option<&str>, actor1: &str) -> u32 {
         if self.pair_index.is_empty() && !self.pairs.is_empty() {
             for (index, (admin1, actor1)) in (0..).zip(&self.pairs) {
@@ -292,9 +308,9 @@ impl KeyedProjection for Regions {
                 let Some(counted) = records.get_mut(id.read(payload)) else {
                     return;
                 };
-                state.tally(counted, Change::Remove);
+                let before = counted.clone();
                 state.set(counted, &changes.read(payload));
-                state.tally(counted, Change::Add);
+                state.retally(&before, counted);
             }
             Digest::Retracted(id) => {
                 if let Some(counted) = records.remove(id.read(payload)) {
