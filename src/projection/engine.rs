@@ -151,6 +151,8 @@ pub(super) trait Fold: 'static {
     const NAME: &'static str;
     const VERSION: u32;
     fn digest(fact: &Fact) -> Self::Digest;
+    /// Makes room in a fold from seq 0 for what `entries` entries can add to its records.
+    fn reserve(_records: &mut Records<Self::Record>, _entries: usize) {}
     /// Folds in one fact, with its digest.
     fn apply(
         state: &mut Self::State,
@@ -204,16 +206,23 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
         K::digest(fact)
     }
 
+    /// As many records as entries: the most a fold can add, and for the logs it matters for
+    /// (most entries report or correct an incident) not far above what it does add. Room that
+    /// is never filled is mostly never touched, so it takes address space, not memory.
+    fn reserve(records: &mut Records<K::Record>, entries: usize) {
+        records.reserve(entries);
+    }
+
     fn apply(
         state: &mut K::State,
         records: &mut Records<K::Record>,
-        _: &Fact,
+        fact: &Fact,
         digest: K::Digest,
     ) -> Result<(), CacheError> {
-        if let Some(key) = K::key(&digest) {
+        if let Some(key) = K::key(fact, &digest) {
             records.prepare(key)?;
         }
-        K::apply(state, records, digest);
+        K::apply(state, records, fact, digest);
         Ok(())
     }
 
@@ -228,6 +237,8 @@ pub(super) trait Folding: Send {
     fn version(&self) -> u32;
     /// Back to the state before seq 0.
     fn restart(&mut self);
+    /// Makes room for the records of `entries` entries, folded from seq 0.
+    fn reserve(&mut self, entries: u64);
     /// Continues from a cache's commit; false, and nothing changed, when its summary does not
     /// decode.
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool;
@@ -299,6 +310,13 @@ impl<F: Fold> Folding for Folded<F> {
 
     fn restart(&mut self) {
         *self = Folded::default();
+    }
+
+    fn reserve(&mut self, entries: u64) {
+        F::reserve(
+            &mut self.records,
+            usize::try_from(entries).unwrap_or(usize::MAX),
+        );
     }
 
     fn resume(&mut self, commit: &Commit, file: CacheFile) -> bool {
@@ -407,6 +425,9 @@ fn fold_once<F: LogFiles>(
             (Refresh::Incremental, Some(caches)) => resume(ledger, caches, &mut **fold, target)?,
             _ => None,
         };
+        if resumed.is_none() {
+            fold.reserve(target + 1);
+        }
         next.push(resumed.unwrap_or(0));
     }
     let resumed_at = next.clone();
@@ -465,7 +486,7 @@ fn resume<F: LogFiles>(
 
 /// Entries read and decoded on all cores per batch, then folded in order: small enough that a
 /// batch is still in the processor's cache when it is folded, and that memory stays bounded.
-const BATCH: u64 = 4 * 1024;
+const BATCH: u64 = 1024;
 
 /// The event types whose payloads a fold has read ([`Fact::payload`]): they are parsed on
 /// all cores as later batches are read, rather than one by one in the fold. Learnt as the folds

@@ -64,16 +64,22 @@ pub trait Projection: Describe + 'static {
 /// [`Records`] by key, which a catch-up reads and rewrites only where the new entries touch them.
 ///
 /// The fold is in two steps: `digest` works out what a fact means to the view from the fact
-/// alone (on all cores, ahead of the fold); `apply` then takes the digests in seq order, with
-/// the record that `key` names loaded.
+/// alone (on all cores, ahead of the fold); `apply` then takes the digests in seq order, each
+/// with its fact, and with the record that `key` names loaded. A digest may point into its
+/// fact's payload ([`Fact::payload_bytes`]) rather than copy strings out of it.
 pub trait KeyedProjection: Describe + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
     type Record: Serialize + DeserializeOwned + Send + Sync + 'static;
     type Digest: Send;
     fn digest(fact: &Fact) -> Self::Digest;
-    /// The one record `apply` may read or write for this digest.
-    fn key(digest: &Self::Digest) -> Option<&str>;
-    fn apply(state: &mut Self::State, records: &mut Records<Self::Record>, digest: Self::Digest);
+    /// The one record `apply` may read or write for this digest of `fact`.
+    fn key<'a>(fact: &'a Fact, digest: &'a Self::Digest) -> Option<&'a str>;
+    fn apply(
+        state: &mut Self::State,
+        records: &mut Records<Self::Record>,
+        fact: &Fact,
+        digest: Self::Digest,
+    );
     /// The rows, made one at a time from the state as they are read.
     fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
 }
