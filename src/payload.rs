@@ -22,11 +22,11 @@ type Text<'a> = Cow<'a, str>;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Genesis<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub origin: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub admin_name: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub admin_public_key: Text<'a>,
 }
 
@@ -34,10 +34,10 @@ pub struct Genesis<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyEnrolled<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub name: Text<'a>,
     pub role: Role,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub public_key: Text<'a>,
 }
 
@@ -45,11 +45,11 @@ pub struct KeyEnrolled<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevoked<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub name: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub public_key: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub reason: Text<'a>,
 }
 
@@ -57,11 +57,11 @@ pub struct KeyRevoked<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceDataset<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub name: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub release: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub id: Text<'a>,
 }
 
@@ -69,11 +69,11 @@ pub struct SourceDataset<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentReported<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub event_date: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub event_type: Text<'a>,
     #[serde(
         borrow,
@@ -82,7 +82,7 @@ pub struct IncidentReported<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub sub_event_type: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub actor1: Text<'a>,
     #[serde(
         borrow,
@@ -299,11 +299,11 @@ pub struct IncidentChanges<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentCorrected<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "object")]
     pub changes: IncidentChanges<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub reason: Text<'a>,
 }
 
@@ -311,9 +311,9 @@ pub struct IncidentCorrected<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentRetracted<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub reason: Text<'a>,
 }
 
@@ -321,17 +321,17 @@ pub struct IncidentRetracted<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceAnchored<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub blake3: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub sha256: Text<'a>,
     #[serde(deserialize_with = "whole_number")]
     pub bytes: u64,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub media_type: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub filename: Text<'a>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub captured_at: Option<Text<'a>>,
@@ -343,13 +343,13 @@ pub struct EvidenceAnchored<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccordStatusChanged<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub accord: Text<'a>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub provision: Option<Text<'a>>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub status: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub effective_date: Text<'a>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Text<'a>>,
@@ -361,13 +361,13 @@ pub struct AccordStatusChanged<'a> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MandateChanged<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub mission: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub resolution: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub action: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub adopted_date: Text<'a>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub mandate_until: Option<Text<'a>>,
@@ -421,11 +421,11 @@ pub enum Counts<'a> {
 /// Of an [`IncidentReported`], what a tally reads.
 #[derive(Debug, PartialEq, Deserialize)]
 pub struct ReportedCounts<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub event_date: Text<'a>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub actor1: Text<'a>,
     #[serde(borrow, default, deserialize_with = "some_text")]
     pub admin1: Option<Text<'a>>,
@@ -436,7 +436,7 @@ pub struct ReportedCounts<'a> {
 /// Of an [`IncidentCorrected`], what a tally reads.
 #[derive(Debug, PartialEq, Deserialize)]
 pub struct CorrectedCounts<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "object")]
     pub changes: ChangedCounts<'a>,
@@ -458,7 +458,7 @@ pub struct ChangedCounts<'a> {
 /// Of an [`IncidentRetracted`], what a tally reads.
 #[derive(Debug, PartialEq, Deserialize)]
 pub struct RetractedCounts<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
 }
 
@@ -887,6 +887,33 @@ mod tests {
             Some("object") => FieldKind::Dataset,
             other => panic!("unexpected type {other:?}"),
         }
+    }
+
+    /// serde borrows a field only when its type is spelled `Cow`, not through the `Text` alias;
+    /// every text here is read through [`text`], so that reading the log copies no string.
+    #[test]
+    fn text_without_escapes_is_borrowed_from_the_payload() {
+        let bytes = br#"{"incident_id":"MLI1","event_date":"2023-01-02","event_type":"Battles","actor1":"JNIM","admin1":"Gao","fatalities":1}"#;
+        let Ok(Payload::IncidentReported(p)) = Payload::parse(EventType::IncidentReported, bytes)
+        else {
+            panic!("the report parses");
+        };
+        for text in [&p.incident_id, &p.event_date, &p.event_type, &p.actor1] {
+            assert!(matches!(text, Cow::Borrowed(_)), "{text} was copied");
+        }
+        assert!(matches!(p.admin1, Some(Cow::Borrowed(_))));
+        let Some(Counts::Reported(c)) = Counts::parse(EventType::IncidentReported, bytes) else {
+            panic!("the counts parse");
+        };
+        for text in [&c.incident_id, &c.event_date, &c.actor1] {
+            assert!(matches!(text, Cow::Borrowed(_)), "{text} was copied");
+        }
+        let escaped = br#"{"incident_id":"MLI\u0031","event_date":"2023-01-02","event_type":"Battles","actor1":"JNIM","fatalities":1}"#;
+        let Ok(Payload::IncidentReported(p)) = Payload::parse(EventType::IncidentReported, escaped)
+        else {
+            panic!("the escaped report parses");
+        };
+        assert_eq!(p.incident_id, "MLI1");
     }
 
     #[test]
