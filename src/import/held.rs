@@ -12,31 +12,40 @@ use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
 use crate::log::LogFiles;
-use crate::payload::{
-    field, FieldValue, IncidentChanges, IncidentReported, Payload, INCIDENT_FIELDS,
-};
+use crate::payload::{field, FieldValue, IncidentReported, Payload, INCIDENT_FIELDS};
 use crate::verify::EntryProblem;
 use crate::Ledger;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::fs::File;
+use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// One incident of the dataset that the ledger holds.
+/// One incident of the dataset that the ledger holds: 40 bytes and its id.
 #[derive(Debug)]
 pub(super) struct Held {
     pub id: Box<str>,
+    /// Where its current fields lie in the scratch file.
+    offset: u64,
+    len: u32,
+    /// The line of the first row of the file accepted for it, to name when another repeats it.
+    pub first_line: Option<NonZeroU32>,
     pub retracted: bool,
     /// Whether a row of the file names it (also a row left out as malformed): if none does,
     /// it is missing from the release.
     pub named: bool,
-    /// The line of the first row of the file accepted for it, to name when another repeats it.
-    pub first_line: Option<u32>,
-    at: Stored,
 }
 
-/// Where an incident's current fields lie in the scratch file.
+impl Held {
+    fn at(&self) -> Stored {
+        Stored {
+            offset: self.offset,
+            len: self.len,
+        }
+    }
+}
+
+/// Where something lies in the scratch file.
 #[derive(Clone, Copy, Debug)]
 struct Stored {
     offset: u64,
@@ -53,7 +62,8 @@ impl Holdings {
     /// The incidents of layout `L`'s dataset that `ledger` holds, folded from its log.
     pub fn read<L: Layout, F: LogFiles>(ledger: &Ledger<F>) -> Result<Holdings, ImportError> {
         let prefix = format!("{}:", L::PREFIX);
-        let mut fold = Fold::new(ledger.dir())?;
+        let entries = ledger.head().map_or(0, |head| head.seq + 1);
+        let mut fold = Fold::new(ledger.dir(), entries)?;
         for item in ledger.log().entries(0) {
             let (seq, bytes) = item.map_err(|e| read_error(e.into()))?;
             let entry = EntryRef::decode(&bytes).map_err(|e| {
@@ -78,7 +88,7 @@ impl Holdings {
                     fold.report(&p)?;
                 }
                 Some(Payload::IncidentCorrected(p)) if p.incident_id.starts_with(&prefix) => {
-                    fold.correct(&p.incident_id, &p.changes)?;
+                    fold.correct(&p.incident_id, statement.payload)?;
                 }
                 Some(Payload::IncidentRetracted(p)) if p.incident_id.starts_with(&prefix) => {
                     fold.retract(&p.incident_id);
@@ -86,14 +96,12 @@ impl Holdings {
                 _ => {}
             }
         }
-        Ok(fold.finish())
+        fold.finish()
     }
 
     /// The held incident with this id, if there is one.
     pub fn index(&self, incident_id: &str) -> Option<usize> {
-        self.incidents
-            .binary_search_by(|held| (*held.id).cmp(incident_id))
-            .ok()
+        index(&self.incidents, incident_id)
     }
 
     /// The current fields of the `i`th incident that `keep` names, as JSON values by name.
@@ -102,7 +110,7 @@ impl Holdings {
         i: usize,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Map<String, Value>, ImportError> {
-        let text = self.scratch.read(self.incidents[i].at)?;
+        let text = self.scratch.read(self.incidents[i].at())?;
         Ok(current(&text).map_or_else(Map::new, |current| {
             INCIDENT_FIELDS
                 .iter()
@@ -114,7 +122,7 @@ impl Holdings {
 
     /// The current country of the `i`th incident, if it has one.
     pub fn country(&self, i: usize) -> Result<Option<String>, ImportError> {
-        let text = self.scratch.read(self.incidents[i].at)?;
+        let text = self.scratch.read(self.incidents[i].at())?;
         Ok(
             current(&text).and_then(|current| match current.get(field::COUNTRY) {
                 Some(FieldValue::Text(country)) => Some(country.to_string()),
@@ -122,6 +130,13 @@ impl Holdings {
             }),
         )
     }
+}
+
+/// Where the incident `incident_id` is in `incidents`, which are in id order.
+fn index(incidents: &[Held], incident_id: &str) -> Option<usize> {
+    incidents
+        .binary_search_by(|held| (*held.id).cmp(incident_id))
+        .ok()
 }
 
 fn read_error(source: LedgerError) -> ImportError {
@@ -142,19 +157,29 @@ fn json(value: FieldValue) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// The fold in progress: the incidents by id, in the order the log states them.
+/// The fold in progress. The log is read once, in seq order: reports are kept in that order,
+/// corrections and retractions noted, and only then are the reports sorted by id and the
+/// corrections applied in seq order, so that no map by id is held beside them. That gives what
+/// a fold in seq order gives, since the rules let an incident be reported once, and corrected or
+/// retracted only after that.
 pub(super) struct Fold {
-    incidents: BTreeMap<Box<str>, (Stored, bool)>,
+    incidents: Vec<Held>,
+    /// Each correction's incident and where its payload lies in the scratch file.
+    corrections: Vec<(Box<str>, Stored)>,
+    retractions: Vec<Box<str>>,
     scratch: Scratch,
 }
 
 impl Fold {
-    /// A fold whose scratch file is in `dir`: the ledger's directory, on the disk that holds
-    /// the log (the system's temporary directory, taken for a ledger without one, may be
-    /// memory).
-    pub fn new(dir: Option<&Path>) -> Result<Fold, ImportError> {
+    /// A fold of a log of `entries` entries (which bound the incidents: the pages of the list
+    /// that are never written are never taken), whose scratch file is in `dir`: the ledger's
+    /// directory, on the disk that holds the log (the system's temporary directory, taken for
+    /// a ledger without one, may be memory).
+    pub fn new(dir: Option<&Path>, entries: u64) -> Result<Fold, ImportError> {
         Ok(Fold {
-            incidents: BTreeMap::new(),
+            incidents: Vec::with_capacity(usize::try_from(entries).unwrap_or(0)),
+            corrections: Vec::new(),
+            retractions: Vec::new(),
             scratch: Scratch::new(dir)?,
         })
     }
@@ -164,56 +189,63 @@ impl Fold {
         // Its own serialization, so it always succeeds.
         let text = serde_json::to_vec(report).unwrap_or_default();
         let at = self.scratch.write(&text)?;
-        self.incidents
-            .insert(report.incident_id.as_ref().into(), (at, false));
+        self.incidents.push(Held {
+            id: report.incident_id.as_ref().into(),
+            offset: at.offset,
+            len: at.len,
+            first_line: None,
+            retracted: false,
+            named: false,
+        });
         Ok(())
     }
 
-    /// A correction of a held incident, whose current fields take in its changes.
-    pub fn correct(
-        &mut self,
-        incident_id: &str,
-        changes: &IncidentChanges,
-    ) -> Result<(), ImportError> {
-        let Some((at, _)) = self.incidents.get(incident_id).copied() else {
-            return Ok(());
-        };
-        let text = self.scratch.read(at)?;
-        let Some(mut current) = current(&text) else {
-            return Ok(());
-        };
-        current.correct(changes);
-        let text = serde_json::to_vec(&current).unwrap_or_default();
-        let at = self.scratch.write(&text)?;
-        if let Some(held) = self.incidents.get_mut(incident_id) {
-            held.0 = at;
-        }
+    /// A correction, whose payload is `correction`.
+    pub fn correct(&mut self, incident_id: &str, correction: &[u8]) -> Result<(), ImportError> {
+        let at = self.scratch.write(correction)?;
+        self.corrections.push((incident_id.into(), at));
         Ok(())
     }
 
     pub fn retract(&mut self, incident_id: &str) {
-        if let Some(held) = self.incidents.get_mut(incident_id) {
-            held.1 = true;
-        }
+        self.retractions.push(incident_id.into());
     }
 
-    /// The held incidents in id order; the map's nodes are let go as they are read.
-    pub fn finish(self) -> Holdings {
-        let incidents = self
-            .incidents
-            .into_iter()
-            .map(|(id, (at, retracted))| Held {
-                id,
-                retracted,
-                named: false,
-                first_line: None,
-                at,
-            })
-            .collect();
-        Holdings {
-            incidents,
-            scratch: self.scratch,
+    /// The held incidents in id order, corrected and retracted.
+    pub fn finish(self) -> Result<Holdings, ImportError> {
+        let Fold {
+            mut incidents,
+            corrections,
+            retractions,
+            mut scratch,
+        } = self;
+        incidents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for (id, at) in corrections {
+            let Some(i) = index(&incidents, &id) else {
+                continue;
+            };
+            let text = scratch.read(incidents[i].at())?;
+            let changes = scratch.read(at)?;
+            let corrected = match (
+                current(&text),
+                Payload::parse(EventType::IncidentCorrected, &changes),
+            ) {
+                (Some(mut current), Ok(Payload::IncidentCorrected(correction))) => {
+                    current.correct(&correction.changes);
+                    serde_json::to_vec(&current).unwrap_or_default()
+                }
+                _ => continue,
+            };
+            let at = scratch.write(&corrected)?;
+            incidents[i].offset = at.offset;
+            incidents[i].len = at.len;
         }
+        for id in retractions {
+            if let Some(i) = index(&incidents, &id) {
+                incidents[i].retracted = true;
+            }
+        }
+        Ok(Holdings { incidents, scratch })
     }
 }
 

@@ -38,6 +38,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -669,7 +670,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
 
         let key = held.is_none().then(|| id_key(&incident_id));
         let first = match (held, &key) {
-            (Some(i), _) => self.held.incidents[i].first_line,
+            (Some(i), _) => self.held.incidents[i].first_line.map(NonZeroU32::get),
             (None, Some(key)) => self.seen.get(key).copied(),
             (None, None) => None,
         };
@@ -693,7 +694,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         let prior = match (held, key) {
             (Some(i), _) => {
                 let incident = &mut self.held.incidents[i];
-                incident.first_line = Some(first);
+                incident.first_line = NonZeroU32::new(first);
                 if incident.retracted {
                     Prior::Retracted
                 } else {
@@ -1008,7 +1009,7 @@ mod tests {
 
     /// What an import holds of these incidents, those in `retracted` retracted.
     fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Holdings {
-        let mut fold = held::Fold::new(None).unwrap();
+        let mut fold = held::Fold::new(None, 0).unwrap();
         for (id, fields) in incidents {
             let mut report = fields.clone();
             report.insert("incident_id".into(), json!(id));
@@ -1023,7 +1024,7 @@ mod tests {
                 fold.retract(id);
             }
         }
-        fold.finish()
+        fold.finish().unwrap()
     }
 
     /// What an import holds of a ledger without incidents.
