@@ -831,7 +831,7 @@ fn missing<L: Layout>(
         .is_some_and(|country| countries.contains(&country));
     Ok(in_scope.then(|| {
         let retracted = json!({
-            "incident_id": &*held.id,
+            "incident_id": holdings.id(i),
             "reason": format!("no longer in {} release {label}", L::NAME),
         });
         event(EventType::IncidentRetracted, None, &retracted)
