@@ -195,7 +195,9 @@ fn import(error: &ImportError) -> Option<String> {
         }
         ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
         ImportError::Append { source, .. } => ledger(source),
-        ImportError::Projection(e) => projection(e),
-        ImportError::Unreadable { .. } | ImportError::Header { .. } => None,
+        ImportError::Ledger(source) => ledger(source),
+        ImportError::Unreadable { .. } | ImportError::Header { .. } | ImportError::Scratch(_) => {
+            None
+        }
     }
 }

@@ -94,7 +94,6 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     };
     let report = import::import(
         &ledger,
-        Some(&global.caches()),
         &key,
         args.dataset.into(),
         &args.file,

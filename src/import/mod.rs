@@ -19,6 +19,7 @@
 //! to a callback.
 
 pub mod acled;
+mod held;
 pub mod ucdp;
 
 use crate::date;
@@ -28,16 +29,16 @@ use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
 use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
-use crate::projection::incidents::{Incident, Incidents};
-use crate::projection::{current_state, CacheDir, ProjectionError};
 use crate::schema::{SchemaError, Schemas};
 use crate::Ledger;
 use csv::{ByteRecord, StringRecord};
+use held::Holdings;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,19 +141,19 @@ pub enum ImportError {
         #[source]
         source: Box<LedgerError>,
     },
-    #[error(transparent)]
-    Projection(Box<ProjectionError>),
+    #[error("the incidents the ledger holds could not be read")]
+    Ledger(#[source] Box<LedgerError>),
+    #[error("the import's scratch file cannot be written or read")]
+    Scratch(#[source] std::io::Error),
 }
 
 /// source_dataset.release allows this many characters.
 const RELEASE_MAX_CHARS: usize = 200;
 
 /// Imports one release file of `dataset`, appending what it changes as one batch signed by `key`.
-/// `on_progress(bytes_read, total_bytes)` is called as rows are read. The incidents the release
-/// is diffed against are caught up from `caches` when given.
+/// `on_progress(bytes_read, total_bytes)` is called as rows are read.
 pub fn import<F: LogFiles>(
     ledger: &Ledger<F>,
-    caches: Option<&CacheDir>,
     key: &SecretKey,
     dataset: Dataset,
     path: &Path,
@@ -160,18 +161,13 @@ pub fn import<F: LogFiles>(
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     match dataset {
-        Dataset::Ucdp => {
-            import_layout::<ucdp::Ucdp, F>(ledger, caches, key, path, options, on_progress)
-        }
-        Dataset::Acled => {
-            import_layout::<acled::Acled, F>(ledger, caches, key, path, options, on_progress)
-        }
+        Dataset::Ucdp => import_layout::<ucdp::Ucdp, F>(ledger, key, path, options, on_progress),
+        Dataset::Acled => import_layout::<acled::Acled, F>(ledger, key, path, options, on_progress),
     }
 }
 
 fn import_layout<L: Layout, F: LogFiles>(
     ledger: &Ledger<F>,
-    caches: Option<&CacheDir>,
     key: &SecretKey,
     path: &Path,
     options: &ImportOptions,
@@ -194,9 +190,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         skip_invalid: options.skip_invalid,
     };
     let reader = open::<L, _>(&context, file)?;
-    let state = current_state::<Incidents, F>(ledger, caches)
-        .map_err(|e| ImportError::Projection(Box::new(e)))?;
-    let held = held::<L>(state.incidents);
+    let held = Holdings::read::<L, F>(ledger)?;
     let mut diff = Diff::new(&context, reader, held, total, on_progress);
 
     // The events go to the log as the rows are read, all in one batch: a malformed row stops
@@ -490,64 +484,6 @@ fn unreadable(path: &Path, e: csv::Error) -> ImportError {
     }
 }
 
-/// What the ledger holds of one incident of the dataset. A re-import holds one for each, so
-/// they are kept small: the fields are only those an import compares, and the country, as
-/// compact JSON.
-#[derive(Debug)]
-struct Held {
-    id: Box<str>,
-    fields: Box<str>,
-    retracted: bool,
-    /// Whether a row of the file names it (also a row left out as malformed): if none does,
-    /// it is missing from the release.
-    named: bool,
-}
-
-impl Held {
-    fn new<L: Layout>(id: &str, fields: &Map<String, Value>, retracted: bool) -> Held {
-        let kept: Map<String, Value> = fields
-            .iter()
-            .filter(|(name, _)| *name == field::COUNTRY.name || compared::<L>().any(|c| c == *name))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
-        Held {
-            id: id.into(),
-            fields: Value::Object(kept).to_string().into(),
-            retracted,
-            named: false,
-        }
-    }
-
-    fn fields(&self) -> Map<String, Value> {
-        // The text is this module's own JSON object, so it always parses.
-        serde_json::from_str(&self.fields).unwrap_or_default()
-    }
-
-    fn country(&self) -> Option<String> {
-        match self.fields().remove(field::COUNTRY.name) {
-            Some(Value::String(country)) => Some(country),
-            _ => None,
-        }
-    }
-}
-
-/// The incidents of layout `L`'s dataset, in id order, taken out of the incidents view's state
-/// one at a time, so that the state and what is kept of it are never both held whole.
-fn held<L: Layout>(mut incidents: BTreeMap<String, Incident>) -> Vec<Held> {
-    let prefix = format!("{}:", L::PREFIX);
-    let mut dataset = incidents.split_off(prefix.as_str());
-    drop(incidents);
-    // ';' follows ':': every id of the dataset sorts before the prefix with it.
-    drop(dataset.split_off(format!("{};", L::PREFIX).as_str()));
-    let mut held = Vec::with_capacity(dataset.len());
-    held.extend(
-        dataset
-            .into_iter()
-            .map(|(id, incident)| Held::new::<L>(&id, &incident.fields(), incident.retracted)),
-    );
-    held
-}
-
 /// How the incidents of an import fared, and the rows it left out, in file order.
 #[derive(Debug, Default)]
 struct Tally {
@@ -594,8 +530,8 @@ impl Tally {
 
 /// The import of one release file as the events it appends, read row by row: reports and
 /// corrections in file order, then retractions in incident id order. It holds what the ledger
-/// has of the dataset, the countries of the file, and 16 bytes per distinct id of the file
-/// (for naming a repeated id), never the rows. The first malformed row (or a file that cannot
+/// has of the dataset ([`Holdings`]), the countries of the file, and 16 bytes per id of the
+/// file that the ledger does not hold (for naming a repeated id), never the rows. The first malformed row (or a file that cannot
 /// be read) ends it with an error, which is kept for [`Diff::finish`]; the error the iterator
 /// gives only stops the batch.
 struct Diff<'a, L, R> {
@@ -604,9 +540,10 @@ struct Diff<'a, L, R> {
     record: ByteRecord,
     total_bytes: u64,
     on_progress: &'a mut dyn FnMut(u64, u64),
-    held: Vec<Held>,
-    /// The line of the first accepted row of each incident id, by [`id_key`]: 16 bytes a row
-    /// (as u32, as the append keeps lines; a file of more lines is some 100 GB).
+    held: Holdings,
+    /// The line of the first accepted row of each incident id the ledger does not hold (a held
+    /// one keeps its own), by [`id_key`]: 16 bytes a row (as u32, as the append keeps lines; a
+    /// file of more lines is some 100 GB).
     seen: HashMap<IdKey, u32>,
     countries: HashSet<String>,
     tally: Tally,
@@ -629,7 +566,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
     fn new(
         context: &'a Context<'a>,
         opened: Opened<L, R>,
-        held: Vec<Held>,
+        held: Holdings,
         total_bytes: u64,
         on_progress: &'a mut dyn FnMut(u64, u64),
     ) -> Self {
@@ -671,15 +608,8 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         stop
     }
 
-    /// The held incident with this id, if there is one.
-    fn held_index(&self, incident_id: &str) -> Option<usize> {
-        self.held
-            .binary_search_by(|held| (*held.id).cmp(incident_id))
-            .ok()
-    }
-
     /// Reads one row: the event it makes, if any, or what is wrong with it.
-    fn row(&mut self, line: u64) -> Result<Option<EventInput>, RowProblem> {
+    fn row(&mut self, line: u64) -> Result<Option<EventInput>, RowError> {
         let Opened { header, layout, .. } = &self.opened;
         let record = &self.record;
         let whole_row = |message: String| RowProblem {
@@ -692,7 +622,8 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                 "the row has {} fields, but the header names {} columns; a value holding a comma, quote or line break must be in double quotes",
                 record.len(),
                 header.names.len()
-            )));
+            ))
+            .into());
         }
         let record = StringRecord::from_byte_record(record.clone()).map_err(|e| {
             let column = e.utf8_error().field();
@@ -709,9 +640,9 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
 
         let source_id = row.required(layout.id(), "id")?;
         let incident_id = format!("{}:{source_id}", L::PREFIX);
-        let held = self.held_index(&incident_id);
+        let held = self.held.index(&incident_id);
         if let Some(i) = held {
-            self.held[i].named = true;
+            self.held.incidents[i].named = true;
         }
         if let Some(country) = row.text(layout.country()) {
             self.countries.insert(country);
@@ -734,30 +665,72 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             .schemas
             .validate(EventType::IncidentReported, version, &report)
         {
-            return Err(schema_problem(&row, layout.id(), &fields, e));
+            return Err(schema_problem(&row, layout.id(), &fields, e).into());
         }
 
-        let key = id_key(&incident_id);
-        if let Some(first) = self.seen.get(&key) {
+        let key = held.is_none().then(|| id_key(&incident_id));
+        let first = match (held, &key) {
+            (Some(i), _) => self.held.incidents[i].first_line.map(NonZeroU32::get),
+            (None, Some(key)) => self.seen.get(key).copied(),
+            (None, None) => None,
+        };
+        if let Some(first) = first {
             if L::REPEATS {
                 // The first row of an event stands; later ones only name its other actors.
                 return Ok(None);
             }
-            return Err(row.problem(
-                layout.id(),
-                format!(
-                    "{} is also the id of the row on line {first}; each {} event has one row",
-                    quoted(&source_id),
-                    L::NAME
-                ),
-            ));
+            return Err(row
+                .problem(
+                    layout.id(),
+                    format!(
+                        "{} is also the id of the row on line {first}; each {} event has one row",
+                        quoted(&source_id),
+                        L::NAME
+                    ),
+                )
+                .into());
         }
-        self.seen
-            .insert(key, u32::try_from(line).unwrap_or(u32::MAX));
-        let held = held.map(|i| &self.held[i]);
-        let decision = decide::<L>(held, &incident_id, &report, line, self.context.label);
+        let first = u32::try_from(line).unwrap_or(u32::MAX);
+        let prior = match (held, key) {
+            (Some(i), _) => {
+                let incident = &mut self.held.incidents[i];
+                incident.first_line = NonZeroU32::new(first);
+                if incident.retracted {
+                    Prior::Retracted
+                } else {
+                    let compared = |name: &str| compared::<L>().any(|c| c == name);
+                    Prior::Stands(self.held.fields(i, compared).map_err(RowError::Failed)?)
+                }
+            }
+            (None, key) => {
+                self.seen.extend(key.map(|key| (key, first)));
+                Prior::New
+            }
+        };
+        let decision = decide::<L>(prior, &incident_id, &report, line, self.context.label);
         Ok(self.tally.count(decision))
     }
+}
+
+/// Why a row was not read: what is wrong with it, or a failure that stops the import whatever
+/// the options say.
+enum RowError {
+    Problem(RowProblem),
+    Failed(ImportError),
+}
+
+impl From<RowProblem> for RowError {
+    fn from(problem: RowProblem) -> Self {
+        RowError::Problem(problem)
+    }
+}
+
+/// What the ledger holds of the incident a row names.
+enum Prior {
+    New,
+    Retracted,
+    /// It stands, with these of its current fields.
+    Stands(Map<String, Value>),
 }
 
 impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
@@ -776,23 +749,27 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                     match self.row(line) {
                         Ok(Some(event)) => return Some(Ok(event)),
                         Ok(None) => {}
-                        Err(problem) if self.context.skip_invalid => {
+                        Err(RowError::Problem(problem)) if self.context.skip_invalid => {
                             self.tally.skipped.push(problem);
                         }
-                        Err(problem) => {
+                        Err(RowError::Problem(problem)) => {
                             let path = path.to_path_buf();
                             return Some(Err(self.fail(ImportError::Malformed { path, problem })));
                         }
+                        Err(RowError::Failed(failure)) => return Some(Err(self.fail(failure))),
                     }
                 }
             }
         }
-        while let Some(i) = self.retracting.filter(|&i| i < self.held.len()) {
+        while let Some(i) = self.retracting.filter(|&i| i < self.held.incidents.len()) {
             self.retracting = Some(i + 1);
-            let event = missing::<L>(&self.held[i], &self.countries, self.context.label);
-            if let Some(event) = event {
-                self.tally.retracted += 1;
-                return Some(Ok(event));
+            match missing::<L>(&self.held, i, &self.countries, self.context.label) {
+                Ok(Some(event)) => {
+                    self.tally.retracted += 1;
+                    return Some(Ok(event));
+                }
+                Ok(None) => {}
+                Err(failure) => return Some(Err(self.fail(failure))),
             }
         }
         None
@@ -800,28 +777,31 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
 }
 
 /// What a row of the release does to the incident it names, given what the ledger holds of it
-/// (`held`): a new incident is reported, a changed one corrected, one retracted in the ledger
+/// (`prior`): a new incident is reported, a changed one corrected, one retracted in the ledger
 /// stays out.
 fn decide<L: Layout>(
-    held: Option<&Held>,
+    prior: Prior,
     incident_id: &str,
     report: &Value,
     line: u64,
     label: &str,
 ) -> Decision {
-    let Some(held) = held else {
-        return Decision::Report(event(EventType::IncidentReported, Some(line), report));
+    let held = match prior {
+        Prior::New => {
+            return Decision::Report(event(EventType::IncidentReported, Some(line), report))
+        }
+        Prior::Retracted => {
+            return Decision::LeftOut(RowProblem {
+                line,
+                column: None,
+                message: format!(
+                    "incident {incident_id} was retracted earlier, and a retraction is final, so this row is left out; report it under a new id if it should stand again"
+                ),
+            })
+        }
+        Prior::Stands(held) => held,
     };
-    if held.retracted {
-        return Decision::LeftOut(RowProblem {
-            line,
-            column: None,
-            message: format!(
-                "incident {incident_id} was retracted earlier, and a retraction is final, so this row is left out; report it under a new id if it should stand again"
-            ),
-        });
-    }
-    let changes = changes::<L>(&held.fields(), report);
+    let changes = changes::<L>(&held, report);
     if changes.is_empty() {
         return Decision::Unchanged;
     }
@@ -836,21 +816,28 @@ fn decide<L: Layout>(
 /// The retraction of a held incident that no row of the release names, when it stands and its
 /// country is one of the file's, so that a one-country extract never retracts the rest of the
 /// world.
-fn missing<L: Layout>(held: &Held, countries: &HashSet<String>, label: &str) -> Option<EventInput> {
+fn missing<L: Layout>(
+    holdings: &Holdings,
+    i: usize,
+    countries: &HashSet<String>,
+    label: &str,
+) -> Result<Option<EventInput>, ImportError> {
+    let held = &holdings.incidents[i];
     if held.named || held.retracted {
-        return None;
+        return Ok(None);
     }
-    let in_scope = held
-        .country()
+    let in_scope = holdings
+        .country(i)?
         .is_some_and(|country| countries.contains(&country));
-    in_scope.then(|| {
+    Ok(in_scope.then(|| {
         let retracted = json!({
-            "incident_id": &*held.id,
+            "incident_id": holdings.id(i),
             "reason": format!("no longer in {} release {label}", L::NAME),
         });
         event(EventType::IncidentRetracted, None, &retracted)
-    })
+    }))
 }
+
 /// A schema violation of a row's report, named by the column the field came from
 /// (`data.location` → where_description); incident_id and source_dataset come from the id.
 fn schema_problem(row: &Row, id: Column, fields: &Fields, error: SchemaError) -> RowProblem {
@@ -922,6 +909,10 @@ fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payload::Payload;
+    use crate::projection::current_state;
+    use crate::projection::incidents::Incidents;
+    use std::collections::BTreeMap;
 
     /// The events an import of `bytes` as a file `release.csv` of layout `L`, release `label`,
     /// appends to a ledger holding `held`, and how it fared.
@@ -929,7 +920,7 @@ mod tests {
         bytes: &[u8],
         skip_invalid: bool,
         label: &str,
-        held: Vec<Held>,
+        held: Holdings,
         on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Vec<EventInput>, Tally), ImportError> {
         let schemas = Schemas::load().unwrap();
@@ -948,7 +939,7 @@ mod tests {
     fn diff_text<L: Layout>(
         text: &str,
         label: &str,
-        held: Vec<Held>,
+        held: Holdings,
     ) -> Result<(Vec<EventInput>, Tally), ImportError> {
         diff_bytes::<L>(text.as_bytes(), false, label, held, &mut |_, _| {})
     }
@@ -962,7 +953,7 @@ mod tests {
             text.as_bytes(),
             skip_invalid,
             "r1",
-            Vec::new(),
+            nothing_held(),
             &mut |_, _| {},
         )
     }
@@ -1017,11 +1008,28 @@ mod tests {
     }
 
     /// What an import holds of these incidents, those in `retracted` retracted.
-    fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Vec<Held> {
-        incidents
-            .iter()
-            .map(|(id, fields)| Held::new::<ucdp::Ucdp>(id, fields, retracted.contains(&&**id)))
-            .collect()
+    fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Holdings {
+        let mut fold = held::Fold::new(None, 0).unwrap();
+        for (id, fields) in incidents {
+            let mut report = fields.clone();
+            report.insert("incident_id".into(), json!(id));
+            let report = Value::Object(report);
+            let Ok(Payload::IncidentReported(report)) =
+                Payload::from_value(EventType::IncidentReported, &report)
+            else {
+                panic!("not a report: {report}");
+            };
+            fold.report(&report).unwrap();
+            if retracted.contains(&id.as_str()) {
+                fold.retract(id);
+            }
+        }
+        fold.finish().unwrap()
+    }
+
+    /// What an import holds of a ledger without incidents.
+    fn nothing_held() -> Holdings {
+        held_of(&BTreeMap::new(), &[])
     }
 
     fn payloads(events: &[EventInput]) -> Vec<(String, Value)> {
@@ -1239,7 +1247,7 @@ mod tests {
         let at = bytes.windows(3).position(|w| w == b"LRA").unwrap();
         bytes[at] = 0xff;
         let Err(ImportError::Malformed { problem, .. }) =
-            diff_bytes::<ucdp::Ucdp>(&bytes, false, "r1", Vec::new(), &mut |_, _| {})
+            diff_bytes::<ucdp::Ucdp>(&bytes, false, "r1", nothing_held(), &mut |_, _| {})
         else {
             panic!("expected a malformed row");
         };
@@ -1282,7 +1290,7 @@ mod tests {
             text.as_bytes(),
             false,
             "r1",
-            Vec::new(),
+            nothing_held(),
             &mut |done, total| {
                 seen.push((done, total));
             },
@@ -1321,18 +1329,7 @@ mod tests {
                 release: Some(release.into()),
                 skip_invalid: false,
             };
-            // The ledger of `ledger_with_investigator`, beside the file.
-            let caches = CacheDir::of(&path.with_file_name("ledger"));
-            let caches = Some(&caches);
-            import(
-                ledger,
-                caches,
-                key,
-                Dataset::Ucdp,
-                path,
-                &options,
-                &mut |_, _| {},
-            )
+            import(ledger, key, Dataset::Ucdp, path, &options, &mut |_, _| {})
         }
 
         #[test]
