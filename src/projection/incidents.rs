@@ -1,6 +1,5 @@
 //! `incidents`: every incident with its current values after all corrections, whether it stands
 //! or was retracted, how often it was corrected, and who reported and last changed it.
-//! Importers diff a dataset release against this view's state.
 
 use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Rows, Window};
