@@ -20,6 +20,7 @@ pub mod event;
 pub mod evidence;
 pub mod export;
 pub mod import;
+pub mod incident_changes;
 pub mod input;
 pub mod keys;
 pub mod ledger;

@@ -7,13 +7,13 @@
 //! storage itself: state it has not seen comes through [`StateLookup`].
 
 use crate::event::{EventType, Role};
+use crate::incident_changes::IncidentChanges;
 use crate::keys::PublicKey;
 use crate::payload::Payload;
 use crate::taxonomy;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,10 +239,7 @@ pub struct StateChanges {
     pub keys: HashMap<PublicKey, KeyRecord>,
     /// `None`: the name is free again (its key was revoked).
     pub names: HashMap<String, Option<PublicKey>>,
-    /// Ordered: derived state stores incidents in pages by id range, so they are written in id
-    /// order; and a B-tree grows a node at a time, where a hash table of a million-incident
-    /// batch holds its old and new tables at once while it doubles.
-    pub incidents: BTreeMap<Box<str>, IncidentRecord>,
+    pub incidents: IncidentChanges,
 }
 
 pub struct RuleState<'a, L: StateLookup> {
@@ -395,7 +392,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     reported_seq: seq,
                     retracted_seq: None,
                 };
-                self.changes.incidents.insert(id.into(), record);
+                self.changes.incidents.insert(id, record);
             }
             Payload::IncidentCorrected(correction) => {
                 let id = &*correction.incident_id;
@@ -407,13 +404,13 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     None => record.sub_event_type(),
                 };
                 record.category = category(event_type, sub_event_type)?;
-                self.record_incident(id, record);
+                self.changes.incidents.insert(id, record);
             }
             Payload::IncidentRetracted(retraction) => {
                 let id = &*retraction.incident_id;
                 let mut record = self.standing_incident(id)?;
                 record.retracted_seq = NonZeroU64::new(seq);
-                self.record_incident(id, record);
+                self.changes.incidents.insert(id, record);
             }
             Payload::EvidenceAnchored(evidence) => {
                 self.standing_incident(&evidence.incident_id)?;
@@ -509,16 +506,6 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         self.changes.keys.insert(key, record);
         self.changes.names.insert(name.to_string(), Some(key));
         Ok(())
-    }
-
-    /// Keeps an incident's new record, allocating its id only the first time this fold sees it.
-    fn record_incident(&mut self, id: &str, record: IncidentRecord) {
-        match self.changes.incidents.get_mut(id) {
-            Some(kept) => *kept = record,
-            None => {
-                self.changes.incidents.insert(id.into(), record);
-            }
-        }
     }
 
     /// The incident a correction, retraction or evidence names, which must exist and stand.

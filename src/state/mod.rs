@@ -236,7 +236,7 @@ pub fn writes(
         Ok((StateKey::Name(&name).bytes(), key))
     });
     keys.chain(names)
-        .chain(pages::PageWrites::new(db, changes.incidents.into_iter()))
+        .chain(pages::PageWrites::new(db, changes.incidents.into_sorted()))
 }
 
 #[cfg(test)]

@@ -392,7 +392,7 @@ mod tests {
                 };
                 seq += 1;
                 model.insert(id.clone(), record(seq));
-                changes.incidents.insert(id.into(), record(seq));
+                changes.incidents.insert(&id, record(seq));
             }
             db.write(writes(&db, changes), &head).unwrap();
             check(&db, &model);
