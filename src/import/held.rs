@@ -70,6 +70,13 @@ pub(super) struct Holdings {
 }
 
 impl Holdings {
+    /// Lets go of the incidents once the diff has read the whole file: the append still has its
+    /// commit and derived state to write, and need not do it beside them.
+    pub fn clear(&mut self) {
+        self.incidents = Vec::new();
+        self.ids = String::new();
+    }
+
     /// The incidents of layout `L`'s dataset that `ledger` holds, folded from its log.
     pub fn read<L: Layout, F: LogFiles>(ledger: &Ledger<F>) -> Result<Holdings, ImportError> {
         let prefix = format!("{}:", L::PREFIX);
