@@ -131,7 +131,8 @@ for size in "${sizes[@]}"; do
         incidents_peak=$peak_mb
         measure "$ledger" --ledger "$dir" export --dir "$tmp/export" --rebuild
         export_peak=$peak_mb
-        rm -rf "$tmp/export"
+        # Only project regions' cache is reported at the next size.
+        rm -rf "$tmp/export" "$dir/cache"
     fi
     log "$runs single appends and show 0 at $entries entries"
     singles=()
