@@ -2,8 +2,8 @@
 //! id in one string, the records in one vector, and a hash table of their places. A B-tree of
 //! boxed ids took some 88 bytes an incident (nodes half full, an allocation per id, which also
 //! left the allocator's pages part-used among the fold's short-lived buffers); this takes some
-//! 60 (a record of 32, its id, and 9 for each of up to twice as many hash table slots), and a million-incident
-//! batch or a verify of ten million holds that much less.
+//! 60 (a record of 32, its id, and 9 for each of up to twice as many hash table slots), and a
+//! million-incident batch or a verify of ten million holds that much less.
 //!
 //! It owns only the records' keeping; what they mean and when they change is [`crate::rules`]'.
 
