@@ -219,10 +219,9 @@ fn page_bound(key: &[u8]) -> Result<String, DamagedState> {
     })
 }
 
-/// The writes that store a fold's changes, made as they are written: each incident's record is
-/// let go once its page is written, so that sled's memory grows as the fold's shrinks (a
-/// million-incident batch's map is some 60 MB); incidents are merged into the pages of `db` in
-/// id order.
+/// The writes that store a fold's changes, made as they are written; incidents are merged into
+/// the pages of `db` in id order. The changes are taken, so that their lookup table is let go
+/// before sled starts writing.
 pub fn writes(
     db: &StateDb,
     changes: StateChanges,
