@@ -774,6 +774,25 @@ pub enum FieldValue<'p> {
     Dataset(&'p SourceDataset<'p>),
 }
 
+impl FieldValue<'_> {
+    /// The value as a report states it in JSON.
+    pub fn to_json(self) -> Value {
+        // Every variant is a string, a number, a list of strings or an object of strings.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl<'a> IncidentReported<'a> {
+    /// Bytes read as a report's payload (an incident's current fields, as views and imports
+    /// keep them); `None` when they do not read as one.
+    pub fn read(bytes: &'a [u8]) -> Option<IncidentReported<'a>> {
+        match Payload::parse(EventType::IncidentReported, bytes) {
+            Ok(Payload::IncidentReported(report)) => Some(report),
+            _ => None,
+        }
+    }
+}
+
 /// A report's field as a [`FieldValue`], `None` when it is not set.
 trait ReportedField {
     fn value(&self) -> Option<FieldValue<'_>>;

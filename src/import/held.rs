@@ -134,20 +134,22 @@ impl Holdings {
         keep: impl Fn(&str) -> bool,
     ) -> Result<Map<String, Value>, ImportError> {
         let text = self.scratch.read(self.incidents[i].at())?;
-        Ok(current(&text).map_or_else(Map::new, |current| {
-            INCIDENT_FIELDS
-                .iter()
-                .filter(|f| keep(f.name))
-                .filter_map(|&f| Some((f.name.to_string(), json(current.get(f)?))))
-                .collect()
-        }))
+        Ok(
+            IncidentReported::read(&text).map_or_else(Map::new, |current| {
+                INCIDENT_FIELDS
+                    .iter()
+                    .filter(|f| keep(f.name))
+                    .filter_map(|&f| Some((f.name.to_string(), current.get(f)?.to_json())))
+                    .collect()
+            }),
+        )
     }
 
     /// The current country of the `i`th incident, if it has one.
     pub fn country(&self, i: usize) -> Result<Option<String>, ImportError> {
         let text = self.scratch.read(self.incidents[i].at())?;
         Ok(
-            current(&text).and_then(|current| match current.get(field::COUNTRY) {
+            IncidentReported::read(&text).and_then(|current| match current.get(field::COUNTRY) {
                 Some(FieldValue::Text(country)) => Some(country.to_string()),
                 _ => None,
             }),
@@ -164,20 +166,6 @@ fn index(incidents: &[Held], ids: &str, incident_id: &str) -> Option<usize> {
 
 fn read_error(source: LedgerError) -> ImportError {
     ImportError::Ledger(Box::new(source))
-}
-
-/// An incident's current fields as the scratch file keeps them (the compact JSON of an
-/// `incident.reported` payload, as the incidents view keeps them too), typed; `None` only if
-/// the file was changed behind the import's back.
-fn current(text: &[u8]) -> Option<IncidentReported<'_>> {
-    match Payload::parse(EventType::IncidentReported, text) {
-        Ok(Payload::IncidentReported(current)) => Some(current),
-        _ => None,
-    }
-}
-
-fn json(value: FieldValue) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// The fold in progress. The log is read once, in seq order: reports are kept in that order,
@@ -257,7 +245,7 @@ impl Fold {
             let text = scratch.read(incidents[i].at())?;
             let changes = scratch.read(at)?;
             let corrected = match (
-                current(&text),
+                IncidentReported::read(&text),
                 Payload::parse(EventType::IncidentCorrected, &changes),
             ) {
                 (Some(mut current), Ok(Payload::IncidentCorrected(correction))) => {

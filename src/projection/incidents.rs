@@ -3,12 +3,11 @@
 
 use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Rows, Window};
-use crate::event::EventType;
 use crate::payload::{
     field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -39,27 +38,13 @@ impl Incident {
     /// The incident's current fields, typed; `None` only for a state damaged behind the
     /// ledger's back.
     fn current(&self) -> Option<IncidentReported<'_>> {
-        match Payload::parse(EventType::IncidentReported, self.current.as_bytes()) {
-            Ok(Payload::IncidentReported(current)) => Some(current),
-            _ => None,
-        }
-    }
-
-    /// Every set field but the id, as JSON values by name.
-    pub fn fields(&self) -> Map<String, Value> {
-        let Some(current) = self.current() else {
-            return Map::new();
-        };
-        INCIDENT_FIELDS
-            .iter()
-            .filter_map(|&field| Some((field.name.to_string(), json(current.get(field)?))))
-            .collect()
+        IncidentReported::read(self.current.as_bytes())
     }
 
     /// The current value of the field named `name`, `None` when it is not set.
     pub fn field(&self, name: &str) -> Option<Value> {
         let field = *INCIDENT_FIELDS.iter().find(|field| field.name == name)?;
-        self.current()?.get(field).map(json)
+        self.current()?.get(field).map(FieldValue::to_json)
     }
 
     /// Applies a correction's changes, which the incident's current fields take in.
@@ -74,17 +59,13 @@ impl Incident {
     }
 }
 
-fn json(value: FieldValue) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
 fn cell(value: Option<FieldValue>) -> Cell {
     match value {
         None => Cell::Empty,
         Some(FieldValue::Text(text)) => Cell::text(text),
         Some(FieldValue::Integer(n)) => Cell::seq(n),
         Some(FieldValue::Number(x)) => Cell::Real(x),
-        Some(other) => Cell::Text(json(other).to_string()),
+        Some(other) => Cell::Text(other.to_json().to_string()),
     }
 }
 
