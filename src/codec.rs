@@ -24,6 +24,14 @@ pub enum DecodeError {
     Trailing { extra: usize },
 }
 
+/// Where `part`, a slice read out of `whole`, lies in it; `None` when it is not one of its
+/// slices. Readers that keep a buffer keep places in it rather than copies of what they read.
+pub(crate) fn place_in(whole: &[u8], part: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
 #[derive(Default)]
 pub(crate) struct Writer {
     pub bytes: Vec<u8>,
@@ -144,5 +152,19 @@ impl<'a> Reader<'a> {
             0 => Ok(()),
             extra => Err(DecodeError::Trailing { extra }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place_in;
+
+    #[test]
+    fn a_slice_has_its_place_and_a_copy_has_none() {
+        let whole = b"ledger/entry".to_vec();
+        assert_eq!(place_in(&whole, &whole[7..]), Some(7..12));
+        assert_eq!(place_in(&whole, &whole[..0]), Some(0..0));
+        let copy = whole[7..].to_vec();
+        assert_eq!(place_in(&whole, &copy), None);
     }
 }

@@ -2,6 +2,7 @@
 //! It reads the entry in place and hands its typed payload to views; it never judges the entry
 //! (auditing the log is `verify`'s job).
 
+use crate::codec::place_in;
 use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::keys::PublicKey;
@@ -48,15 +49,14 @@ impl Fact {
         let entry = EntryRef::decode(&bytes).map_err(EntryProblem::Undecodable)?;
         let event_type = EventType::parse(entry.statement.event_type)
             .ok_or_else(|| EntryProblem::UnknownType(entry.statement.event_type.to_string()))?;
-        let payload = entry.statement.payload;
-        // The payload is a slice of the entry's bytes; keep its place instead of a copy.
-        let start = payload.as_ptr() as usize - bytes.as_ptr() as usize;
+        // The payload is a slice of the entry's bytes, so it always has a place there.
+        let payload_at = place_in(&bytes, entry.statement.payload).unwrap_or_default();
         Ok(Fact {
             seq: entry.seq,
             recorded_at: entry.recorded_at,
             author: entry.statement.author,
             event_type,
-            payload_at: start..start + payload.len(),
+            payload_at,
             typed: OnceLock::new(),
             entry_bytes: bytes,
         })

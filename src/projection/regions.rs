@@ -9,6 +9,7 @@
 //! incidents the new entries name.
 
 use super::{Cell, Describe, Fact, KeyedProjection, Records, Rows, Window};
+use crate::codec::place_in;
 use crate::date::iso_date;
 use crate::payload::{field, Counts};
 use chrono::{Datelike, NaiveDate};
@@ -85,12 +86,9 @@ pub enum Said {
 
 impl Said {
     fn new(text: &str, payload: &[u8]) -> Said {
-        let start = (text.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
-        let at = start..start.saturating_add(text.len());
-        if payload.get(at.clone()) == Some(text.as_bytes()) {
-            Said::At(at)
-        } else {
-            Said::Unescaped(text.to_string())
+        match place_in(payload, text.as_bytes()) {
+            Some(at) => Said::At(at),
+            None => Said::Unescaped(text.to_string()),
         }
     }
 

@@ -11,6 +11,7 @@
 
 use super::db::StateWrite;
 use super::{DamagedState, StateError, StateKey};
+use crate::codec::place_in;
 use crate::rules::IncidentRecord;
 use std::collections::VecDeque;
 use std::iter::Peekable;
@@ -180,15 +181,12 @@ impl OpenPage {
         let stored_records = if stored.is_empty() {
             Vec::new()
         } else {
-            let whole = stored.as_ptr() as usize;
-            let range = |part: &[u8]| {
-                let start = part.as_ptr() as usize - whole;
-                start..start + part.len()
-            };
+            // What decode reads are slices of the page, so they always have a place in it.
+            let place = |part: &[u8]| place_in(&stored, part).unwrap_or_default();
             decode(&stored)
                 .map_err(|reason| damaged(&bound, reason))?
                 .into_iter()
-                .map(|(id, record)| (range(id.as_bytes()), range(record)))
+                .map(|(id, record)| (place(id.as_bytes()), place(record)))
                 .collect()
         };
         Ok(OpenPage {
