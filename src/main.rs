@@ -12,7 +12,8 @@ use std::process::ExitCode;
 // The library allocates many small, short-lived buffers on all cores while it reads the log;
 // glibc's allocator spent a third of a projection rebuild on them, mimalloc a fraction. It is
 // built without transparent huge pages (Cargo.toml): given them, it held 2 MB pages for a few
-// live bytes, some 35 MB more at the peak of a 1,000,000-line append.
+// live bytes, some 35 MB more at the peak of a 1,000,000-line append (timed by hand against
+// MIMALLOC_ALLOW_THP=0).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
