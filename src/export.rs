@@ -10,7 +10,8 @@ use crate::log::LogFiles;
 use crate::merkle::Hash;
 use crate::projection::cache::Hashing;
 use crate::projection::{
-    self, AsOf, CacheDir, Cell, Covered, Output, ProjectionError, Refresh, Row, Rows, Table, Window,
+    self, AsOf, CacheDir, Cell, Covered, Output, ProjectionError, Refresh, Row, RowSource, Rows,
+    Table, Window,
 };
 use crate::Ledger;
 use serde::Serialize;
@@ -73,10 +74,6 @@ fn json_object(columns: &[&str], row: &[Cell]) -> Value {
         .collect();
     Value::Object(object)
 }
-
-/// A view's rows to write: made afresh each time they are asked for, since the aligned text
-/// format reads them twice (widths, then lines) rather than holding them.
-pub type RowSource<'a> = dyn Fn() -> Rows<'a> + 'a;
 
 /// A JSON array serialized from an iterator as it is read, so that it is never held whole;
 /// serde_json writes it byte for byte as it would write a `Vec` of the same items.
@@ -224,16 +221,21 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Writes one view as `DIR/<name>.csv`, hashed as it is written so that a large view's CSV is
 /// never held whole; returns its line in the manifest.
-fn write_view(dir: &Path, output: &Output) -> io::Result<ManifestFile> {
+fn write_view(dir: &Path, output: &Output) -> Result<ManifestFile, ExportError> {
+    let write_failed = |source| ExportError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let name = format!("{}.csv", output.name());
-    let file = std::fs::File::create(dir.join(&name))?;
+    let file = std::fs::File::create(dir.join(&name)).map_err(write_failed)?;
     let mut out = Hashing::new(BufWriter::new(file));
-    let rows = || output.rows();
-    let written = write_rows(output.columns(), &rows, TableFormat::Csv, &mut out)?;
-    out.inner
-        .into_inner()
-        .map_err(io::IntoInnerError::into_error)?
-        .sync_all()?;
+    let written = output
+        .with_rows(|rows| write_rows(output.columns(), rows, TableFormat::Csv, &mut out))?
+        .map_err(write_failed)?;
+    (out.inner.into_inner())
+        .map_err(io::IntoInnerError::into_error)
+        .and_then(|file| file.sync_all())
+        .map_err(write_failed)?;
     Ok(ManifestFile {
         name,
         blake3: out.hasher.finalize().to_hex().to_string(),
@@ -319,7 +321,7 @@ pub fn export_all<F: LogFiles>(
             cut = covered.map(|c| AsOf::Seq(c.seq)).or(cut);
         }
         for output in &projected.outputs {
-            files.push(write_view(dir, output).map_err(write_failed)?);
+            files.push(write_view(dir, output)?);
         }
     }
     write_manifest(dir, &origin, covered, files).map_err(write_failed)

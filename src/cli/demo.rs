@@ -74,7 +74,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
         &Window::default(),
         Refresh::Incremental,
     )?;
-    for table in projected.into_tables() {
+    for table in projected.into_tables()? {
         writeln!(out, "\n$ ledger project {}", table.name)?;
         export::write_table(&table, TableFormat::Table, &mut *out)?;
     }

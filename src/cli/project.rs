@@ -102,10 +102,11 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     )?;
     // One view asked for, one output.
     if let Some(output) = projected.outputs.first() {
-        let rows = || output.rows();
-        to_path_or_stdout(args.output.as_deref(), out, |out| {
-            export::write_rows(output.columns(), &rows, format, out).map(drop)
-        })?;
+        output.with_rows(|rows| {
+            to_path_or_stdout(args.output.as_deref(), out, |out| {
+                export::write_rows(output.columns(), rows, format, out).map(drop)
+            })
+        })??;
     }
     Ok(Outcome::Ok)
 }

@@ -915,8 +915,7 @@ fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
 mod tests {
     use super::*;
     use crate::payload::Payload;
-    use crate::projection::current_state;
-    use crate::projection::incidents::Incidents;
+    use crate::projection::{Cell, Refresh};
     use std::collections::BTreeMap;
 
     /// The events an import of `bytes` as a file `release.csv` of layout `L`, release `label`,
@@ -1386,12 +1385,28 @@ mod tests {
             assert_eq!(third.unchanged, 2);
             assert_eq!(ledger.head().unwrap().seq, head);
 
-            let state = current_state::<Incidents, _>(&ledger, None).unwrap();
-            assert_eq!(
-                state.incidents["ucdp:2"].field("fatalities"),
-                Some(json!(8))
-            );
-            assert!(state.incidents["ucdp:3"].retracted);
+            let incidents = crate::projection::by_name("incidents").unwrap();
+            let window = crate::projection::Window::default();
+            let projected = crate::projection::project(
+                &ledger,
+                None,
+                &[incidents],
+                None,
+                &window,
+                Refresh::Rebuild,
+            )
+            .unwrap();
+            let table = projected.into_tables().unwrap().remove(0);
+            let column = |name| table.columns.iter().position(|c| *c == name).unwrap();
+            let row = |id| {
+                table
+                    .rows
+                    .iter()
+                    .find(|row| row[0] == Cell::text(id))
+                    .unwrap()
+            };
+            assert_eq!(row("ucdp:2")[column("fatalities")], Cell::Int(8));
+            assert_eq!(row("ucdp:3")[column("status")], Cell::text("retracted"));
         }
 
         /// Every file under `dir` with its bytes.

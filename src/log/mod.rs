@@ -13,9 +13,11 @@
 //! repairs damage before the head; it reports it with the seqs it affects.
 
 pub mod files;
+mod lookup;
 pub mod mem;
 
 pub use files::{DirFiles, LogFiles};
+pub use lookup::Lookup;
 
 use crate::entry::{ENTRY_TAG, MAX_ENTRY_BYTES};
 use crate::merkle::Hash;

@@ -1,7 +1,7 @@
 //! `accord-status`: where each accord, and each of its provisions, stands: the status of its
 //! latest change by effective date, how many changes it has seen, and the source.
 
-use super::{Cell, Describe, Fact, Projection, Rows, Window};
+use super::{Cell, Describe, Fact, Projection, Reread, Rows, Window};
 use crate::event::EventType;
 use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
@@ -61,7 +61,7 @@ impl Projection for AccordStatus {
         });
     }
 
-    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
+    fn rows<'a>(state: &'a State, window: &'a Window, _: &'a Reread<'_>) -> Rows<'a> {
         // (accord, provision) -> (latest change, number of changes, last seq)
         let mut standing: BTreeMap<(&str, &str), (&Change, usize, u64)> = BTreeMap::new();
         for change in &state.changes {

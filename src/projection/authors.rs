@@ -1,7 +1,7 @@
 //! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
 //! and how many entries it signed.
 
-use super::{Cell, Describe, Fact, Projection, Rows, Window};
+use super::{Cell, Describe, Fact, Projection, Reread, Rows, Window};
 use crate::event::{EventType, Role};
 use crate::keys::PublicKey;
 use crate::payload::Payload;
@@ -91,7 +91,7 @@ impl Projection for Authors {
         }
     }
 
-    fn rows<'a>(state: &'a State, _window: &'a Window) -> Rows<'a> {
+    fn rows<'a>(state: &'a State, _: &'a Window, _: &'a Reread<'_>) -> Rows<'a> {
         Box::new(state.keys.iter().map(|a| {
             vec![
                 Cell::text(a.name.as_str()),

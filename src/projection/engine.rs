@@ -8,7 +8,10 @@
 //! cache: one that does not check out is thrown away and the view folded again from seq 0.
 
 use super::cache::{CacheDir, CacheError, CacheFile, Commit, Cover, Records};
-use super::{AsOf, Fact, KeyedProjection, Projection, ProjectionError, Rows, Table, View, Window};
+use super::{
+    AsOf, Fact, KeyedProjection, Projection, ProjectionError, Reread, RowSource, Rows, Table, View,
+    Window,
+};
 use crate::entry::entry_hash;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
@@ -38,33 +41,35 @@ pub struct Covered {
     pub recorded_at: Timestamp,
 }
 
-pub struct Projected {
+pub struct Projected<'a> {
     /// `None` for a cut that keeps no entry.
     pub covered: Option<Covered>,
     /// The views asked for, folded, in the order asked.
-    pub outputs: Vec<Output>,
+    pub outputs: Vec<Output<'a>>,
     /// For each view, the seq its fold started from: 0 when it folded the log from the first
     /// entry, the entry after its cache's cover when it resumed from the cache.
     pub folded_from: Vec<u64>,
 }
 
-impl Projected {
+impl Projected<'_> {
     /// Every view's rows gathered into a table: for views small enough to hold whole. Each
     /// view's state is let go once its table is made.
-    pub fn into_tables(self) -> Vec<Table> {
+    pub fn into_tables(self) -> Result<Vec<Table>, ProjectionError> {
         self.outputs.into_iter().map(Output::into_table).collect()
     }
 }
 
-/// One view folded: its state, from which its rows are made as they are read, so that a large
-/// view is written out without its rows held beside its state. Dropping it lets the state go.
-pub struct Output {
+/// One view folded: its state, from which its rows are made as they are read (with the log,
+/// for views that re-read their facts), so that a large view is written out without its rows
+/// held beside its state. Dropping it lets the state go.
+pub struct Output<'a> {
     view: &'static View,
     window: Window,
     fold: Box<dyn Folding>,
+    reread: Reread<'a>,
 }
 
-impl Output {
+impl Output<'_> {
     pub fn name(&self) -> &'static str {
         self.view.name()
     }
@@ -73,31 +78,42 @@ impl Output {
         self.view.columns()
     }
 
-    /// The view's rows in the event-time window it was projected with.
-    pub fn rows(&self) -> Rows<'_> {
-        self.fold.rows(&self.window)
+    /// Runs `write` on the view's rows in the event-time window it was projected with (a
+    /// source that makes them afresh each time it is called). When the log could not be read
+    /// again while the rows were made, they were cut short: that failure is returned, and
+    /// whatever `write` made of them is incomplete.
+    pub fn with_rows<T>(
+        &self,
+        write: impl FnOnce(&RowSource<'_>) -> T,
+    ) -> Result<T, ProjectionError> {
+        let rows = || self.fold.rows(&self.window, &self.reread);
+        let written = write(&rows);
+        match self.reread.take_failure() {
+            Some(failure) => Err(failure),
+            None => Ok(written),
+        }
     }
 
-    pub fn into_table(self) -> Table {
-        Table {
+    pub fn into_table(self) -> Result<Table, ProjectionError> {
+        Ok(Table {
             name: self.name(),
             columns: self.columns(),
-            rows: self.rows().collect(),
-        }
+            rows: self.with_rows(|rows| rows().collect())?,
+        })
     }
 }
 
 /// Builds `views` over the entries up to `as_of` (all of them when `None`), in one pass over the
 /// log. With `caches`, each view resumes from its cache where `refresh` allows and the cache
 /// still matches the log, and views that reach the head are saved there again.
-pub fn project<F: LogFiles>(
-    ledger: &Ledger<F>,
+pub fn project<'a, F: LogFiles>(
+    ledger: &'a Ledger<F>,
     caches: Option<&CacheDir>,
     views: &[&'static View],
     as_of: Option<AsOf>,
     window: &Window,
     refresh: Refresh,
-) -> Result<Projected, ProjectionError> {
+) -> Result<Projected<'a>, ProjectionError> {
     if !window.is_open() {
         if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
             return Err(ProjectionError::NoEventTime { name: view.name() });
@@ -115,6 +131,7 @@ pub fn project<F: LogFiles>(
             view,
             window: window.clone(),
             fold,
+            reread: Reread::of(ledger),
         })
         .collect();
     Ok(Projected {
@@ -122,23 +139,6 @@ pub fn project<F: LogFiles>(
         outputs,
         folded_from,
     })
-}
-
-/// The current state of one view, caught up like [`project`] does, for code that needs more than
-/// its rows, such as an importer diffing a release against the incidents.
-pub fn current_state<P: Projection, F: LogFiles>(
-    ledger: &Ledger<F>,
-    caches: Option<&CacheDir>,
-) -> Result<P::State, ProjectionError> {
-    let mut folded = Folded::<Plain<P>>::default();
-    fold(
-        ledger,
-        caches,
-        &mut [&mut folded as &mut dyn Folding],
-        None,
-        Refresh::Incremental,
-    )?;
-    Ok(folded.state)
 }
 
 /// What the engine needs of a view's fold, whichever trait the view implements.
@@ -160,7 +160,7 @@ pub(super) trait Fold: 'static {
         fact: &Fact,
         digest: Self::Digest,
     ) -> Result<(), CacheError>;
-    fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
+    fn rows<'a>(state: &'a Self::State, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a>;
 }
 
 /// A [`Projection`] as the engine folds it: nothing digested ahead, and a cache that holds the
@@ -186,8 +186,8 @@ impl<P: Projection> Fold for Plain<P> {
         Ok(())
     }
 
-    fn rows<'a>(state: &'a P::State, window: &'a Window) -> Rows<'a> {
-        P::rows(state, window)
+    fn rows<'a>(state: &'a P::State, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a> {
+        P::rows(state, window, log)
     }
 }
 
@@ -226,7 +226,8 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
         Ok(())
     }
 
-    fn rows<'a>(state: &'a K::State, window: &'a Window) -> Rows<'a> {
+    /// A keyed view's tallies are its rows: it reads no fact again.
+    fn rows<'a>(state: &'a K::State, window: &'a Window, _: &'a Reread<'_>) -> Rows<'a> {
         K::rows(state, window)
     }
 }
@@ -248,7 +249,7 @@ pub(super) trait Folding: Send {
     /// Folds in a run of facts from seq `next` on.
     fn apply(&mut self, facts: &[Fact], next: u64) -> Result<(), CacheError>;
     fn save(&mut self, file: &CacheFile, cover: Cover) -> Result<(), CacheError>;
-    fn rows<'a>(&'a self, window: &'a Window) -> Rows<'a>;
+    fn rows<'a>(&'a self, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a>;
 }
 
 /// The reading side of a fold: digests each run of facts as it is read, for the fold to take up.
@@ -354,8 +355,8 @@ impl<F: Fold> Folding for Folded<F> {
         self.records.save(file, cover, &self.state)
     }
 
-    fn rows<'a>(&'a self, window: &'a Window) -> Rows<'a> {
-        F::rows(&self.state, window)
+    fn rows<'a>(&'a self, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a> {
+        F::rows(&self.state, window, log)
     }
 }
 
@@ -636,7 +637,6 @@ mod tests {
     use crate::event::Role;
     use crate::input::parse_events;
     use crate::keys::SecretKey;
-    use crate::projection::incidents::Incidents;
     use crate::projection::{Cell, REGISTRY};
 
     /// A ledger in `dir` with three incident reports, the second one corrected.
@@ -677,6 +677,7 @@ mod tests {
         )
         .unwrap()
         .into_tables()
+        .unwrap()
     }
 
     #[test]
@@ -769,16 +770,52 @@ mod tests {
     }
 
     #[test]
-    fn current_state_folds_the_incidents_as_the_view_shows_them() {
+    fn incidents_read_again_show_their_corrections_whether_resumed_or_not() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ledger");
         let ledger = small_ledger(&dir);
         let caches = CacheDir::of(&dir);
         for caches in [None, Some(&caches), Some(&caches)] {
-            let state = current_state::<Incidents, _>(&ledger, caches).unwrap();
-            let b = &state.incidents["b"];
-            assert_eq!((b.revisions, b.last_seq), (1, 5));
-            assert_eq!(b.field("admin1"), Some(serde_json::json!("Gao")));
+            let tables = tables(&ledger, caches);
+            let incidents = tables.iter().find(|t| t.name == "incidents").unwrap();
+            let cell = |row: &Vec<Cell>, name: &str| {
+                row[incidents.columns.iter().position(|c| *c == name).unwrap()].clone()
+            };
+            let b = (incidents.rows.iter())
+                .find(|row| row[0] == Cell::text("b"))
+                .unwrap();
+            assert_eq!(cell(b, "revisions"), Cell::Int(1));
+            assert_eq!(cell(b, "last_seq"), Cell::Int(5));
+            assert_eq!(cell(b, "admin1"), Cell::text("Gao"));
+        }
+    }
+
+    #[test]
+    fn rows_cut_short_by_a_log_changed_since_the_fold_are_an_error_not_a_view() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let ledger = small_ledger(&dir);
+        let incidents = [crate::projection::by_name("incidents").unwrap()];
+        let window = Window::default();
+        let projected =
+            project(&ledger, None, &incidents, None, &window, Refresh::Rebuild).unwrap();
+        let output = &projected.outputs[0];
+        assert_eq!(output.with_rows(|rows| rows().count()).unwrap(), 3);
+        let segment = dir
+            .join("log")
+            .join(crate::log::files::segment_file_name(0));
+        let len = std::fs::metadata(&segment).unwrap().len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap();
+        file.set_len(len - 1).unwrap();
+        let projected = project(&ledger, None, &incidents, None, &window, Refresh::Rebuild);
+        assert!(projected.is_err(), "a fold over the cut file fails");
+        // Rows made after the fold read again from a file cut in between.
+        match output.with_rows(|rows| rows().count()) {
+            Err(ProjectionError::Ledger(e)) => assert!(e.to_string().contains("seq"), "{e}"),
+            other => panic!("expected the cut named, got {:?}", other.map(|_| ())),
         }
     }
 }

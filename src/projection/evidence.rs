@@ -1,7 +1,7 @@
 //! `evidence`: every file anchored to an incident by its hashes, and who anchored it when.
 
 use super::names::{EventDates, KeyNames};
-use super::{Cell, Describe, Fact, Projection, Rows, Window};
+use super::{Cell, Describe, Fact, Projection, Reread, Rows, Window};
 use crate::event::EventType;
 use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ impl Projection for Evidence {
         }
     }
 
-    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
+    fn rows<'a>(state: &'a State, window: &'a Window, _: &'a Reread<'_>) -> Rows<'a> {
         Box::new(
             state
                 .anchors

@@ -2,60 +2,121 @@
 //! or was retracted, how often it was corrected, and who reported and last changed it.
 
 use super::names::KeyNames;
-use super::{Cell, Describe, Fact, Projection, Rows, Window};
-use crate::payload::{
-    field, FieldValue, IncidentChanges, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS,
-};
+use super::{Cell, Describe, Fact, Projection, Reread, Row, Rows, Window};
+use crate::payload::{field, FieldValue, IncidentField, Payload};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU64;
 
 pub struct Incidents;
 
+/// Where each incident's statements are, not what they say: the rows read them again from the
+/// log ([`Reread`]), so that the state takes about 100 bytes an incident, whatever its
+/// reports' text (holding each incident's current fields took a kilobyte an incident, 778 MB at
+/// 750,000 incidents with 360-byte notes).
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     names: KeyNames,
-    pub incidents: BTreeMap<String, Incident>,
+    dates: Dates,
+    incidents: BTreeMap<Box<str>, Incident>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Incident {
-    /// The incident as a report would state it now, corrections applied: the compact JSON of an
-    /// `incident.reported` payload. (State is bincode, which cannot hold a payload's borrowed and
-    /// partly absent fields; one text per incident keeps large states cheap to load and store.)
-    /// Boxed, so that it takes exactly its length: the text a serializer grows can take twice.
-    current: Box<str>,
-    pub retracted: bool,
-    pub revisions: u64,
-    pub reported_seq: u64,
-    pub last_seq: u64,
-    pub reported_by: String,
-    pub last_changed_by: String,
+#[derive(Serialize, Deserialize)]
+struct Incident {
+    /// Its current event date (in [`State::dates`]), by which the rows are ordered and windowed
+    /// before any incident is read again.
+    event_date: u32,
+    reported_seq: u64,
+    /// Its corrections' seqs, in order: its fields are its report's with these applied.
+    corrections: Box<[u64]>,
+    /// Its retraction's seq (never 0, which is the genesis).
+    retracted: Option<NonZeroU64>,
+}
+
+/// Each distinct event date, held once: a ledger's incidents share a few thousand dates, so an
+/// incident keeps a 4-byte number instead of a string.
+#[derive(Default, Serialize, Deserialize)]
+struct Dates {
+    texts: Vec<Box<str>>,
+    /// The number of each date in `texts`; made again from them after a cache is read.
+    #[serde(skip)]
+    numbers: HashMap<Box<str>, u32>,
+}
+
+impl Dates {
+    fn number(&mut self, date: &str) -> u32 {
+        if self.numbers.len() != self.texts.len() {
+            self.numbers = (self.texts.iter().cloned()).zip(0..).collect();
+        }
+        if let Some(&number) = self.numbers.get(date) {
+            return number;
+        }
+        let number = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        self.texts.push(date.into());
+        self.numbers.insert(date.into(), number);
+        number
+    }
+
+    fn text(&self, number: u32) -> &str {
+        (self
+            .texts
+            .get(usize::try_from(number).unwrap_or(usize::MAX)))
+        .map_or("", |d| d)
+    }
 }
 
 impl Incident {
-    /// The incident's current fields, typed; `None` only for a state damaged behind the
-    /// ledger's back.
-    fn current(&self) -> Option<IncidentReported<'_>> {
-        IncidentReported::read(self.current.as_bytes())
+    fn last_seq(&self) -> u64 {
+        let corrected = self
+            .corrections
+            .last()
+            .copied()
+            .unwrap_or(self.reported_seq);
+        self.retracted
+            .map_or(corrected, NonZeroU64::get)
+            .max(corrected)
     }
 
-    /// The current value of the field named `name`, `None` when it is not set.
-    pub fn field(&self, name: &str) -> Option<Value> {
-        let field = *INCIDENT_FIELDS.iter().find(|field| field.name == name)?;
-        self.current()?.get(field).map(FieldValue::to_json)
-    }
-
-    /// Applies a correction's changes, which the incident's current fields take in.
-    fn correct(&mut self, changes: &IncidentChanges<'_>) {
-        let corrected = self.current().and_then(|mut current| {
-            current.correct(changes);
-            serde_json::to_string(&current).ok()
-        });
-        if let Some(corrected) = corrected {
-            self.current = corrected.into_boxed_str();
+    /// The incident's row: its report and corrections read again and applied in order. `None`
+    /// once a read fails (the failure is kept by `log`); `Some(None)` for a report that does
+    /// not read as one (only in a damaged log, which views skip).
+    fn row(&self, id: &str, names: &KeyNames, log: &Reread<'_>) -> Option<Option<Row>> {
+        let report = log.fact(self.reported_seq)?;
+        let corrections =
+            (self.corrections.iter().map(|&seq| log.fact(seq))).collect::<Option<Vec<Fact>>>()?;
+        let last_seq = self.last_seq();
+        let last_stated = corrections.last().unwrap_or(&report);
+        let retraction = if last_stated.seq == last_seq {
+            None
+        } else {
+            Some(log.fact(last_seq)?)
+        };
+        let last_changed_by = names.author(retraction.as_ref().unwrap_or(last_stated));
+        let Some(Payload::IncidentReported(reported)) = report.payload() else {
+            return Some(None);
+        };
+        let mut current = reported.clone();
+        for correction in &corrections {
+            if let Some(Payload::IncidentCorrected(corrected)) = correction.payload() {
+                current.correct(&corrected.changes);
+            }
         }
+        let mut row = Vec::with_capacity(COLUMN_NAMES.len());
+        row.push(Cell::text(id));
+        row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
+        row.extend([
+            Cell::text(if self.retracted.is_some() {
+                "retracted"
+            } else {
+                "active"
+            }),
+            Cell::count(self.corrections.len()),
+            Cell::seq(self.reported_seq),
+            Cell::seq(last_seq),
+            Cell::text(names.author(&report)),
+            Cell::text(last_changed_by),
+        ]);
+        Some(Some(row))
     }
 }
 
@@ -115,8 +176,8 @@ const COLUMN_NAMES: [&str; 1 + SHOWN.len() + BOOKKEEPING.len()] = {
 impl Describe for Incidents {
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
-    // 3: an incident's current fields are a whole report's payload, typed, id included.
-    const VERSION: u32 = 3;
+    // 4: an incident is where its statements are, not their contents.
+    const VERSION: u32 = 4;
     const COLUMNS: &'static [&'static str] = &COLUMN_NAMES;
     const EVENT_TIME: Option<&'static str> = Some(field::EVENT_DATE.name);
 }
@@ -128,71 +189,52 @@ impl Projection for Incidents {
         state.names.observe(fact);
         match fact.payload() {
             Some(Payload::IncidentReported(p)) => {
-                let Ok(current) = serde_json::to_string(p) else {
-                    return;
-                };
-                let author = state.names.author(fact);
                 let incident = Incident {
-                    current: current.into_boxed_str(),
-                    retracted: false,
-                    revisions: 0,
+                    event_date: state.dates.number(&p.event_date),
                     reported_seq: fact.seq,
-                    last_seq: fact.seq,
-                    reported_by: author.clone(),
-                    last_changed_by: author,
+                    corrections: Box::default(),
+                    retracted: None,
                 };
-                state.incidents.insert(p.incident_id.to_string(), incident);
+                state
+                    .incidents
+                    .insert(p.incident_id.as_ref().into(), incident);
             }
             Some(Payload::IncidentCorrected(p)) => {
                 if let Some(incident) = state.incidents.get_mut(p.incident_id.as_ref()) {
-                    incident.correct(&p.changes);
-                    incident.revisions += 1;
-                    incident.last_seq = fact.seq;
-                    incident.last_changed_by = state.names.author(fact);
+                    if let Some(date) = &p.changes.event_date {
+                        incident.event_date = state.dates.number(date);
+                    }
+                    // Boxed rather than a vector, whose spare room and capacity most incidents
+                    // (corrected once or never) would carry for nothing.
+                    let mut corrections = std::mem::take(&mut incident.corrections).into_vec();
+                    corrections.push(fact.seq);
+                    incident.corrections = corrections.into_boxed_slice();
                 }
             }
             Some(Payload::IncidentRetracted(p)) => {
                 if let Some(incident) = state.incidents.get_mut(p.incident_id.as_ref()) {
-                    incident.retracted = true;
-                    incident.last_seq = fact.seq;
-                    incident.last_changed_by = state.names.author(fact);
+                    incident.retracted = NonZeroU64::new(fact.seq);
                 }
             }
             _ => {}
         }
     }
 
-    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
-        // Sorted by event date and id alone, each incident's fields read again for its row,
-        // so that the typed fields of every incident are never held at once.
-        let mut listed: Vec<(Cow<'_, str>, &String, &Incident)> =
-            Vec::with_capacity(state.incidents.len());
-        for (id, incident) in &state.incidents {
-            if let Some(current) = incident.current() {
-                if window.contains(&current.event_date) {
-                    listed.push((current.event_date, id, incident));
-                }
-            }
-        }
-        listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        Box::new(listed.into_iter().filter_map(|(_, id, incident)| {
-            let current = incident.current()?;
-            let mut row = Vec::with_capacity(COLUMN_NAMES.len());
-            row.push(Cell::text(id.as_str()));
-            row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
-            row.extend([
-                Cell::text(if incident.retracted {
-                    "retracted"
-                } else {
-                    "active"
-                }),
-                Cell::seq(incident.revisions),
-                Cell::seq(incident.reported_seq),
-                Cell::seq(incident.last_seq),
-                Cell::text(incident.reported_by.as_str()),
-                Cell::text(incident.last_changed_by.as_str()),
-            ]);
-            Some(row)
-        }))
+    fn rows<'a>(state: &'a State, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a> {
+        // Ordered by event date and id from the state alone; each incident is read again only
+        // as its row is made, so that no two incidents' statements are held at once.
+        let date = |incident: &Incident| state.dates.text(incident.event_date);
+        let mut listed: Vec<(&Box<str>, &Incident)> = state
+            .incidents
+            .iter()
+            .filter(|(_, incident)| window.contains(date(incident)))
+            .collect();
+        listed.sort_unstable_by(|a, b| (date(a.1), a.0).cmp(&(date(b.1), b.0)));
+        Box::new(
+            listed
+                .into_iter()
+                .map_while(|(id, incident)| incident.row(id, &state.names, log))
+                .flatten(),
+        )
     }
 }

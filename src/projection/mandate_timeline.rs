@@ -2,7 +2,7 @@
 //! ceilings and end date in force after it (a value a resolution does not restate carries
 //! forward) and how many days that configuration lasted.
 
-use super::{Cell, Describe, Fact, Projection, Rows, Window};
+use super::{Cell, Describe, Fact, Projection, Reread, Rows, Window};
 use crate::date::iso_date;
 use crate::event::EventType;
 use crate::payload::Payload;
@@ -72,7 +72,7 @@ impl Projection for MandateTimeline {
         });
     }
 
-    fn rows<'a>(state: &'a State, window: &'a Window) -> Rows<'a> {
+    fn rows<'a>(state: &'a State, window: &'a Window, _: &'a Reread<'_>) -> Rows<'a> {
         let mut ordered: Vec<&Change> = state.changes.iter().collect();
         ordered.sort_by(|a, b| {
             (&a.mission, &a.adopted_date, a.seq).cmp(&(&b.mission, &b.adopted_date, b.seq))

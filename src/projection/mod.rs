@@ -23,17 +23,19 @@ pub mod incidents;
 mod mandate_timeline;
 mod names;
 mod regions;
+mod reread;
 mod table;
 mod window;
 
 use crate::ledger::LedgerError;
 pub use as_of::{AsOf, AsOfError};
 pub use cache::{CacheDir, CacheError, Records};
-pub use engine::{current_state, project, Covered, Output, Projected, Refresh};
+pub use engine::{project, Covered, Output, Projected, Refresh};
 pub use fact::Fact;
+pub use reread::Reread;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-pub use table::{Cell, Row, Rows, Table};
+pub use table::{Cell, Row, RowSource, Rows, Table};
 pub use window::Window;
 
 /// What a view is called and shows: the part that both kinds of view declare.
@@ -55,8 +57,9 @@ pub trait Describe {
 pub trait Projection: Describe + 'static {
     type State: Default + Serialize + DeserializeOwned + Send + 'static;
     fn apply(state: &mut Self::State, fact: &Fact);
-    /// The rows, made one at a time from the state as they are read.
-    fn rows<'a>(state: &'a Self::State, window: &'a Window) -> Rows<'a>;
+    /// The rows, made one at a time from the state as they are read; `log` gives the facts
+    /// of a view that keeps where its facts are rather than their contents.
+    fn rows<'a>(state: &'a Self::State, window: &'a Window, log: &'a Reread<'_>) -> Rows<'a>;
 }
 
 /// The keyed extension, for a view that must remember something of every incident (or other

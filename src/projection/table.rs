@@ -48,6 +48,10 @@ pub type Row = Vec<Cell>;
 /// A view's rows in order, each made as it is asked for from the view's state.
 pub type Rows<'a> = Box<dyn Iterator<Item = Row> + 'a>;
 
+/// A view's rows to write: made afresh each time they are asked for, since the aligned text
+/// format reads them twice (widths, then lines) rather than holding them.
+pub type RowSource<'a> = dyn Fn() -> Rows<'a> + 'a;
+
 /// A projection's output: its columns (part of the contract) and rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {

@@ -144,6 +144,7 @@ pub fn project_csv(
     .expect("projections build");
     projected
         .into_tables()
+        .expect("projections read the log again")
         .iter()
         .map(|table| {
             let mut bytes = Vec::new();
