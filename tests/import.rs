@@ -176,6 +176,16 @@ fn a_ucdp_release_imports_verifies_and_exports_the_totals_of_its_source() {
     let mut exported_by_actor: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for row in &exported {
         assert_eq!(row["status"], "active");
+        // Where each incident comes from reaches the view, one column a part.
+        let source_id = row["incident_id"].strip_prefix("ucdp:").unwrap();
+        assert_eq!(
+            [
+                &row["source_dataset"],
+                &row["source_release"],
+                &row["source_id"]
+            ],
+            ["UCDP GED", "23.1", source_id]
+        );
         let entry = exported_by_actor.entry(row["actor1"].clone()).or_default();
         entry.0 += 1;
         entry.1 += row["fatalities"].parse::<u64>().unwrap();

@@ -61,6 +61,9 @@ fn build_small_ledger() -> Fixture {
     t1["location"] = json!("Ansongo");
     t1["latitude"] = json!(15.66);
     t1["longitude"] = json!(0.5);
+    t1["admin3"] = json!("Bourra");
+    t1["sources"] = json!(["MINUSMA; weekly report", "Studio Tamani"]);
+    t1["notes"] = json!("Clash at the market, \"heavy\" fire");
     f.append_ok(&[
         event("incident.reported", t1),
         event(
@@ -92,7 +95,7 @@ fn build_small_ledger() -> Fixture {
     f.append_ok(&[
         event(
             "incident.corrected",
-            json!({"incident_id": "t-1", "changes": {"fatalities": 4, "actor2": null},
+            json!({"incident_id": "t-1", "changes": {"fatalities": 4, "actor2": null, "assoc_actor_1": "Wagner Group"},
                    "reason": "panel report S/2024/1"}),
         ),
         event("incident.reported", t4),
@@ -172,11 +175,11 @@ fn every_projection_matches_its_hand_computed_rows() {
     assert_eq!(
         lines(&csv_of(&f, "incidents", &[])),
         [
-            "incident_id,event_date,event_type,sub_event_type,actor1,actor2,country,admin1,admin2,location,latitude,longitude,fatalities,status,revisions,reported_seq,last_seq,reported_by,last_changed_by",
-            "t-1,2023-08-01,Battles,Armed clash,JNIM,,Mali,Gao,Ansongo,Ansongo,15.66,0.5,4,active,1,2,5,inv,inv",
-            "t-2,2023-08-15,Violence against civilians,,Wagner Group,,Mali,Mopti,,,,,10,retracted,0,3,8,inv,inv",
-            "t-3,2023-09-02,Battles,,JNIM,,Mali,Gao,,,,,7,active,0,4,4,inv,inv",
-            r#"t-4,2023-09-20,Battles,,"'=HYPERLINK(""x"")",,Mali,Gao,'-Ansongo,-12,,,1,active,0,6,6,inv,inv"#,
+            "incident_id,event_date,event_type,sub_event_type,actor1,actor2,country,admin1,admin2,location,latitude,longitude,fatalities,status,revisions,reported_seq,last_seq,reported_by,last_changed_by,assoc_actor_1,admin3,sources,notes,source_dataset,source_release,source_id",
+            r#"t-1,2023-08-01,Battles,Armed clash,JNIM,,Mali,Gao,Ansongo,Ansongo,15.66,0.5,4,active,1,2,5,inv,inv,Wagner Group,Bourra,"[""MINUSMA; weekly report"",""Studio Tamani""]","Clash at the market, ""heavy"" fire",,,"#,
+            "t-2,2023-08-15,Violence against civilians,,Wagner Group,,Mali,Mopti,,,,,10,retracted,0,3,8,inv,inv,,,,,,,",
+            "t-3,2023-09-02,Battles,,JNIM,,Mali,Gao,,,,,7,active,0,4,4,inv,inv,,,,,,,",
+            r#"t-4,2023-09-20,Battles,,"'=HYPERLINK(""x"")",,Mali,Gao,'-Ansongo,-12,,,1,active,0,6,6,inv,inv,,,,,,,"#,
         ]
     );
     assert_eq!(
@@ -263,7 +266,7 @@ fn every_projection_matches_its_hand_computed_rows() {
                 "2",
                 "reported",
                 "inv",
-                r#"{"event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","country":"Mali","admin1":"Gao","fatalities":3,"sub_event_type":"Armed clash","actor2":"Military Forces of Mali","admin2":"Ansongo","location":"Ansongo","latitude":15.66,"longitude":0.5}"#,
+                r#"{"event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","country":"Mali","admin1":"Gao","fatalities":3,"sub_event_type":"Armed clash","actor2":"Military Forces of Mali","admin2":"Ansongo","location":"Ansongo","latitude":15.66,"longitude":0.5,"admin3":"Bourra","sources":["MINUSMA; weekly report","Studio Tamani"],"notes":"Clash at the market, \"heavy\" fire"}"#,
                 ""
             ]),
             row([
@@ -271,7 +274,7 @@ fn every_projection_matches_its_hand_computed_rows() {
                 "5",
                 "corrected",
                 "inv",
-                r#"{"fatalities":4,"actor2":null}"#,
+                r#"{"fatalities":4,"actor2":null,"assoc_actor_1":"Wagner Group"}"#,
                 "panel report S/2024/1"
             ]),
             row([

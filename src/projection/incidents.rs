@@ -116,6 +116,13 @@ impl Incident {
             Cell::text(names.author(&report)),
             Cell::text(last_changed_by),
         ]);
+        row.extend(SHOWN_LATER.iter().map(|&field| cell(current.get(field))));
+        let dataset = current.source_dataset.as_ref();
+        row.extend([
+            Cell::optional_text(dataset.map(|d| &*d.name)),
+            Cell::optional_text(dataset.map(|d| &*d.release)),
+            Cell::optional_text(dataset.map(|d| &*d.id)),
+        ]);
         Some(Some(row))
     }
 }
@@ -157,17 +164,47 @@ const BOOKKEEPING: [&str; 6] = [
     "last_changed_by",
 ];
 
-/// The id, the shown fields, then the bookkeeping.
-const COLUMN_NAMES: [&str; 1 + SHOWN.len() + BOOKKEEPING.len()] = {
-    let mut names = ["incident_id"; 1 + SHOWN.len() + BOOKKEEPING.len()];
+/// The fields shown after the bookkeeping, added when every recorded field was made to reach
+/// the view (column order is a contract: columns are only ever added at the end). A list (the
+/// sources) is a JSON array, so that no separator can be mistaken for part of a source.
+const SHOWN_LATER: [IncidentField; 4] = [
+    field::ASSOC_ACTOR_1,
+    field::ADMIN3,
+    field::SOURCES,
+    field::NOTES,
+];
+
+/// Where an imported incident comes from (its `source_dataset`), one column a part.
+const SOURCE: [&str; 3] = ["source_dataset", "source_release", "source_id"];
+
+const COLUMN_COUNT: usize = 1 + SHOWN.len() + BOOKKEEPING.len() + SHOWN_LATER.len() + SOURCE.len();
+
+/// The id, the shown fields, the bookkeeping, then the fields shown later and the source.
+const COLUMN_NAMES: [&str; COLUMN_COUNT] = {
+    let mut names = ["incident_id"; COLUMN_COUNT];
+    let mut at = 1;
     let mut i = 0;
     while i < SHOWN.len() {
-        names[1 + i] = SHOWN[i].name;
+        names[at] = SHOWN[i].name;
+        at += 1;
         i += 1;
     }
     let mut i = 0;
     while i < BOOKKEEPING.len() {
-        names[1 + SHOWN.len() + i] = BOOKKEEPING[i];
+        names[at] = BOOKKEEPING[i];
+        at += 1;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SHOWN_LATER.len() {
+        names[at] = SHOWN_LATER[i].name;
+        at += 1;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SOURCE.len() {
+        names[at] = SOURCE[i];
+        at += 1;
         i += 1;
     }
     names
