@@ -45,12 +45,13 @@ pub enum EventType {
     IncidentCorrected,
     IncidentRetracted,
     EvidenceAnchored,
+    EvidenceCustody,
     AccordStatusChanged,
     MandateChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::LedgerGenesis,
         EventType::KeyEnrolled,
         EventType::KeyRevoked,
@@ -58,6 +59,7 @@ impl EventType {
         EventType::IncidentCorrected,
         EventType::IncidentRetracted,
         EventType::EvidenceAnchored,
+        EventType::EvidenceCustody,
         EventType::AccordStatusChanged,
         EventType::MandateChanged,
     ];
@@ -71,6 +73,7 @@ impl EventType {
             EventType::IncidentCorrected => "incident.corrected",
             EventType::IncidentRetracted => "incident.retracted",
             EventType::EvidenceAnchored => "evidence.anchored",
+            EventType::EvidenceCustody => "evidence.custody",
             EventType::AccordStatusChanged => "accord.status_changed",
             EventType::MandateChanged => "mandate.changed",
         }
@@ -82,7 +85,11 @@ impl EventType {
 
     /// The schema version new statements of this type are written with.
     pub fn current_schema_version(self) -> u16 {
-        1
+        match self {
+            // 2 adds how and where the file was captured; entries of version 1 keep it.
+            EventType::EvidenceAnchored => 2,
+            _ => 1,
+        }
     }
 
     /// The role whose keys may state this type; `None` for the genesis, which only the
@@ -95,6 +102,7 @@ impl EventType {
             | EventType::IncidentCorrected
             | EventType::IncidentRetracted
             | EventType::EvidenceAnchored
+            | EventType::EvidenceCustody
             | EventType::AccordStatusChanged
             | EventType::MandateChanged => Some(Role::Investigator),
         }

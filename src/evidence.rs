@@ -1,8 +1,11 @@
 //! Anchoring evidence files by hash: BLAKE3 and SHA-256 of a file's bytes, its size and a media
-//! type guessed from its name. The file itself is never stored in the ledger; only the
+//! type guessed from its name; and checking a file against what was anchored (FRE 902(14)'s
+//! hash comparison). The file itself is never stored in the ledger; only the
 //! `evidence.anchored` statement that names its hashes is.
 
 use crate::payload::{EvidenceAnchored, Payload};
+use crate::projection::{Cell, Table};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
@@ -68,6 +71,11 @@ pub struct Provenance {
     pub media_type: Option<String>,
     pub captured_at: Option<String>,
     pub custody_note: Option<String>,
+    pub source_url: Option<String>,
+    pub capture_method: Option<String>,
+    pub capture_tool: Option<String>,
+    /// The SHA-256 hashes of the files this one was converted or extracted from.
+    pub derived_from: Vec<String>,
 }
 
 /// The `evidence.anchored` payload for a file.
@@ -93,5 +101,52 @@ pub fn anchor_payload(
         filename: filename.into(),
         captured_at: provenance.captured_at.map(Into::into),
         custody_note: provenance.custody_note.map(Into::into),
+        source_url: provenance.source_url.map(Into::into),
+        capture_method: provenance.capture_method.map(Into::into),
+        capture_tool: provenance.capture_tool.map(Into::into),
+        derived_from: (!provenance.derived_from.is_empty()).then(|| {
+            provenance
+                .derived_from
+                .into_iter()
+                .map(Into::into)
+                .collect()
+        }),
     }))
+}
+
+/// One anchoring of an evidence file, as the `evidence` view lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Anchoring {
+    pub incident_id: String,
+    pub filename: String,
+    pub anchored_seq: Option<u64>,
+    pub anchored_by: String,
+    pub anchored_at: String,
+}
+
+/// The anchorings in `evidence` (the `evidence` view's table) of a file with `digest`: those
+/// whose SHA-256 and BLAKE3 both equal the file's, so that a collision in one hash alone does
+/// not pass.
+pub fn anchorings_of(evidence: &Table, digest: &FileDigest) -> Vec<Anchoring> {
+    let column = |name: &str| evidence.columns.iter().position(|c| *c == name);
+    let text = |row: &[Cell], name: &str| match column(name).and_then(|i| row.get(i)) {
+        Some(Cell::Text(text)) => text.clone(),
+        _ => String::new(),
+    };
+    let seq = |row: &[Cell]| match column("anchored_seq").and_then(|i| row.get(i)) {
+        Some(Cell::Int(seq)) => u64::try_from(*seq).ok(),
+        _ => None,
+    };
+    evidence
+        .rows
+        .iter()
+        .filter(|row| text(row, "sha256") == digest.sha256 && text(row, "blake3") == digest.blake3)
+        .map(|row| Anchoring {
+            incident_id: text(row, "incident_id"),
+            filename: text(row, "filename"),
+            anchored_seq: seq(row),
+            anchored_by: text(row, "anchored_by"),
+            anchored_at: text(row, "anchored_at"),
+        })
+        .collect()
 }

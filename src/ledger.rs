@@ -16,7 +16,9 @@ use crate::lock::{LockError, WriterLock};
 use crate::log::{DirFiles, Log, LogError, LogFiles};
 use crate::merkle::Hash;
 use crate::payload::{Genesis, KeyEnrolled, KeyRevoked, Payload, PayloadError};
-use crate::rules::{AdmitError, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateLookup};
+use crate::rules::{
+    AdmitError, EvidenceRecord, IncidentRecord, KeyRecord, RuleState, RuleViolation, StateLookup,
+};
 use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::state::{self, DamagedState, DbError, StateDb, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES, MAX_SEAL_BATCH};
@@ -772,6 +774,9 @@ impl StateLookup for KnownKeys {
             .map(|k| PublicKey(k.public_key)))
     }
     fn incident(&self, _: &str) -> Result<Option<IncidentRecord>, Self::Error> {
+        Ok(None)
+    }
+    fn evidence(&self, _: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error> {
         Ok(None)
     }
 }

@@ -42,6 +42,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Key(command) => cli::key::run(global, command, &mut out),
         Command::Append(args) => cli::append::run(global, args, &mut out),
         Command::Attach(args) => cli::attach::run(global, args, &mut out),
+        Command::Evidence(command) => cli::evidence::run(global, command, &mut out),
         Command::Log(args) => cli::log::run(global, args, &mut out),
         Command::Show(args) => cli::show::run(global, args, &mut out),
         Command::Verify(args) => cli::verify::run(global, args, &mut out),

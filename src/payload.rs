@@ -337,6 +337,98 @@ pub struct EvidenceAnchored<'a> {
     pub captured_at: Option<Text<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub custody_note: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_url: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub capture_method: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub capture_tool: Option<Text<'a>>,
+    /// The SHA-256 hashes of the files this one was converted or extracted from.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub derived_from: Option<Vec<Text<'a>>>,
+}
+
+/// `evidence.custody`: one event in an anchored evidence file's chain of custody.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceCustody<'a> {
+    #[serde(borrow, deserialize_with = "text")]
+    pub sha256: Text<'a>,
+    pub action: CustodyAction,
+    #[serde(borrow, deserialize_with = "text")]
+    pub by: Text<'a>,
+    #[serde(borrow, deserialize_with = "text")]
+    pub at: Text<'a>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub location: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub note: Option<Text<'a>>,
+}
+
+/// What happened to an evidence file in its chain of custody.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CustodyAction {
+    Transferred,
+    Copied,
+    Analysed,
+    /// The end of the chain: nothing may follow it.
+    Disposed,
+}
+
+impl CustodyAction {
+    pub const ALL: [CustodyAction; 4] = [
+        CustodyAction::Transferred,
+        CustodyAction::Copied,
+        CustodyAction::Analysed,
+        CustodyAction::Disposed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CustodyAction::Transferred => "transferred",
+            CustodyAction::Copied => "copied",
+            CustodyAction::Analysed => "analysed",
+            CustodyAction::Disposed => "disposed",
+        }
+    }
 }
 
 /// `accord.status_changed`: a peace accord, or one of its provisions, changed status.
@@ -401,6 +493,7 @@ pub enum Payload<'a> {
     IncidentCorrected(IncidentCorrected<'a>),
     IncidentRetracted(IncidentRetracted<'a>),
     EvidenceAnchored(EvidenceAnchored<'a>),
+    EvidenceCustody(EvidenceCustody<'a>),
     AccordStatusChanged(AccordStatusChanged<'a>),
     MandateChanged(MandateChanged<'a>),
 }
@@ -518,6 +611,7 @@ impl<'a> Payload<'a> {
             EventType::IncidentCorrected => object(from).map(Payload::IncidentCorrected),
             EventType::IncidentRetracted => object(from).map(Payload::IncidentRetracted),
             EventType::EvidenceAnchored => object(from).map(Payload::EvidenceAnchored),
+            EventType::EvidenceCustody => object(from).map(Payload::EvidenceCustody),
             EventType::AccordStatusChanged => object(from).map(Payload::AccordStatusChanged),
             EventType::MandateChanged => object(from).map(Payload::MandateChanged),
         };
@@ -538,6 +632,7 @@ impl<'a> Payload<'a> {
             Payload::IncidentCorrected(_) => EventType::IncidentCorrected,
             Payload::IncidentRetracted(_) => EventType::IncidentRetracted,
             Payload::EvidenceAnchored(_) => EventType::EvidenceAnchored,
+            Payload::EvidenceCustody(_) => EventType::EvidenceCustody,
             Payload::AccordStatusChanged(_) => EventType::AccordStatusChanged,
             Payload::MandateChanged(_) => EventType::MandateChanged,
         }
@@ -556,6 +651,7 @@ impl<'a> Payload<'a> {
             Payload::IncidentCorrected(p) => format!("{}: {}", p.incident_id, p.reason),
             Payload::IncidentRetracted(p) => format!("{}: {}", p.incident_id, p.reason),
             Payload::EvidenceAnchored(p) => format!("{} {}", p.incident_id, p.filename),
+            Payload::EvidenceCustody(p) => format!("{} {} by {}", p.sha256, p.action.name(), p.by),
             Payload::AccordStatusChanged(p) => match &p.provision {
                 Some(provision) => {
                     format!("{}/{provision} {} {}", p.accord, p.status, p.effective_date)
@@ -962,7 +1058,7 @@ mod tests {
     fn valid(event_type: EventType, payload: &Value) -> bool {
         Schemas::load()
             .unwrap()
-            .validate(event_type, 1, payload)
+            .validate(event_type, event_type.current_schema_version(), payload)
             .is_ok()
     }
 
@@ -1012,7 +1108,14 @@ mod tests {
                 EventType::EvidenceAnchored,
                 json!({"incident_id": "x-1", "blake3": "0".repeat(64), "sha256": "1".repeat(64),
                        "bytes": 10, "media_type": "text/plain", "filename": "f.txt",
-                       "captured_at": "2023-01-05T10:00:00Z", "custody_note": "n"}),
+                       "captured_at": "2023-01-05T10:00:00Z", "custody_note": "n",
+                       "source_url": "https://example.org/v/1", "capture_method": "download",
+                       "capture_tool": "wget 1.21", "derived_from": ["2".repeat(64)]}),
+            ),
+            (
+                EventType::EvidenceCustody,
+                json!({"sha256": "1".repeat(64), "action": "transferred", "by": "Panel",
+                       "at": "2023-01-06", "to": "ICC OTP", "location": "vault 2", "note": "n"}),
             ),
             (
                 EventType::AccordStatusChanged,

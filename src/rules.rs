@@ -1,6 +1,8 @@
 //! Who may state what, and what may follow what: key enrolment, roles and revocation as of each
-//! seq, and the incident rules (an id is reported once; a correction or retraction names an
-//! existing incident that is not retracted; a retraction is final).
+//! seq, the incident rules (an id is reported once; a correction or retraction names an
+//! existing incident that is not retracted; a retraction is final), and the evidence rules (a
+//! custody event or a conversion names evidence anchored before it; disposal ends a file's
+//! chain of custody).
 //!
 //! The rules are one fold, [`RuleState::admit`], shared by append (over the stored state plus
 //! the batch so far) and by verify (over nothing but the entries it has read). It never reads
@@ -9,7 +11,7 @@
 use crate::event::{EventType, Role};
 use crate::incident_changes::IncidentChanges;
 use crate::keys::PublicKey;
-use crate::payload::Payload;
+use crate::payload::{CustodyAction, Payload};
 use crate::taxonomy;
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -145,12 +147,22 @@ impl<'de> Deserialize<'de> for IncidentRecord {
     }
 }
 
+/// An anchored evidence file as the rules follow it, by its SHA-256: where it was first
+/// anchored, and where its chain of custody ended, if it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub anchored_seq: u64,
+    pub disposed_seq: Option<u64>,
+}
+
 /// State the rules need but have not seen in this fold (for append: what is stored).
 pub trait StateLookup {
     type Error;
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, Self::Error>;
     fn active_key_named(&self, name: &str) -> Result<Option<PublicKey>, Self::Error>;
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, Self::Error>;
+    /// The evidence file whose SHA-256 is `sha256`.
+    fn evidence(&self, sha256: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error>;
 }
 
 /// Nothing stored: the start of a fold from seq 0.
@@ -165,6 +177,9 @@ impl StateLookup for Empty {
         Ok(None)
     }
     fn incident(&self, _: &str) -> Result<Option<IncidentRecord>, Self::Error> {
+        Ok(None)
+    }
+    fn evidence(&self, _: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error> {
         Ok(None)
     }
 }
@@ -225,6 +240,10 @@ pub enum RuleViolation {
         event_type: String,
         sub_event_type: String,
     },
+    #[error("no evidence file with SHA-256 {sha256} has been anchored in this ledger")]
+    UnknownEvidence { sha256: String },
+    #[error("the evidence file with SHA-256 {sha256} was disposed of at seq {seq}; its chain of custody has ended")]
+    DisposedEvidence { sha256: String, seq: u64 },
     /// Only a payload that skipped its schema can name one.
     #[error("event_type \"{event_type}\" or sub_event_type \"{sub_event_type}\" is not an ACLED category")]
     UnknownCategory {
@@ -240,6 +259,7 @@ pub struct StateChanges {
     /// `None`: the name is free again (its key was revoked).
     pub names: HashMap<String, Option<PublicKey>>,
     pub incidents: IncidentChanges,
+    pub evidence: HashMap<[u8; 32], EvidenceRecord>,
 }
 
 pub struct RuleState<'a, L: StateLookup> {
@@ -414,6 +434,28 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             }
             Payload::EvidenceAnchored(evidence) => {
                 self.standing_incident(&evidence.incident_id)?;
+                for original in evidence.derived_from.iter().flatten() {
+                    self.held_evidence(original)?;
+                }
+                let sha256 = evidence_hash(&evidence.sha256)?;
+                match self.evidence(&sha256).map_err(AdmitError::Lookup)? {
+                    // Anchored again (to another incident, say): its chain goes on.
+                    Some(record) => not_disposed(&evidence.sha256, record)?,
+                    None => {
+                        let record = EvidenceRecord {
+                            anchored_seq: seq,
+                            disposed_seq: None,
+                        };
+                        self.changes.evidence.insert(sha256, record);
+                    }
+                }
+            }
+            Payload::EvidenceCustody(custody) => {
+                let (sha256, mut record) = self.held_evidence(&custody.sha256)?;
+                if custody.action == CustodyAction::Disposed {
+                    record.disposed_seq = Some(seq);
+                    self.changes.evidence.insert(sha256, record);
+                }
             }
             Payload::AccordStatusChanged(_) | Payload::MandateChanged(_) => {}
         }
@@ -508,6 +550,30 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         Ok(())
     }
 
+    pub fn evidence(&self, sha256: &[u8; 32]) -> Result<Option<EvidenceRecord>, L::Error> {
+        match self.changes.evidence.get(sha256) {
+            Some(record) => Ok(Some(*record)),
+            None => self.base.evidence(sha256),
+        }
+    }
+
+    /// The evidence file a custody event or a conversion names, which must be anchored and not
+    /// disposed of.
+    fn held_evidence(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<([u8; 32], EvidenceRecord), AdmitError<L::Error>> {
+        let sha256 = evidence_hash(sha256_hex)?;
+        let record = self
+            .evidence(&sha256)
+            .map_err(AdmitError::Lookup)?
+            .ok_or_else(|| RuleViolation::UnknownEvidence {
+                sha256: sha256_hex.to_string(),
+            })?;
+        not_disposed(sha256_hex, record)?;
+        Ok((sha256, record))
+    }
+
     /// The incident a correction, retraction or evidence names, which must exist and stand.
     fn standing_incident(&self, id: &str) -> Result<IncidentRecord, AdmitError<L::Error>> {
         let record = self
@@ -523,6 +589,27 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         }
         Ok(record)
     }
+}
+
+/// Refuses evidence whose chain of custody has ended.
+fn not_disposed(sha256_hex: &str, record: EvidenceRecord) -> Result<(), RuleViolation> {
+    match record.disposed_seq {
+        Some(seq) => Err(RuleViolation::DisposedEvidence {
+            sha256: sha256_hex.to_string(),
+            seq,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A SHA-256 as a payload states it (64 hex digits, which its schema requires); one that is not
+/// names no evidence.
+fn evidence_hash(hex_text: &str) -> Result<[u8; 32], RuleViolation> {
+    let mut sha256 = [0; 32];
+    hex::decode_to_slice(hex_text, &mut sha256).map_err(|_| RuleViolation::UnknownEvidence {
+        sha256: hex_text.to_string(),
+    })?;
+    Ok(sha256)
 }
 
 /// The category an incident stands in after a report or a correction. A correction can change

@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// The embedded schema text of every (event type, schema version).
-pub const SCHEMA_SOURCES: [(EventType, u16, &str); 9] = [
+pub const SCHEMA_SOURCES: [(EventType, u16, &str); 11] = [
     (
         EventType::LedgerGenesis,
         1,
@@ -53,6 +53,16 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 9] = [
         EventType::EvidenceAnchored,
         1,
         include_str!("../schemas/evidence.anchored.v1.json"),
+    ),
+    (
+        EventType::EvidenceAnchored,
+        2,
+        include_str!("../schemas/evidence.anchored.v2.json"),
+    ),
+    (
+        EventType::EvidenceCustody,
+        1,
+        include_str!("../schemas/evidence.custody.v1.json"),
     ),
     (
         EventType::AccordStatusChanged,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// Every projection, in registry order.
-const VIEWS: [&str; 7] = [
+const VIEWS: [&str; 8] = [
     "incidents",
     "incident-history",
     "regions",
@@ -31,6 +31,7 @@ const VIEWS: [&str; 7] = [
     "mandate-timeline",
     "evidence",
     "authors",
+    "custody",
 ];
 const EVIDENCE: &[u8] = b"witness statement, transcribed\n";
 
@@ -210,13 +211,14 @@ fn every_projection_matches_its_hand_computed_rows() {
     assert_eq!(
         lines(&csv_of(&f, "evidence", &[])),
         [
-            "incident_id,filename,blake3,sha256,bytes,media_type,anchored_seq,anchored_by"
+            "incident_id,filename,blake3,sha256,bytes,media_type,anchored_seq,anchored_by,anchored_at,captured_at,custody_note,source_url,capture_method,capture_tool,derived_from,custody_events,disposed_seq"
                 .to_string(),
             format!(
-                "t-3,statement.txt,{},{},{},text/plain,14,inv",
+                "t-3,statement.txt,{},{},{},text/plain,14,inv,{},,,,,,,0,",
                 blake3::hash(EVIDENCE).to_hex(),
                 hex::encode(<sha2::Sha256 as sha2::Digest>::digest(EVIDENCE)),
-                EVIDENCE.len()
+                EVIDENCE.len(),
+                show(&f, 14)["recorded_at"].as_str().unwrap()
             ),
         ]
     );

@@ -8,6 +8,7 @@ mod common;
 mod backup;
 mod bad_input;
 mod crash;
+mod evidence;
 mod import;
 mod output;
 mod projection;

@@ -2,8 +2,8 @@
 //! the library's own lists (roles, dates), so that no list is written twice.
 
 use crate::cli::{
-    append, attach, backup, completions, demo, export, import, init, key, log, man, project,
-    reindex, restore, show, upgrade, verify,
+    append, attach, backup, completions, demo, evidence, export, import, init, key, log, man,
+    project, reindex, restore, show, upgrade, verify,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -86,6 +86,9 @@ pub enum Command {
     Append(append::Args),
     /// Anchor an evidence file to an incident by its hashes (the file is not stored).
     Attach(attach::Args),
+    /// Check files against the anchored evidence; record custody events.
+    #[command(subcommand)]
+    Evidence(evidence::Command),
     /// List entries.
     Log(log::Args),
     /// Show one entry in full.

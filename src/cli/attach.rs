@@ -25,9 +25,23 @@ pub struct Args {
     /// When the material was captured (date or RFC 3339 date-time).
     #[arg(long, value_name = "WHEN")]
     captured_at: Option<String>,
-    /// Who has held the material and how (chain of custody).
+    /// Who has held the material and how (chain of custody); later custody events are
+    /// recorded with `ledger evidence custody`.
     #[arg(long, value_name = "TEXT")]
     custody_note: Option<String>,
+    /// Where the content was found online (a URL).
+    #[arg(long, value_name = "URL")]
+    source_url: Option<String>,
+    /// How it was captured, e.g. "screenshot" or "web archive (WARC)".
+    #[arg(long, value_name = "TEXT")]
+    capture_method: Option<String>,
+    /// The tool and version that captured it, e.g. "Hunchly 2.4.1".
+    #[arg(long, value_name = "TEXT")]
+    capture_tool: Option<String>,
+    /// The SHA-256 of a file this one was converted or extracted from, anchored before it;
+    /// repeat for several.
+    #[arg(long, value_name = "SHA256")]
+    derived_from: Vec<String>,
     #[command(flatten)]
     output: AppendedArgs,
 }
@@ -38,6 +52,10 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         media_type: args.media_type.clone(),
         captured_at: args.captured_at.clone(),
         custody_note: args.custody_note.clone(),
+        source_url: args.source_url.clone(),
+        capture_method: args.capture_method.clone(),
+        capture_tool: args.capture_tool.clone(),
+        derived_from: args.derived_from.clone(),
     };
     let payload = evidence::anchor_payload(&args.incident, &args.file, provenance)
         .with_context(|| format!("cannot read evidence file {}", args.file.display()))?;

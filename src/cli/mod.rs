@@ -12,6 +12,7 @@ pub mod backup;
 pub mod completions;
 pub mod demo;
 pub mod entry;
+pub mod evidence;
 pub mod export;
 pub mod hints;
 pub mod import;

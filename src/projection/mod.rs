@@ -15,6 +15,7 @@ mod accord_status;
 mod as_of;
 mod authors;
 pub mod cache;
+mod custody;
 mod engine;
 mod evidence;
 mod fact;
@@ -144,6 +145,7 @@ pub static REGISTRY: &[&View] = &[
     &View::plain::<mandate_timeline::MandateTimeline>(),
     &View::plain::<evidence::Evidence>(),
     &View::plain::<authors::Authors>(),
+    &View::plain::<custody::Custody>(),
 ];
 
 pub fn by_name(name: &str) -> Option<&'static View> {

@@ -12,18 +12,23 @@ pub mod db;
 pub mod pages;
 
 use crate::keys::PublicKey;
-use crate::rules::{IncidentRecord, Inconsistency, KeyRecord, StateChanges, StateLookup};
+use crate::rules::{
+    EvidenceRecord, IncidentRecord, Inconsistency, KeyRecord, StateChanges, StateLookup,
+};
 pub use db::{DbError, StateDb, StateWrite};
 
 pub use crate::log::Head;
 
 const COVERED: &[u8] = b"covered";
 /// The layout of derived state written here, stored with `covered`: state of any other layout
-/// (1 kept a key per incident, 2 keeps them in pages) is rebuilt from the log.
-const LAYOUT: u32 = 2;
+/// (1 kept a key per incident, 2 kept them in pages, 3 adds evidence) is rebuilt from the log.
+const LAYOUT: u32 = 3;
 const KEY_PREFIX: u8 = b'k';
 const NAME_PREFIX: u8 = b'n';
 const INCIDENT_PREFIX: u8 = b'i';
+/// Not `e`, which held entries in the layout before the log files (`legacy`): an old database's
+/// keys and ours never share a prefix.
+const EVIDENCE_PREFIX: u8 = b'v';
 
 /// One derived-state record's key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub enum StateKey<'a> {
     Name(&'a str),
     /// A page of incidents' [`IncidentRecord`]s ([`pages`]), by the lowest id it may hold.
     IncidentPage(&'a str),
+    /// An evidence file's [`EvidenceRecord`], by the 32 bytes of its SHA-256.
+    Evidence(&'a [u8; 32]),
 }
 
 impl StateKey<'_> {
@@ -46,6 +53,7 @@ impl StateKey<'_> {
             StateKey::Key(key) => (KEY_PREFIX, &key.0),
             StateKey::Name(name) => (NAME_PREFIX, name.as_bytes()),
             StateKey::IncidentPage(bound) => (INCIDENT_PREFIX, bound.as_bytes()),
+            StateKey::Evidence(sha256) => (EVIDENCE_PREFIX, &sha256[..]),
         };
         let mut bytes = Vec::with_capacity(rest.len() + 1);
         bytes.push(prefix);
@@ -166,6 +174,9 @@ impl StateLookup for StateReader<'_> {
             )?)),
         }
     }
+    fn evidence(&self, sha256: &[u8; 32]) -> Result<Option<EvidenceRecord>, StateError> {
+        self.get(StateKey::Evidence(sha256))
+    }
 }
 
 /// The file in a ledger directory that names its keys for readers, who never open the database:
@@ -234,7 +245,12 @@ pub fn writes(
         let key = key.as_ref().map(|k| encode(&k.0));
         Ok((StateKey::Name(&name).bytes(), key))
     });
+    let evidence = changes
+        .evidence
+        .into_iter()
+        .map(|(sha256, record)| Ok((StateKey::Evidence(&sha256).bytes(), Some(encode(&record)))));
     keys.chain(names)
+        .chain(evidence)
         .chain(pages::PageWrites::new(db, changes.incidents.into_sorted()))
 }
 
