@@ -10,47 +10,41 @@ fn sha256_of(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
 
+/// `ledger attach` of `file` to t-3 by the investigator, with `extra` flags.
+fn attach(f: &Fixture, file: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "attach",
+        "--key",
+        f.inv_key.to_str().unwrap(),
+        "--incident",
+        "t-3",
+    ];
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    f.run(&args, None)
+}
+
 /// The fixture with incidents, a video anchored to t-3 with how it was captured, and its
 /// transcript anchored as derived from it.
 fn with_video() -> (Fixture, std::path::PathBuf) {
     let f = Fixture::with_incidents();
     let video = f.path("strike.mp4");
     std::fs::write(&video, b"not really a video, but bytes all the same").unwrap();
-    let key = f.inv_key.to_str().unwrap().to_string();
-    f.run_ok(
-        &[
-            "attach",
-            "--key",
-            &key,
-            "--incident",
-            "t-3",
-            "--source-url",
-            "https://example.org/watch?v=1",
-            "--capture-method",
-            "download of the original upload",
-            "--capture-tool",
-            "yt-dlp 2023.11.16",
-            "--captured-at",
-            "2023-11-20T08:00:00Z",
-            video.to_str().unwrap(),
-        ],
-        None,
-    );
+    let capture = [
+        "--source-url",
+        "https://example.org/watch?v=1",
+        "--capture-method",
+        "download of the original upload",
+        "--capture-tool",
+        "yt-dlp 2023.11.16",
+        "--captured-at",
+        "2023-11-20T08:00:00Z",
+    ];
+    assert!(attach(&f, &video, &capture).status.success());
     let transcript = f.path("strike.txt");
     std::fs::write(&transcript, b"transcript of the video").unwrap();
-    f.run_ok(
-        &[
-            "attach",
-            "--key",
-            &key,
-            "--incident",
-            "t-3",
-            "--derived-from",
-            &sha256_of(&video),
-            transcript.to_str().unwrap(),
-        ],
-        None,
-    );
+    let derived = attach(&f, &transcript, &["--derived-from", &sha256_of(&video)]);
+    assert!(derived.status.success());
     (f, video)
 }
 
@@ -215,19 +209,7 @@ fn custody_and_conversions_must_name_anchored_evidence() {
 
     let copy = f.path("copy.txt");
     std::fs::write(&copy, b"a conversion of nothing anchored").unwrap();
-    let out = f.run(
-        &[
-            "attach",
-            "--key",
-            f.inv_key.to_str().unwrap(),
-            "--incident",
-            "t-3",
-            "--derived-from",
-            &sha256_of(&stranger),
-            copy.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = attach(&f, &copy, &["--derived-from", &sha256_of(&stranger)]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(head(&f), before);
 }

@@ -179,33 +179,38 @@ const SOURCE: [&str; 3] = ["source_dataset", "source_release", "source_id"];
 
 const COLUMN_COUNT: usize = 1 + SHOWN.len() + BOOKKEEPING.len() + SHOWN_LATER.len() + SOURCE.len();
 
+const fn names<const N: usize>(fields: [IncidentField; N]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = fields[i].name;
+        i += 1;
+    }
+    names
+}
+
+const SHOWN_NAMES: [&str; SHOWN.len()] = names(SHOWN);
+const SHOWN_LATER_NAMES: [&str; SHOWN_LATER.len()] = names(SHOWN_LATER);
+
 /// The id, the shown fields, the bookkeeping, then the fields shown later and the source.
 const COLUMN_NAMES: [&str; COLUMN_COUNT] = {
-    let mut names = ["incident_id"; COLUMN_COUNT];
-    let mut at = 1;
-    let mut i = 0;
-    while i < SHOWN.len() {
-        names[at] = SHOWN[i].name;
-        at += 1;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < BOOKKEEPING.len() {
-        names[at] = BOOKKEEPING[i];
-        at += 1;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < SHOWN_LATER.len() {
-        names[at] = SHOWN_LATER[i].name;
-        at += 1;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < SOURCE.len() {
-        names[at] = SOURCE[i];
-        at += 1;
-        i += 1;
+    let parts: [&[&str]; 5] = [
+        &["incident_id"],
+        &SHOWN_NAMES,
+        &BOOKKEEPING,
+        &SHOWN_LATER_NAMES,
+        &SOURCE,
+    ];
+    let mut names = [""; COLUMN_COUNT];
+    let (mut at, mut part) = (0, 0);
+    while part < parts.len() {
+        let mut i = 0;
+        while i < parts[part].len() {
+            names[at] = parts[part][i];
+            at += 1;
+            i += 1;
+        }
+        part += 1;
     }
     names
 };
