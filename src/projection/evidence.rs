@@ -44,7 +44,8 @@ struct Anchor {
 impl Describe for Evidence {
     const NAME: &'static str = "evidence";
     const ABOUT: &'static str = "every evidence file anchored to an incident, by its hashes";
-    // 3: what version 2 of evidence.anchored adds, and custody events, are kept.
+    // 3: what version 2 of evidence.anchored adds, and custody events, are kept; event dates
+    // as numbers.
     const VERSION: u32 = 3;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",

@@ -1,11 +1,11 @@
 //! `incidents`: every incident with its current values after all corrections, whether it stands
 //! or was retracted, how often it was corrected, and who reported and last changed it.
 
-use super::names::KeyNames;
+use super::names::{Dates, KeyNames};
 use super::{Cell, Describe, Fact, Projection, Reread, Row, Rows, Window};
 use crate::payload::{field, FieldValue, IncidentField, Payload};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 
 pub struct Incidents;
@@ -31,38 +31,6 @@ struct Incident {
     corrections: Box<[u64]>,
     /// Its retraction's seq (never 0, which is the genesis).
     retracted: Option<NonZeroU64>,
-}
-
-/// Each distinct event date, held once: a ledger's incidents share a few thousand dates, so an
-/// incident keeps a 4-byte number instead of a string.
-#[derive(Default, Serialize, Deserialize)]
-struct Dates {
-    texts: Vec<Box<str>>,
-    /// The number of each date in `texts`; made again from them after a cache is read.
-    #[serde(skip)]
-    numbers: HashMap<Box<str>, u32>,
-}
-
-impl Dates {
-    fn number(&mut self, date: &str) -> u32 {
-        if self.numbers.len() != self.texts.len() {
-            self.numbers = (self.texts.iter().cloned()).zip(0..).collect();
-        }
-        if let Some(&number) = self.numbers.get(date) {
-            return number;
-        }
-        let number = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
-        self.texts.push(date.into());
-        self.numbers.insert(date.into(), number);
-        number
-    }
-
-    fn text(&self, number: u32) -> &str {
-        (self
-            .texts
-            .get(usize::try_from(number).unwrap_or(usize::MAX)))
-        .map_or("", |d| d)
-    }
 }
 
 impl Incident {

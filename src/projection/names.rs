@@ -7,7 +7,7 @@ use crate::event::EventType;
 use crate::keys::PublicKey;
 use crate::payload::Payload;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct KeyNames(BTreeMap<[u8; 32], String>);
@@ -35,9 +35,41 @@ impl KeyNames {
     }
 }
 
+/// Each distinct event date, held once: a ledger's incidents share a few thousand dates, so a
+/// fold that keeps every incident's date keeps a 4-byte number for it instead of a string.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Dates {
+    texts: Vec<Box<str>>,
+    /// The number of each date in `texts`; made again from them after a cache is read.
+    #[serde(skip)]
+    numbers: HashMap<Box<str>, u32>,
+}
+
+impl Dates {
+    pub fn number(&mut self, date: &str) -> u32 {
+        if self.numbers.len() != self.texts.len() {
+            self.numbers = (self.texts.iter().cloned()).zip(0..).collect();
+        }
+        if let Some(&number) = self.numbers.get(date) {
+            return number;
+        }
+        let number = u32::try_from(self.texts.len()).unwrap_or(u32::MAX);
+        self.texts.push(date.into());
+        self.numbers.insert(date.into(), number);
+        number
+    }
+
+    pub fn text(&self, number: u32) -> &str {
+        (self.texts.get(usize::try_from(number).unwrap_or(usize::MAX))).map_or("", |d| d)
+    }
+}
+
 /// Each incident's event date as its latest report or correction states it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct EventDates(BTreeMap<String, String>);
+pub struct EventDates {
+    dates: Dates,
+    by_incident: BTreeMap<Box<str>, u32>,
+}
 
 impl EventDates {
     pub fn observe(&mut self, fact: &Fact) {
@@ -50,11 +82,13 @@ impl EventDates {
             },
             _ => return,
         };
-        self.0.insert(id.to_string(), date.to_string());
+        let date = self.dates.number(date);
+        self.by_incident.insert(id.as_ref().into(), date);
     }
 
     /// Whether the incident's event date falls in `window`.
     pub fn in_window(&self, window: &Window, incident_id: &str) -> bool {
-        window.contains(self.0.get(incident_id).map_or("", String::as_str))
+        let date = self.by_incident.get(incident_id);
+        window.contains(date.map_or("", |&date| self.dates.text(date)))
     }
 }
