@@ -76,6 +76,26 @@ fn malformed_json_on_line_2_names_the_line_and_line_1_is_not_written() {
 }
 
 #[test]
+fn lines_are_named_as_the_file_has_them_whatever_its_line_ends() {
+    let f = base();
+    let bad_type = incident_with("t-4", "event_type", Some("\"Battle\""));
+    // The second event spans two lines, so the third starts on line 4.
+    let spanning = incident("t-3", 2).replacen(",\"data\"", "\n,\"data\"", 1);
+    let key = f.inv_key.to_str().unwrap().to_string();
+    for end in ["\n", "\r\n", "\r"] {
+        let text = [incident("t-2", 1), spanning.clone(), bad_type.clone()].join("\n");
+        let path = f.path("batch.ndjson");
+        std::fs::write(&path, text.replace('\n', end)).unwrap();
+        let args = ["append", "--key", &key, path.to_str().unwrap()];
+        refused(&f, &args, None, &["line 4", "data.event_type"]);
+
+        let text = [spanning.as_str(), "", r#"{"type":"#, "oops}"].join("\n");
+        std::fs::write(&path, text.replace('\n', end)).unwrap();
+        refused(&f, &args, None, &["line 5", "not valid JSON"]);
+    }
+}
+
+#[test]
 fn a_truncated_json_object_is_refused() {
     let f = base();
     append_refused(

@@ -27,6 +27,7 @@ use crate::event::EventType;
 use crate::input::{EventInput, InputError};
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
+use crate::lines::Tracked;
 use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
 use crate::schema::{SchemaError, Schemas};
@@ -55,8 +56,9 @@ pub struct ImportOptions {
     pub skip_invalid: bool,
 }
 
-/// One row left out: its line in the file (1-based, the header is line 1; a row whose quoted
-/// fields span lines is named by the line it starts on), the column at fault, and what is wrong.
+/// One row left out: its line in the file (1-based, the header is line 1, lines end at LF, CRLF
+/// or CR as [`crate::lines`] counts them; a row whose quoted fields span lines is named by the
+/// line it starts on), the column at fault, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowProblem {
     pub line: u64,
@@ -438,7 +440,7 @@ struct Context<'a> {
 
 /// A release file with its header read and its columns located, positioned at its first row.
 struct Opened<L, R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Tracked<R>>,
     header: Header,
     layout: L,
 }
@@ -450,15 +452,22 @@ fn open<L: Layout, R: Read>(context: &Context, input: R) -> Result<Opened<L, R>,
         problem,
     };
     // Flexible, so that a row with the wrong number of fields is this module's to report.
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = reader.byte_headers().map_err(|e| unreadable(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(Tracked::new(input));
+    let header = reader
+        .byte_headers()
+        .map_err(|e| unreadable(path, e))?
+        .clone();
+    let end = reader.position().byte();
+    reader.get_mut().record_line(end);
     if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
         return Err(header_problem(format!(
             "the file is empty; {} files start with a header line naming their columns",
             L::NAME
         )));
     }
-    let header = StringRecord::from_byte_record(header.clone()).map_err(|_| {
+    let header = StringRecord::from_byte_record(header).map_err(|_| {
         header_problem("the header is not valid UTF-8; save the file as UTF-8".into())
     })?;
     let header = Header {
@@ -745,7 +754,8 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                 Ok(true) => {
                     self.tally.rows += 1;
                     (self.on_progress)(self.opened.reader.position().byte(), self.total_bytes);
-                    let line = self.record.position().map_or(0, csv::Position::line);
+                    let end = self.opened.reader.position().byte();
+                    let line = self.opened.reader.get_mut().record_line(end);
                     match self.row(line) {
                         Ok(Some(event)) => return Some(Ok(event)),
                         Ok(None) => {}
