@@ -422,7 +422,7 @@ impl<F: LogFiles> Ledger<F> {
                 }
             })?;
             rules
-                .admit(seq, &entry.statement.author, &payload)
+                .admit(seq, entry.recorded_at, &entry.statement.author, &payload)
                 .map_err(|e| match e {
                     AdmitError::Violation(v) => LedgerError::Damaged {
                         seq,
@@ -521,7 +521,7 @@ impl<F: LogFiles> Ledger<F> {
             for (i, (payload, event)) in typed.iter().zip(&chunk).enumerate() {
                 lines.push(event.line.and_then(|l| u32::try_from(l).ok()).unwrap_or(0));
                 rules
-                    .admit(chunk_first + i as u64, &author, payload)
+                    .admit(chunk_first + i as u64, recorded_at, &author, payload)
                     .map_err(|e| match e {
                         AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
                             if seq >= first_seq =>
@@ -659,7 +659,7 @@ impl<F: LogFiles> Ledger<F> {
             };
             if let Ok(payload) = Payload::parse(event_type, entry.statement.payload) {
                 // What does not admit is verify's to report; the names shown are what admits.
-                let _ = rules.admit(seq, &entry.statement.author, &payload);
+                let _ = rules.admit(seq, entry.recorded_at, &entry.statement.author, &payload);
             }
         }
         changed.extend(rules.changes.keys);

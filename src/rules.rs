@@ -1,6 +1,7 @@
 //! Who may state what, and what may follow what: key enrolment, roles and revocation as of each
 //! seq, and the incident rules (an id is reported once; a correction or retraction names an
-//! existing incident that is not retracted; a retraction is final).
+//! existing incident that is not retracted; a retraction is final; no event is dated after the
+//! day its entry is recorded).
 //!
 //! The rules are one fold, [`RuleState::admit`], shared by append (over the stored state plus
 //! the batch so far) and by verify (over nothing but the entries it has read). It never reads
@@ -11,6 +12,8 @@ use crate::incident_changes::IncidentChanges;
 use crate::keys::PublicKey;
 use crate::payload::Payload;
 use crate::taxonomy;
+use crate::time::Timestamp;
+use chrono::{DateTime, NaiveDate};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -225,6 +228,13 @@ pub enum RuleViolation {
         event_type: String,
         sub_event_type: String,
     },
+    #[error("incident {id} is dated {date}, after the day it was recorded ({recorded_on}, the latest date anywhere on Earth at {recorded_at}); an event cannot be dated in the future")]
+    FutureEvent {
+        id: String,
+        date: String,
+        recorded_on: String,
+        recorded_at: Timestamp,
+    },
     /// Only a payload that skipped its schema can name one.
     #[error("event_type \"{event_type}\" or sub_event_type \"{sub_event_type}\" is not an ACLED category")]
     UnknownCategory {
@@ -316,11 +326,15 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         }
     }
 
-    /// Checks that `author` may state `payload` at `seq` and that it keeps the rules; if so,
-    /// records its effect. The payload has already passed its schema.
+    /// Checks that `author` may state `payload` in the entry at `seq` recorded at `recorded_at`
+    /// and that it keeps the rules; if so, records its effect. The payload has already passed
+    /// its schema. An event dated in the future has its effect recorded before it is refused:
+    /// its date says nothing of what it does to the state, so a fold that reports it (verify)
+    /// does not go on to report every later entry about the incident.
     pub fn admit(
         &mut self,
         seq: u64,
+        recorded_at: Timestamp,
         author: &PublicKey,
         payload: &Payload,
     ) -> Result<(), AdmitError<L::Error>> {
@@ -393,6 +407,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     retracted_seq: None,
                 };
                 self.changes.incidents.insert(id, record);
+                not_in_the_future(id, &report.event_date, recorded_at)?;
             }
             Payload::IncidentCorrected(correction) => {
                 let id = &*correction.incident_id;
@@ -405,6 +420,9 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                 };
                 record.category = category(event_type, sub_event_type)?;
                 self.changes.incidents.insert(id, record);
+                if let Some(date) = &changes.event_date {
+                    not_in_the_future(id, date, recorded_at)?;
+                }
             }
             Payload::IncidentRetracted(retraction) => {
                 let id = &*retraction.incident_id;
@@ -522,6 +540,31 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             .into());
         }
         Ok(record)
+    }
+}
+
+/// The widest gap between UTC and a place's date: UTC+14 (Kiribati's Line Islands).
+const EASTMOST_OFFSET_MICROS: i64 = 14 * 3600 * 1_000_000;
+
+/// The day an entry is recorded, for dating events: the latest date anywhere on Earth at
+/// `recorded_at`, since an event is dated where it happened and its day may have begun east of
+/// UTC; `None` for an instant chrono cannot place.
+fn recording_day(recorded_at: Timestamp) -> Option<NaiveDate> {
+    let eastmost = recorded_at.0.checked_add(EASTMOST_OFFSET_MICROS)?;
+    DateTime::from_timestamp_micros(eastmost).map(|t| t.date_naive())
+}
+
+/// An incident may not be dated after the day its entry is recorded. A date that does not read
+/// is its schema's to refuse.
+fn not_in_the_future(id: &str, date: &str, recorded_at: Timestamp) -> Result<(), RuleViolation> {
+    match (crate::date::iso_date(date), recording_day(recorded_at)) {
+        (Some(dated), Some(day)) if dated > day => Err(RuleViolation::FutureEvent {
+            id: id.to_string(),
+            date: date.to_string(),
+            recorded_on: crate::date::iso_text(day),
+            recorded_at,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -207,6 +207,40 @@ fn an_impossible_date_is_refused() {
     );
 }
 
+/// The latest date anywhere on Earth now (UTC+14): the day an entry appended now is recorded.
+fn recording_day() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(14)).date_naive()
+}
+
+#[test]
+fn an_event_dated_after_the_day_it_is_recorded_is_refused_and_one_dated_that_day_is_not() {
+    let f = base();
+    let day = recording_day();
+    let after = (day + chrono::Duration::days(1)).to_string();
+    let line = bad_third_line(
+        &f,
+        incident_with("t-9", "event_date", Some(&format!("\"{after}\""))),
+        &[
+            "incident t-9",
+            &format!("dated {after}"),
+            "after the day it was recorded",
+            &format!("({day}"),
+        ],
+    );
+    assert!(!line.contains("t-2") && !line.contains("t-3"), "{line}");
+    let dated = r#"{"type":"incident.corrected","data":{"incident_id":"t-1","changes":{"event_date":"2093-01-01"},"reason":"typo"}}"#.to_string();
+    append_refused(
+        &f,
+        &[dated],
+        &["line 1", "incident t-1", "dated 2093-01-01"],
+    );
+    f.append_ok(&[incident_with(
+        "t-9",
+        "event_date",
+        Some(&format!("\"{day}\"")),
+    )]);
+}
+
 #[test]
 fn a_payload_over_60_kib_is_refused_by_size() {
     let f = base();

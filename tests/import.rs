@@ -641,6 +641,31 @@ fn a_bad_row_is_named_by_its_line_in_the_file_whatever_the_line_ends() {
 }
 
 #[test]
+fn a_row_dated_in_the_future_is_refused_naming_its_line() {
+    let f = Fixture::new();
+    let (header, _) = ucdp_source();
+    let date_start = column(&header, "date_start");
+    let future = move |row: &StringRecord| with_cell(row, date_start, "2093-05-01");
+    let path = f.path("GEDEvent_future.csv");
+    let (lines, _) = small_ucdp(&path, &[(3, &future)]);
+    let before = f.snapshot();
+    let out = import(&f, "ucdp", &path, &[]);
+    let line = format!("line {}", lines[3]);
+    assert_refused(
+        &out,
+        &[
+            "GEDEvent_future.csv",
+            &line,
+            "is dated 2093-05-01, after the day it was recorded",
+        ],
+    );
+    assert!(
+        before == f.snapshot(),
+        "the refused import wrote to the ledger"
+    );
+}
+
+#[test]
 fn a_file_without_a_required_column_is_refused_naming_it() {
     let f = Fixture::new();
     let out = import(&f, "ucdp", &test_data("acled-current.csv"), &[]);

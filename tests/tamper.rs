@@ -321,6 +321,41 @@ fn verify_names_the_seq_of_a_signed_payload_that_repeats_a_key() {
     );
 }
 
+/// An entry written before the rule, or by a writer that skipped it: verify reports the date
+/// against the day the entry says it was recorded, and only there (a later correction of the
+/// incident is not reported for it).
+#[test]
+fn verify_names_the_seq_of_an_event_dated_after_the_day_it_was_recorded() {
+    let f = Fixture::with_incidents();
+    let payload = json!({"incident_id": "t-6", "event_date": "2093-05-01", "event_type": "Battles",
+                         "actor1": "JNIM", "fatalities": 1});
+    let inv = SecretKey::load(&f.inv_key).unwrap();
+    let seq = f.edit_log(|log| {
+        let seq = log.forge_at_end(
+            &inv,
+            "incident.reported",
+            &serde_json::to_vec(&payload).unwrap(),
+        );
+        let correction = json!({"incident_id": "t-6", "changes": {"fatalities": 2}, "reason": "r"});
+        log.forge_at_end(
+            &inv,
+            "incident.corrected",
+            &serde_json::to_vec(&correction).unwrap(),
+        );
+        seq
+    });
+    let (code, report) = f.verify_json();
+    assert_eq!((code, &report["problems"]), (1, &json!(1)), "{report}");
+    let (code, out) = f.verify();
+    assert_named(
+        code,
+        &out,
+        seq,
+        "dated in the future",
+        "incident t-6 is dated 2093-05-01, after the day it was recorded",
+    );
+}
+
 #[test]
 fn verify_names_the_seq_of_a_correction_of_a_retracted_incident() {
     let f = Fixture::with_incidents();
