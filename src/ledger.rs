@@ -774,6 +774,9 @@ impl StateLookup for KnownKeys {
     fn incident(&self, _: &str) -> Result<Option<IncidentRecord>, Self::Error> {
         Ok(None)
     }
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error> {
+        Ok(self.0.clone())
+    }
 }
 
 /// The input of an event built as a typed payload.

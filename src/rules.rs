@@ -1,5 +1,6 @@
 //! Who may state what, and what may follow what: key enrolment, roles and revocation as of each
-//! seq, and the incident rules (an id is reported once; a correction or retraction names an
+//! seq (the last active admin key is never revoked, or no key could be enrolled again), and the
+//! incident rules (an id is reported once; a correction or retraction names an
 //! existing incident that is not retracted; a retraction is final; no event is dated after the
 //! day its entry is recorded).
 //!
@@ -154,6 +155,8 @@ pub trait StateLookup {
     fn key(&self, key: &PublicKey) -> Result<Option<KeyRecord>, Self::Error>;
     fn active_key_named(&self, name: &str) -> Result<Option<PublicKey>, Self::Error>;
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, Self::Error>;
+    /// Every key record (a ledger has tens; read only when an admin key is revoked).
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error>;
 }
 
 /// Nothing stored: the start of a fold from seq 0.
@@ -169,6 +172,9 @@ impl StateLookup for Empty {
     }
     fn incident(&self, _: &str) -> Result<Option<IncidentRecord>, Self::Error> {
         Ok(None)
+    }
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error> {
+        Ok(Vec::new())
     }
 }
 
@@ -207,6 +213,8 @@ pub enum RuleViolation {
     NameInUse { name: String },
     #[error("no active key is named {name}")]
     NoActiveKeyNamed { name: String },
+    #[error("key {name} is the last active admin key, and without one no key could ever be enrolled again; enrol another admin key before revoking it")]
+    LastAdmin { name: String },
     #[error("the key named {name} is {actual}, not {stated}")]
     RevokedKeyMismatch {
         name: String,
@@ -387,6 +395,12 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                         recorded: record.name,
                     }));
                 }
+                if record.role == Role::Admin && !self.another_active_admin(&actual)? {
+                    return Err(RuleViolation::LastAdmin {
+                        name: name.to_string(),
+                    }
+                    .into());
+                }
                 record.revoked_seq = Some(seq);
                 self.changes.keys.insert(actual, record);
                 self.changes.names.insert(name.to_string(), None);
@@ -524,6 +538,21 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         self.changes.keys.insert(key, record);
         self.changes.names.insert(name.to_string(), Some(key));
         Ok(())
+    }
+
+    /// Whether an admin key other than `key` is active.
+    fn another_active_admin(&self, key: &PublicKey) -> Result<bool, AdmitError<L::Error>> {
+        let other_admin = |k: &KeyRecord| {
+            k.role == Role::Admin && k.revoked_seq.is_none() && k.public_key != key.0
+        };
+        if self.changes.keys.values().any(other_admin) {
+            return Ok(true);
+        }
+        // A stored record the fold has changed is as the fold left it, which was looked at above.
+        let stored = self.base.keys().map_err(AdmitError::Lookup)?;
+        Ok(stored
+            .iter()
+            .any(|k| other_admin(k) && !self.changes.keys.contains_key(&PublicKey(k.public_key))))
     }
 
     /// The incident a correction, retraction or evidence names, which must exist and stand.

@@ -316,6 +316,76 @@ fn a_revoked_key_is_refused() {
     append_refused(&f, &[incident("t-2", 1)], &["revoked", "inv"]);
 }
 
+/// `key.revoked` of the key `name` (public key `public`), as an NDJSON line.
+fn revocation(name: &str, public: &str) -> String {
+    serde_json::json!({"type": "key.revoked",
+                       "data": {"name": name, "public_key": public, "reason": "left"}})
+    .to_string()
+}
+
+#[test]
+fn the_last_active_admin_key_is_never_revoked_by_itself_or_by_another() {
+    let f = base();
+    let admin = f.admin_key.to_str().unwrap().to_string();
+    let revoke = |key: &str, name: &str| {
+        [
+            "key", "revoke", "--key", key, "--name", name, "--reason", "left",
+        ]
+        .map(String::from)
+    };
+    let last = [
+        "key admin is the last active admin key",
+        "enrol another admin",
+    ];
+    let args = revoke(&admin, "admin");
+    refused(&f, &args.each_ref().map(String::as_str), None, &last);
+
+    let second = f.path("second.key");
+    let second_public = run_ok(
+        &f.dir,
+        &["key", "generate", "--out", second.to_str().unwrap()],
+        None,
+    );
+    let second_public = second_public.trim();
+    let enroll = [
+        "key",
+        "enroll",
+        "--key",
+        &admin,
+        "--public",
+        second_public,
+        "--name",
+        "second",
+        "--role",
+        "admin",
+    ];
+    f.run_ok(&enroll, None);
+    // In one batch, the first admin revokes the second and then itself: the second entry would
+    // leave no admin.
+    let batch = ndjson(&[
+        revocation("second", second_public),
+        revocation("admin", &f.admin_public),
+    ]);
+    let words = ["line 2", last[0]];
+    refused(&f, &["append", "--key", &admin, "-"], Some(&batch), &words);
+
+    // With another admin active, an admin may revoke itself; then the other is the last.
+    f.run_ok(
+        &revoke(&admin, "admin").each_ref().map(String::as_str),
+        None,
+    );
+    let second = second.to_str().unwrap();
+    let args = revoke(second, "second");
+    let line = refused(
+        &f,
+        &args.each_ref().map(String::as_str),
+        None,
+        &["key second"],
+    );
+    assert!(line.contains("last active admin key"), "{line}");
+    f.assert_intact();
+}
+
 #[test]
 fn an_admin_key_may_not_report_incidents() {
     let f = base();
