@@ -98,6 +98,7 @@ pub fn project<F: LogFiles>(
     window: &Window,
     refresh: Refresh,
 ) -> Result<Projected, ProjectionError> {
+    window.check()?;
     if !window.is_open() {
         if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
             return Err(ProjectionError::NoEventTime { name: view.name() });
