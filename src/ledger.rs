@@ -674,6 +674,22 @@ impl<F: LogFiles> Ledger<F> {
         Ok(keys)
     }
 
+    /// The reason the `key.revoked` entry at `revoked_seq` states, read from the log, which is
+    /// the one place it is kept (a key's record keeps only the seq).
+    pub fn revocation_reason(&self, revoked_seq: u64) -> Result<String, LedgerError> {
+        let (entry, _) = self.entry(revoked_seq)?.ok_or(LedgerError::Damaged {
+            seq: revoked_seq,
+            reason: "the entry that revoked a key is missing from the log".into(),
+        })?;
+        match Payload::parse(EventType::KeyRevoked, &entry.statement.payload) {
+            Ok(Payload::KeyRevoked(revoked)) => Ok(revoked.reason.into_owned()),
+            _ => Err(LedgerError::Damaged {
+                seq: revoked_seq,
+                reason: "the entry that revoked a key is not a key.revoked statement".into(),
+            }),
+        }
+    }
+
     /// The decoded entry at `seq` and its hash.
     pub fn entry(&self, seq: u64) -> Result<Option<(Entry, Hash)>, LedgerError> {
         match self.log.entry(seq)? {

@@ -222,9 +222,23 @@ fn every_projection_matches_its_hand_computed_rows() {
     assert_eq!(
         lines(&csv_of(&f, "authors", &[])),
         [
-            "name,role,public_key,enrolled_seq,revoked_seq,entries".to_string(),
-            format!("admin,admin,{},0,,3", f.admin_public),
-            format!("inv,investigator,{},1,15,13", f.inv_public),
+            "name,role,public_key,enrolled_seq,revoked_seq,entries,revocation_reason".to_string(),
+            format!("admin,admin,{},0,,3,", f.admin_public),
+            format!("inv,investigator,{},1,15,13,left the panel", f.inv_public),
+        ]
+    );
+    // `key list` says the same of each key, from the keys the ledger keeps for its readers.
+    let keys: Vec<Value> =
+        crate::common::json_lines(&f.run_ok(&["key", "list", "--format", "ndjson"], None));
+    let reasons: Vec<(&Value, &Value)> = keys
+        .iter()
+        .map(|k| (&k["name"], &k["revocation_reason"]))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (&json!("admin"), &Value::Null),
+            (&json!("inv"), &json!("left the panel"))
         ]
     );
     // The audit trail, without the recorded_at column (the ledger's clock).
