@@ -585,7 +585,11 @@ fn recording_day(recorded_at: Timestamp) -> Option<NaiveDate> {
 
 /// An incident may not be dated after the day its entry is recorded. A date that does not read
 /// is its schema's to refuse.
-fn not_in_the_future(id: &str, date: &str, recorded_at: Timestamp) -> Result<(), RuleViolation> {
+pub fn not_in_the_future(
+    id: &str,
+    date: &str,
+    recorded_at: Timestamp,
+) -> Result<(), RuleViolation> {
     match (crate::date::iso_date(date), recording_day(recorded_at)) {
         (Some(dated), Some(day)) if dated > day => Err(RuleViolation::FutureEvent {
             id: id.to_string(),

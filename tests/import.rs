@@ -650,19 +650,30 @@ fn a_row_dated_in_the_future_is_refused_naming_its_line() {
     let (lines, _) = small_ucdp(&path, &[(3, &future)]);
     let before = f.snapshot();
     let out = import(&f, "ucdp", &path, &[]);
-    let line = format!("line {}", lines[3]);
-    assert_refused(
-        &out,
-        &[
-            "GEDEvent_future.csv",
-            &line,
-            "is dated 2093-05-01, after the day it was recorded",
-        ],
-    );
+    let line = format!("GEDEvent_future.csv, line {}, column date_start", lines[3]);
+    let words = [
+        line.as_str(),
+        "\"2093-05-01\" is after",
+        "the day this import is recorded",
+        "--skip-invalid",
+    ];
+    assert_refused(&out, &words);
     assert!(
         before == f.snapshot(),
         "the refused import wrote to the ledger"
     );
+    // Like any row that cannot stand, it can be left out.
+    let out = import(&f, "ucdp", &path, &["--skip-invalid"]);
+    assert!(out.status.success(), "{}", describe(&["import"], &out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let skipped = format!(
+        "line {}, column date_start: \"2093-05-01\" is after",
+        lines[3]
+    );
+    assert!(stderr.contains(&skipped), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("7 rows, 6 reported"), "{stdout}");
+    f.assert_intact();
 }
 
 #[test]

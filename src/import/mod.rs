@@ -30,7 +30,9 @@ use crate::ledger::{Appended, LedgerError};
 use crate::lines::Tracked;
 use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
+use crate::rules::{self, RuleViolation};
 use crate::schema::{SchemaError, Schemas};
+use crate::time::Timestamp;
 use crate::Ledger;
 use csv::{ByteRecord, StringRecord};
 use held::Holdings;
@@ -190,6 +192,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         })?,
         label: &label,
         skip_invalid: options.skip_invalid,
+        started: Timestamp::now(),
     };
     let reader = open::<L, _>(&context, file)?;
     let held = Holdings::read::<L, F>(ledger)?;
@@ -422,11 +425,12 @@ impl Fields {
         Ok(())
     }
 
+    fn get(&self, name: &str) -> Option<&Field> {
+        self.0.iter().find(|set| set.field.name == name)
+    }
+
     fn column_of(&self, name: &str) -> Option<Column> {
-        self.0
-            .iter()
-            .find(|set| set.field.name == name)
-            .map(|set| set.column)
+        self.get(name).map(|set| set.column)
     }
 }
 
@@ -436,6 +440,8 @@ struct Context<'a> {
     schemas: &'a Schemas,
     label: &'a str,
     skip_invalid: bool,
+    /// When the import started: its entries are recorded no earlier.
+    started: Timestamp,
 }
 
 /// A release file with its header read and its columns located, positioned at its first row.
@@ -676,6 +682,9 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         {
             return Err(schema_problem(&row, layout.id(), &fields, e).into());
         }
+        if let Some(problem) = dated_in_the_future(&row, &fields, &incident_id, self.context) {
+            return Err(problem.into());
+        }
 
         let key = held.is_none().then(|| id_key(&incident_id));
         let first = match (held, &key) {
@@ -853,6 +862,30 @@ fn missing<L: Layout>(
     }))
 }
 
+/// A row dated after the day its import is recorded, which the rules refuse at append: named
+/// here, as a row with its column, so that `skip_invalid` can leave it out. The entries are
+/// recorded no earlier than the import started, so a row that passes here passes there.
+fn dated_in_the_future(
+    row: &Row,
+    fields: &Fields,
+    incident_id: &str,
+    context: &Context,
+) -> Option<RowProblem> {
+    let dated = fields.get(field::EVENT_DATE.name)?;
+    let date = dated.value.as_str()?;
+    match rules::not_in_the_future(incident_id, date, context.started) {
+        Ok(()) => None,
+        Err(RuleViolation::FutureEvent { recorded_on, .. }) => Some(row.problem(
+            dated.column,
+            format!(
+                "{} is after {recorded_on}, the day this import is recorded (the latest date anywhere on Earth); an event cannot be dated in the future",
+                quoted(date)
+            ),
+        )),
+        Err(other) => Some(row.problem(dated.column, other.to_string())),
+    }
+}
+
 /// A schema violation of a row's report, named by the column the field came from
 /// (`data.location` → where_description); incident_id and source_dataset come from the id.
 fn schema_problem(row: &Row, id: Column, fields: &Fields, error: SchemaError) -> RowProblem {
@@ -944,6 +977,7 @@ mod tests {
             schemas: &schemas,
             label,
             skip_invalid,
+            started: Timestamp::now(),
         };
         let opened = open::<L, _>(&context, bytes)?;
         let mut diff = Diff::new(&context, opened, held, bytes.len() as u64, on_progress);
