@@ -620,3 +620,36 @@ fn category(event_type: &str, sub_event_type: Option<&str>) -> Result<Category, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Microseconds of a UTC instant.
+    fn at(rfc3339: &str) -> Timestamp {
+        Timestamp(
+            DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap()
+                .timestamp_micros(),
+        )
+    }
+
+    #[test]
+    fn an_event_may_be_dated_as_late_as_the_latest_date_on_earth_when_it_is_recorded() {
+        // At 10:00 UTC, 15 November has begun at UTC+14.
+        let ten = at("2023-11-14T10:00:00Z");
+        assert_eq!(not_in_the_future("x", "2023-11-15", ten), Ok(()));
+        let Err(RuleViolation::FutureEvent { recorded_on, .. }) =
+            not_in_the_future("x", "2023-11-16", ten)
+        else {
+            panic!("2023-11-16 is in the future at {ten}");
+        };
+        assert_eq!(recorded_on, "2023-11-15");
+        // A microsecond earlier it has not.
+        let before = Timestamp(ten.0 - 1);
+        assert_eq!(not_in_the_future("x", "2023-11-14", before), Ok(()));
+        assert!(not_in_the_future("x", "2023-11-15", before).is_err());
+        // A date that does not read is the schema's to refuse.
+        assert_eq!(not_in_the_future("x", "someday", ten), Ok(()));
+    }
+}
