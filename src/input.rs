@@ -1,10 +1,12 @@
 //! Reading events from text: one JSON object `{"type": ..., "data": {...}}`, or NDJSON with one
 //! such object per line, read as a stream in bounded blocks so that an input of any size never
 //! sits in memory whole. Each event keeps the exact bytes of its `data` (what will be validated
-//! and signed) and the line it started on, so that every later error can name it.
+//! and signed) and the line it started on (lines end at LF, CRLF or CR, as [`crate::lines`]
+//! counts them), so that every later error can name it.
 //!
 //! It only splits and shapes input; schemas and rules are checked elsewhere.
 
+use crate::lines::LineCounter;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::io::{ErrorKind, Read};
@@ -97,8 +99,8 @@ pub struct EventReader<R> {
     eof: bool,
     /// Offset of `text[0]` in the whole input.
     base: usize,
-    /// The 1-based line of `text[counted]`, counted forward as the reader moves on.
-    line: usize,
+    /// The line of `text[counted]`, counted forward as the reader moves on.
+    lines: LineCounter,
     counted: usize,
     any: bool,
     done: bool,
@@ -123,7 +125,7 @@ impl<R: Read> EventReader<R> {
             invalid: false,
             eof: false,
             base: 0,
-            line: 1,
+            lines: LineCounter::default(),
             counted: 0,
             any: false,
             done: false,
@@ -133,12 +135,9 @@ impl<R: Read> EventReader<R> {
     /// The 1-based line of `text[at]`, which is at or after every offset asked about before.
     fn line_of(&mut self, at: usize) -> usize {
         let at = at.clamp(self.counted, self.text.len());
-        self.line += self.text.as_bytes()[self.counted..at]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        self.lines.count(&self.text.as_bytes()[self.counted..at]);
         self.counted = at;
-        self.line
+        usize::try_from(self.lines.line()).unwrap_or(usize::MAX)
     }
 
     /// Whether `text[..limit]` is all the input there is to parse.
@@ -164,7 +163,7 @@ impl<R: Read> EventReader<R> {
                 let line = if e.is_eof() {
                     self.line_of(value_start)
                 } else {
-                    self.line_of(start) + e.line() - 1
+                    self.line_of(start + error_offset(text, &e))
                 };
                 return Err(InputError::Json {
                     line,
@@ -290,6 +289,22 @@ fn shape(raw: &RawValue) -> Result<(String, Vec<u8>), String> {
     Ok((envelope.event_type, envelope.data.get().as_bytes().to_vec()))
 }
 
+/// Where in `text` the byte lies that a serde_json error over it names. serde_json gives a line
+/// counted in LFs alone and the byte's 1-based place in it; the offset lets [`LineCounter`]
+/// name the line whatever the line ends.
+fn error_offset(text: &str, e: &serde_json::Error) -> usize {
+    let line_start = match e.line().checked_sub(2) {
+        None => 0,
+        Some(lfs_before) => text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .nth(lfs_before)
+            .map_or(text.len(), |(i, _)| i + 1),
+    };
+    (line_start + e.column().saturating_sub(1)).min(text.len())
+}
+
 /// serde_json appends " at line L column C"; the line is reported separately.
 fn strip_position(e: &serde_json::Error) -> String {
     let text = e.to_string();
@@ -318,6 +333,22 @@ mod tests {
     fn malformed_json_names_its_line() {
         let err = parse_events(b"{\"type\":\"a\",\"data\":{}}\n{\"type\": oops}\n").unwrap_err();
         assert!(matches!(err, InputError::Json { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn lines_are_the_files_whatever_its_line_ends() {
+        for end in ["\n", "\r\n", "\r"] {
+            let event = "{\"type\":\"a\",\"data\":{}}";
+            let text = [event, "", event, "{\"type\":", "oops}"].join(end);
+            let mut events = read_events(text.as_bytes());
+            assert_eq!(events.next().unwrap().unwrap().line, Some(1));
+            assert_eq!(events.next().unwrap().unwrap().line, Some(3));
+            let err = events.next().unwrap().unwrap_err();
+            assert!(
+                matches!(err, InputError::Json { line: 5, .. }),
+                "{end:?}: {err:?}"
+            );
+        }
     }
 
     #[test]
@@ -393,19 +424,18 @@ mod tests {
     /// `parse_events` as it was before reading was streamed: the whole input checked as UTF-8
     /// first, then one serde_json stream over all of it. The streaming reader must agree with it.
     fn whole_input(bytes: &[u8]) -> Result<Vec<EventInput>, InputError> {
+        let line_of = |at: usize| {
+            let mut lines = LineCounter::default();
+            lines.count(&bytes[..at]);
+            usize::try_from(lines.line()).unwrap()
+        };
         let text = std::str::from_utf8(bytes).map_err(|e| {
             let byte = e.valid_up_to();
             InputError::NotUtf8 {
-                line: 1 + bytes[..byte].iter().filter(|&&b| b == b'\n').count(),
+                line: line_of(byte),
                 byte,
             }
         })?;
-        let line_of = |at: usize| {
-            1 + text.as_bytes()[..at]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-        };
         let mut events = Vec::new();
         let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
         loop {
@@ -418,7 +448,7 @@ mod tests {
                     let line = if e.is_eof() {
                         line_of(value_start)
                     } else {
-                        e.line()
+                        line_of(error_offset(text, &e))
                     };
                     return Err(InputError::Json {
                         line,
@@ -499,7 +529,9 @@ mod tests {
     }
 
     fn separator() -> impl Strategy<Value = &'static str> {
-        prop::sample::select(vec!["\n", "\r\n", " ", "", "\n\n", "\t\r\n  "])
+        prop::sample::select(vec![
+            "\n", "\r\n", "\r", " ", "", "\n\n", "\t\r\n  ", "\r\r\n",
+        ])
     }
 
     /// A byte-level change that can break the JSON, the UTF-8, or both.

@@ -424,7 +424,7 @@ impl<F: LogFiles> Ledger<F> {
                 }
             })?;
             rules
-                .admit(seq, &entry.statement.author, &payload)
+                .admit(seq, entry.recorded_at, &entry.statement.author, &payload)
                 .map_err(|e| match e {
                     AdmitError::Violation(v) => LedgerError::Damaged {
                         seq,
@@ -523,7 +523,7 @@ impl<F: LogFiles> Ledger<F> {
             for (i, (payload, event)) in typed.iter().zip(&chunk).enumerate() {
                 lines.push(event.line.and_then(|l| u32::try_from(l).ok()).unwrap_or(0));
                 rules
-                    .admit(chunk_first + i as u64, &author, payload)
+                    .admit(chunk_first + i as u64, recorded_at, &author, payload)
                     .map_err(|e| match e {
                         AdmitError::Violation(RuleViolation::DuplicateIncident { id, seq })
                             if seq >= first_seq =>
@@ -661,7 +661,7 @@ impl<F: LogFiles> Ledger<F> {
             };
             if let Ok(payload) = Payload::parse(event_type, entry.statement.payload) {
                 // What does not admit is verify's to report; the names shown are what admits.
-                let _ = rules.admit(seq, &entry.statement.author, &payload);
+                let _ = rules.admit(seq, entry.recorded_at, &entry.statement.author, &payload);
             }
         }
         changed.extend(rules.changes.keys);
@@ -674,6 +674,22 @@ impl<F: LogFiles> Ledger<F> {
         }
         keys.sort_by_key(|k| k.enrolled_seq);
         Ok(keys)
+    }
+
+    /// The reason the `key.revoked` entry at `revoked_seq` states, read from the log, which is
+    /// the one place it is kept (a key's record keeps only the seq).
+    pub fn revocation_reason(&self, revoked_seq: u64) -> Result<String, LedgerError> {
+        let (entry, _) = self.entry(revoked_seq)?.ok_or(LedgerError::Damaged {
+            seq: revoked_seq,
+            reason: "the entry that revoked a key is missing from the log".into(),
+        })?;
+        match Payload::parse(EventType::KeyRevoked, &entry.statement.payload) {
+            Ok(Payload::KeyRevoked(revoked)) => Ok(revoked.reason.into_owned()),
+            _ => Err(LedgerError::Damaged {
+                seq: revoked_seq,
+                reason: "the entry that revoked a key is not a key.revoked statement".into(),
+            }),
+        }
     }
 
     /// The decoded entry at `seq` and its hash.
@@ -778,6 +794,9 @@ impl StateLookup for KnownKeys {
     }
     fn evidence(&self, _: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error> {
         Ok(None)
+    }
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error> {
+        Ok(self.0.clone())
     }
 }
 

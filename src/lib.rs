@@ -25,6 +25,7 @@ pub mod input;
 pub mod keys;
 pub mod ledger;
 pub mod legacy;
+pub mod lines;
 pub mod lock;
 pub mod log;
 pub mod merkle;

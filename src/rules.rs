@@ -1,8 +1,9 @@
 //! Who may state what, and what may follow what: key enrolment, roles and revocation as of each
-//! seq, the incident rules (an id is reported once; a correction or retraction names an
-//! existing incident that is not retracted; a retraction is final), and the evidence rules (a
-//! custody event or a conversion names evidence anchored before it; disposal ends a file's
-//! chain of custody).
+//! seq (the last active admin key is never revoked, or no key could be enrolled again), the
+//! incident rules (an id is reported once; a correction or retraction names an existing
+//! incident that is not retracted; a retraction is final; no event is dated after the day its
+//! entry is recorded), and the evidence rules (a custody event or a conversion names evidence
+//! anchored before it; disposal ends a file's chain of custody).
 //!
 //! The rules are one fold, [`RuleState::admit`], shared by append (over the stored state plus
 //! the batch so far) and by verify (over nothing but the entries it has read). It never reads
@@ -13,6 +14,8 @@ use crate::incident_changes::IncidentChanges;
 use crate::keys::PublicKey;
 use crate::payload::{CustodyAction, Payload};
 use crate::taxonomy;
+use crate::time::Timestamp;
+use chrono::{DateTime, NaiveDate};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -163,6 +166,8 @@ pub trait StateLookup {
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, Self::Error>;
     /// The evidence file whose SHA-256 is `sha256`.
     fn evidence(&self, sha256: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error>;
+    /// Every key record (a ledger has tens; read only when an admin key is revoked).
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error>;
 }
 
 /// Nothing stored: the start of a fold from seq 0.
@@ -181,6 +186,9 @@ impl StateLookup for Empty {
     }
     fn evidence(&self, _: &[u8; 32]) -> Result<Option<EvidenceRecord>, Self::Error> {
         Ok(None)
+    }
+    fn keys(&self) -> Result<Vec<KeyRecord>, Self::Error> {
+        Ok(Vec::new())
     }
 }
 
@@ -219,6 +227,8 @@ pub enum RuleViolation {
     NameInUse { name: String },
     #[error("no active key is named {name}")]
     NoActiveKeyNamed { name: String },
+    #[error("key {name} is the last active admin key, and without one no key could ever be enrolled again; enrol another admin key before revoking it")]
+    LastAdmin { name: String },
     #[error("the key named {name} is {actual}, not {stated}")]
     RevokedKeyMismatch {
         name: String,
@@ -244,6 +254,13 @@ pub enum RuleViolation {
     UnknownEvidence { sha256: String },
     #[error("the evidence file with SHA-256 {sha256} was disposed of at seq {seq}; its chain of custody has ended")]
     DisposedEvidence { sha256: String, seq: u64 },
+    #[error("incident {id} is dated {date}, after the day it was recorded ({recorded_on}, the latest date anywhere on Earth at {recorded_at}); an event cannot be dated in the future")]
+    FutureEvent {
+        id: String,
+        date: String,
+        recorded_on: String,
+        recorded_at: Timestamp,
+    },
     /// Only a payload that skipped its schema can name one.
     #[error("event_type \"{event_type}\" or sub_event_type \"{sub_event_type}\" is not an ACLED category")]
     UnknownCategory {
@@ -336,11 +353,15 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         }
     }
 
-    /// Checks that `author` may state `payload` at `seq` and that it keeps the rules; if so,
-    /// records its effect. The payload has already passed its schema.
+    /// Checks that `author` may state `payload` in the entry at `seq` recorded at `recorded_at`
+    /// and that it keeps the rules; if so, records its effect. The payload has already passed
+    /// its schema. An event dated in the future has its effect recorded before it is refused:
+    /// its date says nothing of what it does to the state, so a fold that reports it (verify)
+    /// does not go on to report every later entry about the incident.
     pub fn admit(
         &mut self,
         seq: u64,
+        recorded_at: Timestamp,
         author: &PublicKey,
         payload: &Payload,
     ) -> Result<(), AdmitError<L::Error>> {
@@ -393,6 +414,12 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                         recorded: record.name,
                     }));
                 }
+                if record.role == Role::Admin && !self.another_active_admin(&actual)? {
+                    return Err(RuleViolation::LastAdmin {
+                        name: name.to_string(),
+                    }
+                    .into());
+                }
                 record.revoked_seq = Some(seq);
                 self.changes.keys.insert(actual, record);
                 self.changes.names.insert(name.to_string(), None);
@@ -413,6 +440,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     retracted_seq: None,
                 };
                 self.changes.incidents.insert(id, record);
+                not_in_the_future(id, &report.event_date, recorded_at)?;
             }
             Payload::IncidentCorrected(correction) => {
                 let id = &*correction.incident_id;
@@ -425,6 +453,9 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                 };
                 record.category = category(event_type, sub_event_type)?;
                 self.changes.incidents.insert(id, record);
+                if let Some(date) = &changes.event_date {
+                    not_in_the_future(id, date, recorded_at)?;
+                }
             }
             Payload::IncidentRetracted(retraction) => {
                 let id = &*retraction.incident_id;
@@ -573,6 +604,20 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
         not_disposed(sha256_hex, record)?;
         Ok((sha256, record))
     }
+    /// Whether an admin key other than `key` is active.
+    fn another_active_admin(&self, key: &PublicKey) -> Result<bool, AdmitError<L::Error>> {
+        let other_admin = |k: &KeyRecord| {
+            k.role == Role::Admin && k.revoked_seq.is_none() && k.public_key != key.0
+        };
+        if self.changes.keys.values().any(other_admin) {
+            return Ok(true);
+        }
+        // A stored record the fold has changed is as the fold left it, which was looked at above.
+        let stored = self.base.keys().map_err(AdmitError::Lookup)?;
+        Ok(stored
+            .iter()
+            .any(|k| other_admin(k) && !self.changes.keys.contains_key(&PublicKey(k.public_key))))
+    }
 
     /// The incident a correction, retraction or evidence names, which must exist and stand.
     fn standing_incident(&self, id: &str) -> Result<IncidentRecord, AdmitError<L::Error>> {
@@ -612,6 +657,35 @@ fn evidence_hash(hex_text: &str) -> Result<[u8; 32], RuleViolation> {
     Ok(sha256)
 }
 
+/// The widest gap between UTC and a place's date: UTC+14 (Kiribati's Line Islands).
+const EASTMOST_OFFSET_MICROS: i64 = 14 * 3600 * 1_000_000;
+
+/// The day an entry is recorded, for dating events: the latest date anywhere on Earth at
+/// `recorded_at`, since an event is dated where it happened and its day may have begun east of
+/// UTC; `None` for an instant chrono cannot place.
+fn recording_day(recorded_at: Timestamp) -> Option<NaiveDate> {
+    let eastmost = recorded_at.0.checked_add(EASTMOST_OFFSET_MICROS)?;
+    DateTime::from_timestamp_micros(eastmost).map(|t| t.date_naive())
+}
+
+/// An incident may not be dated after the day its entry is recorded. A date that does not read
+/// is its schema's to refuse.
+pub fn not_in_the_future(
+    id: &str,
+    date: &str,
+    recorded_at: Timestamp,
+) -> Result<(), RuleViolation> {
+    match (crate::date::iso_date(date), recording_day(recorded_at)) {
+        (Some(dated), Some(day)) if dated > day => Err(RuleViolation::FutureEvent {
+            id: id.to_string(),
+            date: date.to_string(),
+            recorded_on: crate::date::iso_text(day),
+            recorded_at,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The category an incident stands in after a report or a correction. A correction can change
 /// the event type without the sub-event type or the other way round, which the schemas cannot
 /// see; the pair is checked as the incident stands after.
@@ -629,5 +703,38 @@ fn category(event_type: &str, sub_event_type: Option<&str>) -> Result<Category, 
                 sub_event_type: sub_event_type.unwrap_or_default().to_string(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Microseconds of a UTC instant.
+    fn at(rfc3339: &str) -> Timestamp {
+        Timestamp(
+            DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap()
+                .timestamp_micros(),
+        )
+    }
+
+    #[test]
+    fn an_event_may_be_dated_as_late_as_the_latest_date_on_earth_when_it_is_recorded() {
+        // At 10:00 UTC, 15 November has begun at UTC+14.
+        let ten = at("2023-11-14T10:00:00Z");
+        assert_eq!(not_in_the_future("x", "2023-11-15", ten), Ok(()));
+        let Err(RuleViolation::FutureEvent { recorded_on, .. }) =
+            not_in_the_future("x", "2023-11-16", ten)
+        else {
+            panic!("2023-11-16 is in the future at {ten}");
+        };
+        assert_eq!(recorded_on, "2023-11-15");
+        // A microsecond earlier it has not.
+        let before = Timestamp(ten.0 - 1);
+        assert_eq!(not_in_the_future("x", "2023-11-14", before), Ok(()));
+        assert!(not_in_the_future("x", "2023-11-15", before).is_err());
+        // A date that does not read is the schema's to refuse.
+        assert_eq!(not_in_the_future("x", "someday", ten), Ok(()));
     }
 }

@@ -312,7 +312,7 @@ pub(crate) fn audit(
                         Ok(payload) => {
                             // A fold from seq 0 looks nothing up and holds no contradiction.
                             if let Err(AdmitError::Violation(v)) =
-                                rules.admit(seq, &author, payload)
+                                rules.admit(seq, entry.recorded_at, &author, payload)
                             {
                                 let broken = EntryProblem::Rule(payload.event_type(), v);
                                 problem(&mut report, seq, broken.to_string());

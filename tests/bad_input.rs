@@ -76,6 +76,26 @@ fn malformed_json_on_line_2_names_the_line_and_line_1_is_not_written() {
 }
 
 #[test]
+fn lines_are_named_as_the_file_has_them_whatever_its_line_ends() {
+    let f = base();
+    let bad_type = incident_with("t-4", "event_type", Some("\"Battle\""));
+    // The second event spans two lines, so the third starts on line 4.
+    let spanning = incident("t-3", 2).replacen(",\"data\"", "\n,\"data\"", 1);
+    let key = f.inv_key.to_str().unwrap().to_string();
+    for end in ["\n", "\r\n", "\r"] {
+        let text = [incident("t-2", 1), spanning.clone(), bad_type.clone()].join("\n");
+        let path = f.path("batch.ndjson");
+        std::fs::write(&path, text.replace('\n', end)).unwrap();
+        let args = ["append", "--key", &key, path.to_str().unwrap()];
+        refused(&f, &args, None, &["line 4", "data.event_type"]);
+
+        let text = [spanning.as_str(), "", r#"{"type":"#, "oops}"].join("\n");
+        std::fs::write(&path, text.replace('\n', end)).unwrap();
+        refused(&f, &args, None, &["line 5", "not valid JSON"]);
+    }
+}
+
+#[test]
 fn a_truncated_json_object_is_refused() {
     let f = base();
     append_refused(
@@ -187,6 +207,42 @@ fn an_impossible_date_is_refused() {
     );
 }
 
+/// The latest date anywhere on Earth now (UTC+14): the day an entry appended now is recorded.
+fn recording_day() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(14)).date_naive()
+}
+
+#[test]
+fn an_event_dated_after_the_day_it_is_recorded_is_refused_and_one_dated_that_day_is_not() {
+    let f = base();
+    let day = recording_day();
+    // Two days after, so that the day turning between here and the append cannot make it
+    // today's; the boundary itself is the unit tests' (rules.rs).
+    let after = (day + chrono::Duration::days(2)).to_string();
+    let line = bad_third_line(
+        &f,
+        incident_with("t-9", "event_date", Some(&format!("\"{after}\""))),
+        &[
+            "incident t-9",
+            &format!("dated {after}"),
+            "after the day it was recorded",
+            &format!("({day}"),
+        ],
+    );
+    assert!(!line.contains("t-2") && !line.contains("t-3"), "{line}");
+    let dated = r#"{"type":"incident.corrected","data":{"incident_id":"t-1","changes":{"event_date":"2093-01-01"},"reason":"typo"}}"#.to_string();
+    append_refused(
+        &f,
+        &[dated],
+        &["line 1", "incident t-1", "dated 2093-01-01"],
+    );
+    f.append_ok(&[incident_with(
+        "t-9",
+        "event_date",
+        Some(&format!("\"{day}\"")),
+    )]);
+}
+
 #[test]
 fn a_payload_over_60_kib_is_refused_by_size() {
     let f = base();
@@ -260,6 +316,76 @@ fn a_revoked_key_is_refused() {
     let f = base();
     f.revoke_inv();
     append_refused(&f, &[incident("t-2", 1)], &["revoked", "inv"]);
+}
+
+/// `key.revoked` of the key `name` (public key `public`), as an NDJSON line.
+fn revocation(name: &str, public: &str) -> String {
+    serde_json::json!({"type": "key.revoked",
+                       "data": {"name": name, "public_key": public, "reason": "left"}})
+    .to_string()
+}
+
+#[test]
+fn the_last_active_admin_key_is_never_revoked_by_itself_or_by_another() {
+    let f = base();
+    let admin = f.admin_key.to_str().unwrap().to_string();
+    let revoke = |key: &str, name: &str| {
+        [
+            "key", "revoke", "--key", key, "--name", name, "--reason", "left",
+        ]
+        .map(String::from)
+    };
+    let last = [
+        "key admin is the last active admin key",
+        "enrol another admin",
+    ];
+    let args = revoke(&admin, "admin");
+    refused(&f, &args.each_ref().map(String::as_str), None, &last);
+
+    let second = f.path("second.key");
+    let second_public = run_ok(
+        &f.dir,
+        &["key", "generate", "--out", second.to_str().unwrap()],
+        None,
+    );
+    let second_public = second_public.trim();
+    let enroll = [
+        "key",
+        "enroll",
+        "--key",
+        &admin,
+        "--public",
+        second_public,
+        "--name",
+        "second",
+        "--role",
+        "admin",
+    ];
+    f.run_ok(&enroll, None);
+    // In one batch, the first admin revokes the second and then itself: the second entry would
+    // leave no admin.
+    let batch = ndjson(&[
+        revocation("second", second_public),
+        revocation("admin", &f.admin_public),
+    ]);
+    let words = ["line 2", last[0]];
+    refused(&f, &["append", "--key", &admin, "-"], Some(&batch), &words);
+
+    // With another admin active, an admin may revoke itself; then the other is the last.
+    f.run_ok(
+        &revoke(&admin, "admin").each_ref().map(String::as_str),
+        None,
+    );
+    let second = second.to_str().unwrap();
+    let args = revoke(second, "second");
+    let line = refused(
+        &f,
+        &args.each_ref().map(String::as_str),
+        None,
+        &["key second"],
+    );
+    assert!(line.contains("last active admin key"), "{line}");
+    f.assert_intact();
 }
 
 #[test]

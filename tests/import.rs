@@ -602,6 +602,90 @@ fn an_unknown_acled_event_type_is_refused_naming_its_column() {
     );
 }
 
+/// `text` with every line end (LF) written as `end`.
+fn with_line_ends(text: &str, end: &str) -> String {
+    text.replace('\n', end)
+}
+
+#[test]
+fn a_bad_row_is_named_by_its_line_in_the_file_whatever_the_line_ends() {
+    let f = Fixture::new();
+    let acled = std::fs::read_to_string(test_data("acled-current.csv"))
+        .unwrap()
+        .replacen(",Battles,Armed clash,", ",Battle,Armed clash,", 1);
+    let (header, _) = ucdp_source();
+    let best = column(&header, "best");
+    let bad_best = move |row: &StringRecord| with_cell(row, best, "about 40");
+    let ucdp = f.path("GEDEvent_lf.csv");
+    let (lines, _) = small_ucdp(&ucdp, &[(3, &bad_best)]);
+    let ucdp = std::fs::read_to_string(ucdp).unwrap();
+    let before = f.snapshot();
+    // Python's csv module and RFC 4180 end lines with CRLF, old Mac files with CR; a blank line
+    // is a line too.
+    for (name, end) in [
+        ("lf", "\n"),
+        ("crlf", "\r\n"),
+        ("cr", "\r"),
+        ("blank", "\r\n\r\n"),
+    ] {
+        let lines_per_end = if name == "blank" { 2 } else { 1 };
+        let path = f.path(&format!("acled-{name}.csv"));
+        std::fs::write(&path, with_line_ends(&acled, end)).unwrap();
+        // XMLI9001's notes span lines 2 and 3, so XMLI9002 starts on line 4.
+        let line = 1 + 3 * lines_per_end;
+        let out = import(&f, "acled", &path, &[]);
+        let named = format!("acled-{name}.csv, line {line}, column event_type");
+        assert_refused(&out, &[&named]);
+
+        let path = f.path(&format!("GEDEvent_{name}.csv"));
+        std::fs::write(&path, with_line_ends(&ucdp, end)).unwrap();
+        let out = import(&f, "ucdp", &path, &[]);
+        let line = 1 + (lines[3] - 1) * lines_per_end;
+        let named = format!("GEDEvent_{name}.csv, line {line}, column best");
+        assert_refused(&out, &[&named]);
+    }
+    assert!(
+        before == f.snapshot(),
+        "a refused import wrote to the ledger"
+    );
+}
+
+#[test]
+fn a_row_dated_in_the_future_is_refused_naming_its_line() {
+    let f = Fixture::new();
+    let (header, _) = ucdp_source();
+    let date_start = column(&header, "date_start");
+    let future = move |row: &StringRecord| with_cell(row, date_start, "2093-05-01");
+    let path = f.path("GEDEvent_future.csv");
+    let (lines, _) = small_ucdp(&path, &[(3, &future)]);
+    let before = f.snapshot();
+    let out = import(&f, "ucdp", &path, &[]);
+    let line = format!("GEDEvent_future.csv, line {}, column date_start", lines[3]);
+    let words = [
+        line.as_str(),
+        "\"2093-05-01\" is after",
+        "the day this import is recorded",
+        "--skip-invalid",
+    ];
+    assert_refused(&out, &words);
+    assert!(
+        before == f.snapshot(),
+        "the refused import wrote to the ledger"
+    );
+    // Like any row that cannot stand, it can be left out.
+    let out = import(&f, "ucdp", &path, &["--skip-invalid"]);
+    assert!(out.status.success(), "{}", describe(&["import"], &out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let skipped = format!(
+        "line {}, column date_start: \"2093-05-01\" is after",
+        lines[3]
+    );
+    assert!(stderr.contains(&skipped), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("7 rows, 6 reported"), "{stdout}");
+    f.assert_intact();
+}
+
 #[test]
 fn a_file_without_a_required_column_is_refused_naming_it() {
     let f = Fixture::new();

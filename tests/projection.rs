@@ -12,7 +12,9 @@
 //! | 14   | inv   | evidence anchored to t-3                                                   |
 //! | 15   | admin | inv revoked                                                                |
 
-use crate::common::{describe, incident, project_csv, wait_for_sled_lock_release, Fixture};
+use crate::common::{
+    assert_refused, describe, incident, project_csv, wait_for_sled_lock_release, Fixture,
+};
 use ledger::projection::{self, Refresh};
 use ledger::Ledger;
 use serde_json::{json, Value};
@@ -225,9 +227,23 @@ fn every_projection_matches_its_hand_computed_rows() {
     assert_eq!(
         lines(&csv_of(&f, "authors", &[])),
         [
-            "name,role,public_key,enrolled_seq,revoked_seq,entries".to_string(),
-            format!("admin,admin,{},0,,3", f.admin_public),
-            format!("inv,investigator,{},1,15,13", f.inv_public),
+            "name,role,public_key,enrolled_seq,revoked_seq,entries,revocation_reason".to_string(),
+            format!("admin,admin,{},0,,3,", f.admin_public),
+            format!("inv,investigator,{},1,15,13,left the panel", f.inv_public),
+        ]
+    );
+    // `key list` says the same of each key, from the keys the ledger keeps for its readers.
+    let keys: Vec<Value> =
+        crate::common::json_lines(&f.run_ok(&["key", "list", "--format", "ndjson"], None));
+    let reasons: Vec<(&Value, &Value)> = keys
+        .iter()
+        .map(|k| (&k["name"], &k["revocation_reason"]))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (&json!("admin"), &Value::Null),
+            (&json!("inv"), &json!("left the panel"))
         ]
     );
     // The audit trail, without the recorded_at column (the ledger's clock).
@@ -396,6 +412,89 @@ fn from_and_to_filter_on_event_time() {
         describe(&["project"], &out)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("authors has no event time"));
+}
+
+#[test]
+fn empty_answers_explain_themselves() {
+    let f = small_ledger();
+    // Before the first entry: the answer is an empty view, and a note says why.
+    let first = show(&f, 0)["recorded_at"].as_str().unwrap().to_string();
+    let out = f.run(
+        &[
+            "project",
+            "incidents",
+            "--format",
+            "csv",
+            "--as-of",
+            "2000-01-01",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(
+        stderr,
+        format!("ledger: nothing had been recorded by 2000-01-01T23:59:59.999999Z: the ledger's first entry was recorded at {first}, so the view is empty; pass a later --as-of\n")
+    );
+    // Once something was recorded, an empty view needs no note.
+    let out = f.run(&["project", "incidents", "--as-of", &first], None);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        describe(&[], &out)
+    );
+    let dir = f.path("export");
+    let dir = dir.to_str().unwrap();
+    let out = f.run(&["export", "--dir", dir, "--as-of", "2000-01-01"], None);
+    assert!(out.status.success(), "{}", describe(&[], &out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing had been recorded by 2000-01-01"),
+        "{}",
+        describe(&[], &out)
+    );
+
+    // A seq past the head and a range that ends before it starts mean nothing: refused.
+    f.run_ok(&["project", "incidents", "--as-of", "15"], None);
+    let past = [
+        "seq 16 is past the ledger's last entry (seq 15)",
+        "--as-of 15 or less",
+    ];
+    assert_refused(
+        &f.run(&["project", "incidents", "--as-of", "16"], None),
+        &past,
+    );
+    assert_refused(
+        &f.run(&["export", "--dir", dir, "--as-of", "16"], None),
+        &past,
+    );
+    f.run_ok(
+        &[
+            "project",
+            "incidents",
+            "--from",
+            "2023-08-01",
+            "--to",
+            "2023-08-01",
+        ],
+        None,
+    );
+    let swapped = [
+        "project",
+        "regions",
+        "--from",
+        "2023-09-01",
+        "--to",
+        "2023-08-01",
+    ];
+    assert_refused(
+        &f.run(&swapped, None),
+        &[
+            "the event-time range starts on 2023-09-01, after it ends on 2023-08-01",
+            "--from",
+        ],
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use crate::common::*;
 use ledger::entry::{Entry, ENTRY_TAG};
 use ledger::keys::SecretKey;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 use tempfile::TempDir;
 
@@ -318,6 +318,62 @@ fn verify_names_the_seq_of_a_signed_payload_that_repeats_a_key() {
         br#"{"incident_id":"t-6","event_date":"2023-08-02","event_type":"Battles","actor1":"JNIM","fatalities":1,"fatalities":100}"#,
         "repeated key",
         "\"fatalities\" appears twice",
+    );
+}
+
+/// Forges `broken` and then `after` (an entry that is fine only if verify took `broken` as it
+/// stands) at the end of the log, both signed by `key`, and checks that verify finds one problem:
+/// at `broken`'s seq, saying `expect`.
+fn assert_one_problem_and_no_cascade(
+    f: &Fixture,
+    key: &SecretKey,
+    broken: (&str, &Value),
+    after: (&str, &Value),
+    expect: &str,
+) {
+    let seq = f.edit_log(|log| {
+        let seq = log.forge_at_end(key, broken.0, &serde_json::to_vec(broken.1).unwrap());
+        log.forge_at_end(key, after.0, &serde_json::to_vec(after.1).unwrap());
+        seq
+    });
+    let (code, report) = f.verify_json();
+    assert_eq!((code, &report["problems"]), (1, &json!(1)), "{report}");
+    let (code, out) = f.verify();
+    assert_named(code, &out, seq, broken.0, expect);
+}
+
+/// An entry written before the rule, or by a writer that skipped it: verify reports the date
+/// against the day the entry says it was recorded, and only there (a later correction of the
+/// incident is not reported for it).
+#[test]
+fn verify_names_the_seq_of_an_event_dated_after_the_day_it_was_recorded() {
+    let f = Fixture::with_incidents();
+    let report = json!({"incident_id": "t-6", "event_date": "2093-05-01", "event_type": "Battles",
+                        "actor1": "JNIM", "fatalities": 1});
+    let correction = json!({"incident_id": "t-6", "changes": {"fatalities": 2}, "reason": "r"});
+    assert_one_problem_and_no_cascade(
+        &f,
+        &SecretKey::load(&f.inv_key).unwrap(),
+        ("incident.reported", &report),
+        ("incident.corrected", &correction),
+        "incident t-6 is dated 2093-05-01, after the day it was recorded",
+    );
+}
+
+/// A writer that skipped the rule could leave the ledger with no admin; verify says so, and
+/// keeps the key active for the entries after it.
+#[test]
+fn verify_names_the_seq_of_a_revocation_of_the_last_active_admin_key() {
+    let f = Fixture::with_incidents();
+    let revocation = json!({"name": "admin", "public_key": f.admin_public, "reason": "left"});
+    let enrolment = json!({"name": "late", "role": "auditor",
+                           "public_key": SecretKey::from_seed([9; 32], None).public().to_string()});
+    assert_one_problem_and_no_cascade(
+        &f,
+        &SecretKey::load(&f.admin_key).unwrap(),
+        ("key.revoked", &revocation),
+        ("key.enrolled", &enrolment),
+        "key admin is the last active admin key",
     );
 }
 

@@ -12,7 +12,8 @@ use ledger::time::Timestamp;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
-const CLAIMED_AT: i64 = 1_688_083_200_000_000; // 2023-06-30T00:00:00Z
+/// The day after the incident the vectors report: no event may be dated after its entry.
+const CLAIMED_AT: i64 = 1_700_006_400_000_000; // 2023-11-15T00:00:00Z
 const RECORDED_AT: i64 = CLAIMED_AT + 1_000_000;
 
 fn key(seed: u8, name: &str) -> SecretKey {

@@ -35,6 +35,9 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         args.cut.as_of,
         args.cut.refresh(),
     )?;
+    if manifest.seq.is_none() {
+        args.cut.explain_empty(&ledger)?;
+    }
     write_one(out, args.format, &manifest, |out| {
         print_manifest(out, &manifest, &args.dir)
     })?;

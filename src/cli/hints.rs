@@ -184,6 +184,12 @@ fn projection(error: &ProjectionError) -> Option<String> {
         ProjectionError::Ledger(e) => ledger(e),
         ProjectionError::Unknown { .. } => Some("`ledger project --list` names them".into()),
         ProjectionError::NoEventTime { .. } => Some("leave out --from and --to".into()),
+        ProjectionError::EmptyWindow { .. } => {
+            Some("--from is the first date to include and --to the last".into())
+        }
+        ProjectionError::PastHead { head, .. } => {
+            Some(format!("pass --as-of {head} or less, or a date or time"))
+        }
         ProjectionError::Cache(_) => None,
     }
 }

@@ -7,6 +7,7 @@ use crate::cli::Outcome;
 use anyhow::{bail, Result};
 use ledger::event::Role;
 use ledger::keys::{PublicKey, SecretKey};
+use ledger::ledger::LedgerError;
 use ledger::projection::{Cell, Table};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,22 +87,37 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
             print_appended(out, &[appended], &args.output)?;
         }
         Command::List(args) => {
-            let keys = global.open_read()?.keys()?;
+            let ledger = global.open_read()?;
+            let keys = ledger.keys()?;
+            let rows = keys
+                .iter()
+                .map(|k| {
+                    let reason = k
+                        .revoked_seq
+                        .map(|seq| ledger.revocation_reason(seq))
+                        .transpose()?;
+                    Ok(vec![
+                        Cell::text(k.name.as_str()),
+                        Cell::text(k.role.name()),
+                        Cell::text(PublicKey(k.public_key).to_string()),
+                        Cell::seq(k.enrolled_seq),
+                        Cell::optional_seq(k.revoked_seq),
+                        Cell::optional_text(reason.as_deref()),
+                    ])
+                })
+                .collect::<Result<_, LedgerError>>()?;
+            // Columns are a contract: new ones go at the end.
             let table = Table {
                 name: "keys",
-                columns: &["name", "role", "public_key", "enrolled_seq", "revoked_seq"],
-                rows: keys
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            Cell::text(k.name.as_str()),
-                            Cell::text(k.role.name()),
-                            Cell::text(PublicKey(k.public_key).to_string()),
-                            Cell::seq(k.enrolled_seq),
-                            Cell::optional_seq(k.revoked_seq),
-                        ]
-                    })
-                    .collect(),
+                columns: &[
+                    "name",
+                    "role",
+                    "public_key",
+                    "enrolled_seq",
+                    "revoked_seq",
+                    "revocation_reason",
+                ],
+                rows,
             };
             write_table(out, args.format, &table)?;
         }

@@ -1,13 +1,15 @@
 //! `ledger project`: one projection as a table, CSV, JSON or NDJSON; or the list of them.
 
 use crate::cli::args::{parse_date, Global};
-use crate::cli::output::to_path_or_stdout;
+use crate::cli::output::{note, to_path_or_stdout};
 use crate::cli::Outcome;
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use ledger::export::{self, TableFormat};
+use ledger::log::LogFiles;
 use ledger::projection::{self, AsOf, Cell, ProjectionError, Refresh, Table, Window};
+use ledger::Ledger;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -49,6 +51,17 @@ pub struct Cut {
 }
 
 impl Cut {
+    /// Says on standard error why a view is empty when the cut is an instant before anything was
+    /// recorded: an empty answer should explain itself.
+    pub fn explain_empty<F: LogFiles>(&self, ledger: &Ledger<F>) -> Result<()> {
+        if let Some(as_of) = self.as_of {
+            if let Some(nothing) = as_of.nothing_recorded(ledger)? {
+                note(&format!("ledger: {nothing}; pass a later --as-of"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn refresh(&self) -> Refresh {
         if self.rebuild {
             Refresh::Rebuild
@@ -100,6 +113,9 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         &window,
         args.cut.refresh(),
     )?;
+    if projected.covered.is_none() {
+        args.cut.explain_empty(&ledger)?;
+    }
     // One view asked for, one output.
     if let Some(output) = projected.outputs.first() {
         output.with_rows(|rows| {

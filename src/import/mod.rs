@@ -27,9 +27,12 @@ use crate::event::EventType;
 use crate::input::{EventInput, InputError};
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
+use crate::lines::Tracked;
 use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
+use crate::rules::{self, RuleViolation};
 use crate::schema::{SchemaError, Schemas};
+use crate::time::Timestamp;
 use crate::Ledger;
 use csv::{ByteRecord, StringRecord};
 use held::Holdings;
@@ -55,8 +58,9 @@ pub struct ImportOptions {
     pub skip_invalid: bool,
 }
 
-/// One row left out: its line in the file (1-based, the header is line 1; a row whose quoted
-/// fields span lines is named by the line it starts on), the column at fault, and what is wrong.
+/// One row left out: its line in the file (1-based, the header is line 1, lines end at LF, CRLF
+/// or CR as [`crate::lines`] counts them; a row whose quoted fields span lines is named by the
+/// line it starts on), the column at fault, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowProblem {
     pub line: u64,
@@ -188,6 +192,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         })?,
         label: &label,
         skip_invalid: options.skip_invalid,
+        started: Timestamp::now(),
     };
     let reader = open::<L, _>(&context, file)?;
     let held = Holdings::read::<L, F>(ledger)?;
@@ -420,11 +425,12 @@ impl Fields {
         Ok(())
     }
 
+    fn get(&self, name: &str) -> Option<&Field> {
+        self.0.iter().find(|set| set.field.name == name)
+    }
+
     fn column_of(&self, name: &str) -> Option<Column> {
-        self.0
-            .iter()
-            .find(|set| set.field.name == name)
-            .map(|set| set.column)
+        self.get(name).map(|set| set.column)
     }
 }
 
@@ -434,11 +440,13 @@ struct Context<'a> {
     schemas: &'a Schemas,
     label: &'a str,
     skip_invalid: bool,
+    /// When the import started: its entries are recorded no earlier.
+    started: Timestamp,
 }
 
 /// A release file with its header read and its columns located, positioned at its first row.
 struct Opened<L, R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Tracked<R>>,
     header: Header,
     layout: L,
 }
@@ -450,15 +458,22 @@ fn open<L: Layout, R: Read>(context: &Context, input: R) -> Result<Opened<L, R>,
         problem,
     };
     // Flexible, so that a row with the wrong number of fields is this module's to report.
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
-    let header = reader.byte_headers().map_err(|e| unreadable(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(Tracked::new(input));
+    let header = reader
+        .byte_headers()
+        .map_err(|e| unreadable(path, e))?
+        .clone();
+    let end = reader.position().byte();
+    reader.get_mut().record_line(end);
     if header.is_empty() || header.iter().all(<[u8]>::is_empty) {
         return Err(header_problem(format!(
             "the file is empty; {} files start with a header line naming their columns",
             L::NAME
         )));
     }
-    let header = StringRecord::from_byte_record(header.clone()).map_err(|_| {
+    let header = StringRecord::from_byte_record(header).map_err(|_| {
         header_problem("the header is not valid UTF-8; save the file as UTF-8".into())
     })?;
     let header = Header {
@@ -667,6 +682,9 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         {
             return Err(schema_problem(&row, layout.id(), &fields, e).into());
         }
+        if let Some(problem) = dated_in_the_future(&row, &fields, &incident_id, self.context) {
+            return Err(problem.into());
+        }
 
         let key = held.is_none().then(|| id_key(&incident_id));
         let first = match (held, &key) {
@@ -745,7 +763,8 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                 Ok(true) => {
                     self.tally.rows += 1;
                     (self.on_progress)(self.opened.reader.position().byte(), self.total_bytes);
-                    let line = self.record.position().map_or(0, csv::Position::line);
+                    let end = self.opened.reader.position().byte();
+                    let line = self.opened.reader.get_mut().record_line(end);
                     match self.row(line) {
                         Ok(Some(event)) => return Some(Ok(event)),
                         Ok(None) => {}
@@ -843,6 +862,30 @@ fn missing<L: Layout>(
     }))
 }
 
+/// A row dated after the day its import is recorded, which the rules refuse at append: named
+/// here, as a row with its column, so that `skip_invalid` can leave it out. The entries are
+/// recorded no earlier than the import started, so a row that passes here passes there.
+fn dated_in_the_future(
+    row: &Row,
+    fields: &Fields,
+    incident_id: &str,
+    context: &Context,
+) -> Option<RowProblem> {
+    let dated = fields.get(field::EVENT_DATE.name)?;
+    let date = dated.value.as_str()?;
+    match rules::not_in_the_future(incident_id, date, context.started) {
+        Ok(()) => None,
+        Err(RuleViolation::FutureEvent { recorded_on, .. }) => Some(row.problem(
+            dated.column,
+            format!(
+                "{} is after {recorded_on}, the day this import is recorded (the latest date anywhere on Earth); an event cannot be dated in the future",
+                quoted(date)
+            ),
+        )),
+        Err(other) => Some(row.problem(dated.column, other.to_string())),
+    }
+}
+
 /// A schema violation of a row's report, named by the column the field came from
 /// (`data.location` → where_description); incident_id and source_dataset come from the id.
 fn schema_problem(row: &Row, id: Column, fields: &Fields, error: SchemaError) -> RowProblem {
@@ -933,6 +976,7 @@ mod tests {
             schemas: &schemas,
             label,
             skip_invalid,
+            started: Timestamp::now(),
         };
         let opened = open::<L, _>(&context, bytes)?;
         let mut diff = Diff::new(&context, opened, held, bytes.len() as u64, on_progress);

@@ -56,23 +56,25 @@ impl std::str::FromStr for AsOf {
 }
 
 impl AsOf {
-    /// The last seq this cut keeps of a log that ends at `head`; `None` when it keeps nothing.
+    /// The last seq this cut keeps of a log that ends at `head`; `None` when it keeps nothing
+    /// (an instant before the first entry was recorded: [`AsOf::nothing_recorded`] says so). A
+    /// seq past the head is refused: the ledger has never been in the state it asks for.
     pub(super) fn last_seq<F: LogFiles>(
         self,
         ledger: &Ledger<F>,
         head: &Head,
     ) -> Result<Option<u64>, ProjectionError> {
         let time = match self {
-            AsOf::Seq(seq) => return Ok(Some(seq.min(head.seq))),
+            AsOf::Seq(seq) if seq > head.seq => {
+                return Err(ProjectionError::PastHead {
+                    seq,
+                    head: head.seq,
+                })
+            }
+            AsOf::Seq(seq) => return Ok(Some(seq)),
             AsOf::Time(time) => time,
         };
-        let recorded_at = |seq: u64| -> Result<Timestamp, ProjectionError> {
-            let (entry, _) = ledger
-                .entry(seq)?
-                .ok_or_else(|| ProjectionError::missing(seq))?;
-            Ok(entry.recorded_at)
-        };
-        if recorded_at(0)? > time {
+        if recorded_at(ledger, 0)? > time {
             return Ok(None);
         }
         // recorded_at never decreases along the log. Invariant: recorded_at(low) <= time;
@@ -80,7 +82,7 @@ impl AsOf {
         let (mut low, mut high) = (0, head.seq);
         while low < high {
             let mid = low + (high - low).div_ceil(2);
-            if recorded_at(mid)? <= time {
+            if recorded_at(ledger, mid)? <= time {
                 low = mid;
             } else {
                 high = mid - 1;
@@ -88,6 +90,47 @@ impl AsOf {
         }
         Ok(Some(low))
     }
+
+    /// Why this cut keeps nothing of `ledger`, if that is so: it is an instant before the first
+    /// entry was recorded. An empty view is the right answer to it, but not a self-explaining one.
+    pub fn nothing_recorded<F: LogFiles>(
+        self,
+        ledger: &Ledger<F>,
+    ) -> Result<Option<NothingRecorded>, ProjectionError> {
+        let AsOf::Time(as_of) = self else {
+            return Ok(None);
+        };
+        if ledger.head().is_none() {
+            return Ok(None);
+        }
+        let first = recorded_at(ledger, 0)?;
+        Ok((first > as_of).then_some(NothingRecorded { as_of, first }))
+    }
+}
+
+/// A knowledge time before the ledger's first entry, at which it had recorded nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NothingRecorded {
+    pub as_of: Timestamp,
+    pub first: Timestamp,
+}
+
+impl std::fmt::Display for NothingRecorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nothing had been recorded by {}: the ledger's first entry was recorded at {}, so the view is empty",
+            self.as_of, self.first
+        )
+    }
+}
+
+/// When the entry at `seq` was recorded.
+fn recorded_at<F: LogFiles>(ledger: &Ledger<F>, seq: u64) -> Result<Timestamp, ProjectionError> {
+    let (entry, _) = ledger
+        .entry(seq)?
+        .ok_or_else(|| ProjectionError::missing(seq))?;
+    Ok(entry.recorded_at)
 }
 
 #[cfg(test)]

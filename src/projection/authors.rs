@@ -1,5 +1,5 @@
-//! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked,
-//! and how many entries it signed.
+//! `authors`: every key the ledger ever enrolled, its role, when it was enrolled and revoked (and
+//! why), and how many entries it signed.
 
 use super::{Cell, Describe, Fact, Projection, Reread, Rows, Window};
 use crate::event::{EventType, Role};
@@ -26,6 +26,7 @@ struct Author {
     enrolled_seq: u64,
     revoked_seq: Option<u64>,
     entries: u64,
+    revocation_reason: Option<String>,
 }
 
 impl State {
@@ -40,6 +41,7 @@ impl State {
             enrolled_seq: fact.seq,
             revoked_seq: None,
             entries: 0,
+            revocation_reason: None,
         });
     }
 
@@ -51,8 +53,9 @@ impl State {
 
 impl Describe for Authors {
     const NAME: &'static str = "authors";
-    const ABOUT: &'static str = "every enrolled key, its role, revocation and entries signed";
-    const VERSION: u32 = 2;
+    const ABOUT: &'static str = "every enrolled key, its role, revocation and why, entries signed";
+    const VERSION: u32 = 3;
+    /// A contract: columns are only ever added at the end.
     const COLUMNS: &'static [&'static str] = &[
         "name",
         "role",
@@ -60,6 +63,7 @@ impl Describe for Authors {
         "enrolled_seq",
         "revoked_seq",
         "entries",
+        "revocation_reason",
     ];
     const EVENT_TIME: Option<&'static str> = None;
 }
@@ -82,6 +86,7 @@ impl Projection for Authors {
                 let revoked = PublicKey::parse(&p.public_key);
                 if let Some(author) = revoked.ok().and_then(|key| state.author_mut(&key)) {
                     author.revoked_seq = Some(fact.seq);
+                    author.revocation_reason = Some(p.reason.to_string());
                 }
             }
             _ => {}
@@ -100,6 +105,7 @@ impl Projection for Authors {
                 Cell::seq(a.enrolled_seq),
                 Cell::optional_seq(a.revoked_seq),
                 Cell::seq(a.entries),
+                Cell::optional_text(a.revocation_reason.as_deref()),
             ]
         }))
     }

@@ -114,6 +114,7 @@ pub fn project<'a, F: LogFiles>(
     window: &Window,
     refresh: Refresh,
 ) -> Result<Projected<'a>, ProjectionError> {
+    window.check()?;
     if !window.is_open() {
         if let Some(view) = views.iter().find(|v| v.event_time().is_none()) {
             return Err(ProjectionError::NoEventTime { name: view.name() });

@@ -29,7 +29,7 @@ mod table;
 mod window;
 
 use crate::ledger::LedgerError;
-pub use as_of::{AsOf, AsOfError};
+pub use as_of::{AsOf, AsOfError, NothingRecorded};
 pub use cache::{CacheDir, CacheError, Records};
 pub use engine::{project, Covered, Output, Projected, Refresh};
 pub use fact::Fact;
@@ -160,6 +160,15 @@ pub enum ProjectionError {
     Unknown { name: String },
     #[error("{name} has no event time, so an event-time range does not apply to it")]
     NoEventTime { name: &'static str },
+    #[error(
+        "the event-time range starts on {from}, after it ends on {to}, so no date falls in it"
+    )]
+    EmptyWindow {
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    },
+    #[error("seq {seq} is past the ledger's last entry (seq {head}), so the ledger has no state as of it")]
+    PastHead { seq: u64, head: u64 },
     #[error(transparent)]
     Cache(#[from] CacheError),
 }

@@ -60,7 +60,10 @@ impl Dates {
     }
 
     pub fn text(&self, number: u32) -> &str {
-        (self.texts.get(usize::try_from(number).unwrap_or(usize::MAX))).map_or("", |d| d)
+        (self
+            .texts
+            .get(usize::try_from(number).unwrap_or(usize::MAX)))
+        .map_or("", |d| d)
     }
 }
 

@@ -2,6 +2,7 @@
 //! effective or adoption date, as each view says). Knowledge time, what the ledger had recorded
 //! by when, is [`super::AsOf`]'s.
 
+use super::ProjectionError;
 use crate::date::iso_date;
 use chrono::NaiveDate;
 
@@ -15,6 +16,15 @@ pub struct Window {
 impl Window {
     pub fn is_open(&self) -> bool {
         self.from.is_none() && self.to.is_none()
+    }
+
+    /// A window that starts after it ends holds no date: asking for it is a mistake (the ends
+    /// swapped, a typo), which an empty view would hide.
+    pub fn check(&self) -> Result<(), ProjectionError> {
+        match (self.from, self.to) {
+            (Some(from), Some(to)) if from > to => Err(ProjectionError::EmptyWindow { from, to }),
+            _ => Ok(()),
+        }
     }
 
     /// Whether an event date (YYYY-MM-DD) falls in the window; a date that does not parse

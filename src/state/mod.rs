@@ -162,6 +162,9 @@ impl StateLookup for StateReader<'_> {
     fn active_key_named(&self, name: &str) -> Result<Option<PublicKey>, StateError> {
         Ok(self.get::<[u8; 32]>(StateKey::Name(name))?.map(PublicKey))
     }
+    fn keys(&self) -> Result<Vec<KeyRecord>, StateError> {
+        StateReader::keys(self)
+    }
     fn incident(&self, id: &str) -> Result<Option<IncidentRecord>, StateError> {
         let (bound, Some(page)) = incident_page(self.0, id)? else {
             return Ok(None);
