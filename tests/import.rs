@@ -246,6 +246,58 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
     let release_2 = f.path("GEDEvent_v23_2_CAF.csv");
     write_csv(&release_2, &header, &next);
 
+    // A dry run, with no key, says what the import will do and writes nothing.
+    let before_dry_run = every_file(&f.dir);
+    let release_arg = release_2.to_str().unwrap();
+    let dry_run = [
+        "import",
+        "ucdp",
+        release_arg,
+        "--release",
+        "23.2",
+        "--dry-run",
+    ];
+    let text = f.run_ok(&dry_run, None);
+    assert!(
+        text.starts_with("dry run: would import")
+            && text.contains("0 reported, 4 corrected, 3 retracted, 1841 unchanged")
+            && text.ends_with("nothing was written\n"),
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_str(&f.run_ok(&[&dry_run[..], &["--format", "json"]].concat(), None))
+            .unwrap();
+    assert!(
+        every_file(&f.dir) == before_dry_run,
+        "a dry run writes nothing"
+    );
+    let planned: Vec<(String, String, Value)> = json["planned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let kind = p["event_type"].as_str().unwrap().to_string();
+            let id = p["incident_id"].as_str().unwrap().to_string();
+            (kind, id, p.get("fields").cloned().unwrap_or(Value::Null))
+        })
+        .collect();
+    let expected_plan: Vec<(String, String, Value)> = (expected_corrections.iter())
+        .map(|c| {
+            let fields: Vec<&String> = c["changes"].as_object().unwrap().keys().collect();
+            let id = c["incident_id"].as_str().unwrap().to_string();
+            ("incident.corrected".to_string(), id, json!(fields))
+        })
+        .chain(removed.iter().map(|&i| {
+            let id = format!("ucdp:{}", &source[i][id]);
+            ("incident.retracted".to_string(), id, Value::Null)
+        }))
+        .collect();
+    let sorted = |mut plan: Vec<(String, String, Value)>| {
+        plan.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        plan
+    };
+    assert_eq!(sorted(planned), sorted(expected_plan));
+
     let first_head = head_seq(&f);
     let out = import_ok(&f, "ucdp", &release_2, &["--release", "23.2"]);
     assert!(
@@ -290,6 +342,20 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
         assert_eq!(now[incident_id]["status"], "retracted");
     }
     f.assert_intact();
+}
+
+/// Every file under `dir`, with its bytes.
+fn every_file(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(every_file(&path));
+        } else {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
 }
 
 /// The value in `column` of the row of `rows` whose `id_column` is `id`.

@@ -8,7 +8,7 @@ use crate::cli::Outcome;
 use anyhow::Result;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger::import::{self, Dataset, ImportOptions, ImportReport};
+use ledger::import::{self, Dataset, ImportOptions, ImportReport, Mode, PlannedChange};
 use ledger::keys::SecretKey;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -22,15 +22,20 @@ pub struct Args {
     /// The release file (CSV, with the dataset's header line).
     #[arg(value_name = "FILE.csv")]
     file: PathBuf,
-    /// The secret key file that signs the batch (an enrolled investigator's key).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// The secret key file that signs the batch (an enrolled investigator's key); not needed
+    /// with --dry-run.
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    key: Option<PathBuf>,
     /// The release's label (default: the file's name without its extension).
     #[arg(long, value_name = "LABEL")]
     release: Option<String>,
     /// Skip malformed rows (each is reported) instead of stopping the import.
     #[arg(long)]
     skip_invalid: bool,
+    /// Work out what the import would append and print it (counts, and the first changes of
+    /// each kind); write nothing.
+    #[arg(long)]
+    dry_run: bool,
     #[command(flatten)]
     format: FormatArg,
 }
@@ -66,9 +71,31 @@ struct Summary<'a> {
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     head_hash: Option<String>,
+    dry_run: bool,
+    /// In a dry run, the first changes of each kind.
+    planned: Vec<Planned<'a>>,
     /// The text line that ends the summary; the JSON has the fields above.
     #[serde(skip)]
     appended_line: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Planned<'a> {
+    event_type: &'a str,
+    incident_id: &'a str,
+    /// The fields a correction sets.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fields: &'a [String],
+}
+
+impl<'a> From<&'a PlannedChange> for Planned<'a> {
+    fn from(change: &'a PlannedChange) -> Self {
+        Planned {
+            event_type: &change.event_type,
+            incident_id: &change.incident_id,
+            fields: &change.fields,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -79,8 +106,12 @@ struct Skipped<'a> {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let key = SecretKey::load(&args.key)?;
-    let ledger = global.open()?;
+    let key = args.key.as_deref().map(SecretKey::load).transpose()?;
+    // A dry run reads, as `project` does: no lock, and a copy will do.
+    let (ledger, mode) = match &key {
+        Some(key) if !args.dry_run => (global.open()?, Mode::Append(key)),
+        _ => (global.open_read()?, Mode::DryRun),
+    };
     let options = ImportOptions {
         release: args.release.clone(),
         skip_invalid: args.skip_invalid,
@@ -94,7 +125,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     };
     let report = import::import(
         &ledger,
-        &key,
+        mode,
         args.dataset.into(),
         &args.file,
         &options,
@@ -110,7 +141,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             args.file.display()
         ));
     }
-    let summary = summary(&args.file, &report);
+    let summary = summary(&args.file, &report, args.dry_run);
     write_one(out, args.format.format, &summary, |out| {
         write_text(out, &summary)
     })?;
@@ -131,7 +162,7 @@ fn progress_bar() -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn summary<'a>(file: &Path, report: &'a ImportReport) -> Summary<'a> {
+fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<'a> {
     Summary {
         file: file.display().to_string(),
         release: &report.release,
@@ -152,6 +183,8 @@ fn summary<'a>(file: &Path, report: &'a ImportReport) -> Summary<'a> {
         first_seq: report.appended.map(|landed| landed.first_seq),
         last_seq: report.appended.map(|landed| landed.last.seq),
         head_hash: report.appended.map(|landed| hex::encode(landed.last.hash)),
+        dry_run,
+        planned: report.planned.iter().map(Planned::from).collect(),
         appended_line: report
             .appended
             .map(|landed| appended_line(landed.entries, landed.first_seq, &landed.last)),
@@ -161,7 +194,12 @@ fn summary<'a>(file: &Path, report: &'a ImportReport) -> Summary<'a> {
 fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
     writeln!(
         out,
-        "imported {} as release {}: {}, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped",
+        "{} {} as release {}: {}, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped",
+        if s.dry_run {
+            "dry run: would import"
+        } else {
+            "imported"
+        },
         s.file,
         s.release,
         count(s.rows as u64, "row", "rows"),
@@ -171,6 +209,21 @@ fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         s.unchanged,
         s.skipped.len()
     )?;
+    for change in &s.planned {
+        let fields = if change.fields.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", change.fields.join(", "))
+        };
+        writeln!(
+            out,
+            "  {} {}{fields}",
+            change.event_type, change.incident_id
+        )?;
+    }
+    if s.dry_run {
+        return writeln!(out, "nothing was written");
+    }
     match &s.appended_line {
         Some(line) => writeln!(out, "{line}"),
         None => Ok(()),

@@ -15,8 +15,9 @@
 //! is one of the countries in the file, so that importing a one-country extract never retracts
 //! the rest of the world; an incident without a country is never retracted by an import.
 //!
-//! It never writes except through that one append, and never touches a terminal: progress goes
-//! to a callback.
+//! It never writes except through that one append (a dry run makes none: it works out the same
+//! changes and lists the first of each kind), and never touches a terminal: progress goes to a
+//! callback.
 
 pub mod acled;
 mod held;
@@ -58,6 +59,41 @@ pub struct ImportOptions {
     pub skip_invalid: bool,
 }
 
+/// How an import ends: its changes appended, signed with a key, or only worked out.
+#[derive(Clone, Copy)]
+pub enum Mode<'k> {
+    Append(&'k SecretKey),
+    DryRun,
+}
+
+/// How many changes of each kind a dry run lists.
+pub const PLANNED_OF_EACH_KIND: usize = 5;
+
+/// One change an import would make: the event's type, its incident, and for a correction the
+/// fields it sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedChange {
+    pub event_type: String,
+    pub incident_id: String,
+    pub fields: Vec<String>,
+}
+
+impl PlannedChange {
+    fn of(event: &EventInput) -> PlannedChange {
+        let payload: Value = serde_json::from_slice(&event.payload).unwrap_or_default();
+        let fields = (payload.get("changes").and_then(Value::as_object))
+            .map(|changes| changes.keys().cloned().collect())
+            .unwrap_or_default();
+        PlannedChange {
+            event_type: event.event_type.clone(),
+            incident_id: (payload.get("incident_id").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string(),
+            fields,
+        }
+    }
+}
+
 /// One row left out: its line in the file (1-based, the header is line 1, lines end at LF, CRLF
 /// or CR as [`crate::lines`] counts them; a row whose quoted fields span lines is named by the
 /// line it starts on), the column at fault, and what is wrong.
@@ -90,8 +126,11 @@ pub struct ImportReport {
     pub retracted: usize,
     pub unchanged: usize,
     pub skipped: Vec<RowProblem>,
-    /// Where the appended events landed; `None` when the ledger already held the release.
+    /// Where the appended events landed; `None` when the ledger already held the release, and
+    /// in a dry run.
     pub appended: Option<Landed>,
+    /// In a dry run, the first [`PLANNED_OF_EACH_KIND`] changes of each kind, in file order.
+    pub planned: Vec<PlannedChange>,
 }
 
 /// Where the events of an import landed, one after another: how many there are, the seq of the
@@ -154,25 +193,41 @@ pub enum ImportError {
 /// source_dataset.release allows this many characters.
 const RELEASE_MAX_CHARS: usize = 200;
 
-/// Imports one release file of `dataset`, appending what it changes as one batch signed by `key`.
+/// Imports one release file of `dataset`: appends what it changes as one batch signed with the
+/// key of `mode`, or in a dry run works out the same changes and appends nothing.
 /// `on_progress(bytes_read, total_bytes)` is called as rows are read.
 pub fn import<F: LogFiles>(
     ledger: &Ledger<F>,
-    key: &SecretKey,
+    mode: Mode<'_>,
     dataset: Dataset,
     path: &Path,
     options: &ImportOptions,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     match dataset {
-        Dataset::Ucdp => import_layout::<ucdp::Ucdp, F>(ledger, key, path, options, on_progress),
-        Dataset::Acled => import_layout::<acled::Acled, F>(ledger, key, path, options, on_progress),
+        Dataset::Ucdp => import_layout::<ucdp::Ucdp, F>(ledger, mode, path, options, on_progress),
+        Dataset::Acled => {
+            import_layout::<acled::Acled, F>(ledger, mode, path, options, on_progress)
+        }
     }
+}
+
+/// Reads the changes of a dry run to their end, keeping the first of each kind.
+fn plan(changes: &mut dyn Iterator<Item = Result<EventInput, InputError>>) -> Vec<PlannedChange> {
+    let mut planned: Vec<PlannedChange> = Vec::new();
+    // A failed row ends the changes; the diff keeps the failure for `finish`.
+    for event in changes.map_while(Result::ok) {
+        let of_kind = planned.iter().filter(|p| p.event_type == event.event_type);
+        if of_kind.count() < PLANNED_OF_EACH_KIND {
+            planned.push(PlannedChange::of(&event));
+        }
+    }
+    planned
 }
 
 fn import_layout<L: Layout, F: LogFiles>(
     ledger: &Ledger<F>,
-    key: &SecretKey,
+    mode: Mode<'_>,
     path: &Path,
     options: &ImportOptions,
     on_progress: &mut dyn FnMut(u64, u64),
@@ -201,7 +256,16 @@ fn import_layout<L: Layout, F: LogFiles>(
     // The events go to the log as the rows are read, all in one batch: a malformed row stops
     // the iterator with an error, which refuses the whole batch.
     let mut appended = None;
-    let result = ledger.append_stream(key, &mut diff, |a| Landed::add(&mut appended, a));
+    let mut planned = Vec::new();
+    let result = match mode {
+        Mode::Append(key) => {
+            ledger.append_stream(key, &mut diff, |a| Landed::add(&mut appended, a))
+        }
+        Mode::DryRun => {
+            planned = plan(&mut diff);
+            Ok(())
+        }
+    };
     // A failure of the reading is why the append stopped, so it is the one to report.
     let tally = diff.finish()?;
     match result {
@@ -223,6 +287,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         unchanged: tally.unchanged,
         skipped: tally.skipped,
         appended,
+        planned,
     })
 }
 
@@ -1377,7 +1442,14 @@ mod tests {
                 release: Some(release.into()),
                 skip_invalid: false,
             };
-            import(ledger, key, Dataset::Ucdp, path, &options, &mut |_, _| {})
+            import(
+                ledger,
+                Mode::Append(key),
+                Dataset::Ucdp,
+                path,
+                &options,
+                &mut |_, _| {},
+            )
         }
 
         #[test]
