@@ -427,6 +427,8 @@ fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>)
         .arg(file)
         .arg("--key")
         .arg(key)
+        // Each round's file is a release with new ids, which retracts all of the last one's.
+        .arg("--allow-large-removal")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

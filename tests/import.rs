@@ -554,13 +554,15 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
     assert!(appended[2].1.get("admin3").is_none());
     assert_eq!(appended.len(), 3);
 
-    // A later export: one event revised (a cleared admin3 among the changes), one deleted, one new.
+    // A later export of every Mali event since 2020: one event revised (a cleared admin3 among
+    // the changes), one deleted, one new. Its rows start later than the deleted one, so it says
+    // what it covers.
     let head = head_seq(&f);
     let out = import_ok(
         &f,
         "acled",
         &test_data("acled-current-later.csv"),
-        &["--release", "2024-01-15"],
+        &["--release", "2024-01-15", "--from", "2020-01-01"],
     );
     assert!(
         out.contains("5 rows, 1 reported, 1 corrected, 1 retracted, 3 unchanged, 0 skipped"),
@@ -603,7 +605,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         &f,
         "acled",
         &test_data("acled-current.csv"),
-        &["--release", "2023-12-01b"],
+        &["--release", "2023-12-01b", "--to", "2024-01-15"],
     );
     assert!(out.status.success(), "{}", describe(&["import"], &out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -640,6 +642,112 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         ]
     );
     f.assert_intact();
+}
+
+/// The rows of an ACLED test file whose event dates start with `year`, as a file of their own.
+fn acled_extract(f: &Fixture, name: &str, year: &str, leave_out: &[&str]) -> PathBuf {
+    let mut reader = csv::Reader::from_path(test_data("acled-current-later.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<StringRecord> = reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|row| row[1].starts_with(year) && !leave_out.contains(&&row[0]))
+        .collect();
+    let path = f.path(name);
+    write_csv(&path, &header, &rows);
+    path
+}
+
+#[test]
+fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_covers() {
+    let f = Fixture::new();
+    let out = import_ok(
+        &f,
+        "acled",
+        &acled_extract(&f, "mli-2020.csv", "2020", &[]),
+        &[],
+    );
+    assert!(
+        out.contains("2 reported, 0 corrected, 0 retracted"),
+        "{out}"
+    );
+    let out = import_ok(
+        &f,
+        "acled",
+        &acled_extract(&f, "mli-2023.csv", "2023", &[]),
+        &[],
+    );
+    assert!(
+        out.contains("3 reported, 0 corrected, 0 retracted"),
+        "{out}"
+    );
+    // The 2020 extract downloaded again without one event: that one goes, and only that one.
+    let again = acled_extract(&f, "mli-2020b.csv", "2020", &["XMLI9002"]);
+    let out = import_ok(
+        &f,
+        "acled",
+        &again,
+        &["--from", "2020-01-01", "--to", "2020-12-31"],
+    );
+    assert!(
+        out.contains("0 reported, 0 corrected, 1 retracted"),
+        "{out}"
+    );
+    let now = incidents(&f, None);
+    let status = |id: &str| now[id]["status"].clone();
+    assert_eq!(status("acled:XMLI9002"), "retracted");
+    for id in [
+        "acled:XMLI9001",
+        "acled:XMLI9101",
+        "acled:XMLI9102",
+        "acled:XMLI9103",
+    ] {
+        assert_eq!(status(id), "active", "{id}");
+    }
+    // The same file as a whole release would take the 2023 events with it.
+    let plan = f.run_ok(
+        &[
+            "import",
+            "acled",
+            again.to_str().unwrap(),
+            "--scope",
+            "release",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(
+        plan.contains("0 reported, 0 corrected, 3 retracted"),
+        "{plan}"
+    );
+    f.assert_intact();
+}
+
+#[test]
+fn a_release_that_would_retract_most_of_the_dataset_is_refused_unless_meant() {
+    let f = with_ucdp_release();
+    let (header, source) = ucdp_source();
+    let part = f.path("GEDEvent_part.csv");
+    write_csv(&part, &header, &source[..10]);
+    let head = head_seq(&f);
+    let out = import(&f, "ucdp", &part, &["--release", "23.1-part"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("would retract 1838 of the 1848 incidents of UCDP GED")
+            && stderr.contains("nothing was written")
+            && stderr.contains("--scope extract")
+            && stderr.contains("--allow-large-removal"),
+        "{stderr}"
+    );
+    assert_eq!(head_seq(&f), head);
+    let out = import_ok(
+        &f,
+        "ucdp",
+        &part,
+        &["--release", "23.1-part", "--allow-large-removal"],
+    );
+    assert!(out.contains("1838 retracted"), "{out}");
 }
 
 #[test]

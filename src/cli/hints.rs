@@ -200,6 +200,9 @@ fn import(error: &ImportError) -> Option<String> {
             Some("fix the row, or pass --skip-invalid to leave such rows out".into())
         }
         ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
+        ImportError::LargeRemoval { .. } => Some(
+            "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal; --dry-run shows what it would do".into(),
+        ),
         ImportError::Append { source, .. } => ledger(source),
         ImportError::Ledger(source) => ledger(source),
         ImportError::Unreadable { .. } | ImportError::Header { .. } | ImportError::Scratch(_) => {

@@ -2,13 +2,15 @@
 //! batch.
 
 use crate::cli::append::appended_line;
+use crate::cli::args::parse_date;
 use crate::cli::args::Global;
 use crate::cli::output::{count, note, write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::Result;
+use chrono::NaiveDate;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger::import::{self, Dataset, ImportOptions, ImportReport, Mode, PlannedChange};
+use ledger::import::{self, Dataset, ImportOptions, ImportReport, Mode, PlannedChange, Scope};
 use ledger::keys::SecretKey;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -36,8 +38,44 @@ pub struct Args {
     /// each kind); write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// What the file covers: `release`, the whole dataset (every incident of it the file no
+    /// longer has is retracted), or `extract`, a filtered download (only those inside its
+    /// countries and event dates are). Default: release for ucdp, extract for acled.
+    #[arg(long, value_enum)]
+    scope: Option<ScopeArg>,
+    /// With --scope extract: a country the file covers, instead of its rows' countries;
+    /// repeat for several.
+    #[arg(long, value_name = "NAME")]
+    country: Vec<String>,
+    /// With --scope extract: the first event date the file covers, instead of its earliest.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    from: Option<NaiveDate>,
+    /// With --scope extract: the last event date the file covers, instead of its latest.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    to: Option<NaiveDate>,
+    /// Retract however many incidents the file no longer has, even more than a tenth of what
+    /// the ledger holds of the dataset (otherwise such an import stops).
+    #[arg(long)]
+    allow_large_removal: bool,
     #[command(flatten)]
     format: FormatArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    /// The whole dataset.
+    Release,
+    /// A filtered download.
+    Extract,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(arg: ScopeArg) -> Scope {
+        match arg {
+            ScopeArg::Release => Scope::Release,
+            ScopeArg::Extract => Scope::Extract,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -115,6 +153,11 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     let options = ImportOptions {
         release: args.release.clone(),
         skip_invalid: args.skip_invalid,
+        scope: args.scope.map(Scope::from),
+        countries: args.country.clone(),
+        from: args.from,
+        to: args.to,
+        allow_large_removal: args.allow_large_removal,
     };
     let bar = progress_bar();
     let mut on_progress = |done: u64, total: u64| {

@@ -12,7 +12,7 @@ use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
 use crate::log::LogFiles;
-use crate::payload::{field, FieldValue, IncidentReported, Payload, INCIDENT_FIELDS};
+use crate::payload::{FieldValue, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS};
 use crate::verify::EntryProblem;
 use crate::Ledger;
 use serde_json::{Map, Value};
@@ -145,12 +145,12 @@ impl Holdings {
         )
     }
 
-    /// The current country of the `i`th incident, if it has one.
-    pub fn country(&self, i: usize) -> Result<Option<String>, ImportError> {
+    /// The current value of the `i`th incident's text field `field`, if it has one.
+    pub fn text(&self, i: usize, field: IncidentField) -> Result<Option<String>, ImportError> {
         let text = self.scratch.read(self.incidents[i].at())?;
         Ok(
-            IncidentReported::read(&text).and_then(|current| match current.get(field::COUNTRY) {
-                Some(FieldValue::Text(country)) => Some(country.to_string()),
+            IncidentReported::read(&text).and_then(|current| match current.get(field) {
+                Some(FieldValue::Text(value)) => Some(value.to_string()),
                 _ => None,
             }),
         )

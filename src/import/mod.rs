@@ -11,9 +11,11 @@
 //! never sets, such as notes added by hand to an ACLED event, are left alone); an identical one
 //! appends nothing. A row whose incident the ledger holds as retracted stays out, since a
 //! retraction is final: it is listed with the skipped rows. An incident of the same dataset that
-//! stands in the ledger but is missing from the file is retracted only when its current country
-//! is one of the countries in the file, so that importing a one-country extract never retracts
-//! the rest of the world; an incident without a country is never retracted by an import.
+//! stands in the ledger but is missing from the file is retracted when the file covers it
+//! ([`Scope`]): a whole release covers the whole dataset; an extract only the countries and
+//! the event dates it covers (by default those of its rows), so that importing one month or one
+//! country never retracts the rest. An import that would retract more than a tenth of what the
+//! ledger holds of the dataset stops, unless its options say that is meant.
 //!
 //! It never writes except through that one append (a dry run makes none: it works out the same
 //! changes and lists the first of each kind), and never touches a terminal: progress goes to a
@@ -35,6 +37,7 @@ use crate::rules::{self, RuleViolation};
 use crate::schema::{SchemaError, Schemas};
 use crate::time::Timestamp;
 use crate::Ledger;
+use chrono::NaiveDate;
 use csv::{ByteRecord, StringRecord};
 use held::Holdings;
 use serde_json::{json, Map, Value};
@@ -57,7 +60,44 @@ pub struct ImportOptions {
     pub release: Option<String>,
     /// Leave malformed rows out (and list them) instead of refusing the whole file.
     pub skip_invalid: bool,
+    /// What the file covers; `None` takes the dataset's usual one ([`Dataset::scope`]).
+    pub scope: Option<Scope>,
+    /// With [`Scope::Extract`], the countries the file covers, instead of those of its rows.
+    pub countries: Vec<String>,
+    /// With [`Scope::Extract`], the first and last event dates the file covers, instead of its
+    /// rows' earliest and latest.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Retract however much of the dataset the file no longer has, even more than a tenth.
+    pub allow_large_removal: bool,
 }
+
+/// What a release file covers, and so which incidents of its dataset that it does not name are
+/// removed from the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole dataset, as a full release is: every incident it no longer has goes.
+    Release,
+    /// A filtered download (one country, one month): only the incidents inside what it covers
+    /// (countries and event dates) go.
+    Extract,
+}
+
+impl Dataset {
+    /// What a file of this dataset usually is: UCDP GED is published as whole releases, ACLED
+    /// is downloaded as filtered extracts.
+    pub fn scope(self) -> Scope {
+        match self {
+            Dataset::Ucdp => Scope::Release,
+            Dataset::Acled => Scope::Extract,
+        }
+    }
+}
+
+/// An import retracts at most this share of what the ledger holds of the dataset unless told
+/// it is meant (a tenth), and always allows this many.
+const LARGE_REMOVAL_SHARE: usize = 10;
+const LARGE_REMOVAL_FEWEST: usize = 10;
 
 /// How an import ends: its changes appended, signed with a key, or only worked out.
 #[derive(Clone, Copy)]
@@ -188,6 +228,13 @@ pub enum ImportError {
     Ledger(#[source] Box<LedgerError>),
     #[error("the import's scratch file cannot be written or read")]
     Scratch(#[source] std::io::Error),
+    #[error("{} would retract {removing} of the {standing} incidents of {dataset} that stand in the ledger, more than a tenth; nothing was written", path.display())]
+    LargeRemoval {
+        path: PathBuf,
+        dataset: &'static str,
+        removing: usize,
+        standing: usize,
+    },
 }
 
 /// source_dataset.release allows this many characters.
@@ -204,10 +251,13 @@ pub fn import<F: LogFiles>(
     options: &ImportOptions,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
+    let scope = options.scope.unwrap_or(dataset.scope());
     match dataset {
-        Dataset::Ucdp => import_layout::<ucdp::Ucdp, F>(ledger, mode, path, options, on_progress),
+        Dataset::Ucdp => {
+            import_layout::<ucdp::Ucdp, F>(ledger, mode, path, options, scope, on_progress)
+        }
         Dataset::Acled => {
-            import_layout::<acled::Acled, F>(ledger, mode, path, options, on_progress)
+            import_layout::<acled::Acled, F>(ledger, mode, path, options, scope, on_progress)
         }
     }
 }
@@ -230,6 +280,7 @@ fn import_layout<L: Layout, F: LogFiles>(
     mode: Mode<'_>,
     path: &Path,
     options: &ImportOptions,
+    scope: Scope,
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     let label = release_label(path, options.release.as_deref())?;
@@ -246,7 +297,8 @@ fn import_layout<L: Layout, F: LogFiles>(
             source: Box::new(source),
         })?,
         label: &label,
-        skip_invalid: options.skip_invalid,
+        options,
+        scope,
         started: Timestamp::now(),
     };
     let reader = open::<L, _>(&context, file)?;
@@ -504,7 +556,9 @@ struct Context<'a> {
     path: &'a Path,
     schemas: &'a Schemas,
     label: &'a str,
-    skip_invalid: bool,
+    options: &'a ImportOptions,
+    /// What the file covers, the options' or the dataset's.
+    scope: Scope,
     /// When the import started: its entries are recorded no earlier.
     started: Timestamp,
 }
@@ -626,10 +680,12 @@ struct Diff<'a, L, R> {
     /// file of more lines is some 100 GB).
     seen: HashMap<IdKey, u32>,
     countries: HashSet<String>,
+    /// The earliest and latest event dates of the file's rows.
+    dates: Option<(NaiveDate, NaiveDate)>,
     tally: Tally,
     failure: Option<ImportError>,
-    /// Once the file is read: the next held incident to consider for retraction.
-    retracting: Option<usize>,
+    /// Once the file is read: the held incidents still to retract, in id order.
+    removals: Option<std::vec::IntoIter<usize>>,
 }
 
 /// An incident id as 96 bits of its hash, which tell the ids of a file apart as surely as the
@@ -659,10 +715,64 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             held,
             seen: HashMap::default(),
             countries: HashSet::new(),
+            dates: None,
             tally: Tally::default(),
             failure: None,
-            retracting: None,
+            removals: None,
         }
+    }
+
+    /// The held incidents of the dataset that the file does not name but covers, which it
+    /// retracts: refused when they are more than a tenth of those that stand, unless that is
+    /// allowed.
+    fn removals(&self) -> Result<Vec<usize>, ImportError> {
+        let options = self.context.options;
+        let countries: HashSet<String> = if options.countries.is_empty() {
+            self.countries.clone()
+        } else {
+            options.countries.iter().cloned().collect()
+        };
+        let from = options.from.or(self.dates.map(|(first, _)| first));
+        let to = options.to.or(self.dates.map(|(_, last)| last));
+        let covers = |i: usize| -> Result<bool, ImportError> {
+            if self.context.scope == Scope::Release {
+                return Ok(true);
+            }
+            let in_countries = (self.held.text(i, field::COUNTRY)?)
+                .is_some_and(|country| countries.contains(&country));
+            let dated = self
+                .held
+                .text(i, field::EVENT_DATE)?
+                .as_deref()
+                .and_then(date::iso_date);
+            let in_dates = match (dated, from, to) {
+                (Some(date), Some(from), Some(to)) => from <= date && date <= to,
+                _ => false,
+            };
+            Ok(in_countries && in_dates)
+        };
+        let mut removals = Vec::new();
+        let mut standing = 0;
+        for (i, held) in self.held.incidents.iter().enumerate() {
+            if held.retracted {
+                continue;
+            }
+            standing += 1;
+            if !held.named && covers(i)? {
+                removals.push(i);
+            }
+        }
+        let large = removals.len() > LARGE_REMOVAL_FEWEST
+            && removals.len() * LARGE_REMOVAL_SHARE > standing;
+        if large && !options.allow_large_removal {
+            return Err(ImportError::LargeRemoval {
+                path: self.context.path.to_path_buf(),
+                dataset: L::NAME,
+                removing: removals.len(),
+                standing,
+            });
+        }
+        Ok(removals)
     }
 
     /// What the import did, or why it stopped.
@@ -684,7 +794,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             message: failure.to_string(),
         };
         self.failure = Some(failure);
-        self.retracting = Some(usize::MAX);
+        self.removals = Some(Vec::new().into_iter());
         stop
     }
 
@@ -729,6 +839,15 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         }
 
         let fields = layout.fields(&row)?;
+        let dated = (fields.0.iter())
+            .find(|set| set.field.name == field::EVENT_DATE.name)
+            .and_then(|set| date::iso_date(set.value.as_str()?));
+        if let Some(date) = dated {
+            self.dates = Some(match self.dates {
+                None => (date, date),
+                Some((first, last)) => (first.min(date), last.max(date)),
+            });
+        }
         let mut report = Map::new();
         report.insert("incident_id".into(), Value::String(incident_id.clone()));
         for set in &fields.0 {
@@ -820,11 +939,14 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
     type Item = Result<EventInput, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.retracting.is_none() {
+        while self.removals.is_none() {
             let path = self.context.path;
             match self.opened.reader.read_byte_record(&mut self.record) {
                 Err(e) => return Some(Err(self.fail(unreadable(path, e)))),
-                Ok(false) => self.retracting = Some(0),
+                Ok(false) => match self.removals() {
+                    Ok(removals) => self.removals = Some(removals.into_iter()),
+                    Err(failure) => return Some(Err(self.fail(failure))),
+                },
                 Ok(true) => {
                     self.tally.rows += 1;
                     (self.on_progress)(self.opened.reader.position().byte(), self.total_bytes);
@@ -833,7 +955,7 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                     match self.row(line) {
                         Ok(Some(event)) => return Some(Ok(event)),
                         Ok(None) => {}
-                        Err(RowError::Problem(problem)) if self.context.skip_invalid => {
+                        Err(RowError::Problem(problem)) if self.context.options.skip_invalid => {
                             self.tally.skipped.push(problem);
                         }
                         Err(RowError::Problem(problem)) => {
@@ -845,16 +967,9 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                 }
             }
         }
-        while let Some(i) = self.retracting.filter(|&i| i < self.held.incidents.len()) {
-            self.retracting = Some(i + 1);
-            match missing::<L>(&self.held, i, &self.countries, self.context.label) {
-                Ok(Some(event)) => {
-                    self.tally.retracted += 1;
-                    return Some(Ok(event));
-                }
-                Ok(None) => {}
-                Err(failure) => return Some(Err(self.fail(failure))),
-            }
+        if let Some(i) = self.removals.as_mut().and_then(Iterator::next) {
+            self.tally.retracted += 1;
+            return Some(Ok(retraction::<L>(&self.held, i, self.context.label)));
         }
         // The file is read and every retraction given: what the diff kept of the file and the
         // ledger (some 50 MB at 1,000,000 rows) is not needed for the append's commit and its
@@ -902,29 +1017,13 @@ fn decide<L: Layout>(
     Decision::Correct(event(EventType::IncidentCorrected, Some(line), &corrected))
 }
 
-/// The retraction of a held incident that no row of the release names, when it stands and its
-/// country is one of the file's, so that a one-country extract never retracts the rest of the
-/// world.
-fn missing<L: Layout>(
-    holdings: &Holdings,
-    i: usize,
-    countries: &HashSet<String>,
-    label: &str,
-) -> Result<Option<EventInput>, ImportError> {
-    let held = &holdings.incidents[i];
-    if held.named || held.retracted {
-        return Ok(None);
-    }
-    let in_scope = holdings
-        .country(i)?
-        .is_some_and(|country| countries.contains(&country));
-    Ok(in_scope.then(|| {
-        let retracted = json!({
-            "incident_id": holdings.id(i),
-            "reason": format!("no longer in {} release {label}", L::NAME),
-        });
-        event(EventType::IncidentRetracted, None, &retracted)
-    }))
+/// The retraction of the held incident `i`, which the release no longer has.
+fn retraction<L: Layout>(holdings: &Holdings, i: usize, label: &str) -> EventInput {
+    let retracted = json!({
+        "incident_id": holdings.id(i),
+        "reason": format!("no longer in {} release {label}", L::NAME),
+    });
+    event(EventType::IncidentRetracted, None, &retracted)
 }
 
 /// A row dated after the day its import is recorded, which the rules refuse at append: named
@@ -1035,12 +1134,28 @@ mod tests {
         held: Holdings,
         on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Vec<EventInput>, Tally), ImportError> {
+        let options = ImportOptions {
+            skip_invalid,
+            ..ImportOptions::default()
+        };
+        diff_with::<L>(bytes, &options, label, held, on_progress)
+    }
+
+    /// As [`diff_bytes`], with `options` (a whole release unless they say otherwise).
+    fn diff_with<L: Layout>(
+        bytes: &[u8],
+        options: &ImportOptions,
+        label: &str,
+        held: Holdings,
+        on_progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Vec<EventInput>, Tally), ImportError> {
         let schemas = Schemas::load().unwrap();
         let context = Context {
             path: Path::new("release.csv"),
             schemas: &schemas,
             label,
-            skip_invalid,
+            options,
+            scope: options.scope.unwrap_or(Scope::Release),
             started: Timestamp::now(),
         };
         let opened = open::<L, _>(&context, bytes)?;
@@ -1223,28 +1338,107 @@ mod tests {
         assert!(events.is_empty(), "{:?}", payloads(&events));
     }
 
-    #[test]
-    fn missing_incidents_are_retracted_in_id_order_but_only_in_the_files_countries() {
+    /// What the diff of `text` retracts of `held`, by id, with `options`.
+    fn retracted(
+        text: &str,
+        held: Holdings,
+        options: &ImportOptions,
+    ) -> Result<Vec<String>, ImportError> {
+        let (events, _) =
+            diff_with::<ucdp::Ucdp>(text.as_bytes(), options, "24.1", held, &mut |_, _| {})?;
+        Ok((payloads(&events).into_iter())
+            .filter(|(event_type, _)| event_type == "incident.retracted")
+            .map(|(_, data)| data["incident_id"].as_str().unwrap().to_string())
+            .collect())
+    }
+
+    /// ROW_1 to ROW_3 held, and `ucdp:0`, in Mali on ROW_1's date.
+    fn held_in_two_countries() -> Holdings {
         let mut incidents = fields_from(&ucdp_file(&[ROW_1, ROW_2, ROW_3]));
         let mut elsewhere = incidents["ucdp:1"].clone();
         elsewhere.insert("country".into(), json!("Mali"));
         incidents.insert("ucdp:0".into(), elsewhere);
-        let held = held_of(&incidents, &[]);
-        let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2]), "24.1", held).unwrap();
+        held_of(&incidents, &[])
+    }
+
+    #[test]
+    fn a_whole_release_retracts_every_incident_it_no_longer_has_in_id_order() {
+        let release = ImportOptions::default();
+        let (events, tally) = diff_with::<ucdp::Ucdp>(
+            ucdp_file(&[ROW_2]).as_bytes(),
+            &release,
+            "24.1",
+            held_in_two_countries(),
+            &mut |_, _| {},
+        )
+        .unwrap();
         assert_eq!(
-            payloads(&events),
-            [
-                (
-                    "incident.retracted".to_string(),
-                    json!({"incident_id": "ucdp:1", "reason": "no longer in UCDP GED release 24.1"})
-                ),
-                (
-                    "incident.retracted".to_string(),
-                    json!({"incident_id": "ucdp:3", "reason": "no longer in UCDP GED release 24.1"})
-                ),
-            ]
+            payloads(&events)[0],
+            (
+                "incident.retracted".to_string(),
+                json!({"incident_id": "ucdp:0", "reason": "no longer in UCDP GED release 24.1"})
+            )
         );
-        assert_eq!((tally.retracted, tally.unchanged), (2, 1));
+        let held = held_in_two_countries();
+        let ids = retracted(&ucdp_file(&[ROW_2]), held, &release).unwrap();
+        assert_eq!(ids, ["ucdp:0", "ucdp:1", "ucdp:3"]);
+        assert_eq!((tally.retracted, tally.unchanged), (3, 1));
+    }
+
+    #[test]
+    fn an_extract_retracts_only_inside_its_countries_and_event_dates() {
+        let extract = |countries: &[&str], from: Option<&str>, to: Option<&str>| ImportOptions {
+            scope: Some(Scope::Extract),
+            countries: countries.iter().map(ToString::to_string).collect(),
+            from: from.and_then(date::iso_date),
+            to: to.and_then(date::iso_date),
+            ..ImportOptions::default()
+        };
+        // The file's rows: the Central African Republic, 2009-02-20 to 2011-01-01.
+        let file = ucdp_file(&[ROW_1, ROW_3]);
+        let held = held_in_two_countries;
+        assert_eq!(
+            retracted(&file, held(), &extract(&[], None, None)).unwrap(),
+            ["ucdp:2"]
+        );
+        let before_2010 = extract(&[], None, Some("2009-12-31"));
+        assert!(retracted(&file, held(), &before_2010).unwrap().is_empty());
+        let mali = extract(&["Mali"], None, None);
+        assert_eq!(retracted(&file, held(), &mali).unwrap(), ["ucdp:0"]);
+        // One month's extract never retracts another month's incidents.
+        let one_day = ucdp_file(&[ROW_1]);
+        assert!(retracted(&one_day, held(), &extract(&[], None, None))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn retracting_more_than_a_tenth_of_the_dataset_is_refused_unless_allowed() {
+        let rows: Vec<String> = (1..=30)
+            .map(|id| ROW_1.replacen("1,", &format!("{id},"), 1))
+            .collect();
+        let all: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let held = || held_of(&fields_from(&ucdp_file(&all)), &[]);
+        let file = ucdp_file(&all[..1]);
+        match retracted(&file, held(), &ImportOptions::default()) {
+            Err(ImportError::LargeRemoval {
+                removing, standing, ..
+            }) => assert_eq!((removing, standing), (29, 30)),
+            other => panic!("expected the removal refused, got {other:?}"),
+        }
+        let allowed = ImportOptions {
+            allow_large_removal: true,
+            ..ImportOptions::default()
+        };
+        assert_eq!(retracted(&file, held(), &allowed).unwrap().len(), 29);
+        // A tenth or fewer goes through.
+        let most = ucdp_file(&all[..27]);
+        assert_eq!(
+            retracted(&most, held(), &ImportOptions::default())
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -1440,7 +1634,7 @@ mod tests {
             std::fs::write(path, text).unwrap();
             let options = ImportOptions {
                 release: Some(release.into()),
-                skip_invalid: false,
+                ..ImportOptions::default()
             };
             import(
                 ledger,
