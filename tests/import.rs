@@ -323,6 +323,19 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
 
     let before = incidents(&f, Some(first_head));
     let now = incidents(&f, None);
+    // A release names the state its import left.
+    let csv_as_of = |as_of: &str| {
+        f.run_ok(
+            &["project", "incidents", "--format", "csv", "--as-of", as_of],
+            None,
+        )
+    };
+    assert_eq!(csv_as_of("ucdp:23.1"), csv_as_of(&first_head.to_string()));
+    assert_eq!(csv_as_of("ucdp:23.2"), csv_as_of(&head_seq(&f).to_string()));
+    let out = f.run(&["project", "incidents", "--as-of", "ucdp:24.1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("no entry of the ledger comes from release 24.1 of UCDP GED"));
     for &i in &revised_best {
         let incident_id = format!("ucdp:{}", &source[i][id]);
         assert_eq!(before[&incident_id]["fatalities"], &source[i][best]);

@@ -32,7 +32,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         &ledger,
         Some(&global.caches()),
         &args.dir,
-        args.cut.as_of,
+        args.cut.as_of(&ledger)?,
         args.cut.refresh(),
     )?;
     if manifest.seq.is_none() {

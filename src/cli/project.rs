@@ -3,10 +3,11 @@
 use crate::cli::args::{parse_date, Global};
 use crate::cli::output::{note, to_path_or_stdout};
 use crate::cli::Outcome;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use ledger::export::{self, TableFormat};
+use ledger::import::{self, Dataset};
 use ledger::log::LogFiles;
 use ledger::projection::{self, AsOf, Cell, ProjectionError, Refresh, Table, Window};
 use ledger::Ledger;
@@ -42,19 +43,53 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct Cut {
     /// Knowledge time: only entries recorded up to this seq, date (the whole UTC day) or
-    /// RFC 3339 date-time, e.g. 2023-06-01.
-    #[arg(long, value_name = "SEQ|DATE|DATETIME")]
-    pub as_of: Option<AsOf>,
+    /// RFC 3339 date-time, e.g. 2023-06-01; or as an imported release left the ledger, e.g.
+    /// ucdp:23.1 or acled:2024-06.
+    #[arg(long, value_name = "SEQ|DATE|DATETIME|DATASET:RELEASE", value_parser = parse_as_of)]
+    as_of: Option<AsOfArg>,
     /// Fold from the first entry instead of continuing from stored projection state.
     #[arg(long)]
     pub rebuild: bool,
 }
 
+/// `--as-of`: a cut of the log, or a release whose import ends the cut.
+#[derive(Clone)]
+enum AsOfArg {
+    Cut(AsOf),
+    Release(Dataset, String),
+}
+
+fn parse_as_of(text: &str) -> Result<AsOfArg, String> {
+    if let Some((prefix, release)) = text.split_once(':') {
+        if let Some(dataset) = Dataset::of_prefix(prefix) {
+            return Ok(AsOfArg::Release(dataset, release.to_string()));
+        }
+    }
+    text.parse().map(AsOfArg::Cut).map_err(|e| format!("{e}"))
+}
+
 impl Cut {
+    /// The cut of `ledger`'s log this asks for; a release is the last entry its import appended.
+    pub fn as_of<F: LogFiles>(&self, ledger: &Ledger<F>) -> Result<Option<AsOf>> {
+        match &self.as_of {
+            None => Ok(None),
+            Some(AsOfArg::Cut(as_of)) => Ok(Some(*as_of)),
+            Some(AsOfArg::Release(dataset, release)) => {
+                match import::release_last_seq(ledger, *dataset, release)? {
+                    Some(seq) => Ok(Some(AsOf::Seq(seq))),
+                    None => bail!(
+                        "no entry of the ledger comes from release {release} of {}: it was never imported, or its import changed nothing (then the release before it is the same view); `ledger project incident-history` lists the releases' changes",
+                        dataset.name()
+                    ),
+                }
+            }
+        }
+    }
+
     /// Says on standard error why a view is empty when the cut is an instant before anything was
     /// recorded: an empty answer should explain itself.
     pub fn explain_empty<F: LogFiles>(&self, ledger: &Ledger<F>) -> Result<()> {
-        if let Some(as_of) = self.as_of {
+        if let Some(AsOfArg::Cut(as_of)) = self.as_of {
             if let Some(nothing) = as_of.nothing_recorded(ledger)? {
                 note(&format!("ledger: {nothing}; pass a later --as-of"));
             }
@@ -109,7 +144,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         &ledger,
         Some(&global.caches()),
         &[view],
-        args.cut.as_of,
+        args.cut.as_of(&ledger)?,
         &window,
         args.cut.refresh(),
     )?;

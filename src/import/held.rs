@@ -79,41 +79,17 @@ impl Holdings {
 
     /// The incidents of layout `L`'s dataset that `ledger` holds, folded from its log.
     pub fn read<L: Layout, F: LogFiles>(ledger: &Ledger<F>) -> Result<Holdings, ImportError> {
-        let prefix = format!("{}:", L::PREFIX);
         let entries = ledger.head().map_or(0, |head| head.seq + 1);
         let mut fold = Fold::new(ledger.dir(), entries)?;
-        for item in ledger.log().entries(0) {
-            let (seq, bytes) = item.map_err(|e| read_error(e.into()))?;
-            let entry = EntryRef::decode(&bytes).map_err(|e| {
-                read_error(LedgerError::DamagedEntry {
-                    seq,
-                    problem: Box::new(EntryProblem::Undecodable(e)),
-                })
-            })?;
-            let statement = entry.statement;
-            // Like the views, a payload that does not read as its type is skipped: only a
-            // damaged log holds one, and verify is the one to say so.
-            let payload = match EventType::parse(statement.event_type) {
-                Some(
-                    event_type @ (EventType::IncidentReported
-                    | EventType::IncidentCorrected
-                    | EventType::IncidentRetracted),
-                ) => Payload::parse(event_type, statement.payload).ok(),
-                _ => None,
-            };
-            match payload {
-                Some(Payload::IncidentReported(p)) if p.incident_id.starts_with(&prefix) => {
-                    fold.report(&p)?;
-                }
-                Some(Payload::IncidentCorrected(p)) if p.incident_id.starts_with(&prefix) => {
-                    fold.correct(&p.incident_id, statement.payload)?;
-                }
-                Some(Payload::IncidentRetracted(p)) if p.incident_id.starts_with(&prefix) => {
-                    fold.retract(&p.incident_id);
-                }
-                _ => {}
+        incident_statements(ledger, L::PREFIX, |_, payload, bytes| match payload {
+            Payload::IncidentReported(p) => fold.report(&p),
+            Payload::IncidentCorrected(p) => fold.correct(&p.incident_id, bytes),
+            Payload::IncidentRetracted(p) => {
+                fold.retract(&p.incident_id);
+                Ok(())
             }
-        }
+            _ => Ok(()),
+        })?;
         fold.finish()
     }
 
@@ -155,6 +131,49 @@ impl Holdings {
             }),
         )
     }
+}
+
+/// Calls `each` with the seq, the typed payload and the payload's bytes of every report,
+/// correction and retraction in `ledger`'s log of an incident whose id has `prefix` (`ucdp`
+/// for `ucdp:<id>`), in seq order.
+pub(super) fn incident_statements<F: LogFiles>(
+    ledger: &Ledger<F>,
+    prefix: &str,
+    mut each: impl FnMut(u64, Payload<'_>, &[u8]) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let prefix = format!("{prefix}:");
+    for item in ledger.log().entries(0) {
+        let (seq, bytes) = item.map_err(|e| read_error(e.into()))?;
+        let entry = EntryRef::decode(&bytes).map_err(|e| {
+            read_error(LedgerError::DamagedEntry {
+                seq,
+                problem: Box::new(EntryProblem::Undecodable(e)),
+            })
+        })?;
+        let statement = entry.statement;
+        // Like the views, a payload that does not read as its type is skipped: only a
+        // damaged log holds one, and verify is the one to say so.
+        let payload = match EventType::parse(statement.event_type) {
+            Some(
+                event_type @ (EventType::IncidentReported
+                | EventType::IncidentCorrected
+                | EventType::IncidentRetracted),
+            ) => Payload::parse(event_type, statement.payload).ok(),
+            _ => None,
+        };
+        let incident_id = match &payload {
+            Some(Payload::IncidentReported(p)) => &p.incident_id,
+            Some(Payload::IncidentCorrected(p)) => &p.incident_id,
+            Some(Payload::IncidentRetracted(p)) => &p.incident_id,
+            _ => continue,
+        };
+        if incident_id.starts_with(&prefix) {
+            if let Some(payload) = payload {
+                each(seq, payload, statement.payload)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where the incident `incident_id` is in `incidents`, which are in id order.

@@ -32,7 +32,7 @@ use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
 use crate::lines::Tracked;
 use crate::log::LogFiles;
-use crate::payload::{field, IncidentField, INCIDENT_FIELDS};
+use crate::payload::{field, IncidentField, Payload, INCIDENT_FIELDS};
 use crate::rules::{self, RuleViolation};
 use crate::schema::{SchemaError, Schemas};
 use crate::time::Timestamp;
@@ -84,6 +84,29 @@ pub enum Scope {
 }
 
 impl Dataset {
+    /// The dataset's name, as `source_dataset.name` and reasons say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Ucdp => ucdp::Ucdp::NAME,
+            Dataset::Acled => acled::Acled::NAME,
+        }
+    }
+
+    /// The prefix of its incident ids (`ucdp` for `ucdp:<id>`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Dataset::Ucdp => ucdp::Ucdp::PREFIX,
+            Dataset::Acled => acled::Acled::PREFIX,
+        }
+    }
+
+    /// The dataset whose incident ids have `prefix`.
+    pub fn of_prefix(prefix: &str) -> Option<Dataset> {
+        [Dataset::Ucdp, Dataset::Acled]
+            .into_iter()
+            .find(|dataset| dataset.prefix() == prefix)
+    }
+
     /// What a file of this dataset usually is: UCDP GED is published as whole releases, ACLED
     /// is downloaded as filtered extracts.
     pub fn scope(self) -> Scope {
@@ -1012,16 +1035,57 @@ fn decide<L: Layout>(
     let corrected = json!({
         "incident_id": incident_id,
         "changes": changes,
-        "reason": format!("changed in {} release {label}", L::NAME),
+        "reason": corrected_reason(L::NAME, label),
     });
     Decision::Correct(event(EventType::IncidentCorrected, Some(line), &corrected))
+}
+
+/// Why an import corrects an incident: the reason that also tells which release did it.
+fn corrected_reason(dataset: &str, label: &str) -> String {
+    format!("changed in {dataset} release {label}")
+}
+
+/// Why an import retracts an incident.
+fn retracted_reason(dataset: &str, label: &str) -> String {
+    format!("no longer in {dataset} release {label}")
+}
+
+/// The seq of the last entry that an import of release `label` of `dataset` appended: where the
+/// ledger stood once that release was imported. `None` when no entry comes from it (it was
+/// never imported, or its import changed nothing). An entry comes from it when it reports an
+/// incident with that `source_dataset` release, or corrects or retracts one with the reason an
+/// import of it gives.
+pub fn release_last_seq<F: LogFiles>(
+    ledger: &Ledger<F>,
+    dataset: Dataset,
+    label: &str,
+) -> Result<Option<u64>, ImportError> {
+    let (corrected, retracted) = (
+        corrected_reason(dataset.name(), label),
+        retracted_reason(dataset.name(), label),
+    );
+    let mut last = None;
+    held::incident_statements(ledger, dataset.prefix(), |seq, payload, _| {
+        let from_release = match payload {
+            Payload::IncidentReported(p) => (p.source_dataset.as_ref())
+                .is_some_and(|source| source.name == dataset.name() && source.release == label),
+            Payload::IncidentCorrected(p) => p.reason == corrected,
+            Payload::IncidentRetracted(p) => p.reason == retracted,
+            _ => false,
+        };
+        if from_release {
+            last = Some(seq);
+        }
+        Ok(())
+    })?;
+    Ok(last)
 }
 
 /// The retraction of the held incident `i`, which the release no longer has.
 fn retraction<L: Layout>(holdings: &Holdings, i: usize, label: &str) -> EventInput {
     let retracted = json!({
         "incident_id": holdings.id(i),
-        "reason": format!("no longer in {} release {label}", L::NAME),
+        "reason": retracted_reason(L::NAME, label),
     });
     event(EventType::IncidentRetracted, None, &retracted)
 }
