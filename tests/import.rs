@@ -3,7 +3,7 @@
 //! are invented events (ids start with X) in ACLED's current and older layouts, because ACLED's
 //! own rows may not be redistributed.
 
-use crate::common::{assert_refused, describe, log_from, Fixture};
+use crate::common::{assert_refused, correction, describe, log_from, Fixture};
 use csv::StringRecord;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -732,6 +732,57 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
     assert!(
         plan.contains("0 reported, 0 corrected, 3 retracted"),
         "{plan}"
+    );
+    f.assert_intact();
+}
+
+#[test]
+fn an_investigators_correction_survives_reimports_and_a_release_that_disagrees_is_listed() {
+    let f = with_ucdp_release();
+    let (header, source) = ucdp_source();
+    let (id, best) = (column(&header, "id"), column(&header, "best"));
+    let incident = format!("ucdp:{}", &source[0][id]);
+    let by_hand = source[0][best].parse::<i64>().unwrap() + 5;
+    f.append_ok(&[correction(&incident, by_hand)]);
+
+    // The same release again takes nothing back.
+    let out = import_ok(&f, "ucdp", &ucdp_release(), &["--release", "23.1b"]);
+    assert!(
+        out.contains("0 corrected, 0 retracted, 1848 unchanged, 0 skipped, 0 kept"),
+        "{out}"
+    );
+    assert_eq!(
+        incidents(&f, None)[&incident]["fatalities"],
+        by_hand.to_string()
+    );
+
+    // A release with another count for it: the investigator's count stands, and is listed.
+    let mut rows = source.clone();
+    let release_count = (by_hand + 1).to_string();
+    rows[0] = with_cell(&rows[0], best, &release_count);
+    let lines = write_csv(&f.path("GED_23_2.csv"), &header, &rows);
+    let out = import(
+        &f,
+        "ucdp",
+        &f.path("GED_23_2.csv"),
+        &["--release", "23.2", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", describe(&["import"], &out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["conflicts"],
+        json!([{"incident_id": incident, "field": "fatalities", "line": lines[0],
+                "kept": by_hand, "release": by_hand + 1}])
+    );
+    assert_eq!(summary["corrected"], 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("kept {incident}'s fatalities as corrected in the ledger ({by_hand}), where release 23.2")),
+        "{stderr}"
+    );
+    assert_eq!(
+        incidents(&f, None)[&incident]["fatalities"],
+        by_hand.to_string()
     );
     f.assert_intact();
 }

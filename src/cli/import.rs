@@ -106,6 +106,8 @@ struct Summary<'a> {
     retracted: usize,
     unchanged: usize,
     skipped: Vec<Skipped<'a>>,
+    /// Fields corrected in the ledger that the release changes too: the corrections stand.
+    conflicts: Vec<Conflicting<'a>>,
     first_seq: Option<u64>,
     last_seq: Option<u64>,
     head_hash: Option<String>,
@@ -134,6 +136,15 @@ impl<'a> From<&'a PlannedChange> for Planned<'a> {
             fields: &change.fields,
         }
     }
+}
+
+#[derive(Serialize)]
+struct Conflicting<'a> {
+    incident_id: &'a str,
+    field: &'a str,
+    line: u64,
+    kept: &'a serde_json::Value,
+    release: &'a serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -184,6 +195,17 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             args.file.display()
         ));
     }
+    for conflict in &report.conflicts {
+        note(&format!(
+            "ledger: kept {}'s {} as corrected in the ledger ({}), where release {} (line {}) has {}",
+            conflict.incident_id,
+            conflict.field,
+            conflict.kept,
+            report.release,
+            conflict.line,
+            conflict.release
+        ));
+    }
     let summary = summary(&args.file, &report, args.dry_run);
     write_one(out, args.format.format, &summary, |out| {
         write_text(out, &summary)
@@ -223,6 +245,17 @@ fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<
                 message: &p.message,
             })
             .collect(),
+        conflicts: report
+            .conflicts
+            .iter()
+            .map(|c| Conflicting {
+                incident_id: &c.incident_id,
+                field: c.field,
+                line: c.line,
+                kept: &c.kept,
+                release: &c.release,
+            })
+            .collect(),
         first_seq: report.appended.map(|landed| landed.first_seq),
         last_seq: report.appended.map(|landed| landed.last.seq),
         head_hash: report.appended.map(|landed| hex::encode(landed.last.hash)),
@@ -237,7 +270,7 @@ fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<
 fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} {} as release {}: {}, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped",
+        "{} {} as release {}: {}, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped, {} kept as corrected",
         if s.dry_run {
             "dry run: would import"
         } else {
@@ -250,7 +283,8 @@ fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         s.corrected,
         s.retracted,
         s.unchanged,
-        s.skipped.len()
+        s.skipped.len(),
+        s.conflicts.len()
     )?;
     for change in &s.planned {
         let fields = if change.fields.is_empty() {

@@ -1,8 +1,10 @@
 //! What the ledger holds of one dataset's incidents, as an import's diff needs it, read from the
-//! log in one pass: each incident's current fields (corrections applied, as the incidents view
-//! has them) go to an unnamed scratch file, and memory keeps only its id, where its fields lie,
-//! and whether it was retracted: 32 bytes and the id's, instead of the incidents view's state
-//! (about 900 bytes an incident, which made a re-import of 1,000,000 rows take 935 MB).
+//! log in one pass: each incident's fields as the dataset's releases stated them (its report
+//! with the imports' corrections) and as they stand now (every correction applied, as the
+//! incidents view has them, an investigator's included) go to an unnamed scratch file, and
+//! memory keeps only its id, where its two versions lie, and whether it was retracted: 48 bytes
+//! and the id's, instead of the incidents view's state (about 900 bytes an incident, which made
+//! a re-import of 1,000,000 rows take 935 MB).
 //!
 //! It reads the log and writes only the scratch file, which the system deletes when it is
 //! closed, also when the process is killed; it never writes to the ledger.
@@ -21,7 +23,7 @@ use std::num::NonZeroU32;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// One incident of the dataset that the ledger holds: 32 bytes, and its id in the ids of all.
+/// One incident of the dataset that the ledger holds: 48 bytes, and its id in the ids of all.
 /// (The ids are kept together rather than one allocation each, which, made between the many
 /// short-lived ones of reading the log, left the allocator's pages part-used.)
 #[derive(Debug)]
@@ -29,7 +31,10 @@ pub(super) struct Held {
     /// Where its id lies in the ids of all.
     id_at: u64,
     id_len: u32,
-    /// Where its current fields lie in the scratch file.
+    /// Where its fields as the releases stated them lie in the scratch file ...
+    stated_offset: u64,
+    stated_len: u32,
+    /// ... and where its current fields do (the same place when only releases changed it).
     offset: u64,
     len: u32,
     /// The line of the first row of the file accepted for it, to name when another repeats it.
@@ -47,12 +52,25 @@ impl Held {
             .unwrap_or("")
     }
 
-    fn at(&self) -> Stored {
-        Stored {
-            offset: self.offset,
-            len: self.len,
+    fn at(&self, version: Version) -> Stored {
+        match version {
+            Version::Stated => Stored {
+                offset: self.stated_offset,
+                len: self.stated_len,
+            },
+            Version::Current => Stored {
+                offset: self.offset,
+                len: self.len,
+            },
         }
     }
+}
+
+/// Which of a held incident's fields: as the dataset's releases stated them, or as they stand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Version {
+    Stated,
+    Current,
 }
 
 /// Where something lies in the scratch file.
@@ -77,13 +95,18 @@ impl Holdings {
         self.ids = String::new();
     }
 
-    /// The incidents of layout `L`'s dataset that `ledger` holds, folded from its log.
+    /// The incidents of layout `L`'s dataset that `ledger` holds, folded from its log. A
+    /// correction whose reason is one an import of `L` gives was a release's; any other, an
+    /// investigator's.
     pub fn read<L: Layout, F: LogFiles>(ledger: &Ledger<F>) -> Result<Holdings, ImportError> {
         let entries = ledger.head().map_or(0, |head| head.seq + 1);
         let mut fold = Fold::new(ledger.dir(), entries)?;
+        let by_a_release = super::corrected_reason(L::NAME, "");
         incident_statements(ledger, L::PREFIX, |_, payload, bytes| match payload {
             Payload::IncidentReported(p) => fold.report(&p),
-            Payload::IncidentCorrected(p) => fold.correct(&p.incident_id, bytes),
+            Payload::IncidentCorrected(p) => {
+                fold.correct(&p.incident_id, bytes, p.reason.starts_with(&by_a_release))
+            }
             Payload::IncidentRetracted(p) => {
                 fold.retract(&p.incident_id);
                 Ok(())
@@ -103,19 +126,20 @@ impl Holdings {
         self.incidents[i].id(&self.ids)
     }
 
-    /// The current fields of the `i`th incident that `keep` names, as JSON values by name.
+    /// The fields of the `i`th incident that `keep` names, in `version`, as JSON values by name.
     pub fn fields(
         &self,
         i: usize,
+        version: Version,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Map<String, Value>, ImportError> {
-        let text = self.scratch.read(self.incidents[i].at())?;
+        let text = self.scratch.read(self.incidents[i].at(version))?;
         Ok(
-            IncidentReported::read(&text).map_or_else(Map::new, |current| {
+            IncidentReported::read(&text).map_or_else(Map::new, |fields| {
                 INCIDENT_FIELDS
                     .iter()
                     .filter(|f| keep(f.name))
-                    .filter_map(|&f| Some((f.name.to_string(), current.get(f)?.to_json())))
+                    .filter_map(|&f| Some((f.name.to_string(), fields.get(f)?.to_json())))
                     .collect()
             }),
         )
@@ -123,7 +147,7 @@ impl Holdings {
 
     /// The current value of the `i`th incident's text field `field`, if it has one.
     pub fn text(&self, i: usize, field: IncidentField) -> Result<Option<String>, ImportError> {
-        let text = self.scratch.read(self.incidents[i].at())?;
+        let text = self.scratch.read(self.incidents[i].at(Version::Current))?;
         Ok(
             IncidentReported::read(&text).and_then(|current| match current.get(field) {
                 Some(FieldValue::Text(value)) => Some(value.to_string()),
@@ -195,8 +219,9 @@ fn read_error(source: LedgerError) -> ImportError {
 pub(super) struct Fold {
     incidents: Vec<Held>,
     ids: String,
-    /// Each correction's incident and where its payload lies in the scratch file.
-    corrections: Vec<(Box<str>, Stored)>,
+    /// Each correction's incident, where its payload lies in the scratch file, and whether
+    /// a release made it.
+    corrections: Vec<(Box<str>, Stored, bool)>,
     retractions: Vec<Box<str>>,
     scratch: Scratch,
 }
@@ -227,6 +252,8 @@ impl Fold {
             id_at,
             // An entry, and so an id, is at most 65,535 bytes.
             id_len: u32::try_from(report.incident_id.len()).unwrap_or(u32::MAX),
+            stated_offset: at.offset,
+            stated_len: at.len,
             offset: at.offset,
             len: at.len,
             first_line: None,
@@ -236,10 +263,16 @@ impl Fold {
         Ok(())
     }
 
-    /// A correction, whose payload is `correction`.
-    pub fn correct(&mut self, incident_id: &str, correction: &[u8]) -> Result<(), ImportError> {
+    /// A correction, whose payload is `correction`, made by a release or not.
+    pub fn correct(
+        &mut self,
+        incident_id: &str,
+        correction: &[u8],
+        by_a_release: bool,
+    ) -> Result<(), ImportError> {
         let at = self.scratch.write(correction)?;
-        self.corrections.push((incident_id.into(), at));
+        self.corrections
+            .push((incident_id.into(), at, by_a_release));
         Ok(())
     }
 
@@ -257,25 +290,34 @@ impl Fold {
             mut scratch,
         } = self;
         incidents.sort_unstable_by(|a, b| a.id(&ids).cmp(b.id(&ids)));
-        for (id, at) in corrections {
+        for (id, at, by_a_release) in corrections {
             let Some(i) = index(&incidents, &ids, &id) else {
                 continue;
             };
-            let text = scratch.read(incidents[i].at())?;
             let changes = scratch.read(at)?;
-            let corrected = match (
-                IncidentReported::read(&text),
-                Payload::parse(EventType::IncidentCorrected, &changes),
-            ) {
-                (Some(mut current), Ok(Payload::IncidentCorrected(correction))) => {
-                    current.correct(&correction.changes);
-                    serde_json::to_vec(&current).unwrap_or_default()
-                }
-                _ => continue,
+            let Ok(Payload::IncidentCorrected(correction)) =
+                Payload::parse(EventType::IncidentCorrected, &changes)
+            else {
+                continue;
             };
-            let at = scratch.write(&corrected)?;
-            incidents[i].offset = at.offset;
-            incidents[i].len = at.len;
+            let versions: &[Version] = if by_a_release {
+                &[Version::Current, Version::Stated]
+            } else {
+                &[Version::Current]
+            };
+            for &version in versions {
+                let text = scratch.read(incidents[i].at(version))?;
+                let Some(mut fields) = IncidentReported::read(&text) else {
+                    continue;
+                };
+                fields.correct(&correction.changes);
+                let at = scratch.write(&serde_json::to_vec(&fields).unwrap_or_default())?;
+                let held = &mut incidents[i];
+                match version {
+                    Version::Current => (held.offset, held.len) = (at.offset, at.len),
+                    Version::Stated => (held.stated_offset, held.stated_len) = (at.offset, at.len),
+                }
+            }
         }
         for id in retractions {
             if let Some(i) = index(&incidents, &ids, &id) {
@@ -362,7 +404,7 @@ mod tests {
 
     /// The size design.md and this module give: a re-import holds one for each incident.
     #[test]
-    fn a_held_incident_takes_32_bytes() {
-        assert_eq!(std::mem::size_of::<Held>(), 32);
+    fn a_held_incident_takes_48_bytes() {
+        assert_eq!(std::mem::size_of::<Held>(), 48);
     }
 }

@@ -6,8 +6,10 @@
 //! module of its own ([`ucdp`], [`acled`]); reading and the diff live here and are shared.
 //!
 //! The diff, per incident of the file (`ucdp:<id>`, `acled:<event_id_cnty>`): a new one is
-//! reported; one that stands with other values gets one `incident.corrected` naming only the
-//! changed fields (null for a field the layout maps but the row no longer has; fields the layout
+//! reported; one that stands, whose row differs from what the dataset's earlier releases stated
+//! of it, gets one `incident.corrected` naming only the changed fields (a field corrected in the
+//! ledger by anyone but a release keeps its correction, and the import lists it as a conflict
+//! when the release changes it too) (null for a field the layout maps but the row no longer has; fields the layout
 //! never sets, such as notes added by hand to an ACLED event, are left alone); an identical one
 //! appends nothing. A row whose incident the ledger holds as retracted stays out, since a
 //! retraction is final: it is listed with the skipped rows. An incident of the same dataset that
@@ -39,7 +41,7 @@ use crate::time::Timestamp;
 use crate::Ledger;
 use chrono::NaiveDate;
 use csv::{ByteRecord, StringRecord};
-use held::Holdings;
+use held::{Holdings, Version};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -189,11 +191,28 @@ pub struct ImportReport {
     pub retracted: usize,
     pub unchanged: usize,
     pub skipped: Vec<RowProblem>,
+    /// The fields corrected in the ledger that the release changes too, left as corrected.
+    pub conflicts: Vec<Conflict>,
     /// Where the appended events landed; `None` when the ledger already held the release, and
     /// in a dry run.
     pub appended: Option<Landed>,
     /// In a dry run, the first [`PLANNED_OF_EACH_KIND`] changes of each kind, in file order.
     pub planned: Vec<PlannedChange>,
+}
+
+/// A field corrected in the ledger that a release changes too: the correction stands, and the
+/// import says so. Only such fields are listed, so the list is as long as the investigators'
+/// disagreements with the dataset, not as the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conflict {
+    pub incident_id: String,
+    pub field: &'static str,
+    /// The line of the file's row for the incident.
+    pub line: u64,
+    /// The value in the ledger, which stands (null when the correction cleared the field).
+    pub kept: Value,
+    /// The release's value (null when the release has none).
+    pub release: Value,
 }
 
 /// Where the events of an import landed, one after another: how many there are, the seq of the
@@ -361,6 +380,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         retracted: tally.retracted,
         unchanged: tally.unchanged,
         skipped: tally.skipped,
+        conflicts: tally.conflicts,
         appended,
         planned,
     })
@@ -650,13 +670,15 @@ struct Tally {
     retracted: usize,
     unchanged: usize,
     skipped: Vec<RowProblem>,
+    conflicts: Vec<Conflict>,
 }
 
 /// What a row does to the incident it names.
 enum Decision {
     Report(EventInput),
-    Correct(EventInput),
-    Unchanged,
+    /// A correction, and the fields corrected in the ledger that it leaves as they are.
+    Correct(EventInput, Vec<Conflict>),
+    Unchanged(Vec<Conflict>),
     /// The ledger holds the incident as retracted, so the row is left out.
     LeftOut(RowProblem),
 }
@@ -669,12 +691,14 @@ impl Tally {
                 self.reported += 1;
                 Some(event)
             }
-            Decision::Correct(event) => {
+            Decision::Correct(event, conflicts) => {
                 self.corrected += 1;
+                self.conflicts.extend(conflicts);
                 Some(event)
             }
-            Decision::Unchanged => {
+            Decision::Unchanged(conflicts) => {
                 self.unchanged += 1;
+                self.conflicts.extend(conflicts);
                 None
             }
             Decision::LeftOut(problem) => {
@@ -924,7 +948,13 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                     Prior::Retracted
                 } else {
                     let compared = |name: &str| compared::<L>().any(|c| c == name);
-                    Prior::Stands(self.held.fields(i, compared).map_err(RowError::Failed)?)
+                    let fields = |version| {
+                        (self.held.fields(i, version, compared)).map_err(RowError::Failed)
+                    };
+                    Prior::Stands {
+                        stated: fields(Version::Stated)?,
+                        current: fields(Version::Current)?,
+                    }
                 }
             }
             (None, key) => {
@@ -954,8 +984,12 @@ impl From<RowProblem> for RowError {
 enum Prior {
     New,
     Retracted,
-    /// It stands, with these of its current fields.
-    Stands(Map<String, Value>),
+    /// It stands, with these of its fields as the dataset's releases stated them and as they
+    /// stand now.
+    Stands {
+        stated: Map<String, Value>,
+        current: Map<String, Value>,
+    },
 }
 
 impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
@@ -1026,18 +1060,41 @@ fn decide<L: Layout>(
                 ),
             })
         }
-        Prior::Stands(held) => held,
+        Prior::Stands { stated, current } => (stated, current),
     };
-    let changes = changes::<L>(&held, report);
+    let (stated, current) = held;
+    // A release is compared with what the releases before it stated, so that a field someone
+    // corrected in the ledger is not taken back by a release that still says what it said.
+    let mut changes = Map::new();
+    let mut conflicts = Vec::new();
+    for name in compared::<L>() {
+        let (was, is, new) = (stated.get(name), current.get(name), report.get(name));
+        if same(was, new) || same(is, new) {
+            continue;
+        }
+        if same(is, was) {
+            changes.insert(name.to_string(), new.cloned().unwrap_or(Value::Null));
+        } else {
+            // Corrected in the ledger, and changed by the release too: the correction stands.
+            conflicts.push(Conflict {
+                incident_id: incident_id.to_string(),
+                field: name,
+                line,
+                kept: is.cloned().unwrap_or(Value::Null),
+                release: new.cloned().unwrap_or(Value::Null),
+            });
+        }
+    }
     if changes.is_empty() {
-        return Decision::Unchanged;
+        return Decision::Unchanged(conflicts);
     }
     let corrected = json!({
         "incident_id": incident_id,
         "changes": changes,
         "reason": corrected_reason(L::NAME, label),
     });
-    Decision::Correct(event(EventType::IncidentCorrected, Some(line), &corrected))
+    let event = event(EventType::IncidentCorrected, Some(line), &corrected);
+    Decision::Correct(event, conflicts)
 }
 
 /// Why an import corrects an incident: the reason that also tells which release did it.
@@ -1162,18 +1219,6 @@ fn compared<L: Layout>() -> impl Iterator<Item = &'static str> {
 
 /// The compared fields whose value in the report `new` differs from `held`, with their new
 /// values (null for one `new` no longer has).
-fn changes<L: Layout>(held: &Map<String, Value>, new: &Value) -> Map<String, Value> {
-    compared::<L>()
-        .filter(|name| !same(held.get(*name), new.get(*name)))
-        .map(|name| {
-            (
-                name.to_string(),
-                new.get(name).cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect()
-}
-
 /// Equal values, numbers by value: 26 stated by hand is the 26.0 a file gives.
 fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
     match (a, b) {
@@ -1317,6 +1362,72 @@ mod tests {
             }
         }
         fold.finish().unwrap()
+    }
+
+    /// What an import holds of these incidents after `corrections` (incident, changes, whether
+    /// a release made it), in order.
+    fn held_corrected(
+        incidents: &BTreeMap<String, Map<String, Value>>,
+        corrections: &[(&str, Value, bool)],
+    ) -> Holdings {
+        let mut fold = held::Fold::new(None, 0).unwrap();
+        for (id, fields) in incidents {
+            let mut report = fields.clone();
+            report.insert("incident_id".into(), json!(id));
+            let report = Value::Object(report);
+            let Ok(Payload::IncidentReported(report)) =
+                Payload::from_value(EventType::IncidentReported, &report)
+            else {
+                panic!("not a report: {report}");
+            };
+            fold.report(&report).unwrap();
+        }
+        for (id, changes, by_a_release) in corrections {
+            let correction = json!({"incident_id": id, "changes": changes, "reason": "r"});
+            let bytes = serde_json::to_vec(&correction).unwrap();
+            fold.correct(id, &bytes, *by_a_release).unwrap();
+        }
+        fold.finish().unwrap()
+    }
+
+    #[test]
+    fn a_correction_made_in_the_ledger_stands_against_a_release_and_is_listed_when_they_differ() {
+        let incidents = fields_from(&ucdp_file(&[ROW_2]));
+        // An investigator set fatalities to 9 and cleared admin2; a release once set actor2.
+        let corrections = [
+            ("ucdp:2", json!({"fatalities": 9, "admin2": null}), false),
+            ("ucdp:2", json!({"actor2": "Civilians (Mali)"}), true),
+        ];
+        let held = || held_corrected(&incidents, &corrections);
+
+        // The release as it was: nothing to undo.
+        let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_2]), "r3", held()).unwrap();
+        let corrected: Vec<Value> = payloads(&events).into_iter().map(|(_, p)| p).collect();
+        // Against what the releases stated, only actor2 (a release's own change) is restated.
+        assert_eq!(corrected.len(), 1, "{corrected:?}");
+        assert_eq!(corrected[0]["changes"], json!({"actor2": "Civilians"}));
+        assert!(tally.conflicts.is_empty());
+
+        // A release with a new count and location: the location is corrected, the count,
+        // corrected by hand, stands and is listed.
+        let revised = ROW_2.replace(",7", ",8").replace("Obo town", "Obo");
+        let (events, tally) =
+            diff_text::<ucdp::Ucdp>(&ucdp_file(&[&revised]), "r3", held()).unwrap();
+        let changes: Vec<Value> = payloads(&events)
+            .into_iter()
+            .map(|(_, p)| p["changes"].clone())
+            .collect();
+        assert_eq!(changes, [json!({"actor2": "Civilians", "location": "Obo"})]);
+        assert_eq!(
+            tally.conflicts,
+            [Conflict {
+                incident_id: "ucdp:2".into(),
+                field: "fatalities",
+                line: 2,
+                kept: json!(9),
+                release: json!(8),
+            }]
+        );
     }
 
     /// What an import holds of a ledger without incidents.
