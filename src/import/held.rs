@@ -14,7 +14,7 @@ use crate::entry::EntryRef;
 use crate::event::EventType;
 use crate::ledger::LedgerError;
 use crate::log::LogFiles;
-use crate::payload::{FieldValue, IncidentField, IncidentReported, Payload, INCIDENT_FIELDS};
+use crate::payload::{IncidentReported, Payload, INCIDENT_FIELDS};
 use crate::verify::EntryProblem;
 use crate::Ledger;
 use serde_json::{Map, Value};
@@ -141,17 +141,6 @@ impl Holdings {
                     .filter(|f| keep(f.name))
                     .filter_map(|&f| Some((f.name.to_string(), fields.get(f)?.to_json())))
                     .collect()
-            }),
-        )
-    }
-
-    /// The current value of the `i`th incident's text field `field`, if it has one.
-    pub fn text(&self, i: usize, field: IncidentField) -> Result<Option<String>, ImportError> {
-        let text = self.scratch.read(self.incidents[i].at(Version::Current))?;
-        Ok(
-            IncidentReported::read(&text).and_then(|current| match current.get(field) {
-                Some(FieldValue::Text(value)) => Some(value.to_string()),
-                _ => None,
             }),
         )
     }

@@ -785,13 +785,12 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             if self.context.scope == Scope::Release {
                 return Ok(true);
             }
-            let in_countries = (self.held.text(i, field::COUNTRY)?)
-                .is_some_and(|country| countries.contains(&country));
-            let dated = self
-                .held
-                .text(i, field::EVENT_DATE)?
-                .as_deref()
-                .and_then(date::iso_date);
+            let (country, event_date) = (field::COUNTRY.name, field::EVENT_DATE.name);
+            let wanted = |name: &str| name == country || name == event_date;
+            let fields = self.held.fields(i, Version::Current, wanted)?;
+            let in_countries = (fields.get(country).and_then(Value::as_str))
+                .is_some_and(|country| countries.contains(country));
+            let dated = (fields.get(event_date).and_then(Value::as_str)).and_then(date::iso_date);
             let in_dates = match (dated, from, to) {
                 (Some(date), Some(from), Some(to)) => from <= date && date <= to,
                 _ => false,
