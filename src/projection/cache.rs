@@ -19,6 +19,7 @@ use crate::merkle::Hash;
 use bincode::Options;
 use foldhash::fast::RandomState;
 use foldhash::HashMap;
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -407,30 +408,40 @@ impl<R> Records<R> {
     /// Sets a record, returning the one it replaces.
     pub fn insert(&mut self, key: &str, record: R) -> Option<R> {
         self.touch(key);
-        if let Some(place) = self.place(key) {
-            return Some(std::mem::replace(&mut self.records[place].1, record));
+        match self.find_or_add(key, record) {
+            Some((place, record)) => Some(std::mem::replace(&mut self.records[place].1, record)),
+            None => {
+                if let Some(paged) = &mut self.paged {
+                    paged.records += 1;
+                }
+                None
+            }
         }
-        self.add(Key::new(key), record);
-        if let Some(paged) = &mut self.paged {
-            paged.records += 1;
-        }
-        None
     }
 
-    /// Adds the record of a key that has none.
-    fn add(&mut self, key: Key, record: R) {
-        let hash = self.hasher.hash_one(key.as_bytes());
-        let place = self.records.len();
-        self.records.push((key, record));
+    /// Adds `record` as the record of `key` if it has none; if it has one, gives `record`
+    /// back with the place of the one it has. One probe of the table for both.
+    fn find_or_add(&mut self, key: &str, record: R) -> Option<(usize, R)> {
+        let bytes = key.as_bytes();
         let Self {
             records,
             places,
             hasher,
             ..
         } = self;
-        places.insert_unique(hash, place, |&place| {
-            hasher.hash_one(records[place].0.as_bytes())
-        });
+        let entry = places.entry(
+            hasher.hash_one(bytes),
+            |&place| records[place].0.as_bytes() == bytes,
+            |&place| hasher.hash_one(records[place].0.as_bytes()),
+        );
+        match entry {
+            Entry::Occupied(found) => Some((*found.get(), record)),
+            Entry::Vacant(vacant) => {
+                vacant.insert(records.len());
+                records.push((Key::new(key), record));
+                None
+            }
+        }
     }
 
     /// Takes a record out, returning it.
@@ -530,9 +541,7 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         // A record inserted before its page was loaded would be the engine's bug (see
         // `prepare`); the page's older copy must not overwrite it.
         for (key, record) in records {
-            if self.place(&key).is_none() {
-                self.add(Key::new(&key), record);
-            }
+            self.find_or_add(&key, record);
         }
         Ok(())
     }
