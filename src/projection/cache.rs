@@ -502,6 +502,14 @@ impl<R: Serialize + DeserializeOwned + Sync> Records<R> {
         }
     }
 
+    /// Whether the records lie in a cache's pages, which [`Records::prepare`] loads: only in a
+    /// fold resumed from a cache.
+    pub(super) fn is_paged(&self) -> bool {
+        self.paged
+            .as_ref()
+            .is_some_and(|paged| !paged.pages.is_empty())
+    }
+
     /// Loads the page that holds `key`, if it is not in memory yet.
     pub(super) fn prepare(&mut self, key: &str) -> Result<(), CacheError> {
         let Some(paged) = &self.paged else {
