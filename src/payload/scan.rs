@@ -134,24 +134,36 @@ impl<'a> Scan<'a> {
 
     /// An object, calling `field` with each key to read its value.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
-        self.expect(b'{')?;
+        self.list(b'{', b'}', |scan| {
+            scan.expect(b'"')?;
+            let key = scan.plain()?;
+            if !key.is_ascii() {
+                return None;
+            }
+            scan.expect(b':')?;
+            field(scan, key)
+        })
+    }
+
+    /// An array or object: `open`, items read by `item` and separated by commas, `close`.
+    fn list(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(open)?;
         self.ws();
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return Some(());
         }
         loop {
-            self.expect(b'"')?;
-            let key = self.plain()?;
-            if !key.is_ascii() {
-                return None;
-            }
-            self.expect(b':')?;
-            field(self, key)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.at += 1,
-                b'}' => {
+                end if end == close => {
                     self.at += 1;
                     return Some(());
                 }
@@ -215,26 +227,7 @@ impl<'a> Scan<'a> {
             b't' => self.word(b"true"),
             b'f' => self.word(b"false"),
             b'-' | b'0'..=b'9' => self.skip_number(),
-            b'[' if depth > 0 => {
-                self.at += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_value(depth - 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.at += 1,
-                        b']' => {
-                            self.at += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+            b'[' if depth > 0 => self.list(b'[', b']', |scan| scan.skip_value(depth - 1)),
             b'{' if depth > 0 => self.object(|scan, _| scan.skip_value(depth - 1)),
             _ => None,
         }
