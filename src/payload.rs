@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
+mod scan;
+
 type Text<'a> = Cow<'a, str>;
 
 /// `ledger.genesis`: the ledger's origin and its first admin key.
@@ -557,8 +559,13 @@ pub struct RetractedCounts<'a> {
 
 impl<'a> Counts<'a> {
     /// Reads the payload bytes of an event of `event_type`: `None` for an event that is not
-    /// about an incident's standing, or a payload that does not read as its type.
+    /// about an incident's standing, or a payload that does not read as its type. The usual
+    /// payload is read by hand ([`scan`]); serde_json reads whatever that reader gives up on.
     pub fn parse(event_type: EventType, bytes: &'a [u8]) -> Option<Counts<'a>> {
+        scan::counts(event_type, bytes).or_else(|| Self::parse_serde(event_type, bytes))
+    }
+
+    fn parse_serde(event_type: EventType, bytes: &'a [u8]) -> Option<Counts<'a>> {
         let mut json = serde_json::Deserializer::from_slice(bytes);
         let counted = match event_type {
             EventType::IncidentReported => object(&mut json).map(Counts::Reported),

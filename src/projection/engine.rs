@@ -220,8 +220,12 @@ impl<K: KeyedProjection> Fold for Keyed<K> {
         fact: &Fact,
         digest: K::Digest,
     ) -> Result<(), CacheError> {
-        if let Some(key) = K::key(fact, &digest) {
-            records.prepare(key)?;
+        // A fold from seq 0 has no pages to load, and need not read the key for them (reading
+        // it from the payload checks it as UTF-8 again, in the fold, which no core shares).
+        if records.is_paged() {
+            if let Some(key) = K::key(fact, &digest) {
+                records.prepare(key)?;
+            }
         }
         K::apply(state, records, fact, digest);
         Ok(())
