@@ -290,6 +290,11 @@ impl Header {
             .map(|index| Column { name, index })
             .ok_or(name)
     }
+
+    /// A column that some files of a layout have and others lack.
+    fn optional(&self, name: &'static str) -> Option<Column> {
+        self.column(name).ok()
+    }
 }
 
 /// One data row, with the line it starts on.
@@ -297,6 +302,11 @@ struct Row<'r> {
     line: u64,
     record: &'r StringRecord,
 }
+
+/// What a cell of deaths holds.
+const DEATHS: &str = "a whole number of deaths (0 or more)";
+/// What a cell of a dataset's precision code holds (its range is the schema's to check).
+const PRECISION: &str = "a precision code (a whole number)";
 
 /// Longest quotation of a cell in a message; a long value would bury the message itself.
 const QUOTE_MAX_CHARS: usize = 60;
@@ -353,17 +363,23 @@ impl Row<'_> {
         }
     }
 
-    fn deaths(&self, column: Column) -> Result<u64, RowProblem> {
+    /// A whole number of 0 or more; `what` says what it should be, for the message.
+    fn whole_number(&self, column: Column, what: &str) -> Result<u64, RowProblem> {
         let raw = self.raw(column);
-        raw.parse().map_err(|_| {
-            self.problem(
-                column,
-                format!(
-                    "{} is not a whole number of deaths (0 or more)",
-                    quoted(raw)
-                ),
-            )
-        })
+        raw.parse()
+            .map_err(|_| self.problem(column, format!("{} is not {what}", quoted(raw))))
+    }
+
+    /// [`Row::whole_number`] of a cell that may be empty, `None` when it is.
+    fn some_whole_number(&self, column: Column, what: &str) -> Result<Option<u64>, RowProblem> {
+        if self.raw(column).is_empty() {
+            return Ok(None);
+        }
+        self.whole_number(column, what).map(Some)
+    }
+
+    fn deaths(&self, column: Column) -> Result<u64, RowProblem> {
+        self.whole_number(column, DEATHS)
     }
 
     /// Decimal degrees; an empty cell is absent. The range is the schema's to check.
@@ -406,6 +422,21 @@ impl Fields {
         if let Some(value) = value {
             self.set(field, column, value);
         }
+    }
+
+    /// A whole number's cell (`what` it should hold, for the message), when the file has the
+    /// column and the cell is not empty.
+    fn set_whole_number(
+        &mut self,
+        row: &Row,
+        field: IncidentField,
+        column: Option<Column>,
+        what: &str,
+    ) -> Result<(), RowProblem> {
+        if let Some(column) = column {
+            self.set_some(field, column, row.some_whole_number(column, what)?);
+        }
+        Ok(())
     }
 
     /// A text cell's value, when the cell is not empty.
