@@ -435,6 +435,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         json!({
             "incident_id": "acled:XMLI9001",
             "event_date": "2020-12-31",
+            "date_precision": 1,
             "event_type": "Violence against civilians",
             "sub_event_type": "Attack",
             "actor1": "Unidentified Armed Group (Mali)",
@@ -446,15 +447,17 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
             "location": "Ogossagou",
             "latitude": 14.2967,
             "longitude": -3.6413,
+            "geo_precision": 1,
             "fatalities": 5,
             "sources": ["RFI", "Studio Tamani"],
             "notes": "Synthetic test event. Armed men \"on motorbikes\" attacked the village;\nseveral huts were burned.",
+            "source_timestamp": 1609459200,
             "source_dataset": {"name": "ACLED", "release": "acled-older", "id": "XMLI9001"}
         })
     );
 
-    // Current layout, same events: one changed, two new; the Burkina Faso event is outside
-    // this Mali export and stays.
+    // Current layout, same events: one changed (which ACLED's timestamp says too), two new;
+    // the Burkina Faso event is outside this Mali export and stays.
     let head = head_seq(&f);
     let out = import_ok(
         &f,
@@ -473,7 +476,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
             "incident.corrected".to_string(),
             json!({
                 "incident_id": "acled:XMLI9002",
-                "changes": {"fatalities": 9},
+                "changes": {"fatalities": 9, "source_timestamp": 1700000000},
                 "reason": "changed in ACLED release 2023-12-01"
             })
         )
@@ -484,6 +487,11 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         "Synthetic test event. Fighting between \"IS Sahel\" and JNIM,\nwith \"heavy losses\" claimed by both."
     );
     assert_eq!(appended[1].1["sources"], json!(["Le Monde", "RFI"]));
+    let precision = ["date_precision", "geo_precision", "source_timestamp"];
+    assert_eq!(
+        precision.map(|name| &appended[1].1[name]),
+        [&json!(2), &json!(2), &json!(1700000000)]
+    );
     assert_eq!(appended[2].1["incident_id"], "acled:XMLI9102");
     assert!(appended[2].1.get("admin3").is_none());
     assert_eq!(appended.len(), 3);
