@@ -16,7 +16,7 @@
 //!
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
-use super::{quoted, Column, Fields, Header, Layout, Row, RowProblem, PRECISION};
+use super::{lacking, quoted, Column, Fields, Header, Layout, Row, RowProblem, PRECISION};
 use crate::payload::{field, IncidentField};
 use crate::taxonomy;
 
@@ -161,6 +161,14 @@ impl Layout for Acled {
             "a whole number of seconds since 1970-01-01 UTC",
         )?;
         Ok(fields)
+    }
+
+    fn lacking(&self) -> Vec<IncidentField> {
+        lacking(&[
+            (self.time_precision, field::DATE_PRECISION),
+            (self.geo_precision, field::GEO_PRECISION),
+            (self.timestamp, field::SOURCE_TIMESTAMP),
+        ])
     }
 }
 

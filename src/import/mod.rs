@@ -267,6 +267,18 @@ trait Layout: Sized {
     fn country(&self) -> Column;
     /// The row's fields except incident_id and source_dataset, each with its column.
     fn fields(&self, row: &Row) -> Result<Fields, RowProblem>;
+    /// The fields this file cannot state, lacking the optional columns they come from: a
+    /// re-import leaves them alone, as it does [`Layout::UNMAPPED`], since a file without a
+    /// column says nothing of its values.
+    fn lacking(&self) -> Vec<IncidentField>;
+}
+
+/// The fields of `optional` whose column the file lacks, for [`Layout::lacking`].
+fn lacking(optional: &[(Option<Column>, IncidentField)]) -> Vec<IncidentField> {
+    (optional.iter())
+        .filter(|(column, _)| column.is_none())
+        .map(|&(_, field)| field)
+        .collect()
 }
 
 /// A located column: its index in the rows and its name as the layout knows it.
@@ -592,6 +604,8 @@ struct Diff<'a, L, R> {
     /// file of more lines is some 100 GB).
     seen: HashMap<IdKey, u32>,
     countries: HashSet<String>,
+    /// [`Layout::lacking`] of the file.
+    lacking: Vec<IncidentField>,
     tally: Tally,
     failure: Option<ImportError>,
     /// Once the file is read: the next held incident to consider for retraction.
@@ -618,6 +632,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
     ) -> Self {
         Diff {
             context,
+            lacking: opened.layout.lacking(),
             opened,
             record: ByteRecord::new(),
             total_bytes,
@@ -747,7 +762,13 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                 if incident.retracted {
                     Prior::Retracted
                 } else {
-                    let compared = |name: &str| compared::<L>().any(|c| c == name);
+                    // A field the file cannot state is left out of what it is compared with,
+                    // so that its absence from the report is no change.
+                    let lacking = &self.lacking;
+                    let compared = |name: &str| {
+                        compared::<L>().any(|c| c == name)
+                            && !lacking.iter().any(|f| f.name == name)
+                    };
                     Prior::Stands(self.held.fields(i, compared).map_err(RowError::Failed)?)
                 }
             }
@@ -1175,6 +1196,29 @@ mod tests {
         let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held).unwrap();
         assert!(events.is_empty(), "{:?}", payloads(&events));
         assert_eq!(tally.unchanged, 1);
+    }
+
+    /// A file without an optional column says nothing of its field; one with the column and
+    /// an empty cell says the value is gone.
+    #[test]
+    fn fields_of_columns_the_file_lacks_are_left_alone() {
+        let mut incidents = fields_from(&ucdp_file(&[ROW_1]));
+        let held = incidents.get_mut("ucdp:1").unwrap();
+        held.insert("date_precision".into(), json!(2));
+        held.insert("fatalities_low".into(), json!(1));
+        let (events, tally) =
+            diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held_of(&incidents, &[])).unwrap();
+        assert!(events.is_empty(), "{:?}", payloads(&events));
+        assert_eq!(tally.unchanged, 1);
+
+        let with_low = format!("{},low\n{ROW_1},\n", UCDP_HEADER.trim_end());
+        let (events, _) =
+            diff_text::<ucdp::Ucdp>(&with_low, "r3", held_of(&incidents, &[])).unwrap();
+        let changes: Vec<Value> = payloads(&events)
+            .into_iter()
+            .map(|(_, p)| p["changes"].clone())
+            .collect();
+        assert_eq!(changes, [json!({"fatalities_low": null})]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
-use super::{Column, Fields, Header, Layout, Row, RowProblem, DEATHS, PRECISION};
+use super::{lacking, Column, Fields, Header, Layout, Row, RowProblem, DEATHS, PRECISION};
 use crate::payload::{field, IncidentField};
 
 pub struct Ucdp {
@@ -130,6 +130,15 @@ impl Layout for Ucdp {
         fields.set_whole_number(row, field::FATALITIES_HIGH, self.high, DEATHS)?;
         fields.set(field::NOTES, self.type_of_violence, notes);
         Ok(fields)
+    }
+
+    fn lacking(&self) -> Vec<IncidentField> {
+        lacking(&[
+            (self.date_prec, field::DATE_PRECISION),
+            (self.where_prec, field::GEO_PRECISION),
+            (self.low, field::FATALITIES_LOW),
+            (self.high, field::FATALITIES_HIGH),
+        ])
     }
 }
 
