@@ -88,6 +88,9 @@ impl EventType {
         match self {
             // 2 adds how and where the file was captured; entries of version 1 keep it.
             EventType::EvidenceAnchored => 2,
+            // 2 adds the datasets' date range, precision codes, fatality range and row
+            // timestamp; entries of version 1 keep it.
+            EventType::IncidentReported | EventType::IncidentCorrected => 2,
             _ => 1,
         }
     }

@@ -75,6 +75,19 @@ pub struct IncidentReported<'a> {
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "text")]
     pub event_date: Text<'a>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_date_end: Option<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub date_precision: Option<u64>,
     #[serde(borrow, deserialize_with = "text")]
     pub event_type: Text<'a>,
     #[serde(
@@ -147,8 +160,26 @@ pub struct IncidentReported<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub longitude: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub geo_precision: Option<u64>,
     #[serde(deserialize_with = "whole_number")]
     pub fatalities: u64,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fatalities_low: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fatalities_high: Option<u64>,
     #[serde(
         borrow,
         default,
@@ -163,6 +194,12 @@ pub struct IncidentReported<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub notes: Option<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "some_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_timestamp: Option<u64>,
     #[serde(
         borrow,
         default,
@@ -186,6 +223,19 @@ pub struct IncidentChanges<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub event_date: Option<Text<'a>>,
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "present_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_date_end: Change<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "present_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub date_precision: Change<u64>,
     #[serde(
         borrow,
         default,
@@ -270,10 +320,28 @@ pub struct IncidentChanges<'a> {
     pub longitude: Change<f64>,
     #[serde(
         default,
+        deserialize_with = "present_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub geo_precision: Change<u64>,
+    #[serde(
+        default,
         deserialize_with = "some_whole_number",
         skip_serializing_if = "Option::is_none"
     )]
     pub fatalities: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "present_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fatalities_low: Change<u64>,
+    #[serde(
+        default,
+        deserialize_with = "present_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fatalities_high: Change<u64>,
     #[serde(
         borrow,
         default,
@@ -288,6 +356,12 @@ pub struct IncidentChanges<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub notes: Change<Text<'a>>,
+    #[serde(
+        default,
+        deserialize_with = "present_whole_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_timestamp: Change<u64>,
     #[serde(
         borrow,
         default,
@@ -726,6 +800,29 @@ fn some_whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
     whole_number(deserializer).map(Some)
 }
 
+/// [`present`] for a whole number, read as [`whole_number`] reads it.
+fn present_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Change<u64>, D::Error> {
+    struct Nullable;
+    impl<'de> de::Visitor<'de> for Nullable {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number or null")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            whole_number(d).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Nullable).map(Some)
+}
+
 /// An optional field whose schema type is not nullable: absent is `None`, and a null is refused
 /// as the schema refuses it (serde's `Option` alone would read it as absent).
 fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -919,6 +1016,12 @@ impl ReportedField for u64 {
     }
 }
 
+impl ReportedField for Option<u64> {
+    fn value(&self) -> Option<FieldValue<'_>> {
+        self.map(FieldValue::Integer)
+    }
+}
+
 impl ReportedField for Option<f64> {
     fn value(&self) -> Option<FieldValue<'_>> {
         self.map(FieldValue::Number)
@@ -971,6 +1074,8 @@ macro_rules! incident_fields {
 
 incident_fields! {
     EVENT_DATE event_date Text,
+    EVENT_DATE_END event_date_end Text,
+    DATE_PRECISION date_precision Integer,
     EVENT_TYPE event_type Text,
     SUB_EVENT_TYPE sub_event_type Text,
     ACTOR1 actor1 Text,
@@ -983,9 +1088,13 @@ incident_fields! {
     LOCATION location Text,
     LATITUDE latitude Number,
     LONGITUDE longitude Number,
+    GEO_PRECISION geo_precision Integer,
     FATALITIES fatalities Integer,
+    FATALITIES_LOW fatalities_low Integer,
+    FATALITIES_HIGH fatalities_high Integer,
     SOURCES sources TextList,
     NOTES notes Text,
+    SOURCE_TIMESTAMP source_timestamp Integer,
     SOURCE_DATASET source_dataset Dataset,
 }
 
@@ -1106,6 +1215,21 @@ mod tests {
                 json!({"incident_id": "x-1", "changes": {"sub_event_type": null, "actor2": null,
                        "latitude": null, "sources": null, "source_dataset": null, "notes": null,
                        "fatalities": 4}, "reason": "r"}),
+            ),
+            (
+                EventType::IncidentReported,
+                json!({"incident_id": "x-1", "event_date": "2023-01-05",
+                       "event_date_end": "2023-02-05", "date_precision": 5.0,
+                       "event_type": "Battles", "actor1": "A", "geo_precision": 7,
+                       "fatalities": 3, "fatalities_low": 0, "fatalities_high": 30.0,
+                       "source_timestamp": 0}),
+            ),
+            (
+                EventType::IncidentCorrected,
+                json!({"incident_id": "x-1", "changes": {"event_date_end": null,
+                       "date_precision": 1, "geo_precision": null, "fatalities_low": 2.0,
+                       "fatalities_high": null, "source_timestamp": 1693000000},
+                       "reason": "r"}),
             ),
             (
                 EventType::IncidentRetracted,
@@ -1261,10 +1385,12 @@ mod tests {
     #[test]
     fn every_incident_field_is_read_by_its_constant() {
         let stated = json!({"incident_id": "x-1", "event_date": "2023-01-05",
+            "event_date_end": "2023-01-09", "date_precision": 2,
             "event_type": "Battles", "sub_event_type": "Armed clash", "actor1": "A",
             "actor2": "B", "assoc_actor_1": "C", "country": "Mali", "admin1": "Gao",
             "admin2": "G", "admin3": "H", "location": "L", "latitude": 15.5,
-            "longitude": -0.5, "fatalities": 3, "sources": ["s"], "notes": "n",
+            "longitude": -0.5, "geo_precision": 3, "fatalities": 3, "fatalities_low": 2,
+            "fatalities_high": 5, "sources": ["s"], "notes": "n", "source_timestamp": 1693000000,
             "source_dataset": {"name": "ACLED", "release": "r", "id": "1"}});
         let p = report(&stated);
         for &field in INCIDENT_FIELDS {

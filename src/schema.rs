@@ -8,8 +8,8 @@
 
 use crate::event::EventType;
 use crate::payload::{
-    IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload, PayloadError,
-    SourceDataset,
+    Change, IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload,
+    PayloadError, SourceDataset,
 };
 use crate::taxonomy;
 use jsonschema::error::ValidationErrorKind;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// The embedded schema text of every (event type, schema version).
-pub const SCHEMA_SOURCES: [(EventType, u16, &str); 11] = [
+pub const SCHEMA_SOURCES: [(EventType, u16, &str); 13] = [
     (
         EventType::LedgerGenesis,
         1,
@@ -40,9 +40,19 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 11] = [
         include_str!("../schemas/incident.reported.v1.json"),
     ),
     (
+        EventType::IncidentReported,
+        2,
+        include_str!("../schemas/incident.reported.v2.json"),
+    ),
+    (
         EventType::IncidentCorrected,
         1,
         include_str!("../schemas/incident.corrected.v1.json"),
+    ),
+    (
+        EventType::IncidentCorrected,
+        2,
+        include_str!("../schemas/incident.corrected.v2.json"),
     ),
     (
         EventType::IncidentRetracted,
@@ -233,9 +243,9 @@ impl Schemas {
         version: u16,
         bytes: &'p [u8],
     ) -> Result<Payload<'p>, PayloadRefusal> {
-        if version == 1 && HAND_CHECKED.contains(&event_type) {
+        if HAND_CHECKED.contains(&(event_type, version)) {
             if let Ok(payload) = Payload::parse(event_type, bytes) {
-                if hand_checked(&payload) {
+                if hand_checked(&payload, version) {
                     return Ok(payload);
                 }
             }
@@ -301,32 +311,55 @@ impl Schemas {
     }
 }
 
-/// The event types (at schema version 1) that [`hand_checked`] knows.
-const HAND_CHECKED: [EventType; 3] = [
-    EventType::IncidentReported,
-    EventType::IncidentCorrected,
-    EventType::IncidentRetracted,
+/// The event types and schema versions that [`hand_checked`] knows.
+const HAND_CHECKED: [(EventType, u16); 5] = [
+    (EventType::IncidentReported, 1),
+    (EventType::IncidentReported, 2),
+    (EventType::IncidentCorrected, 1),
+    (EventType::IncidentCorrected, 2),
+    (EventType::IncidentRetracted, 1),
 ];
 
-/// Whether a typed payload of a [`HAND_CHECKED`] type keeps its version 1 schema, checked field
-/// by field with the schema's bounds. It only ever says yes where the compiled validator does:
-/// what it cannot be sure of (an id with non-ASCII characters, any other event type) is a no, and
-/// the validator decides. Typing has already refused unknown and repeated fields, nulls where the
-/// schema has none, arrays for objects, and numbers of the wrong kind.
-fn hand_checked(payload: &Payload) -> bool {
-    match payload {
-        Payload::IncidentReported(report) => reported_keeps_schema(report),
-        Payload::IncidentCorrected(correction) => corrected_keeps_schema(correction),
-        Payload::IncidentRetracted(IncidentRetracted {
-            incident_id,
-            reason,
-        }) => incident_id_keeps_schema(incident_id) && chars_within(reason, 1, 5000),
+/// Whether a typed payload of a [`HAND_CHECKED`] type keeps its schema at `version`, checked
+/// field by field with the schema's bounds. It only ever says yes where the compiled validator
+/// does: what it cannot be sure of (an id with non-ASCII characters, any other event type or
+/// version) is a no, and the validator decides. Typing has already refused unknown and repeated
+/// fields, nulls where the schema has none, arrays for objects, and numbers of the wrong kind;
+/// the fields version 2 adds are typed at every version, so version 1 refuses them here.
+fn hand_checked(payload: &Payload, version: u16) -> bool {
+    match (payload, version) {
+        (Payload::IncidentReported(report), 1 | 2) => reported_keeps_schema(report, version),
+        (Payload::IncidentCorrected(correction), 1 | 2) => {
+            corrected_keeps_schema(correction, version)
+        }
+        (
+            Payload::IncidentRetracted(IncidentRetracted {
+                incident_id,
+                reason,
+            }),
+            1,
+        ) => incident_id_keeps_schema(incident_id) && chars_within(reason, 1, 5000),
         _ => false,
     }
 }
 
-fn reported_keeps_schema(p: &IncidentReported) -> bool {
-    incident_id_keeps_schema(&p.incident_id)
+fn reported_keeps_schema(p: &IncidentReported, version: u16) -> bool {
+    let added = [
+        p.date_precision,
+        p.geo_precision,
+        p.fatalities_low,
+        p.fatalities_high,
+        p.source_timestamp,
+    ];
+    let added_keep_schema = if version == 1 {
+        p.event_date_end.is_none() && added.iter().all(Option::is_none)
+    } else {
+        p.event_date_end.as_deref().is_none_or(date_keeps_schema)
+            && p.date_precision.is_none_or(date_precision_keeps_schema)
+            && p.geo_precision.is_none_or(geo_precision_keeps_schema)
+    };
+    added_keep_schema
+        && incident_id_keeps_schema(&p.incident_id)
         && date_keeps_schema(&p.event_date)
         && taxonomy::sub_event_types(&p.event_type).is_some()
         // The schema's allOf: a sub-event type must be one of its event type's.
@@ -346,13 +379,33 @@ fn reported_keeps_schema(p: &IncidentReported) -> bool {
         && p.source_dataset.as_ref().is_none_or(dataset_keeps_schema)
 }
 
-fn corrected_keeps_schema(p: &IncidentCorrected) -> bool {
+fn corrected_keeps_schema(p: &IncidentCorrected, version: u16) -> bool {
     let c: &IncidentChanges = &p.changes;
     // A nullable field's null always keeps its schema.
     fn cleared_or<T: ?Sized>(value: Option<&T>, keeps: impl Fn(&T) -> bool) -> bool {
         value.is_none_or(keeps)
     }
-    incident_id_keeps_schema(&p.incident_id)
+    let code = |change: &Change<u64>, keeps: fn(u64) -> bool| {
+        change.iter().all(|v| cleared_or(v.as_ref(), |v| keeps(*v)))
+    };
+    let added = [
+        &c.date_precision,
+        &c.geo_precision,
+        &c.fatalities_low,
+        &c.fatalities_high,
+        &c.source_timestamp,
+    ];
+    let added_keep_schema = if version == 1 {
+        c.event_date_end.is_none() && added.iter().all(|change| change.is_none())
+    } else {
+        c.event_date_end
+            .iter()
+            .all(|d| cleared_or(d.as_deref(), date_keeps_schema))
+            && code(&c.date_precision, date_precision_keeps_schema)
+            && code(&c.geo_precision, geo_precision_keeps_schema)
+    };
+    added_keep_schema
+        && incident_id_keeps_schema(&p.incident_id)
         && chars_within(&p.reason, 1, 5000)
         && *c != IncidentChanges::default()
         && c.event_date.as_deref().is_none_or(date_keeps_schema)
@@ -456,6 +509,16 @@ fn dataset_keeps_schema(d: &SourceDataset) -> bool {
         .all(|t| short_text(t))
 }
 
+/// date_precision: the widest scale of the datasets', UCDP GED's date_prec, 1 to 5.
+fn date_precision_keeps_schema(code: u64) -> bool {
+    (1..=5).contains(&code)
+}
+
+/// geo_precision: the widest scale of the datasets', UCDP GED's where_prec, 1 to 7.
+fn geo_precision_keeps_schema(code: u64) -> bool {
+    (1..=7).contains(&code)
+}
+
 fn latitude_keeps_schema(v: f64) -> bool {
     (-90.0..=90.0).contains(&v)
 }
@@ -489,10 +552,10 @@ mod tests {
     }
 
     /// What the checks before [`Schemas::check`] said: parse to a tree, validate it, type it.
-    fn reference(event_type: EventType, bytes: &[u8]) -> Result<(), PayloadRefusal> {
+    fn reference(event_type: EventType, version: u16, bytes: &[u8]) -> Result<(), PayloadRefusal> {
         let value = parse_payload(bytes).map_err(PayloadRefusal::Json)?;
         schemas()
-            .validate(event_type, 1, &value)
+            .validate(event_type, version, &value)
             .map_err(PayloadRefusal::Schema)?;
         Payload::from_value(event_type, &value)
             .map(drop)
@@ -608,6 +671,11 @@ mod tests {
             "type" => event_type().prop_map(json_string).boxed(),
             "sub" => sub_event_type().prop_map(json_string).boxed(),
             "number" => number().boxed(),
+            "code" => prop::sample::select(vec![
+                "0", "1", "3", "5", "6", "7", "8", "5.0", "7.0", "-1", "1.5", "1e20",
+            ])
+            .prop_map(str::to_string)
+            .boxed(),
             "sources" => prop::collection::vec(text(), 0..3)
                 .prop_map(|s| serde_json::to_string(&s).unwrap())
                 .boxed(),
@@ -637,8 +705,10 @@ mod tests {
         .boxed()
     }
 
-    const INCIDENT_FIELDS: [(&str, &str); 17] = [
+    const INCIDENT_FIELDS: [(&str, &str); 23] = [
         ("event_date", "date"),
+        ("event_date_end", "date"),
+        ("date_precision", "code"),
         ("event_type", "type"),
         ("sub_event_type", "sub"),
         ("actor1", "text"),
@@ -651,11 +721,33 @@ mod tests {
         ("location", "text"),
         ("latitude", "number"),
         ("longitude", "number"),
+        ("geo_precision", "code"),
         ("fatalities", "number"),
+        ("fatalities_low", "number"),
+        ("fatalities_high", "number"),
         ("sources", "sources"),
         ("notes", "text"),
+        ("source_timestamp", "number"),
         ("source_dataset", "dataset"),
     ];
+
+    /// The fields version 2 of the incident schemas adds.
+    const ADDED_IN_V2: [&str; 6] = [
+        "event_date_end",
+        "date_precision",
+        "geo_precision",
+        "fatalities_low",
+        "fatalities_high",
+        "source_timestamp",
+    ];
+
+    /// The incident fields of a schema version.
+    fn fields_at(version: u16) -> Vec<(&'static str, &'static str)> {
+        INCIDENT_FIELDS
+            .into_iter()
+            .filter(|(name, _)| version > 1 || !ADDED_IN_V2.contains(name))
+            .collect()
+    }
 
     /// An object of some of `fields` (each present with probability `present`), written by hand
     /// so that a key may repeat and an unknown one may appear.
@@ -692,6 +784,9 @@ mod tests {
             "number" => prop::sample::select(vec!["0", "3", "3.0", "90", "-90", "0.5e1"])
                 .prop_map(str::to_string)
                 .boxed(),
+            "code" => prop::sample::select(vec!["1", "3", "5", "2.0"])
+                .prop_map(str::to_string)
+                .boxed(),
             "sources" => prop::collection::vec(fitting_text(), 0..3)
                 .prop_map(|s| serde_json::to_string(&s).unwrap())
                 .boxed(),
@@ -710,9 +805,10 @@ mod tests {
         (lengths, fill).prop_map(|(len, fill)| std::iter::repeat_n(fill, len).collect())
     }
 
-    /// A report that keeps its schema, but for at most one field given any value or left out.
-    fn near_valid_report() -> impl Strategy<Value = String> {
-        let optional: Vec<_> = INCIDENT_FIELDS
+    /// A report that keeps its schema at `version`, but for at most one field (of any version)
+    /// given any value or left out.
+    fn near_valid_report(version: u16) -> impl Strategy<Value = String> {
+        let optional: Vec<_> = fields_at(version)
             .iter()
             .filter(|(name, _)| {
                 ![
@@ -777,20 +873,20 @@ mod tests {
 
     fn value_of_any_kind() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
-            "id", "date", "type", "sub", "number", "sources", "dataset", "text",
+            "id", "date", "type", "sub", "number", "code", "sources", "dataset", "text",
         ])
         .prop_flat_map(value)
     }
 
-    fn reported() -> impl Strategy<Value = String> {
+    fn reported(version: u16) -> impl Strategy<Value = String> {
         let mut fields = vec![("incident_id", "id")];
         fields.extend(INCIDENT_FIELDS);
-        prop_oneof![object(fields, 0.7), near_valid_report()]
+        prop_oneof![object(fields, 0.7), near_valid_report(version)]
     }
 
-    fn corrected() -> impl Strategy<Value = String> {
+    fn corrected(version: u16) -> impl Strategy<Value = String> {
         let fitting_change =
-            prop::sample::select(INCIDENT_FIELDS.to_vec()).prop_flat_map(|(name, kind)| {
+            prop::sample::select(fields_at(version)).prop_flat_map(|(name, kind)| {
                 let value = match kind {
                     "type" => event_type().prop_map(json_string).boxed(),
                     "sub" => sub_event_type().prop_map(json_string).boxed(),
@@ -821,11 +917,14 @@ mod tests {
             .prop_map(|(id, reason)| format!("{{\"incident_id\":{id},\"reason\":{reason}}}"))
     }
 
-    fn payloads() -> impl Strategy<Value = (EventType, String)> {
+    /// Payloads of every hand-checked type and version, with the version they are checked at.
+    fn payloads() -> impl Strategy<Value = (EventType, u16, String)> {
         prop_oneof![
-            reported().prop_map(|p| (EventType::IncidentReported, p)),
-            corrected().prop_map(|p| (EventType::IncidentCorrected, p)),
-            retracted().prop_map(|p| (EventType::IncidentRetracted, p)),
+            reported(1).prop_map(|p| (EventType::IncidentReported, 1, p)),
+            reported(2).prop_map(|p| (EventType::IncidentReported, 2, p)),
+            corrected(1).prop_map(|p| (EventType::IncidentCorrected, 1, p)),
+            corrected(2).prop_map(|p| (EventType::IncidentCorrected, 2, p)),
+            retracted().prop_map(|p| (EventType::IncidentRetracted, 1, p)),
         ]
     }
 
@@ -839,13 +938,13 @@ mod tests {
         /// The hand check never accepts what the validator refuses, and `check` gives the
         /// verdict and the words of parse, validate and type, in that order.
         #[test]
-        fn check_says_what_the_validator_says((event_type, payload) in payloads()) {
+        fn check_says_what_the_validator_says((event_type, version, payload) in payloads()) {
             let bytes = payload.as_bytes();
-            let expected = reference(event_type, bytes);
-            if Payload::parse(event_type, bytes).is_ok_and(|p| hand_checked(&p)) {
+            let expected = reference(event_type, version, bytes);
+            if Payload::parse(event_type, bytes).is_ok_and(|p| hand_checked(&p, version)) {
                 prop_assert!(expected.is_ok(), "hand-checked, but: {:?}", expected.err().map(|e| words(&e)));
             }
-            let checked = schemas().check(event_type, 1, bytes);
+            let checked = schemas().check(event_type, version, bytes);
             match (&checked, &expected) {
                 (Ok(_), Ok(())) => {}
                 (Err(got), Err(want)) => prop_assert_eq!(words(got), words(want)),
@@ -855,16 +954,19 @@ mod tests {
         }
     }
 
-    /// The workload of benches/compare.sh, and a report with every field, take the hand check.
+    /// The workload of benches/compare.sh, and a report with every field, take the hand check
+    /// at every version that has their fields; the fields version 2 adds take it only there.
     #[test]
     fn common_incident_payloads_are_hand_checked() {
         let cases = [
             (
                 EventType::IncidentReported,
+                &[1, 2][..],
                 r#"{"incident_id":"MLI3","event_type":"Battles","actor1":"JNIM","admin1":"Gao","fatalities":3,"event_date":"2023-01-04","notes":"report text"}"#,
             ),
             (
                 EventType::IncidentReported,
+                &[1, 2],
                 r#"{"incident_id":"x-1","event_date":"2024-02-29","event_type":"Battles",
                    "sub_event_type":"Armed clash","actor1":"A","actor2":"B","assoc_actor_1":"C",
                    "country":"Mali","admin1":"Gao","admin2":"G","admin3":"H","location":"L",
@@ -872,21 +974,43 @@ mod tests {
                    "source_dataset":{"name":"ACLED","release":"r","id":"1"}}"#,
             ),
             (
+                EventType::IncidentReported,
+                &[2],
+                r#"{"incident_id":"ucdp:36211","event_date":"2009-08-07","event_date_end":"2009-09-10",
+                   "date_precision":5,"event_type":"Battles","actor1":"A","latitude":5.4,
+                   "longitude":26.5,"geo_precision":7,"fatalities":4,"fatalities_low":4,
+                   "fatalities_high":4,"source_timestamp":1693000000,
+                   "source_dataset":{"name":"UCDP GED","release":"23.1","id":"36211"}}"#,
+            ),
+            (
                 EventType::IncidentCorrected,
+                &[1, 2],
                 r#"{"incident_id":"MLI3","changes":{"fatalities":2,"actor2":null},"reason":"revised casualty count"}"#,
             ),
             (
+                EventType::IncidentCorrected,
+                &[2],
+                r#"{"incident_id":"MLI3","changes":{"date_precision":1,"event_date_end":null},"reason":"the day is known"}"#,
+            ),
+            (
                 EventType::IncidentRetracted,
+                &[1],
                 r#"{"incident_id":"MLI3","reason":"duplicate"}"#,
             ),
         ];
-        for (event_type, payload) in cases {
+        for (event_type, versions, payload) in cases {
             let typed = Payload::parse(event_type, payload.as_bytes()).unwrap();
-            assert!(hand_checked(&typed), "{payload}");
-            assert!(
-                reference(event_type, payload.as_bytes()).is_ok(),
-                "{payload}"
-            );
+            for version in [1, 2] {
+                let fits = versions.contains(&version);
+                assert_eq!(hand_checked(&typed, version), fits, "v{version} {payload}");
+                if event_type != EventType::IncidentRetracted {
+                    assert_eq!(
+                        reference(event_type, version, payload.as_bytes()).is_ok(),
+                        fits,
+                        "v{version} {payload}"
+                    );
+                }
+            }
         }
     }
 }

@@ -418,3 +418,67 @@ fn an_old_ledger_that_does_not_verify_is_not_upgraded_and_left_as_it_was() {
         "the old ledger is left as it was"
     );
 }
+
+/// Entries written at the incident schemas' version 1 keep verifying under it after the
+/// schemas gained version 2, and the version 2 entries written after them verify too.
+#[test]
+fn entries_written_at_schema_version_1_verify_beside_version_2_entries() {
+    let (copy, dir) = old_ledger();
+    run_ok(&dir, &["upgrade"], None);
+    let key = copy.path().join("inv2.key");
+    let public = run_ok(
+        &dir,
+        &[
+            "key",
+            "generate",
+            "--out",
+            key.to_str().unwrap(),
+            "--name",
+            "inv2",
+        ],
+        None,
+    );
+    let admin = copy.path().join("admin.key");
+    run_ok(
+        &dir,
+        &[
+            "key",
+            "enroll",
+            "--key",
+            admin.to_str().unwrap(),
+            "--public",
+            public.trim(),
+            "--name",
+            "inv2",
+            "--role",
+            "investigator",
+        ],
+        None,
+    );
+    let correction = r#"{"type":"incident.corrected","data":{"incident_id":"t-2","changes":{"geo_precision":2,"fatalities_high":9},"reason":"range from the hospital"}}"#;
+    run_ok(
+        &dir,
+        &["append", "--key", key.to_str().unwrap(), "-"],
+        Some(format!("{correction}\n").as_bytes()),
+    );
+    let versions: Vec<(String, u64)> = run_ok(&dir, &["log", "--format", "json"], None)
+        .parse::<serde_json::Value>()
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("incident."))
+        .map(|e| {
+            let kind = e["type"].as_str().unwrap().to_string();
+            (kind, e["schema_version"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(versions.first().map(|v| v.1), Some(1), "{versions:?}");
+    assert_eq!(
+        versions.last(),
+        Some(&("incident.corrected".to_string(), 2)),
+        "{versions:?}"
+    );
+    let verified = run_ok(&dir, &["verify"], None);
+    assert!(verified.contains("intact. 11 entries"), "{verified}");
+}

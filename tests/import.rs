@@ -514,6 +514,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         json!({
             "incident_id": "acled:XMLI9001",
             "event_date": "2020-12-31",
+            "date_precision": 1,
             "event_type": "Violence against civilians",
             "sub_event_type": "Attack",
             "actor1": "Unidentified Armed Group (Mali)",
@@ -525,15 +526,17 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
             "location": "Ogossagou",
             "latitude": 14.2967,
             "longitude": -3.6413,
+            "geo_precision": 1,
             "fatalities": 5,
             "sources": ["RFI", "Studio Tamani"],
             "notes": "Synthetic test event. Armed men \"on motorbikes\" attacked the village;\nseveral huts were burned.",
+            "source_timestamp": 1609459200,
             "source_dataset": {"name": "ACLED", "release": "acled-older", "id": "XMLI9001"}
         })
     );
 
-    // Current layout, same events: one changed, two new; the Burkina Faso event is outside
-    // this Mali export and stays.
+    // Current layout, same events: one changed (which ACLED's timestamp says too), two new;
+    // the Burkina Faso event is outside this Mali export and stays.
     let head = head_seq(&f);
     let out = import_ok(
         &f,
@@ -552,7 +555,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
             "incident.corrected".to_string(),
             json!({
                 "incident_id": "acled:XMLI9002",
-                "changes": {"fatalities": 9},
+                "changes": {"fatalities": 9, "source_timestamp": 1700000000},
                 "reason": "changed in ACLED release 2023-12-01"
             })
         )
@@ -563,6 +566,11 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         "Synthetic test event. Fighting between \"IS Sahel\" and JNIM,\nwith \"heavy losses\" claimed by both."
     );
     assert_eq!(appended[1].1["sources"], json!(["Le Monde", "RFI"]));
+    let precision = ["date_precision", "geo_precision", "source_timestamp"];
+    assert_eq!(
+        precision.map(|name| &appended[1].1[name]),
+        [&json!(2), &json!(2), &json!(1700000000)]
+    );
     assert_eq!(appended[2].1["incident_id"], "acled:XMLI9102");
     assert!(appended[2].1.get("admin3").is_none());
     assert_eq!(appended.len(), 3);
@@ -932,4 +940,87 @@ fn a_file_without_a_required_column_is_refused_naming_it() {
         &out,
         &["acled-current.csv, line 1", "no column id", "UCDP GED"],
     );
+}
+
+/// UCDP's date range, precision codes and fatality range reach the incidents view as the source
+/// states them: the end date only when it is another day than the start.
+#[test]
+fn ucdp_precision_fields_reach_the_incidents_view() {
+    let f = with_ucdp_release();
+    let view = incidents(&f, None);
+    let (header, source) = ucdp_source();
+    let at = |name: &str| column(&header, name);
+    let (mut ranged, mut imprecise) = (0, 0);
+    for row in &source {
+        let shown = &view[&format!("ucdp:{}", &row[at("id")])];
+        let end = if row[at("date_end")] == row[at("date_start")] {
+            ""
+        } else {
+            ranged += 1;
+            &row[at("date_end")]
+        };
+        imprecise += usize::from(&row[at("date_prec")] != "1");
+        let columns = [
+            "event_date_end",
+            "date_precision",
+            "geo_precision",
+            "fatalities_low",
+            "fatalities_high",
+            "source_timestamp",
+        ];
+        assert_eq!(
+            columns.map(|c| shown[c].as_str()),
+            [
+                end,
+                &row[at("date_prec")],
+                &row[at("where_prec")],
+                &row[at("low")],
+                &row[at("high")],
+                ""
+            ],
+            "{}",
+            shown["incident_id"]
+        );
+    }
+    assert!(ranged > 0 && imprecise > 0, "the extract has date ranges");
+    let southeast = &view["ucdp:36211"];
+    assert_eq!(
+        [
+            &southeast["event_date"],
+            &southeast["event_date_end"],
+            &southeast["date_precision"]
+        ],
+        ["2009-08-07", "2009-09-10", "5"]
+    );
+}
+
+/// An investigator corrects a precision field like any other, and the view shows the result.
+#[test]
+fn a_correction_changes_a_precision_field() {
+    let f = with_ucdp_release();
+    let correction = json!({"type": "incident.corrected", "data": {"incident_id": "ucdp:36211",
+        "changes": {"event_date_end": null, "date_precision": 1, "event_date": "2009-09-09"},
+        "reason": "the mission's patrol log dates the attack"}});
+    f.append_ok(&[correction.to_string()]);
+    let shown = &incidents(&f, None)["ucdp:36211"];
+    let columns = [
+        "event_date",
+        "event_date_end",
+        "date_precision",
+        "revisions",
+    ];
+    assert_eq!(
+        columns.map(|c| shown[c].as_str()),
+        ["2009-09-09", "", "1", "1"]
+    );
+
+    // Out of the schema's range, a code is refused naming its field.
+    let out_of_range = json!({"type": "incident.corrected", "data": {"incident_id": "ucdp:36211",
+        "changes": {"geo_precision": 8}, "reason": "r"}});
+    let out = f.run(
+        &["append", "--key", f.inv_key.to_str().unwrap(), "-"],
+        Some(format!("{out_of_range}\n").as_bytes()),
+    );
+    assert_refused(&out, &["geo_precision"]);
+    f.assert_intact();
 }

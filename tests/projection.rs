@@ -178,11 +178,11 @@ fn every_projection_matches_its_hand_computed_rows() {
     assert_eq!(
         lines(&csv_of(&f, "incidents", &[])),
         [
-            "incident_id,event_date,event_type,sub_event_type,actor1,actor2,country,admin1,admin2,location,latitude,longitude,fatalities,status,revisions,reported_seq,last_seq,reported_by,last_changed_by,assoc_actor_1,admin3,sources,notes,source_dataset,source_release,source_id",
-            r#"t-1,2023-08-01,Battles,Armed clash,JNIM,,Mali,Gao,Ansongo,Ansongo,15.66,0.5,4,active,1,2,5,inv,inv,Wagner Group,Bourra,"[""MINUSMA; weekly report"",""Studio Tamani""]","Clash at the market, ""heavy"" fire",,,"#,
-            "t-2,2023-08-15,Violence against civilians,,Wagner Group,,Mali,Mopti,,,,,10,retracted,0,3,8,inv,inv,,,,,,,",
-            "t-3,2023-09-02,Battles,,JNIM,,Mali,Gao,,,,,7,active,0,4,4,inv,inv,,,,,,,",
-            r#"t-4,2023-09-20,Battles,,"'=HYPERLINK(""x"")",,Mali,Gao,'-Ansongo,-12,,,1,active,0,6,6,inv,inv,,,,,,,"#,
+            "incident_id,event_date,event_type,sub_event_type,actor1,actor2,country,admin1,admin2,location,latitude,longitude,fatalities,status,revisions,reported_seq,last_seq,reported_by,last_changed_by,assoc_actor_1,admin3,sources,notes,source_dataset,source_release,source_id,event_date_end,date_precision,geo_precision,fatalities_low,fatalities_high,source_timestamp",
+            r#"t-1,2023-08-01,Battles,Armed clash,JNIM,,Mali,Gao,Ansongo,Ansongo,15.66,0.5,4,active,1,2,5,inv,inv,Wagner Group,Bourra,"[""MINUSMA; weekly report"",""Studio Tamani""]","Clash at the market, ""heavy"" fire",,,,,,,,,"#,
+            "t-2,2023-08-15,Violence against civilians,,Wagner Group,,Mali,Mopti,,,,,10,retracted,0,3,8,inv,inv,,,,,,,,,,,,,",
+            "t-3,2023-09-02,Battles,,JNIM,,Mali,Gao,,,,,7,active,0,4,4,inv,inv,,,,,,,,,,,,,",
+            r#"t-4,2023-09-20,Battles,,"'=HYPERLINK(""x"")",,Mali,Gao,'-Ansongo,-12,,,1,active,0,6,6,inv,inv,,,,,,,,,,,,,"#,
         ]
     );
     assert_eq!(

@@ -1,8 +1,12 @@
 //! The ACLED export layout, current and older (before March 2023): columns are found by name,
 //! since the older exports add event_id_no_cnty, data_id and iso3 and lack disorder_type,
 //! civilian_targeting and tags. A row becomes incident `acled:<event_id_cnty>` with ACLED's own
-//! field names; `source` becomes `sources`, split on ';'. Dates are YYYY-MM-DD or, in older
-//! exports, "31 December 2020".
+//! field names; `source` becomes `sources`, split on ';', time_precision becomes
+//! date_precision and timestamp source_timestamp. Dates are YYYY-MM-DD or, in older exports,
+//! "31 December 2020". time_precision, geo_precision and timestamp are read where the file has
+//! them (exports trimmed to fewer columns exist); event_id_no_cnty, which only older exports
+//! have, is not kept: it is event_id_cnty's number without the country, which source_dataset.id
+//! already holds whole.
 //!
 //! Older exports have one row per actor, so an event can take several rows with the same
 //! event_id_cnty. They fold into one incident, and its first row's values stand: the later rows
@@ -12,13 +16,14 @@
 //!
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
-use super::{quoted, Column, Fields, Header, Layout, Row, RowProblem};
+use super::{lacking, quoted, Column, Fields, Header, Layout, Row, RowProblem, PRECISION};
 use crate::payload::{field, IncidentField};
 use crate::taxonomy;
 
 pub struct Acled {
     event_id_cnty: Column,
     event_date: Column,
+    time_precision: Option<Column>,
     event_type: Column,
     sub_event_type: Column,
     actor1: Column,
@@ -31,21 +36,28 @@ pub struct Acled {
     location: Column,
     latitude: Column,
     longitude: Column,
+    geo_precision: Option<Column>,
     fatalities: Column,
     notes: Column,
     source: Column,
+    timestamp: Option<Column>,
 }
 
 impl Layout for Acled {
     const NAME: &'static str = "ACLED";
     const PREFIX: &'static str = "acled";
-    const UNMAPPED: &'static [IncidentField] = &[];
+    const UNMAPPED: &'static [IncidentField] = &[
+        field::EVENT_DATE_END,
+        field::FATALITIES_LOW,
+        field::FATALITIES_HIGH,
+    ];
     const REPEATS: bool = true;
 
     fn locate(header: &Header) -> Result<Self, &'static str> {
         Ok(Acled {
             event_id_cnty: header.column("event_id_cnty")?,
             event_date: header.column("event_date")?,
+            time_precision: header.optional("time_precision"),
             event_type: header.column("event_type")?,
             sub_event_type: header.column("sub_event_type")?,
             actor1: header.column("actor1")?,
@@ -58,9 +70,11 @@ impl Layout for Acled {
             location: header.column("location")?,
             latitude: header.column("latitude")?,
             longitude: header.column("longitude")?,
+            geo_precision: header.optional("geo_precision"),
             fatalities: header.column("fatalities")?,
             notes: header.column("notes")?,
             source: header.column("source")?,
+            timestamp: header.optional("timestamp"),
         })
     }
 
@@ -112,6 +126,7 @@ impl Layout for Acled {
             self.event_date,
             row.date(self.event_date)?,
         );
+        fields.set_whole_number(row, field::DATE_PRECISION, self.time_precision, PRECISION)?;
         fields.set(field::EVENT_TYPE, self.event_type, event_type);
         fields.set_some(field::SUB_EVENT_TYPE, self.sub_event_type, sub_event_type);
         fields.set(
@@ -127,6 +142,7 @@ impl Layout for Acled {
         fields.set_text(row, field::ADMIN3, self.admin3);
         fields.set_text(row, field::LOCATION, self.location);
         fields.set_coordinates(row, self.latitude, self.longitude)?;
+        fields.set_whole_number(row, field::GEO_PRECISION, self.geo_precision, PRECISION)?;
         fields.set(
             field::FATALITIES,
             self.fatalities,
@@ -138,7 +154,21 @@ impl Layout for Acled {
             Some(sources).filter(|s| !s.is_empty()),
         );
         fields.set_text(row, field::NOTES, self.notes);
+        fields.set_whole_number(
+            row,
+            field::SOURCE_TIMESTAMP,
+            self.timestamp,
+            "a whole number of seconds since 1970-01-01 UTC",
+        )?;
         Ok(fields)
+    }
+
+    fn lacking(&self) -> Vec<IncidentField> {
+        lacking(&[
+            (self.time_precision, field::DATE_PRECISION),
+            (self.geo_precision, field::GEO_PRECISION),
+            (self.timestamp, field::SOURCE_TIMESTAMP),
+        ])
     }
 }
 
@@ -161,6 +191,7 @@ mod tests {
             json!({
                 "incident_id": "acled:XMLI1",
                 "event_date": "2023-08-01",
+                "date_precision": 1,
                 "event_type": "Battles",
                 "sub_event_type": "Armed clash",
                 "actor1": "Islamic State (Sahel)",
@@ -172,9 +203,11 @@ mod tests {
                 "location": "Talataye",
                 "latitude": 15.0167,
                 "longitude": 0.9833,
+                "geo_precision": 1,
                 "fatalities": 12,
                 "sources": ["Le Monde", "RFI"],
                 "notes": "Clashes near \"Talataye\";\nseveral dead.",
+                "source_timestamp": 1693000000,
                 "source_dataset": {"name": "ACLED", "release": "r1", "id": "XMLI1"}
             })
         );
@@ -212,6 +245,60 @@ mod tests {
         let problem = problem_of::<Acled>(&format!("{CURRENT}{row}"));
         assert_eq!(problem.column.as_deref(), Some("sub_event_type"));
         assert!(problem.message.contains("of Battles"), "{problem}");
+    }
+
+    #[test]
+    fn precision_columns_are_read_where_the_file_has_them() {
+        let older = "9001,466,XMLI1,1,31 December 2020,2020,2,Battles,Armed clash,Islamic State (Sahel),,2,JNIM: Group for Support of Islam and Muslims,,2,22,Western Africa,Mali,Gao,Ansongo,Talataye,Talataye,15.0167,0.9833,3,Le Monde,International,Clashes,12,1609400000,MLI\n";
+        let report = report_of::<Acled>(&format!("{OLDER}{older}")).unwrap();
+        let read = |name: &str| report[name].clone();
+        assert_eq!(
+            [
+                read("date_precision"),
+                read("geo_precision"),
+                read("source_timestamp")
+            ],
+            [json!(2), json!(3), json!(1609400000)]
+        );
+
+        // A file without them reads as before; an empty cell is an absent value.
+        let trimmed = |text: &str| -> String {
+            let drop = [6, 24, 29];
+            text.lines()
+                .map(|line| {
+                    let cells: Vec<&str> = line.split(',').collect();
+                    let kept: Vec<&str> = (cells.iter().enumerate())
+                        .filter(|(i, _)| !drop.contains(i))
+                        .map(|(_, c)| *c)
+                        .collect();
+                    kept.join(",") + "\n"
+                })
+                .collect()
+        };
+        let report = report_of::<Acled>(&trimmed(&format!("{OLDER}{older}"))).unwrap();
+        assert_eq!(report["fatalities"], 12);
+        for name in ["date_precision", "geo_precision", "source_timestamp"] {
+            assert!(report.get(name).is_none(), "{name} in {report}");
+        }
+        let blank = older.replace(",Talataye,15.0167,0.9833,3,", ",Talataye,15.0167,0.9833,,");
+        let report = report_of::<Acled>(&format!("{OLDER}{blank}")).unwrap();
+        assert!(report.get("geo_precision").is_none(), "{report}");
+
+        let bad = older.replace(",Talataye,15.0167,0.9833,3,", ",Talataye,15.0167,0.9833,9,");
+        let problem = problem_of::<Acled>(&format!("{OLDER}{bad}"));
+        assert_eq!(
+            problem.column.as_deref(),
+            Some("geo_precision"),
+            "{problem}"
+        );
+        let bad = older.replace(",2020,2,Battles,", ",2020,day,Battles,");
+        let problem = problem_of::<Acled>(&format!("{OLDER}{bad}"));
+        assert_eq!(
+            problem.column.as_deref(),
+            Some("time_precision"),
+            "{problem}"
+        );
+        assert!(problem.message.contains("precision code"), "{problem}");
     }
 
     #[test]

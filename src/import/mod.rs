@@ -427,6 +427,18 @@ trait Layout: Sized {
     fn country(&self) -> Column;
     /// The row's fields except incident_id and source_dataset, each with its column.
     fn fields(&self, row: &Row) -> Result<Fields, RowProblem>;
+    /// The fields this file cannot state, lacking the optional columns they come from: a
+    /// re-import leaves them alone, as it does [`Layout::UNMAPPED`], since a file without a
+    /// column says nothing of its values.
+    fn lacking(&self) -> Vec<IncidentField>;
+}
+
+/// The fields of `optional` whose column the file lacks, for [`Layout::lacking`].
+fn lacking(optional: &[(Option<Column>, IncidentField)]) -> Vec<IncidentField> {
+    (optional.iter())
+        .filter(|(column, _)| column.is_none())
+        .map(|&(_, field)| field)
+        .collect()
 }
 
 /// A located column: its index in the rows and its name as the layout knows it.
@@ -450,6 +462,11 @@ impl Header {
             .map(|index| Column { name, index })
             .ok_or(name)
     }
+
+    /// A column that some files of a layout have and others lack.
+    fn optional(&self, name: &'static str) -> Option<Column> {
+        self.column(name).ok()
+    }
 }
 
 /// One data row, with the line it starts on.
@@ -457,6 +474,11 @@ struct Row<'r> {
     line: u64,
     record: &'r StringRecord,
 }
+
+/// What a cell of deaths holds.
+const DEATHS: &str = "a whole number of deaths (0 or more)";
+/// What a cell of a dataset's precision code holds (its range is the schema's to check).
+const PRECISION: &str = "a precision code (a whole number)";
 
 /// Longest quotation of a cell in a message; a long value would bury the message itself.
 const QUOTE_MAX_CHARS: usize = 60;
@@ -513,17 +535,23 @@ impl Row<'_> {
         }
     }
 
-    fn deaths(&self, column: Column) -> Result<u64, RowProblem> {
+    /// A whole number of 0 or more; `what` says what it should be, for the message.
+    fn whole_number(&self, column: Column, what: &str) -> Result<u64, RowProblem> {
         let raw = self.raw(column);
-        raw.parse().map_err(|_| {
-            self.problem(
-                column,
-                format!(
-                    "{} is not a whole number of deaths (0 or more)",
-                    quoted(raw)
-                ),
-            )
-        })
+        raw.parse()
+            .map_err(|_| self.problem(column, format!("{} is not {what}", quoted(raw))))
+    }
+
+    /// [`Row::whole_number`] of a cell that may be empty, `None` when it is.
+    fn some_whole_number(&self, column: Column, what: &str) -> Result<Option<u64>, RowProblem> {
+        if self.raw(column).is_empty() {
+            return Ok(None);
+        }
+        self.whole_number(column, what).map(Some)
+    }
+
+    fn deaths(&self, column: Column) -> Result<u64, RowProblem> {
+        self.whole_number(column, DEATHS)
     }
 
     /// Decimal degrees; an empty cell is absent. The range is the schema's to check.
@@ -566,6 +594,21 @@ impl Fields {
         if let Some(value) = value {
             self.set(field, column, value);
         }
+    }
+
+    /// A whole number's cell (`what` it should hold, for the message), when the file has the
+    /// column and the cell is not empty.
+    fn set_whole_number(
+        &mut self,
+        row: &Row,
+        field: IncidentField,
+        column: Option<Column>,
+        what: &str,
+    ) -> Result<(), RowProblem> {
+        if let Some(column) = column {
+            self.set_some(field, column, row.some_whole_number(column, what)?);
+        }
+        Ok(())
     }
 
     /// A text cell's value, when the cell is not empty.
@@ -729,6 +772,8 @@ struct Diff<'a, L, R> {
     countries: HashSet<String>,
     /// The earliest and latest event dates of the file's rows.
     dates: Option<(NaiveDate, NaiveDate)>,
+    /// [`Layout::lacking`] of the file.
+    lacking: Vec<IncidentField>,
     tally: Tally,
     failure: Option<ImportError>,
     /// Once the file is read: the held incidents still to retract, in id order.
@@ -755,6 +800,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
     ) -> Self {
         Diff {
             context,
+            lacking: opened.layout.lacking(),
             opened,
             record: ByteRecord::new(),
             total_bytes,
@@ -946,7 +992,13 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                 if incident.retracted {
                     Prior::Retracted
                 } else {
-                    let compared = |name: &str| compared::<L>().any(|c| c == name);
+                    // A field the file cannot state is left out of what it is compared with,
+                    // so that its absence from the report is no change.
+                    let lacking = &self.lacking;
+                    let compared = |name: &str| {
+                        compared::<L>().any(|c| c == name)
+                            && !lacking.iter().any(|f| f.name == name)
+                    };
                     let fields = |version| {
                         (self.held.fields(i, version, compared)).map_err(RowError::Failed)
                     };
@@ -1498,6 +1550,29 @@ mod tests {
         let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held).unwrap();
         assert!(events.is_empty(), "{:?}", payloads(&events));
         assert_eq!(tally.unchanged, 1);
+    }
+
+    /// A file without an optional column says nothing of its field; one with the column and
+    /// an empty cell says the value is gone.
+    #[test]
+    fn fields_of_columns_the_file_lacks_are_left_alone() {
+        let mut incidents = fields_from(&ucdp_file(&[ROW_1]));
+        let held = incidents.get_mut("ucdp:1").unwrap();
+        held.insert("date_precision".into(), json!(2));
+        held.insert("fatalities_low".into(), json!(1));
+        let (events, tally) =
+            diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held_of(&incidents, &[])).unwrap();
+        assert!(events.is_empty(), "{:?}", payloads(&events));
+        assert_eq!(tally.unchanged, 1);
+
+        let with_low = format!("{},low\n{ROW_1},\n", UCDP_HEADER.trim_end());
+        let (events, _) =
+            diff_text::<ucdp::Ucdp>(&with_low, "r3", held_of(&incidents, &[])).unwrap();
+        let changes: Vec<Value> = payloads(&events)
+            .into_iter()
+            .map(|(_, p)| p["changes"].clone())
+            .collect();
+        assert_eq!(changes, [json!({"fatalities_low": null})]);
     }
 
     #[test]

@@ -1,24 +1,27 @@
 //! The UCDP Georeferenced Event Dataset (GED) layout: one row per event, keyed by `id`, which
 //! UCDP keeps across releases. A row becomes incident `ucdp:<id>`: date_start → event_date,
-//! best → fatalities, side_a/side_b → actor1/actor2, adm_1/adm_2 → admin1/admin2,
-//! where_description → location, country, latitude and longitude as they are.
+//! date_end → event_date_end (only when it is another day: a one-day event has no range),
+//! date_prec → date_precision, where_prec → geo_precision, best → fatalities, low/high →
+//! fatalities_low/fatalities_high, side_a/side_b → actor1/actor2, adm_1/adm_2 →
+//! admin1/admin2, where_description → location, country, latitude and longitude as they are.
+//! date_prec, where_prec, low and high are read where the file has them (files cut down to
+//! fewer columns exist).
 //!
 //! GED has no ACLED categories, so type_of_violence is translated: 1 (state-based) and 2
 //! (non-state) are Battles / Armed clash, 3 (one-sided) is Violence against civilians / Attack.
-//! The translation loses the distinction between 1 and 2, so notes keep the original code, and
-//! also the date range when UCDP dates the event only between date_start and date_end (the
-//! schema asks for approximate dates to be said in notes).
+//! The translation loses the distinction between 1 and 2, so notes keep the original code.
 //!
 //! It maps rows and nothing else: reading, the diff and the append are the importer's.
 
-use super::{Column, Fields, Header, Layout, Row, RowProblem};
+use super::{lacking, Column, Fields, Header, Layout, Row, RowProblem, DEATHS, PRECISION};
 use crate::payload::{field, IncidentField};
-use std::fmt::Write;
 
 pub struct Ucdp {
     id: Column,
     date_start: Column,
     date_end: Column,
+    date_prec: Option<Column>,
+    where_prec: Option<Column>,
     type_of_violence: Column,
     side_a: Column,
     side_b: Column,
@@ -29,6 +32,8 @@ pub struct Ucdp {
     latitude: Column,
     longitude: Column,
     best: Column,
+    low: Option<Column>,
+    high: Option<Column>,
 }
 
 /// (type_of_violence, event_type, sub_event_type, UCDP's name for it)
@@ -41,8 +46,12 @@ const TYPES_OF_VIOLENCE: [(&str, &str, &str, &str); 3] = [
 impl Layout for Ucdp {
     const NAME: &'static str = "UCDP GED";
     const PREFIX: &'static str = "ucdp";
-    const UNMAPPED: &'static [IncidentField] =
-        &[field::ASSOC_ACTOR_1, field::ADMIN3, field::SOURCES];
+    const UNMAPPED: &'static [IncidentField] = &[
+        field::ASSOC_ACTOR_1,
+        field::ADMIN3,
+        field::SOURCES,
+        field::SOURCE_TIMESTAMP,
+    ];
     const REPEATS: bool = false;
 
     fn locate(header: &Header) -> Result<Self, &'static str> {
@@ -50,6 +59,8 @@ impl Layout for Ucdp {
             id: header.column("id")?,
             date_start: header.column("date_start")?,
             date_end: header.column("date_end")?,
+            date_prec: header.optional("date_prec"),
+            where_prec: header.optional("where_prec"),
             type_of_violence: header.column("type_of_violence")?,
             side_a: header.column("side_a")?,
             side_b: header.column("side_b")?,
@@ -60,6 +71,8 @@ impl Layout for Ucdp {
             latitude: header.column("latitude")?,
             longitude: header.column("longitude")?,
             best: header.column("best")?,
+            low: header.optional("low"),
+            high: header.optional("high"),
         })
     }
 
@@ -87,13 +100,13 @@ impl Layout for Ucdp {
             })?;
         let start = row.date(self.date_start)?;
         let end = row.date(self.date_end)?;
-        let mut notes = format!("UCDP type_of_violence {code} ({violence})");
-        if end != start {
-            let _ = write!(notes, "; UCDP dates the event between {start} and {end}");
-        }
+        let notes = format!("UCDP type_of_violence {code} ({violence})");
 
         let mut fields = Fields::default();
+        let end = (end != start).then_some(end);
         fields.set(field::EVENT_DATE, self.date_start, start);
+        fields.set_some(field::EVENT_DATE_END, self.date_end, end);
+        fields.set_whole_number(row, field::DATE_PRECISION, self.date_prec, PRECISION)?;
         fields.set(field::EVENT_TYPE, self.type_of_violence, *event_type);
         fields.set(
             field::SUB_EVENT_TYPE,
@@ -111,9 +124,21 @@ impl Layout for Ucdp {
         fields.set_text(row, field::ADMIN2, self.adm_2);
         fields.set_text(row, field::LOCATION, self.where_description);
         fields.set_coordinates(row, self.latitude, self.longitude)?;
+        fields.set_whole_number(row, field::GEO_PRECISION, self.where_prec, PRECISION)?;
         fields.set(field::FATALITIES, self.best, row.deaths(self.best)?);
+        fields.set_whole_number(row, field::FATALITIES_LOW, self.low, DEATHS)?;
+        fields.set_whole_number(row, field::FATALITIES_HIGH, self.high, DEATHS)?;
         fields.set(field::NOTES, self.type_of_violence, notes);
         Ok(fields)
+    }
+
+    fn lacking(&self) -> Vec<IncidentField> {
+        lacking(&[
+            (self.date_prec, field::DATE_PRECISION),
+            (self.where_prec, field::GEO_PRECISION),
+            (self.low, field::FATALITIES_LOW),
+            (self.high, field::FATALITIES_HIGH),
+        ])
     }
 }
 
@@ -142,6 +167,7 @@ mod tests {
             json!({
                 "incident_id": "ucdp:33542",
                 "event_date": "2009-09-08",
+                "date_precision": 1,
                 "event_type": "Battles",
                 "sub_event_type": "Armed clash",
                 "actor1": "Government of Uganda",
@@ -152,7 +178,10 @@ mod tests {
                 "location": "Obo town (Nguili-nguili, 12 km north of Obo)",
                 "latitude": 5.399784,
                 "longitude": 26.486881,
+                "geo_precision": 2,
                 "fatalities": 21,
+                "fatalities_low": 21,
+                "fatalities_high": 21,
                 "notes": "UCDP type_of_violence 1 (state-based)",
                 "source_dataset": {"name": "UCDP GED", "release": "r1", "id": "33542"}
             })
@@ -160,14 +189,44 @@ mod tests {
     }
 
     #[test]
-    fn empty_admin_units_are_left_out_and_a_date_range_is_kept_in_notes() {
+    fn empty_admin_units_are_left_out_and_a_date_range_is_kept_with_its_precision() {
         let report = report_of::<Ucdp>(&file(SOUTHEAST)).unwrap();
         assert!(report.get("admin1").is_none() && report.get("admin2").is_none());
-        assert_eq!(report["event_date"], "2009-08-07");
         assert_eq!(
-            report["notes"],
-            "UCDP type_of_violence 1 (state-based); UCDP dates the event between 2009-08-07 and 2009-09-10"
+            [
+                &report["event_date"],
+                &report["event_date_end"],
+                &report["date_precision"],
+                &report["geo_precision"]
+            ],
+            [
+                &json!("2009-08-07"),
+                &json!("2009-09-10"),
+                &json!(5),
+                &json!(5)
+            ]
         );
+        assert_eq!(report["notes"], "UCDP type_of_violence 1 (state-based)");
+    }
+
+    #[test]
+    fn a_fatality_range_is_kept_and_a_bad_bound_or_code_names_its_column() {
+        // best 4, high 9, low 2
+        let row = SOUTHEAST.replacen(",0,0,4,4,4,500,", ",0,0,4,9,2,500,", 1);
+        let report = report_of::<Ucdp>(&file(&row)).unwrap();
+        let range = ["fatalities_low", "fatalities", "fatalities_high"].map(|n| &report[n]);
+        assert_eq!(range, [&json!(2), &json!(4), &json!(9)]);
+
+        let row = SOUTHEAST.replacen(",0,0,4,4,4,500,", ",0,0,4,4,,500,", 1);
+        let report = report_of::<Ucdp>(&file(&row)).unwrap();
+        assert!(report.get("fatalities_low").is_none(), "{report}");
+
+        let row = SOUTHEAST.replacen(",0,0,4,4,4,500,", ",0,0,4,many,4,500,", 1);
+        let problem = problem_of::<Ucdp>(&file(&row));
+        assert_eq!(problem.column.as_deref(), Some("high"), "{problem}");
+        let row = SOUTHEAST.replacen(",Africa,2,5,", ",Africa,2,6,", 1);
+        let problem = problem_of::<Ucdp>(&file(&row));
+        assert_eq!(problem.column.as_deref(), Some("date_prec"), "{problem}");
     }
 
     #[test]

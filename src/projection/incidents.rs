@@ -91,6 +91,7 @@ impl Incident {
             Cell::optional_text(dataset.map(|d| &*d.release)),
             Cell::optional_text(dataset.map(|d| &*d.id)),
         ]);
+        row.extend(SHOWN_LAST.iter().map(|&field| cell(current.get(field))));
         Some(Some(row))
     }
 }
@@ -145,7 +146,19 @@ const SHOWN_LATER: [IncidentField; 4] = [
 /// Where an imported incident comes from (its `source_dataset`), one column a part.
 const SOURCE: [&str; 3] = ["source_dataset", "source_release", "source_id"];
 
-const COLUMN_COUNT: usize = 1 + SHOWN.len() + BOOKKEEPING.len() + SHOWN_LATER.len() + SOURCE.len();
+/// The fields shown after the source, added with the datasets' date ranges, precision codes,
+/// fatality ranges and row timestamps (incident schemas version 2).
+const SHOWN_LAST: [IncidentField; 6] = [
+    field::EVENT_DATE_END,
+    field::DATE_PRECISION,
+    field::GEO_PRECISION,
+    field::FATALITIES_LOW,
+    field::FATALITIES_HIGH,
+    field::SOURCE_TIMESTAMP,
+];
+
+const COLUMN_COUNT: usize =
+    1 + SHOWN.len() + BOOKKEEPING.len() + SHOWN_LATER.len() + SOURCE.len() + SHOWN_LAST.len();
 
 const fn names<const N: usize>(fields: [IncidentField; N]) -> [&'static str; N] {
     let mut names = [""; N];
@@ -159,15 +172,18 @@ const fn names<const N: usize>(fields: [IncidentField; N]) -> [&'static str; N] 
 
 const SHOWN_NAMES: [&str; SHOWN.len()] = names(SHOWN);
 const SHOWN_LATER_NAMES: [&str; SHOWN_LATER.len()] = names(SHOWN_LATER);
+const SHOWN_LAST_NAMES: [&str; SHOWN_LAST.len()] = names(SHOWN_LAST);
 
-/// The id, the shown fields, the bookkeeping, then the fields shown later and the source.
+/// The id, the shown fields, the bookkeeping, then the fields shown later, the source and the
+/// fields shown last.
 const COLUMN_NAMES: [&str; COLUMN_COUNT] = {
-    let parts: [&[&str]; 5] = [
+    let parts: [&[&str]; 6] = [
         &["incident_id"],
         &SHOWN_NAMES,
         &BOOKKEEPING,
         &SHOWN_LATER_NAMES,
         &SOURCE,
+        &SHOWN_LAST_NAMES,
     ];
     let mut names = [""; COLUMN_COUNT];
     let (mut at, mut part) = (0, 0);
