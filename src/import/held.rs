@@ -66,6 +66,9 @@ impl Held {
     }
 }
 
+/// An incident's fields by name, as JSON values.
+pub(super) type Fields = Map<String, Value>;
+
 /// Which of a held incident's fields: as the dataset's releases stated them, or as they stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Version {
@@ -74,7 +77,7 @@ pub(super) enum Version {
 }
 
 /// Where something lies in the scratch file.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stored {
     offset: u64,
     len: u32,
@@ -124,6 +127,22 @@ impl Holdings {
     /// The id of the `i`th incident.
     pub fn id(&self, i: usize) -> &str {
         self.incidents[i].id(&self.ids)
+    }
+
+    /// The fields of the `i`th incident that `keep` names as the releases stated them and as
+    /// they stand, read once when they are the same (as they are unless someone other than a
+    /// release corrected it).
+    pub fn versions(
+        &self,
+        i: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<(Fields, Fields), ImportError> {
+        let held = &self.incidents[i];
+        let stated = self.fields(i, Version::Stated, &keep)?;
+        if held.at(Version::Stated) == held.at(Version::Current) {
+            return Ok((stated.clone(), stated));
+        }
+        Ok((stated, self.fields(i, Version::Current, keep)?))
     }
 
     /// The fields of the `i`th incident that `keep` names, in `version`, as JSON values by name.

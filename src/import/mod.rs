@@ -999,13 +999,9 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                         compared::<L>().any(|c| c == name)
                             && !lacking.iter().any(|f| f.name == name)
                     };
-                    let fields = |version| {
-                        (self.held.fields(i, version, compared)).map_err(RowError::Failed)
-                    };
-                    Prior::Stands {
-                        stated: fields(Version::Stated)?,
-                        current: fields(Version::Current)?,
-                    }
+                    let (stated, current) =
+                        (self.held.versions(i, compared)).map_err(RowError::Failed)?;
+                    Prior::Stands { stated, current }
                 }
             }
             (None, key) => {
