@@ -1393,6 +1393,25 @@ mod tests {
 
     /// What an import holds of these incidents, those in `retracted` retracted.
     fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Holdings {
+        held_after(incidents, &[], retracted)
+    }
+
+    /// What an import holds of these incidents after `corrections` (incident, changes, whether
+    /// a release made it), in order.
+    fn held_corrected(
+        incidents: &BTreeMap<String, Map<String, Value>>,
+        corrections: &[(&str, Value, bool)],
+    ) -> Holdings {
+        held_after(incidents, corrections, &[])
+    }
+
+    /// What an import holds of these incidents after `corrections`, those in `retracted`
+    /// retracted.
+    fn held_after(
+        incidents: &BTreeMap<String, Map<String, Value>>,
+        corrections: &[(&str, Value, bool)],
+        retracted: &[&str],
+    ) -> Holdings {
         let mut fold = held::Fold::new(None, 0).unwrap();
         for (id, fields) in incidents {
             let mut report = fields.clone();
@@ -1407,27 +1426,6 @@ mod tests {
             if retracted.contains(&id.as_str()) {
                 fold.retract(id);
             }
-        }
-        fold.finish().unwrap()
-    }
-
-    /// What an import holds of these incidents after `corrections` (incident, changes, whether
-    /// a release made it), in order.
-    fn held_corrected(
-        incidents: &BTreeMap<String, Map<String, Value>>,
-        corrections: &[(&str, Value, bool)],
-    ) -> Holdings {
-        let mut fold = held::Fold::new(None, 0).unwrap();
-        for (id, fields) in incidents {
-            let mut report = fields.clone();
-            report.insert("incident_id".into(), json!(id));
-            let report = Value::Object(report);
-            let Ok(Payload::IncidentReported(report)) =
-                Payload::from_value(EventType::IncidentReported, &report)
-            else {
-                panic!("not a report: {report}");
-            };
-            fold.report(&report).unwrap();
         }
         for (id, changes, by_a_release) in corrections {
             let correction = json!({"incident_id": id, "changes": changes, "reason": "r"});
