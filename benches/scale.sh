@@ -19,7 +19,7 @@
 # whole `ledger append` process under /usr/bin/time -v. At each size it prints: per-entry cost
 # of the append (the batches that grew the ledger from the previous size), of `verify` and of
 # `project regions --format csv --rebuild`, with each one's peak memory; at sizes up to
-# 1,000,000, the peak memory of `project incidents --rebuild` and `export --rebuild`; the disk
+# 1,000,000, the peak memory and wall time of `project incidents --rebuild` and `export --rebuild`; the disk
 # split as in compare.sh; and the median of R runs of `ledger append` of one event and of `ledger show 0`.
 # Then each of issue 10's targets that it measures, with PASS or FAIL: peak memory at most
 # 200 MB, disk at most 1.5x the canonical entry bytes, one append at most 30 ms and `show 0`
@@ -123,14 +123,14 @@ for size in "${sizes[@]}"; do
     disk_vs_canonical=$(disk_ratio "$stored" "$(canonical_bytes "$dir" "$entries")")
     cache=$(mb "$(disk_bytes "$dir/cache")")
     # The memory target covers every view and the export at up to 1,000,000 entries; past that
-    # the incidents view's state alone is gigabytes, and these are not timed.
-    incidents_peak=- export_peak=-
+    # they take minutes, and are left out.
+    incidents_peak=- export_peak=- incidents_s=- export_s=-
     if ((size <= 1000000)); then
         log "project incidents and export at $appended lines"
         measure "$ledger" --ledger "$dir" project incidents --format csv --rebuild
-        incidents_peak=$peak_mb
+        incidents_peak=$peak_mb incidents_s=$(printf '%.2f' "$wall")
         measure "$ledger" --ledger "$dir" export --dir "$tmp/export" --rebuild
-        export_peak=$peak_mb
+        export_peak=$peak_mb export_s=$(printf '%.2f' "$wall")
         # Only project regions' cache is reported at the next size.
         rm -rf "$tmp/export" "$dir/cache"
     fi
@@ -153,12 +153,12 @@ for size in "${sizes[@]}"; do
         "$(per_entry_us "$project_wall" "$entries")" "$project_peak" \
         "$disk_log" "$disk_derived" "$cache" "$disk_vs_canonical" \
         "$(median_ms "${singles[@]}")" "$(median_ms "${shows[@]}")" \
-        "$incidents_peak" "$export_peak" >>"$rows"
+        "$incidents_peak" "$export_peak" "$incidents_s" "$export_s" >>"$rows"
     echo >>"$rows"
 done
 
 # Field NAME of the row of SIZE.
-columns=(size entries append_us append_mb verify_us verify_mb project_us project_mb log_mb derived_mb cache_mb disk_ratio append1_ms show0_ms incidents_mb export_mb)
+columns=(size entries append_us append_mb verify_us verify_mb project_us project_mb log_mb derived_mb cache_mb disk_ratio append1_ms show0_ms incidents_mb export_mb incidents_s export_s)
 get() {
     local i
     for i in "${!columns[@]}"; do
@@ -184,10 +184,11 @@ get() {
             "$(get "$s" cache_mb)" "$(get "$s" disk_ratio)" "$(get "$s" append1_ms)" "$(get "$s" show0_ms)"
     done
     echo
-    echo "peak memory in MB of project incidents --rebuild and export --rebuild (- past 1000000 entries)"
-    printf '%10s %12s %10s\n' size incidents_MB export_MB
+    echo "peak memory in MB and wall time in s of project incidents --rebuild and export --rebuild (- past 1000000 entries)"
+    printf '%10s %12s %10s %12s %10s\n' size incidents_MB export_MB incidents_s export_s
     for s in "${sizes[@]}"; do
-        printf '%10s %12s %10s\n' "$s" "$(get "$s" incidents_mb)" "$(get "$s" export_mb)"
+        printf '%10s %12s %10s %12s %10s\n' "$s" "$(get "$s" incidents_mb)" "$(get "$s" export_mb)" \
+            "$(get "$s" incidents_s)" "$(get "$s" export_s)"
     done
     if ((one_batch > 0)); then
         echo

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use ledger::evidence::{anchorings_of, digest_file, Anchoring};
 use ledger::keys::SecretKey;
 use ledger::payload::{CustodyAction, EvidenceCustody, Payload};
-use ledger::projection::{self, Refresh, Window};
+use ledger::projection::{self, ProjectionError, Refresh, Window};
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -89,11 +89,13 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
 
 fn check(global: &Global, args: &CheckArgs, out: &mut dyn Write) -> Result<Outcome> {
     let ledger = global.open_read()?;
-    let evidence = [projection::by_name("evidence").expect("the evidence view is registered")];
+    let evidence = projection::by_name("evidence").ok_or_else(|| ProjectionError::Unknown {
+        name: "evidence".into(),
+    })?;
     let projected = projection::project(
         &ledger,
         Some(&global.caches()),
-        &evidence,
+        &[evidence],
         None,
         &Window::default(),
         Refresh::Incremental,

@@ -11,7 +11,8 @@ pub struct IncidentHistory;
 
 /// Which statements are about which incident, not what they say: the rows read them again
 /// from the log ([`Reread`]), so that the state takes some 40 bytes a statement, whatever its
-/// text (holding every revision's fields took 645 MB at 1,000,000 entries with 360-byte notes).
+/// text (holding every revision's fields, it took 645 MB at 1,000,000 entries with 360-byte
+/// notes, measured by hand; benches/scale.sh's export, which folds it, peaked at 791 MB then).
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     names: KeyNames,

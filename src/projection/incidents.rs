@@ -12,8 +12,8 @@ pub struct Incidents;
 
 /// Where each incident's statements are, not what they say: the rows read them again from the
 /// log ([`Reread`]), so that the state takes about 100 bytes an incident, whatever its
-/// reports' text (holding each incident's current fields took a kilobyte an incident, 778 MB at
-/// 750,000 incidents with 360-byte notes).
+/// reports' text (holding each incident's current fields took a kilobyte an incident: benches/
+/// scale.sh's `project incidents --rebuild` at 1,000,000 entries peaked at 778 MB, now 135 MB).
 #[derive(Default, Serialize, Deserialize)]
 pub struct State {
     names: KeyNames,
