@@ -44,6 +44,8 @@ pub enum EventType {
     IncidentReported,
     IncidentCorrected,
     IncidentRetracted,
+    IncidentWithdrawn,
+    IncidentReinstated,
     EvidenceAnchored,
     EvidenceCustody,
     AccordStatusChanged,
@@ -51,13 +53,15 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::LedgerGenesis,
         EventType::KeyEnrolled,
         EventType::KeyRevoked,
         EventType::IncidentReported,
         EventType::IncidentCorrected,
         EventType::IncidentRetracted,
+        EventType::IncidentWithdrawn,
+        EventType::IncidentReinstated,
         EventType::EvidenceAnchored,
         EventType::EvidenceCustody,
         EventType::AccordStatusChanged,
@@ -72,6 +76,8 @@ impl EventType {
             EventType::IncidentReported => "incident.reported",
             EventType::IncidentCorrected => "incident.corrected",
             EventType::IncidentRetracted => "incident.retracted",
+            EventType::IncidentWithdrawn => "incident.withdrawn",
+            EventType::IncidentReinstated => "incident.reinstated",
             EventType::EvidenceAnchored => "evidence.anchored",
             EventType::EvidenceCustody => "evidence.custody",
             EventType::AccordStatusChanged => "accord.status_changed",
@@ -104,6 +110,8 @@ impl EventType {
             EventType::IncidentReported
             | EventType::IncidentCorrected
             | EventType::IncidentRetracted
+            | EventType::IncidentWithdrawn
+            | EventType::IncidentReinstated
             | EventType::EvidenceAnchored
             | EventType::EvidenceCustody
             | EventType::AccordStatusChanged

@@ -383,10 +383,12 @@ pub struct IncidentCorrected<'a> {
     pub reason: Text<'a>,
 }
 
-/// `incident.retracted`: a standing incident withdrawn, for good.
+/// `incident.retracted` (a standing incident taken back, for good), `incident.withdrawn` (one
+/// its source no longer has, until it has it again) and `incident.reinstated` (a withdrawn one
+/// that stands again): the incident, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IncidentRetracted<'a> {
+pub struct IncidentNotice<'a> {
     #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "text")]
@@ -567,7 +569,9 @@ pub enum Payload<'a> {
     KeyRevoked(KeyRevoked<'a>),
     IncidentReported(IncidentReported<'a>),
     IncidentCorrected(IncidentCorrected<'a>),
-    IncidentRetracted(IncidentRetracted<'a>),
+    IncidentRetracted(IncidentNotice<'a>),
+    IncidentWithdrawn(IncidentNotice<'a>),
+    IncidentReinstated(IncidentNotice<'a>),
     EvidenceAnchored(EvidenceAnchored<'a>),
     EvidenceCustody(EvidenceCustody<'a>),
     AccordStatusChanged(AccordStatusChanged<'a>),
@@ -584,7 +588,9 @@ pub enum Payload<'a> {
 pub enum Counts<'a> {
     Reported(ReportedCounts<'a>),
     Corrected(CorrectedCounts<'a>),
-    Retracted(RetractedCounts<'a>),
+    Retracted(NamedCounts<'a>),
+    Withdrawn(NamedCounts<'a>),
+    Reinstated(NamedCounts<'a>),
 }
 
 /// Of an [`IncidentReported`], what a tally reads.
@@ -624,9 +630,9 @@ pub struct ChangedCounts<'a> {
     pub fatalities: Option<u64>,
 }
 
-/// Of an [`IncidentRetracted`], what a tally reads.
+/// Of an [`IncidentNotice`], what a tally reads.
 #[derive(Debug, PartialEq, Deserialize)]
-pub struct RetractedCounts<'a> {
+pub struct NamedCounts<'a> {
     #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
 }
@@ -645,6 +651,8 @@ impl<'a> Counts<'a> {
             EventType::IncidentReported => object(&mut json).map(Counts::Reported),
             EventType::IncidentCorrected => object(&mut json).map(Counts::Corrected),
             EventType::IncidentRetracted => object(&mut json).map(Counts::Retracted),
+            EventType::IncidentWithdrawn => object(&mut json).map(Counts::Withdrawn),
+            EventType::IncidentReinstated => object(&mut json).map(Counts::Reinstated),
             _ => return None,
         };
         json.end().ok()?;
@@ -691,6 +699,8 @@ impl<'a> Payload<'a> {
             EventType::IncidentReported => object(from).map(Payload::IncidentReported),
             EventType::IncidentCorrected => object(from).map(Payload::IncidentCorrected),
             EventType::IncidentRetracted => object(from).map(Payload::IncidentRetracted),
+            EventType::IncidentWithdrawn => object(from).map(Payload::IncidentWithdrawn),
+            EventType::IncidentReinstated => object(from).map(Payload::IncidentReinstated),
             EventType::EvidenceAnchored => object(from).map(Payload::EvidenceAnchored),
             EventType::EvidenceCustody => object(from).map(Payload::EvidenceCustody),
             EventType::AccordStatusChanged => object(from).map(Payload::AccordStatusChanged),
@@ -712,6 +722,8 @@ impl<'a> Payload<'a> {
             Payload::IncidentReported(_) => EventType::IncidentReported,
             Payload::IncidentCorrected(_) => EventType::IncidentCorrected,
             Payload::IncidentRetracted(_) => EventType::IncidentRetracted,
+            Payload::IncidentWithdrawn(_) => EventType::IncidentWithdrawn,
+            Payload::IncidentReinstated(_) => EventType::IncidentReinstated,
             Payload::EvidenceAnchored(_) => EventType::EvidenceAnchored,
             Payload::EvidenceCustody(_) => EventType::EvidenceCustody,
             Payload::AccordStatusChanged(_) => EventType::AccordStatusChanged,
@@ -730,7 +742,9 @@ impl<'a> Payload<'a> {
                 format!("{} {} {}", p.incident_id, p.event_date, p.event_type)
             }
             Payload::IncidentCorrected(p) => format!("{}: {}", p.incident_id, p.reason),
-            Payload::IncidentRetracted(p) => format!("{}: {}", p.incident_id, p.reason),
+            Payload::IncidentRetracted(p)
+            | Payload::IncidentWithdrawn(p)
+            | Payload::IncidentReinstated(p) => format!("{}: {}", p.incident_id, p.reason),
             Payload::EvidenceAnchored(p) => format!("{} {}", p.incident_id, p.filename),
             Payload::EvidenceCustody(p) => format!("{} {} by {}", p.sha256, p.action.name(), p.by),
             Payload::AccordStatusChanged(p) => match &p.provision {
@@ -1341,13 +1355,17 @@ mod tests {
                         (p.event_date, p.actor1, p.admin1, p.fatalities)
                     );
                 }
-                (Payload::IncidentRetracted(p), Some(Counts::Retracted(c))) => {
+                (Payload::IncidentRetracted(p), Some(Counts::Retracted(c)))
+                | (Payload::IncidentWithdrawn(p), Some(Counts::Withdrawn(c)))
+                | (Payload::IncidentReinstated(p), Some(Counts::Reinstated(c))) => {
                     assert_eq!(c.incident_id, p.incident_id);
                 }
                 (
                     Payload::IncidentReported(_)
                     | Payload::IncidentCorrected(_)
-                    | Payload::IncidentRetracted(_),
+                    | Payload::IncidentRetracted(_)
+                    | Payload::IncidentWithdrawn(_)
+                    | Payload::IncidentReinstated(_),
                     counts,
                 ) => panic!("read as {counts:?}"),
                 (_, counts) => {

@@ -8,7 +8,7 @@
 
 use crate::event::EventType;
 use crate::payload::{
-    Change, IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload,
+    Change, IncidentChanges, IncidentCorrected, IncidentNotice, IncidentReported, Payload,
     PayloadError, SourceDataset,
 };
 use crate::taxonomy;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// The embedded schema text of every (event type, schema version).
-pub const SCHEMA_SOURCES: [(EventType, u16, &str); 13] = [
+pub const SCHEMA_SOURCES: [(EventType, u16, &str); 15] = [
     (
         EventType::LedgerGenesis,
         1,
@@ -58,6 +58,16 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 13] = [
         EventType::IncidentRetracted,
         1,
         include_str!("../schemas/incident.retracted.v1.json"),
+    ),
+    (
+        EventType::IncidentWithdrawn,
+        1,
+        include_str!("../schemas/incident.withdrawn.v1.json"),
+    ),
+    (
+        EventType::IncidentReinstated,
+        1,
+        include_str!("../schemas/incident.reinstated.v1.json"),
     ),
     (
         EventType::EvidenceAnchored,
@@ -312,12 +322,14 @@ impl Schemas {
 }
 
 /// The event types and schema versions that [`hand_checked`] knows.
-const HAND_CHECKED: [(EventType, u16); 5] = [
+const HAND_CHECKED: [(EventType, u16); 7] = [
     (EventType::IncidentReported, 1),
     (EventType::IncidentReported, 2),
     (EventType::IncidentCorrected, 1),
     (EventType::IncidentCorrected, 2),
     (EventType::IncidentRetracted, 1),
+    (EventType::IncidentWithdrawn, 1),
+    (EventType::IncidentReinstated, 1),
 ];
 
 /// Whether a typed payload of a [`HAND_CHECKED`] type keeps its schema at `version`, checked
@@ -333,7 +345,15 @@ fn hand_checked(payload: &Payload, version: u16) -> bool {
             corrected_keeps_schema(correction, version)
         }
         (
-            Payload::IncidentRetracted(IncidentRetracted {
+            Payload::IncidentRetracted(IncidentNotice {
+                incident_id,
+                reason,
+            })
+            | Payload::IncidentWithdrawn(IncidentNotice {
+                incident_id,
+                reason,
+            })
+            | Payload::IncidentReinstated(IncidentNotice {
                 incident_id,
                 reason,
             }),
@@ -912,7 +932,8 @@ mod tests {
         })
     }
 
-    fn retracted() -> impl Strategy<Value = String> {
+    /// A retraction's, withdrawal's or reinstatement's payload.
+    fn notice() -> impl Strategy<Value = String> {
         (value("id"), value("text"))
             .prop_map(|(id, reason)| format!("{{\"incident_id\":{id},\"reason\":{reason}}}"))
     }
@@ -924,7 +945,9 @@ mod tests {
             reported(2).prop_map(|p| (EventType::IncidentReported, 2, p)),
             corrected(1).prop_map(|p| (EventType::IncidentCorrected, 1, p)),
             corrected(2).prop_map(|p| (EventType::IncidentCorrected, 2, p)),
-            retracted().prop_map(|p| (EventType::IncidentRetracted, 1, p)),
+            notice().prop_map(|p| (EventType::IncidentRetracted, 1, p)),
+            notice().prop_map(|p| (EventType::IncidentWithdrawn, 1, p)),
+            notice().prop_map(|p| (EventType::IncidentReinstated, 1, p)),
         ]
     }
 

@@ -346,14 +346,14 @@ fn a_ledger_made_by_release_115e6d3_upgrades_with_the_same_head_once() {
         "{again}"
     );
 
-    // Derived state was rebuilt to the head: `covered` is its layout (3, u32 LE) and then the
+    // Derived state was rebuilt to the head: `covered` is its layout (4, u32 LE) and then the
     // head's seq (u64 LE), as docs/FORMAT.md says.
     let db = open_sled(&dir.join("sled"));
     let covered = db
         .get("covered")
         .unwrap()
         .expect("derived state covers the head");
-    assert_eq!(covered[..4], 3u32.to_le_bytes());
+    assert_eq!(covered[..4], 4u32.to_le_bytes());
     assert_eq!(covered[4..12], 8u64.to_le_bytes());
 }
 

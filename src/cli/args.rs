@@ -108,7 +108,7 @@ pub enum Command {
     /// Write every projection as CSV into a directory, with manifest.json naming the ledger state.
     Export(export::Args),
     /// Import a UCDP GED or ACLED release (CSV): new rows are reported, changed rows corrected,
-    /// vanished rows retracted, unchanged rows left alone.
+    /// vanished rows withdrawn (and reinstated if they return), unchanged rows left alone.
     Import(import::Args),
     /// Build and verify a small Mali ledger from the bundled examples.
     Demo(demo::Args),

@@ -201,7 +201,7 @@ fn import(error: &ImportError) -> Option<String> {
         }
         ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
         ImportError::LargeRemoval { .. } => Some(
-            "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal (with --dry-run too, to list the first of them)".into(),
+            "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal (--dry-run lists the first of them)".into(),
         ),
         ImportError::Append { source, .. } => ledger(source),
         ImportError::Ledger(source) => ledger(source),

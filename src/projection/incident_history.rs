@@ -1,5 +1,5 @@
-//! `incident-history`: the audit trail of every incident, one row per report, correction and
-//! retraction, with who stated it, when the ledger recorded it, and what it set.
+//! `incident-history`: the audit trail of every incident, one row per report, correction,
+//! withdrawal, reinstatement and retraction, with who stated it, when the ledger recorded it, and what it set.
 
 use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Reread, Row, Rows, Window};
@@ -30,6 +30,8 @@ fn revision(fact: &Fact) -> Option<(&str, &'static str, Option<&str>)> {
     match fact.payload()? {
         Payload::IncidentReported(p) => Some((&p.incident_id, "reported", None)),
         Payload::IncidentCorrected(p) => Some((&p.incident_id, "corrected", Some(&p.reason))),
+        Payload::IncidentWithdrawn(p) => Some((&p.incident_id, "withdrawn", Some(&p.reason))),
+        Payload::IncidentReinstated(p) => Some((&p.incident_id, "reinstated", Some(&p.reason))),
         Payload::IncidentRetracted(p) => Some((&p.incident_id, "retracted", Some(&p.reason))),
         _ => None,
     }
