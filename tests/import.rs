@@ -365,7 +365,10 @@ fn a_revised_release_corrects_and_withdraws_exactly_what_changed_and_the_next_re
         })
     };
     let source_total = (source.iter()).fold((0, 0), |(incidents, fatalities), row| {
-        (incidents + 1, fatalities + row[best].parse::<u64>().unwrap())
+        (
+            incidents + 1,
+            fatalities + row[best].parse::<u64>().unwrap(),
+        )
     });
     let withdrawn_fatalities: u64 = (removed.iter())
         .map(|&i| source[i][best].parse::<u64>().unwrap())
@@ -391,10 +394,7 @@ fn a_revised_release_corrects_and_withdraws_exactly_what_changed_and_the_next_re
         assert_eq!(now[incident_id]["status"], "active");
     }
     assert_eq!(regions_total(), source_total);
-    let history = f.run_ok(
-        &["project", "incident-history", "--format", "csv"],
-        None,
-    );
+    let history = f.run_ok(&["project", "incident-history", "--format", "csv"], None);
     let reinstated: Vec<String> = (read_csv(history.as_bytes()).into_iter())
         .filter(|row| row["action"] == "reinstated")
         .map(|row| format!("{} {}", row["incident_id"], row["reason"]))
@@ -402,7 +402,10 @@ fn a_revised_release_corrects_and_withdraws_exactly_what_changed_and_the_next_re
     let expected: Vec<String> = (withdrawn.iter())
         .map(|id| format!("{id} again in UCDP GED release 23.3"))
         .collect();
-    assert_eq!(BTreeSet::from_iter(reinstated), BTreeSet::from_iter(expected));
+    assert_eq!(
+        BTreeSet::from_iter(reinstated),
+        BTreeSet::from_iter(expected)
+    );
     f.assert_intact();
 }
 
@@ -594,7 +597,9 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         &["--release", "2023-12-01"],
     );
     assert!(
-        out.contains("5 rows, 2 reported, 1 corrected, 0 withdrawn, 0 reinstated, 2 unchanged, 0 skipped"),
+        out.contains(
+            "5 rows, 2 reported, 1 corrected, 0 withdrawn, 0 reinstated, 2 unchanged, 0 skipped"
+        ),
         "{out}"
     );
     let appended = statements(&log_from(&f.dir, head + 1));
@@ -635,7 +640,9 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         &["--release", "2024-01-15", "--from", "2020-01-01"],
     );
     assert!(
-        out.contains("5 rows, 1 reported, 1 corrected, 1 withdrawn, 0 reinstated, 3 unchanged, 0 skipped"),
+        out.contains(
+            "5 rows, 1 reported, 1 corrected, 1 withdrawn, 0 reinstated, 3 unchanged, 0 skipped"
+        ),
         "{out}"
     );
     let appended = statements(&log_from(&f.dir, head + 1));
@@ -680,10 +687,16 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
     assert!(out.status.success(), "{}", describe(&["import"], &out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("5 rows, 0 reported, 1 corrected, 1 withdrawn, 1 reinstated, 4 unchanged, 0 skipped"),
+        stdout.contains(
+            "5 rows, 0 reported, 1 corrected, 1 withdrawn, 1 reinstated, 4 unchanged, 0 skipped"
+        ),
         "{stdout}"
     );
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: Vec<(String, String)> = statements(&log_from(&f.dir, head + 1))
         .into_iter()
         .map(|(t, d)| (t, d["incident_id"].as_str().unwrap().to_string()))

@@ -9,7 +9,7 @@
 //! deeper than it follows, anything malformed) it gives up on, and serde_json decides. A
 //! property test holds it to that.
 
-use super::{ChangedCounts, CorrectedCounts, Counts, ReportedCounts, NamedCounts};
+use super::{ChangedCounts, CorrectedCounts, Counts, NamedCounts, ReportedCounts};
 use crate::event::EventType;
 use std::borrow::Cow;
 
