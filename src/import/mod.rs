@@ -1771,7 +1771,7 @@ mod tests {
         let file = ucdp_file(&all[..1]);
         match withdrawn(&file, held(), &ImportOptions::default()) {
             Err(ImportError::LargeRemoval { removal, .. }) => {
-                assert_eq!((removal.removing, removal.standing), (29, 30))
+                assert_eq!((removal.removing, removal.standing), (29, 30));
             }
             other => panic!("expected the removal refused, got {other:?}"),
         }
