@@ -96,7 +96,9 @@ impl EventType {
             EventType::EvidenceAnchored => 2,
             // 2 adds the datasets' date range, precision codes, fatality range and row
             // timestamp; entries of version 1 keep it.
-            EventType::IncidentReported | EventType::IncidentCorrected => 2,
+            EventType::IncidentReported => 2,
+            // 3 adds what a release states of fields a correction in the ledger overrides.
+            EventType::IncidentCorrected => 3,
             _ => 1,
         }
     }

@@ -379,6 +379,15 @@ pub struct IncidentCorrected<'a> {
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "object")]
     pub changes: IncidentChanges<'a>,
+    /// What a release states of fields whose correction in the ledger stands (version 3):
+    /// recorded, never applied. Boxed: it would double the size of every payload.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contested: Option<Box<IncidentChanges<'a>>>,
     #[serde(borrow, deserialize_with = "text")]
     pub reason: Text<'a>,
 }
@@ -773,14 +782,28 @@ pub fn stated_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, 
         _ => return None,
     };
     if event_type == EventType::IncidentCorrected {
-        return match stated.remove("changes")? {
-            Value::Object(changes) => Some(changes),
-            _ => None,
-        };
+        return object_member(stated, "changes");
     }
     // shift_remove keeps the order the author wrote the others in.
     stated.shift_remove("incident_id");
     Some(stated)
+}
+
+/// What an `incident.corrected` records of a release's values without applying them (its
+/// `contested`), as written, like [`stated_fields`]; `None` for other events and corrections
+/// without it.
+pub fn contested_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, Value>> {
+    if event_type != EventType::IncidentCorrected {
+        return None;
+    }
+    object_member(serde_json::from_slice(bytes).ok()?, "contested")
+}
+
+fn object_member(mut object: Map<String, Value>, name: &str) -> Option<Map<String, Value>> {
+    match object.remove(name)? {
+        Value::Object(member) => Some(member),
+        _ => None,
+    }
 }
 
 /// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
@@ -1176,7 +1199,8 @@ mod tests {
         assert_eq!(ours, listed);
 
         let corrected = schema(EventType::IncidentCorrected);
-        let changeable: Vec<(&str, FieldKind)> = corrected["properties"]["changes"]["properties"]
+        // Version 3 states the fields once, for `changes` and `contested` alike.
+        let changeable: Vec<(&str, FieldKind)> = corrected["$defs"]["fields"]["properties"]
             .as_object()
             .unwrap()
             .iter()

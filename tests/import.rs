@@ -851,6 +851,39 @@ fn an_investigators_correction_survives_reimports_and_a_release_that_disagrees_i
         incidents(&f, None)[&incident]["fatalities"],
         by_hand.to_string()
     );
+    // The history shows both: the investigator's count, and the release's beside it.
+    let history = f.run_ok(&["project", "incident-history", "--format", "csv"], None);
+    let rows: Vec<[String; 4]> = (read_csv(history.as_bytes()).into_iter())
+        .filter(|row| row["incident_id"] == incident)
+        .map(|row| ["action", "changes", "contested", "reason"].map(|column| row[column].clone()))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        rows[1][..3],
+        [
+            "corrected".to_string(),
+            format!("{{\"fatalities\":{by_hand}}}"),
+            String::new()
+        ]
+    );
+    assert_eq!(
+        rows[2],
+        [
+            "contested".to_string(),
+            String::new(),
+            format!("{{\"fatalities\":{}}}", by_hand + 1),
+            "changed in UCDP GED release 23.2".to_string()
+        ]
+    );
+    // Recorded, the release's value is what the next import compares with: the same file again
+    // appends nothing and lists nothing.
+    let head = head_seq(&f);
+    let again = import_ok(&f, "ucdp", &f.path("GED_23_2.csv"), &["--release", "23.2"]);
+    assert!(
+        again.contains("1848 unchanged, 0 skipped, 0 kept as corrected"),
+        "{again}"
+    );
+    assert_eq!(head_seq(&f), head);
     f.assert_intact();
 }
 

@@ -258,7 +258,8 @@ fn every_projection_matches_its_hand_computed_rows() {
             "action",
             "author",
             "changes",
-            "reason"
+            "reason",
+            "contested"
         ]
     );
     let trail: Vec<Vec<String>> = reader

@@ -346,6 +346,10 @@ impl Fold {
                     continue;
                 };
                 fields.correct(&correction.changes);
+                // What a release stated over an investigator's correction is what it stated.
+                if let (Version::Stated, Some(contested)) = (version, &correction.contested) {
+                    fields.correct(contested);
+                }
                 let at = scratch.write(&serde_json::to_vec(&fields).unwrap_or_default())?;
                 let held = &mut incidents[i];
                 match version {

@@ -748,7 +748,9 @@ enum Decision {
     Report(EventInput),
     /// A correction, and the fields corrected in the ledger that it leaves as they are.
     Correct(EventInput, Vec<Conflict>),
-    Unchanged(Vec<Conflict>),
+    /// Nothing changes; the fields corrected in the ledger that the release changes too, and
+    /// the correction that records the release's values for them.
+    Unchanged(Option<EventInput>, Vec<Conflict>),
     /// The incident was withdrawn and the file has it again: its reinstatement, then what the
     /// row does to it as to any held incident.
     Reinstate(EventInput, Box<Decision>),
@@ -780,10 +782,10 @@ impl Tally {
                 self.conflicts.extend(conflicts);
                 Some(event)
             }
-            Decision::Unchanged(conflicts) => {
+            Decision::Unchanged(recorded, conflicts) => {
                 self.unchanged += 1;
                 self.conflicts.extend(conflicts);
-                None
+                recorded
             }
             Decision::LeftOut(problem) => {
                 self.skipped.push(problem);
@@ -1207,6 +1209,7 @@ fn compare<L: Layout>(
     // A release is compared with what the releases before it stated, so that a field someone
     // corrected in the ledger is not taken back by a release that still says what it said.
     let mut changes = Map::new();
+    let mut contested = Map::new();
     let mut conflicts = Vec::new();
     for name in compared::<L>() {
         let (was, is, new) = (stated.get(name), current.get(name), report.get(name));
@@ -1216,7 +1219,9 @@ fn compare<L: Layout>(
         if same(is, was) {
             changes.insert(name.to_string(), new.cloned().unwrap_or(Value::Null));
         } else {
-            // Corrected in the ledger, and changed by the release too: the correction stands.
+            // Corrected in the ledger, and changed by the release too: the correction stands,
+            // and the release's value is recorded beside it.
+            contested.insert(name.to_string(), new.cloned().unwrap_or(Value::Null));
             conflicts.push(Conflict {
                 incident_id: incident_id.to_string(),
                 field: name,
@@ -1226,16 +1231,27 @@ fn compare<L: Layout>(
             });
         }
     }
-    if changes.is_empty() {
-        return Decision::Unchanged(conflicts);
+    if changes.is_empty() && contested.is_empty() {
+        return Decision::Unchanged(None, conflicts);
     }
-    let corrected = json!({
-        "incident_id": incident_id,
-        "changes": changes,
-        "reason": corrected_reason(L::NAME, label),
-    });
-    let event = event(EventType::IncidentCorrected, Some(line), &corrected);
-    Decision::Correct(event, conflicts)
+    let changed = !changes.is_empty();
+    let mut corrected = Map::new();
+    corrected.insert("incident_id".into(), json!(incident_id));
+    corrected.insert("changes".into(), Value::Object(changes));
+    if !contested.is_empty() {
+        corrected.insert("contested".into(), Value::Object(contested));
+    }
+    corrected.insert("reason".into(), json!(corrected_reason(L::NAME, label)));
+    let event = event(
+        EventType::IncidentCorrected,
+        Some(line),
+        &Value::Object(corrected),
+    );
+    if changed {
+        Decision::Correct(event, conflicts)
+    } else {
+        Decision::Unchanged(Some(event), conflicts)
+    }
 }
 
 /// Why an import corrects an incident: the reason that also tells which release did it.
