@@ -784,6 +784,36 @@ fn filtered_extracts_imported_in_sequence_withdraw_nothing_outside_what_each_cov
     ] {
         assert_eq!(status(id), "active", "{id}");
     }
+    // Then by country: a Burkina Faso extract of 2023, then Mali's 2023 again without one event,
+    // saying it covers the whole year: the Mali event goes, the Burkina Faso one of the same
+    // dates stays.
+    let mut reader = csv::Reader::from_path(test_data("acled-current-later.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let mali_2023 = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|row| &row[0] == "XMLI9102")
+        .unwrap();
+    let in_burkina = with_cell(
+        &with_cell(&mali_2023, column(&header, "event_id_cnty"), "XBFA9201"),
+        column(&header, "country"),
+        "Burkina Faso",
+    );
+    write_csv(&f.path("bfa-2023.csv"), &header, &[in_burkina]);
+    let out = import_ok(&f, "acled", &f.path("bfa-2023.csv"), &[]);
+    assert!(out.contains("1 reported, 0 corrected, 0 withdrawn"), "{out}");
+    let out = import_ok(
+        &f,
+        "acled",
+        &acled_extract(&f, "mli-2023b.csv", "2023", &["XMLI9103"]),
+        &["--from", "2023-01-01", "--to", "2023-12-31"],
+    );
+    assert!(out.contains("0 reported, 0 corrected, 1 withdrawn"), "{out}");
+    let now = incidents(&f, None);
+    assert_eq!(now["acled:XMLI9103"]["status"], "withdrawn");
+    assert_eq!(now["acled:XBFA9201"]["status"], "active");
+    assert_eq!(now["acled:XMLI9101"]["status"], "active");
+
     // The same file as a whole release would take the 2023 events with it.
     let plan = f.run_ok(
         &[
