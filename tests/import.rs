@@ -3,7 +3,7 @@
 //! are invented events (ids start with X) in ACLED's current and older layouts, because ACLED's
 //! own rows may not be redistributed.
 
-use crate::common::{assert_refused, correction, describe, log_from, Fixture};
+use crate::common::{assert_refused, correction, describe, every_file, log_from, Fixture};
 use csv::StringRecord;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -409,20 +409,6 @@ fn a_revised_release_corrects_and_withdraws_exactly_what_changed_and_the_next_re
     f.assert_intact();
 }
 
-/// Every file under `dir`, with its bytes.
-fn every_file(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(every_file(&path));
-        } else {
-            files.insert(path.clone(), std::fs::read(&path).unwrap());
-        }
-    }
-    files
-}
-
 /// The value in `column` of the row of `rows` whose `id_column` is `id`.
 fn next_value(rows: &[StringRecord], id_column: usize, id: &str, column: usize) -> String {
     rows.iter()
@@ -801,14 +787,20 @@ fn filtered_extracts_imported_in_sequence_withdraw_nothing_outside_what_each_cov
     );
     write_csv(&f.path("bfa-2023.csv"), &header, &[in_burkina]);
     let out = import_ok(&f, "acled", &f.path("bfa-2023.csv"), &[]);
-    assert!(out.contains("1 reported, 0 corrected, 0 withdrawn"), "{out}");
+    assert!(
+        out.contains("1 reported, 0 corrected, 0 withdrawn"),
+        "{out}"
+    );
     let out = import_ok(
         &f,
         "acled",
         &acled_extract(&f, "mli-2023b.csv", "2023", &["XMLI9103"]),
         &["--from", "2023-01-01", "--to", "2023-12-31"],
     );
-    assert!(out.contains("0 reported, 0 corrected, 1 withdrawn"), "{out}");
+    assert!(
+        out.contains("0 reported, 0 corrected, 1 withdrawn"),
+        "{out}"
+    );
     let now = incidents(&f, None);
     assert_eq!(now["acled:XMLI9103"]["status"], "withdrawn");
     assert_eq!(now["acled:XBFA9201"]["status"], "active");

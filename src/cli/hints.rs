@@ -49,6 +49,12 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
         return match e {
             ExportError::Projection(e) => projection(e),
             ExportError::Ledger(e) => ledger(e),
+            ExportError::NotAnExport { .. } => {
+                Some("pass --dir with a new directory, e.g. --dir export-2024-06".into())
+            }
+            ExportError::InsideLedger { .. } => {
+                Some("pass a path outside the ledger's directory".into())
+            }
             ExportError::Write { .. } => None,
         };
     }
