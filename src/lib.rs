@@ -29,6 +29,7 @@ pub mod lines;
 pub mod lock;
 pub mod log;
 pub mod merkle;
+pub mod note;
 pub mod payload;
 pub mod projection;
 pub mod rules;
