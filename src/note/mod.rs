@@ -8,5 +8,7 @@
 //! It reads, writes, signs and checks texts; it never computes a Merkle tree (the log's tree does,
 //! and hands its root and proofs in) and never touches a ledger directory.
 
+pub mod checkpoint;
+pub mod cosignature;
 pub mod signed;
 pub mod vkey;
