@@ -10,5 +10,6 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod policy;
 pub mod signed;
 pub mod vkey;
