@@ -10,6 +10,8 @@
 
 pub mod checkpoint;
 pub mod cosignature;
+pub mod hash_lines;
 pub mod policy;
+pub mod receipt;
 pub mod signed;
 pub mod vkey;
