@@ -92,7 +92,7 @@ impl Checkpoint {
             origin: origin.to_string(),
             size: size_value,
             root: root_value,
-            extensions: extensions.iter().map(|line| line.to_string()).collect(),
+            extensions: extensions.iter().map(ToString::to_string).collect(),
         })
     }
 }
@@ -188,7 +188,7 @@ mod tests {
     fn malformed_texts_are_refused_with_the_rule_they_break_as_tlog_tiles_refuses_them() {
         let root = "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=";
         let cases = [
-            (format!("o\n5\n"), CheckpointError::TooFewLines(2)),
+            ("o\n5\n".to_string(), CheckpointError::TooFewLines(2)),
             (format!("\n5\n{root}\n"), CheckpointError::EmptyOrigin),
             (
                 format!("o\n05\n{root}\n"),

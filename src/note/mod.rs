@@ -15,3 +15,4 @@ pub mod policy;
 pub mod receipt;
 pub mod signed;
 pub mod vkey;
+pub mod witness;

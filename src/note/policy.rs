@@ -461,7 +461,7 @@ mod tests {
         let cases = [
             (format!("witness A {w1}\n"), Err(PolicyError::NoQuorum)),
             (
-                format!("quorum A\n"),
+                "quorum A\n".to_string(),
                 line(1, LineProblem::UnknownName("A".into())),
             ),
             (
@@ -539,11 +539,11 @@ mod tests {
                 line(2, LineProblem::UnknownKeyword("witnesses".into())),
             ),
             (
-                format!("quorum none\x0b\n"),
+                "quorum none\x0b\n".to_string(),
                 line(1, LineProblem::ControlCharacter),
             ),
             (
-                format!("log\nquorum none\n"),
+                "log\nquorum none\n".to_string(),
                 line(
                     1,
                     LineProblem::Arguments {
@@ -553,7 +553,7 @@ mod tests {
                 ),
             ),
             (
-                format!("log a+b\nquorum none\n"),
+                "log a+b\nquorum none\n".to_string(),
                 line(1, LineProblem::Vkey(VkeyError::Shape)),
             ),
         ];

@@ -176,19 +176,11 @@ impl Note {
         &self.signatures
     }
 
-    /// Adds a signature line after the others (a witness's cosignature); a second line by the
-    /// same key is refused.
+    /// Adds a signature line after the others (a witness's cosignature); an earlier line by the
+    /// same key (name and ID) is replaced, as signed_note's `add_sigs` does.
     pub fn add(&mut self, line: SignatureLine) -> Result<(), NoteError> {
-        if self
-            .signatures
-            .iter()
-            .any(|s| s.name == line.name && s.id == line.id)
-        {
-            return Err(NoteError::DuplicateSignature {
-                name: line.name,
-                id: line.id,
-            });
-        }
+        self.signatures
+            .retain(|s| !(s.name == line.name && s.id == line.id));
         if self.signatures.len() == MAX_SIGNATURES {
             return Err(NoteError::TooManySignatures);
         }
@@ -234,7 +226,7 @@ impl Note {
 /// The whole note: text, blank line, one line per signature.
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n", self.text)?;
+        writeln!(f, "{}", self.text)?;
         for signature in &self.signatures {
             writeln!(f, "{signature}")?;
         }
@@ -325,7 +317,7 @@ mod tests {
                 },
             ),
             (
-                format!("text\n\n{}", format!("— k{{}} AAAAAAA=\n").repeat(101)),
+                format!("text\n\n{}", "— k AAAAAAA=\n".repeat(101)),
                 NoteError::TooManySignatures,
             ),
         ];
@@ -387,9 +379,11 @@ mod tests {
         first.verify(&spec_key()).unwrap();
         note.add(line.clone()).unwrap();
         note.verify(&spec_key()).unwrap();
-        assert!(matches!(
-            note.add(line),
-            Err(NoteError::DuplicateSignature { .. })
-        ));
+        note.add(line).unwrap();
+        assert_eq!(
+            note.signatures().len(),
+            2,
+            "a key's second line replaces its first"
+        );
     }
 }
