@@ -16,3 +16,4 @@ mod properties;
 mod storage;
 mod tamper;
 mod vectors;
+mod witness;

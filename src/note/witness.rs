@@ -31,7 +31,7 @@ const EMPTY_ROOT: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessError {
-    #[error("the checkpoint is refused")]
+    #[error("this checkpoint cannot be cosigned")]
     Checkpoint(#[source] CheckpointError),
     #[error("the witness cannot cosign")]
     Cosign(#[source] CosignatureError),
