@@ -10,6 +10,7 @@ mod bad_input;
 mod crash;
 mod evidence;
 mod import;
+mod note_vectors;
 mod output;
 mod projection;
 mod properties;
