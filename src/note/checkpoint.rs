@@ -244,6 +244,15 @@ mod tests {
             open(reordered.as_bytes(), &vkey),
             Err(CheckpointError::BadSize(_))
         ));
+        let missing = {
+            let mut lines: Vec<&str> = note.lines().collect();
+            lines.remove(2);
+            lines.join("\n") + "\n"
+        };
+        assert_eq!(
+            open(missing.as_bytes(), &vkey),
+            Err(CheckpointError::TooFewLines(2))
+        );
         let other = SecretKey::from_seed([9; 32], None);
         let stranger = VerifierKey::new(ORIGIN, KeyType::Ed25519, other.public()).unwrap();
         assert!(matches!(
