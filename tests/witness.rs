@@ -100,7 +100,12 @@ impl Setup {
     /// Signs a checkpoint of `tree` at `size` and offers it to the witness, with the proof.
     fn cosign(&self, tree: &Tree, size: u64, proof: Option<&str>) -> (Output, Note) {
         let note = checkpoint::sign(ORIGIN, size, tree.root(size), &self.operator).unwrap();
-        let file = self.path(&format!("cp-{size}"));
+        (self.offer(&note, proof), note)
+    }
+
+    /// `ledger witness cosign` of the checkpoint `note`, with the proof if any.
+    fn offer(&self, note: &Note, proof: Option<&str>) -> Output {
+        let file = self.path("offered");
         std::fs::write(&file, note.to_string()).unwrap();
         let (key, state, vkey) = (
             self.path("witness.key"),
@@ -123,7 +128,7 @@ impl Setup {
             std::fs::write(&proof_file, proof).unwrap();
             args.extend(["--proof", proof_file.to_str().unwrap()]);
         }
-        (self.ledger(&args), note)
+        self.ledger(&args)
     }
 
     fn witness_vkey(&self) -> VerifierKey {
@@ -202,26 +207,8 @@ fn a_checkpoint_signed_by_another_key_is_refused() {
     let log = Tree::new("main", 4);
     let stranger = SecretKey::from_seed([9; 32], None);
     let note = checkpoint::sign(ORIGIN, 4, log.root(4), &stranger).unwrap();
-    let file = setup.path("cp");
-    std::fs::write(&file, note.to_string()).unwrap();
-    let (key, state, vkey) = (
-        setup.path("witness.key"),
-        setup.path("state"),
-        setup.path("log.vkey"),
-    );
-    let args = [
-        "witness",
-        "cosign",
-        file.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--vkey",
-        vkey.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-    ];
     assert_refused(
-        &setup.ledger(&args),
+        &setup.offer(&note, None),
         1,
         &["no signature by the key", "--vkey"],
     );

@@ -124,83 +124,70 @@ impl Policy {
         };
         let mut quorum_seen = false;
         for (i, line) in text.split('\n').enumerate() {
-            let at = |problem| PolicyError::Line {
-                line: i + 1,
-                problem,
-            };
-            if line.chars().any(|c| c < ' ' && c != '\t' || c == '\x7f') {
-                return Err(at(LineProblem::ControlCharacter));
-            }
-            let words: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
-            match words.as_slice() {
-                [] => {}
-                [first, ..] if first.starts_with('#') => {}
-                ["quorum", name] => {
-                    if quorum_seen {
-                        return Err(at(LineProblem::SecondQuorum));
-                    }
-                    quorum_seen = true;
-                    policy.quorum = if *name == "none" {
-                        None
-                    } else {
-                        Some(policy.member(name).map_err(at)?)
-                    };
-                }
-                ["quorum", ..] => {
-                    return Err(at(LineProblem::Arguments {
-                        keyword: "quorum",
-                        expected: "one name, or `none`",
-                    }))
-                }
-                ["log", vkey] | ["log", vkey, _] => {
-                    let key = policy.new_key(vkey, KeyType::Ed25519).map_err(at)?;
-                    if policy.logs.len() == MAX_DEFINITIONS {
-                        return Err(at(LineProblem::TooMany));
-                    }
-                    policy.logs.push(key);
-                }
-                ["log", ..] => {
-                    return Err(at(LineProblem::Arguments {
-                        keyword: "log",
-                        expected: "a verifier key and an optional URL",
-                    }))
-                }
-                ["witness", name, vkey] | ["witness", name, vkey, _] => {
-                    policy.new_name(name).map_err(at)?;
-                    let key = policy.new_key(vkey, KeyType::Cosignature).map_err(at)?;
-                    if policy.witnesses.len() == MAX_DEFINITIONS {
-                        return Err(at(LineProblem::TooMany));
-                    }
-                    policy.witnesses.push((name.to_string(), key));
-                }
-                ["witness", ..] => {
-                    return Err(at(LineProblem::Arguments {
-                        keyword: "witness",
-                        expected: "a name, a verifier key and an optional URL",
-                    }))
-                }
-                ["group", name, threshold, members @ ..] if !members.is_empty() => {
-                    policy.new_name(name).map_err(at)?;
-                    let group = policy.group(threshold, members).map_err(at)?;
-                    if policy.groups.len() == MAX_DEFINITIONS {
-                        return Err(at(LineProblem::TooMany));
-                    }
-                    policy.groups.push((name.to_string(), group));
-                }
-                ["group", ..] => {
-                    return Err(at(LineProblem::Arguments {
-                        keyword: "group",
-                        expected: "a name, `all`, `any` or a number, and at least one member",
-                    }))
-                }
-                [other, ..] => return Err(at(LineProblem::UnknownKeyword(other.to_string()))),
-            }
+            policy
+                .read_line(line, &mut quorum_seen)
+                .map_err(|problem| PolicyError::Line {
+                    line: i + 1,
+                    problem,
+                })?;
         }
         if quorum_seen {
             Ok(policy)
         } else {
             Err(PolicyError::NoQuorum)
         }
+    }
+
+    fn read_line(&mut self, line: &str, quorum_seen: &mut bool) -> Result<(), LineProblem> {
+        if line.chars().any(|c| c < ' ' && c != '\t' || c == '\x7f') {
+            return Err(LineProblem::ControlCharacter);
+        }
+        let words: Vec<&str> = line.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+        let arguments = |keyword, expected| Err(LineProblem::Arguments { keyword, expected });
+        match words.as_slice() {
+            [] => {}
+            [first, ..] if first.starts_with('#') => {}
+            ["quorum", name] => {
+                if std::mem::replace(quorum_seen, true) {
+                    return Err(LineProblem::SecondQuorum);
+                }
+                self.quorum = if *name == "none" {
+                    None
+                } else {
+                    Some(self.member(name)?)
+                };
+            }
+            ["quorum", ..] => return arguments("quorum", "one name, or `none`"),
+            ["log", vkey] | ["log", vkey, _] => {
+                let key = self.new_key(vkey, KeyType::Ed25519)?;
+                room(&self.logs)?;
+                self.logs.push(key);
+            }
+            ["log", ..] => return arguments("log", "a verifier key and an optional URL"),
+            ["witness", name, vkey] | ["witness", name, vkey, _] => {
+                self.new_name(name)?;
+                let key = self.new_key(vkey, KeyType::Cosignature)?;
+                room(&self.witnesses)?;
+                self.witnesses.push((name.to_string(), key));
+            }
+            ["witness", ..] => {
+                return arguments("witness", "a name, a verifier key and an optional URL")
+            }
+            ["group", name, threshold, members @ ..] if !members.is_empty() => {
+                self.new_name(name)?;
+                let group = self.group(threshold, members)?;
+                room(&self.groups)?;
+                self.groups.push((name.to_string(), group));
+            }
+            ["group", ..] => {
+                return arguments(
+                    "group",
+                    "a name, `all`, `any` or a number, and at least one member",
+                )
+            }
+            [other, ..] => return Err(LineProblem::UnknownKeyword(other.to_string())),
+        }
+        Ok(())
     }
 
     fn member(&self, name: &str) -> Result<Member, LineProblem> {
@@ -329,6 +316,15 @@ impl Policy {
             Member::Witness(i) => witnessed[i],
             Member::Group(i) => groups_met[i],
         }
+    }
+}
+
+/// Whether one more definition fits beside `defined`.
+fn room<T>(defined: &[T]) -> Result<(), LineProblem> {
+    if defined.len() < MAX_DEFINITIONS {
+        Ok(())
+    } else {
+        Err(LineProblem::TooMany)
     }
 }
 
@@ -560,6 +556,20 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(Policy::parse(text.as_bytes()), expected, "{text}");
         }
+        // Past the limit of definitions.
+        let many: String = (0..=MAX_DEFINITIONS)
+            .map(|i| {
+                let mut seed = [7; 32];
+                seed[..2].copy_from_slice(&u16::try_from(i).unwrap().to_be_bytes());
+                let key = SecretKey::from_seed(seed, None).public();
+                let vkey = VerifierKey::new("w.example", KeyType::Cosignature, key).unwrap();
+                format!("witness W{i} {vkey}\n")
+            })
+            .collect();
+        assert_eq!(
+            Policy::parse(many.as_bytes()),
+            line(MAX_DEFINITIONS + 1, LineProblem::TooMany)
+        );
         // A group may not name one defined after it.
         assert_eq!(
             Policy::parse(format!("group G any A\nwitness A {w1}\nquorum G\n").as_bytes()),
