@@ -265,3 +265,38 @@ fn the_witness_refuses_a_symlinked_state_file() {
     assert_refused(&out, 2, &["symlink"]);
     assert!(Path::new(&elsewhere).exists());
 }
+
+/// What an auditor holds, made with the binary: the log's and the witness's verifier keys as
+/// `key vkey` prints them, a policy naming them, and a checkpoint with the witness's line
+/// appended. The policy accepts it, and refuses it without the witness's line.
+#[test]
+fn a_checkpoint_cosigned_through_the_binary_meets_a_policy_of_the_printed_keys() {
+    use ledger::note::policy::{Policy, QuorumError};
+    let setup = Setup::new();
+    let log = Tree::new("main", 6);
+    let (out, note) = setup.cosign(&log, 6, None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        describe(&["witness"], &out)
+    );
+    let cosigned = format!("{note}{}", String::from_utf8(out.stdout).unwrap());
+    let policy = format!(
+        "log {}\nwitness w1 {}\nquorum w1\n",
+        std::fs::read_to_string(setup.path("log.vkey"))
+            .unwrap()
+            .trim(),
+        setup.witness_vkey()
+    );
+    let policy = Policy::parse(policy.as_bytes()).unwrap();
+    let log_key = policy.log_for(ORIGIN).unwrap();
+    let opened = checkpoint::open(cosigned.as_bytes(), log_key).unwrap();
+    assert_eq!(opened.checkpoint.size, 6);
+    assert_eq!(policy.check_quorum(&opened.note).unwrap().len(), 1);
+    let bare = checkpoint::open(note.to_string().as_bytes(), log_key).unwrap();
+    assert_eq!(
+        policy.check_quorum(&bare.note),
+        Err(QuorumError::NotMet { verified: 0 })
+    );
+}
