@@ -2,7 +2,8 @@
 //! a state directory, and the rule that guards it (c2sp.org/tlog-witness). A checkpoint is
 //! cosigned only if the log's key signed it and it extends what was cosigned before: the same
 //! size needs the same root (else a fork), a smaller size is a rollback, a larger one needs a
-//! consistency proof from the old size that verifies.
+//! consistency proof from the old size that verifies; and the new cosignature's time may not be
+//! earlier than the last one's.
 //!
 //! Check and store are one step under an exclusive lock on `DIR/lock`: the new state is written
 //! to a temporary file in the directory, synced, renamed over the old and the directory synced,
@@ -15,7 +16,7 @@ use crate::merkle::Hash;
 use crate::note::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::note::cosignature::{self, CosignatureError};
 use crate::note::signed::{Note, NoteError, SignatureLine};
-use crate::note::vkey::VerifierKey;
+use crate::note::vkey::{KeyType, VerifierKey};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -70,6 +71,8 @@ pub enum WitnessError {
     Inconsistent { origin: String, from: u64, to: u64 },
     #[error("a checkpoint of size 0 must have the empty tree's root {EMPTY_ROOT}")]
     EmptyRoot,
+    #[error("this witness's clock says {now}, before the time {last} of its last cosignature for {origin}")]
+    ClockBehind { origin: String, last: u64, now: u64 },
 }
 
 impl WitnessError {
@@ -125,8 +128,23 @@ impl Witness<'_> {
         let _lock = self.lock(wait)?;
         let path = self.state_file(&offered.origin);
         let previous = read_state(&path, &offered.origin)?;
-        if let Some(cosigned) = &previous {
+        if let Some((cosigned, note)) = &previous {
             check_extends(cosigned, offered, proof)?;
+            // Times only move forward along a log, so that a later, larger checkpoint never seems
+            // older (an earlier line of another key or name, or none, sets no bound).
+            let own = VerifierKey::new(self.name, KeyType::Cosignature, self.key.public());
+            if let Some(last) = own
+                .ok()
+                .and_then(|own| cosignature::verify(note, &own).ok())
+            {
+                if timestamp < last {
+                    return Err(WitnessError::ClockBehind {
+                        origin: offered.origin.clone(),
+                        last,
+                        now: timestamp,
+                    });
+                }
+            }
         }
         // A checkpoint offered again may carry this witness's earlier cosignature: it is replaced.
         let mut note = opened.note;
@@ -135,7 +153,7 @@ impl Witness<'_> {
         Ok(Cosigned {
             line,
             checkpoint: opened.checkpoint,
-            previous: previous.map(|p| p.size),
+            previous: previous.map(|(p, _)| p.size),
         })
     }
 
@@ -212,8 +230,8 @@ impl Witness<'_> {
     }
 }
 
-/// The checkpoint this witness last cosigned for `origin`, if any.
-fn read_state(path: &Path, origin: &str) -> Result<Option<Checkpoint>, WitnessError> {
+/// The checkpoint this witness last cosigned for `origin`, if any, and its note.
+fn read_state(path: &Path, origin: &str) -> Result<Option<(Checkpoint, Note)>, WitnessError> {
     let mut file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
@@ -240,7 +258,7 @@ fn read_state(path: &Path, origin: &str) -> Result<Option<Checkpoint>, WitnessEr
             checkpoint.origin
         )));
     }
-    Ok(Some(checkpoint))
+    Ok(Some((checkpoint, note)))
 }
 
 /// Whether `offered` extends `cosigned`, with `proof` from `cosigned.size` when it is larger.
@@ -319,7 +337,6 @@ fn refuse_symlink(path: &Path) -> impl Fn(std::io::Error) -> WitnessError + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::note::vkey::KeyType;
 
     const ORIGIN: &str = "log.example/a";
     const NAME: &str = "witness.example/w1";
@@ -418,6 +435,37 @@ mod tests {
         );
         // The state still holds size 5 and its root.
         assert_eq!(setup.cosign(5, [5; 32], &[]).unwrap().previous, Some(5));
+    }
+
+    #[test]
+    fn a_clock_set_back_is_refused() {
+        let setup = Setup::new();
+        setup.cosign(5, [5; 32], &[]).unwrap();
+        let note = checkpoint::sign(ORIGIN, 5, [5; 32], &setup.operator).unwrap();
+        let state = setup.state();
+        let witness = Witness {
+            name: NAME,
+            key: &setup.witness,
+            state: &state,
+        };
+        let cosign = |timestamp| {
+            witness.cosign(
+                note.to_string().as_bytes(),
+                &setup.log,
+                &[],
+                timestamp,
+                Duration::ZERO,
+            )
+        };
+        assert!(matches!(
+            cosign(1_700_000_004),
+            Err(WitnessError::ClockBehind {
+                last: 1_700_000_005,
+                now: 1_700_000_004,
+                ..
+            })
+        ));
+        cosign(1_700_000_005).unwrap();
     }
 
     #[test]
