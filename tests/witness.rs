@@ -300,3 +300,18 @@ fn a_checkpoint_cosigned_through_the_binary_meets_a_policy_of_the_printed_keys()
         Err(QuorumError::NotMet { verified: 0 })
     );
 }
+
+/// While another cosign holds the state's lock, a cosign waits (up to --wait) and then gives up,
+/// changing nothing.
+#[test]
+fn a_cosign_does_not_run_while_another_holds_the_state() {
+    let setup = Setup::new();
+    let log = Tree::new("main", 3);
+    assert_cosigned(&setup, setup.cosign(&log, 2, None));
+    let held = std::fs::File::open(setup.path("state").join("lock")).unwrap();
+    held.lock().unwrap();
+    let (out, _) = setup.cosign(&log, 3, Some(&log.consistency(2, 3)));
+    assert_refused(&out, 2, &["in use", "--wait"]);
+    held.unlock().unwrap();
+    assert_cosigned(&setup, setup.cosign(&log, 3, Some(&log.consistency(2, 3))));
+}
