@@ -11,6 +11,8 @@ use ledger::ledger::{LedgerError, Refusal};
 use ledger::legacy::UpgradeError;
 use ledger::lock::LockError;
 use ledger::log::LogError;
+use ledger::note::checkpoint::CheckpointError;
+use ledger::note::witness::WitnessError;
 use ledger::projection::ProjectionError;
 use ledger::rules::RuleViolation;
 use std::error::Error;
@@ -66,6 +68,9 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<UpgradeError>() {
         return upgrade(e);
+    }
+    if let Some(e) = error.downcast_ref::<WitnessError>() {
+        return witness(e);
     }
     if let Some(e) = error.downcast_ref::<DemoError>() {
         return match e {
@@ -181,6 +186,26 @@ fn key(error: &KeyError) -> Option<String> {
             Some("create one with `ledger key generate --out FILE`".into())
         }
         KeyError::TooOpen { path, .. } => Some(format!("run `chmod 600 {}`", path.display())),
+        _ => None,
+    }
+}
+
+fn witness(error: &WitnessError) -> Option<String> {
+    match error {
+        WitnessError::ProofNeeded { from, .. } => Some(format!(
+            "ask the log for a consistency proof from size {from} (`ledger prove consistency --from {from}`) and give it with --proof"
+        )),
+        WitnessError::Checkpoint(CheckpointError::OriginMismatch { .. }) => {
+            Some("give the verifier key of the checkpoint's log with --vkey".into())
+        }
+        WitnessError::Checkpoint(CheckpointError::Signature(_)) => Some(
+            "check that --vkey is the log's verifier key; if it is, this checkpoint is not the log's"
+                .into(),
+        ),
+        WitnessError::Fork { .. } => Some(
+            "keep both checkpoints: two roots signed at one size are evidence that the log showed different histories".into(),
+        ),
+        WitnessError::InUse { .. } => Some("wait for the other cosign, or pass --wait SECONDS".into()),
         _ => None,
     }
 }
