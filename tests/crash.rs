@@ -420,21 +420,16 @@ fn entry_count(dir: &Path) -> usize {
     log_from(dir, 0).len()
 }
 
-/// `ledger import ucdp FILE` on `dir`, killed with SIGKILL after `delay` unless it ends first
-/// (or run to its end when `delay` is `None`); whether it exited 0.
-fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>) -> bool {
+/// `ledger ARGS` on `dir`, killed with SIGKILL after `delay` unless it ends first (or run to
+/// its end when `delay` is `None`); whether it exited 0.
+fn run_and_kill(dir: &Path, args: &[&std::ffi::OsStr], delay: Option<Duration>) -> bool {
     let mut child = ledger_process(dir)
-        .args(["import", "ucdp"])
-        .arg(file)
-        .arg("--key")
-        .arg(key)
-        // Each round's file is a release with new ids, which retracts all of the last one's.
-        .arg("--allow-large-removal")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("ledger import spawns");
+        .expect("ledger spawns");
     if let Some(delay) = delay {
         std::thread::sleep(delay);
         // Harmless if the child has already exited (it is not reaped yet).
@@ -443,9 +438,23 @@ fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>)
     let status = child.wait().expect("wait for the child");
     assert!(
         status.success() || status.signal() == Some(libc::SIGKILL),
-        "`ledger import` neither succeeded nor was killed ({status})"
+        "`ledger {args:?}` neither succeeded nor was killed ({status})"
     );
     status.success()
+}
+
+/// `ledger import ucdp FILE` on `dir`, killed after `delay` as [`run_and_kill`] says.
+fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>) -> bool {
+    // Each round's file is a release with new ids, which withdraws all of the last one's.
+    let args = [
+        "import".as_ref(),
+        "ucdp".as_ref(),
+        file.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--allow-large-removal".as_ref(),
+    ];
+    run_and_kill(dir, &args, delay)
 }
 
 #[test]
@@ -528,27 +537,13 @@ fn import_survives_sigkill_at_any_moment() {
     );
 }
 
-/// `ledger export --dir OUT` on `dir`, killed with SIGKILL after `delay` unless it ends first
-/// (or run to its end when `delay` is `None`); whether it exited 0.
+/// `ledger export --dir OUT` on `dir`, killed after `delay` as [`run_and_kill`] says.
 fn export_and_kill(dir: &Path, out: &Path, delay: Option<Duration>) -> bool {
-    let mut child = ledger_process(dir)
-        .args(["export", "--dir"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ledger export spawns");
-    if let Some(delay) = delay {
-        std::thread::sleep(delay);
-        child.kill().expect("kill the child");
-    }
-    let status = child.wait().expect("wait for the child");
-    assert!(
-        status.success() || status.signal() == Some(libc::SIGKILL),
-        "`ledger export` neither succeeded nor was killed ({status})"
-    );
-    status.success()
+    run_and_kill(
+        dir,
+        &["export".as_ref(), "--dir".as_ref(), out.as_os_str()],
+        delay,
+    )
 }
 
 /// The seq an export directory's manifest names, after checking that the directory holds
