@@ -132,8 +132,8 @@ pub fn build(dir: &Path) -> Result<(Ledger, DemoSummary), DemoError> {
         custody_note: Some("analyst's note kept by the panel secretariat; demo copy".into()),
         ..Provenance::default()
     };
-    let payload =
-        evidence::anchor_payload(EVIDENCE_INCIDENT, &evidence_path, provenance).map_err(io)?;
+    let payload = evidence::anchor_payload(EVIDENCE_INCIDENT, &evidence_path, provenance)
+        .map_err(|e| io(std::io::Error::other(e)))?;
     ledger.append_one(&investigator, &payload)?;
     batches.push(("evidence/panel-report-note.txt", 1));
 

@@ -16,9 +16,10 @@ pub struct FileDigest {
     pub bytes: u64,
 }
 
-/// Hashes a file in one streaming pass.
-pub fn digest_file(path: &Path) -> std::io::Result<FileDigest> {
-    let mut file = std::fs::File::open(path)?;
+/// Hashes a file in one streaming pass; only a regular file (a FIFO or a device is refused
+/// rather than read, maybe forever).
+pub fn digest_file(path: &Path) -> Result<FileDigest, crate::regular::OpenError> {
+    let (mut file, _) = crate::regular::open(path)?;
     let (mut b3, mut sha, mut bytes) = (blake3::Hasher::new(), Sha256::new(), 0u64);
     let mut buffer = vec![0u8; 1 << 16];
     loop {
@@ -83,7 +84,7 @@ pub fn anchor_payload(
     incident_id: &str,
     path: &Path,
     provenance: Provenance,
-) -> std::io::Result<Payload<'static>> {
+) -> Result<Payload<'static>, crate::regular::OpenError> {
     let digest = digest_file(path)?;
     let filename = path
         .file_name()

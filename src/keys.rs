@@ -27,6 +27,12 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("key file {path} cannot be used")]
+    Unusable {
+        path: PathBuf,
+        #[source]
+        source: crate::regular::OpenError,
+    },
     #[error("key file {path} can be read by group or others (mode {mode:o}); secret keys must be private")]
     TooOpen { path: PathBuf, mode: u32 },
     #[error("{path} is not a ledger secret key file: {reason}")]
@@ -115,6 +121,10 @@ pub struct SecretKey {
     pub name: Option<String>,
 }
 
+/// A key file is a header and three short lines; anything longer is not one, and is refused
+/// before it is read.
+const MAX_KEY_FILE_BYTES: u64 = 4096;
+
 impl SecretKey {
     pub fn generate(name: Option<String>) -> Result<SecretKey, KeyError> {
         let mut seed = [0u8; 32];
@@ -185,13 +195,21 @@ impl SecretKey {
         })
     }
 
-    /// Loads a key file, refusing one that group or others can read.
+    /// Loads a key file, refusing one that group or others can read, one that is not a regular
+    /// file, and one longer than a key file is.
     pub fn load(path: &Path) -> Result<SecretKey, KeyError> {
         use std::os::unix::fs::PermissionsExt;
         let read_err = |source| KeyError::Read {
             path: path.to_path_buf(),
             source,
         };
+        let bytes = crate::regular::read(path, MAX_KEY_FILE_BYTES).map_err(|e| match e {
+            crate::regular::OpenError::Io(source) => read_err(source),
+            source => KeyError::Unusable {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
         let metadata = std::fs::metadata(path).map_err(read_err)?;
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
@@ -200,7 +218,6 @@ impl SecretKey {
                 mode,
             });
         }
-        let bytes = std::fs::read(path).map_err(read_err)?;
         let not_key = |reason: KeyFileProblem| KeyError::NotAKeyFile {
             path: path.to_path_buf(),
             reason,

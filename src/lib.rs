@@ -34,6 +34,7 @@ pub mod merkle;
 pub mod note;
 pub mod payload;
 pub mod projection;
+pub mod regular;
 pub mod rules;
 pub mod schema;
 pub mod state;

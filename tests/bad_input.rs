@@ -761,3 +761,53 @@ fn only_an_active_incident_is_withdrawn_only_a_withdrawn_one_reinstated_and_a_re
         &["incident t-1 was retracted", "a retraction is final"],
     );
 }
+
+/// A FIFO at `path`, which a reader that opens it waiting for a writer would wait on forever.
+fn fifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
+#[test]
+fn special_files_are_refused_as_keys_inputs_and_evidence_without_waiting() {
+    let f = base();
+    let pipe = f.path("pipe");
+    fifo(&pipe);
+    let pipe = pipe.to_str().unwrap();
+    // Each would block forever, or read forever, if it were opened and read as a file; the
+    // test harness's own timeout is the hang's witness.
+    let started = std::time::Instant::now();
+    let inv = f.inv_key.to_str().unwrap().to_string();
+    for (args, words) in [
+        (vec!["append", "--key", pipe, "-"], vec!["key file", "FIFO"]),
+        (
+            vec!["append", "--key", &inv, pipe],
+            vec!["input file", "FIFO"],
+        ),
+        (
+            vec!["import", "ucdp", pipe, "--key", &inv],
+            vec!["cannot read", "FIFO"],
+        ),
+        (
+            vec!["attach", "--key", &inv, "--incident", "t-1", "/dev/zero"],
+            vec!["character device"],
+        ),
+        (vec!["evidence", "check", pipe], vec!["FIFO"]),
+    ] {
+        let out = f.run(&args, Some(b""));
+        assert_refused(&out, &words);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    // A key file far longer than a key file is refused before it is read.
+    let big = f.path("big.key");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(300 << 20).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = f.run(&["append", "--key", big.to_str().unwrap(), "-"], Some(b""));
+    assert_refused(&out, &["big.key", "314572800 bytes", "more than the 4096"]);
+}

@@ -9,7 +9,6 @@ use ledger::input::{read_events, InputError};
 use ledger::keys::SecretKey;
 use ledger::ledger::{Appended, LedgerError};
 use serde::Serialize;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -73,7 +72,7 @@ fn open_input(input: Option<&Path>) -> Result<Input> {
     match input {
         Some(path) if path != Path::new("-") => {
             let unreadable = format!("cannot read input file {}", path.display());
-            let file = File::open(path).with_context(|| unreadable.clone())?;
+            let (file, _) = ledger::regular::open(path).with_context(|| unreadable.clone())?;
             Ok(Input {
                 name: path.display().to_string(),
                 unreadable,

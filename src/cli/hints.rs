@@ -236,7 +236,10 @@ fn import(error: &ImportError) -> Option<String> {
         ),
         ImportError::Append { source, .. } => ledger(source),
         ImportError::Ledger(source) => ledger(source),
-        ImportError::Unreadable { .. } | ImportError::Header { .. } | ImportError::Scratch(_) => {
+        ImportError::Unreadable { .. }
+        | ImportError::Unusable { .. }
+        | ImportError::Header { .. }
+        | ImportError::Scratch(_) => {
             None
         }
     }

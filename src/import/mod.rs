@@ -46,7 +46,6 @@ use held::{Holdings, Standing, Version};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs::File;
 use std::io::Read;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -275,6 +274,12 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {}", path.display())]
+    Unusable {
+        path: PathBuf,
+        #[source]
+        source: crate::regular::OpenError,
+    },
     #[error("{}, line 1: {problem}", path.display())]
     Header { path: PathBuf, problem: String },
     #[error("{}, {problem}; nothing of this import was written", path.display())]
@@ -348,12 +353,10 @@ fn import_layout<L: Layout, F: LogFiles>(
     on_progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ImportReport, ImportError> {
     let label = release_label(path, options.release.as_deref())?;
-    let unreadable = |source| ImportError::Unreadable {
+    let (file, total) = crate::regular::open(path).map_err(|source| ImportError::Unusable {
         path: path.to_path_buf(),
         source,
-    };
-    let file = File::open(path).map_err(unreadable)?;
-    let total = file.metadata().map_err(unreadable)?.len();
+    })?;
     let context = Context {
         path,
         schemas: ledger.schemas().map_err(|source| ImportError::Append {
