@@ -84,6 +84,9 @@ pub fn read_events<R: Read>(reader: R) -> EventReader<R> {
 }
 
 /// The events of a reader, in order; see [`read_events`].
+/// The byte order mark, U+FEFF, as UTF-8 starts a file with it.
+const BOM: &str = "\u{feff}";
+
 pub struct EventReader<R> {
     reader: R,
     block: usize,
@@ -234,6 +237,12 @@ impl<R: Read> EventReader<R> {
                 .rposition(is_cut_point)
                 .map_or(0, |i| i + 1)
         };
+        // A byte order mark, which Windows editors put at the start of UTF-8 files, is no part
+        // of the first value: passed over like the whitespace between values.
+        if self.base == 0 && self.pos == 0 && self.text.starts_with(BOM) {
+            self.pos = BOM.len();
+            self.limit = self.limit.max(self.pos);
+        }
         Ok(())
     }
 
@@ -356,6 +365,19 @@ mod tests {
         let err = parse_events(b"{\"type\":\"a\",\"data\":{}}\n{\"type\":\"a\",\"data\":{\n")
             .unwrap_err();
         assert!(matches!(err, InputError::Json { line: 2, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_value_is_passed_over_whatever_the_reads() {
+        let input = "\u{feff}{\"type\":\"a\",\"data\":{}}\n{\"type\":\"b\",\"data\":{}}\n";
+        for block in 1..8 {
+            let events = streamed(input.as_bytes(), block).unwrap();
+            let lines: Vec<Option<usize>> = events.iter().map(|e| e.line).collect();
+            assert_eq!(lines, [Some(1), Some(2)], "block {block}");
+        }
+        // Anywhere else it is no whitespace.
+        let later = "{\"type\":\"a\",\"data\":{}}\n\u{feff}{\"type\":\"b\",\"data\":{}}\n";
+        assert!(streamed(later.as_bytes(), 4).is_err());
     }
 
     #[test]
