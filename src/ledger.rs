@@ -201,6 +201,30 @@ fn load_schemas() -> Result<Schemas, LedgerError> {
     Schemas::load().map_err(LedgerError::Schemas)
 }
 
+/// Whether `dir` holds only what an `init` killed before its genesis was committed leaves:
+/// a ledger's own files and directories, and no entry in its log. Such a directory is taken
+/// up by the next `init` (its writer cuts the log's unacknowledged tail); anything else in
+/// it, or any committed entry, makes it no place for a new ledger.
+fn unfinished(dir: &Path) -> Result<bool, LedgerError> {
+    let io = |source| LedgerError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let sled = state::db::sled_dir(dir);
+    let ours = [
+        dir.join(LOG_DIR),
+        dir.join(crate::lock::LOCK_FILE),
+        dir.join(state::KEYS_FILE),
+        sled,
+    ];
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        if !ours.contains(&entry.map_err(io)?.path()) {
+            return Ok(false);
+        }
+    }
+    Ok(Log::open(DirFiles::reader(&dir.join(LOG_DIR)))?.size() == 0)
+}
+
 impl Ledger<DirFiles> {
     /// Creates a ledger in a new or empty directory and writes its genesis entry (seq 0), signed
     /// by the admin key it names.
@@ -218,7 +242,8 @@ impl Ledger<DirFiles> {
             path: dir.to_path_buf(),
             source,
         };
-        if dir.exists() && std::fs::read_dir(dir).map_err(io)?.next().is_some() {
+        let empty = !dir.exists() || std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        if !empty && !unfinished(dir)? {
             return Err(LedgerError::NotEmpty {
                 dir: dir.to_path_buf(),
             });

@@ -618,3 +618,50 @@ fn a_killed_export_leaves_the_whole_old_export_or_the_whole_new_one() {
         .collect();
     assert!(beside.is_empty(), "left beside the export: {beside:?}");
 }
+
+#[test]
+fn an_init_killed_before_its_genesis_is_taken_up_by_the_next_init() {
+    let seed = env_number("CRASH_SEED", DEFAULT_SEED);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let f = Fixture::new();
+    let key = f.admin_key.as_os_str();
+    let (mut killed, mut finished) = (0, 0);
+    for round in 0..DEFAULT_ROUNDS {
+        let dir = f.path(&format!("init-{round}"));
+        let args = [
+            "init".as_ref(),
+            "--admin-key".as_ref(),
+            key,
+            "--origin".as_ref(),
+            "test/init".as_ref(),
+        ];
+        let delay = Duration::from_millis(rng.gen_range(0..40));
+        if run_and_kill(&dir, &args, Some(delay)) {
+            finished += 1;
+        } else {
+            killed += 1;
+            // Whatever the kill left, a new init makes the ledger there, unless the genesis
+            // had been committed, which leaves the ledger made.
+            let again = run(
+                &dir,
+                &[
+                    "init",
+                    "--admin-key",
+                    f.admin_key.to_str().unwrap(),
+                    "--origin",
+                    "test/init",
+                ],
+                None,
+            );
+            let stderr = String::from_utf8_lossy(&again.stderr);
+            assert!(
+                again.status.success() || stderr.contains("already holds files"),
+                "seed {seed:#x}, round {round}: {stderr}"
+            );
+        }
+        if dir.exists() {
+            assert_verifies(&dir, &format!("seed {seed:#x}, init round {round}"));
+        }
+    }
+    eprintln!("init rounds: {killed} killed, {finished} finished");
+}
