@@ -66,6 +66,41 @@ pub struct DemoSummary {
     pub problems: Vec<Problem>,
 }
 
+/// What the demo's marker says: that the demo made this directory, named by its full path, so
+/// that a marker copied elsewhere (into a real ledger, say) never makes that place the demo's.
+fn marker_text(dir: &Path) -> String {
+    format!(
+        "made by the ledger demo in {}; running the demo again replaces this directory\n",
+        dir.display()
+    )
+}
+
+/// What the demo makes in its directory, and nothing else.
+const DEMO_ENTRIES: [&str; 5] = [MARKER, "keys", "evidence", "ledger", "export"];
+
+/// Whether `dir` is a demo's, to be replaced: its marker names it, it holds only what the demo
+/// makes, and its ledger, if any, is the demo's.
+fn the_demos(dir: &Path) -> std::io::Result<bool> {
+    let canonical = std::fs::canonicalize(dir)?;
+    let marked =
+        std::fs::read_to_string(dir.join(MARKER)).is_ok_and(|text| text == marker_text(&canonical));
+    if !marked {
+        return Ok(false);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if !DEMO_ENTRIES.iter().any(|ours| name == *ours) {
+            return Ok(false);
+        }
+    }
+    let ledger = dir.join("ledger");
+    Ok(!ledger.exists()
+        || Ledger::open_read(&ledger)
+            .ok()
+            .and_then(|ledger| ledger.origin().ok().flatten())
+            .is_some_and(|origin| origin == DEMO_ORIGIN))
+}
+
 fn prepare(dir: &Path) -> Result<(), DemoError> {
     let io = |source| DemoError::Io {
         dir: dir.to_path_buf(),
@@ -73,7 +108,7 @@ fn prepare(dir: &Path) -> Result<(), DemoError> {
     };
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
-        if !empty && !dir.join(MARKER).exists() {
+        if !empty && !the_demos(dir).map_err(io)? {
             return Err(DemoError::Occupied {
                 dir: dir.to_path_buf(),
             });
@@ -82,11 +117,8 @@ fn prepare(dir: &Path) -> Result<(), DemoError> {
     }
     std::fs::create_dir_all(dir.join("keys")).map_err(io)?;
     std::fs::create_dir_all(dir.join("evidence")).map_err(io)?;
-    std::fs::write(
-        dir.join(MARKER),
-        "made by the ledger demo; running the demo again replaces this directory\n",
-    )
-    .map_err(io)
+    let canonical = std::fs::canonicalize(dir).map_err(io)?;
+    std::fs::write(dir.join(MARKER), marker_text(&canonical)).map_err(io)
 }
 
 /// Builds the demo ledger in `dir` (replacing an earlier demo there) and verifies it.

@@ -811,3 +811,28 @@ fn special_files_are_refused_as_keys_inputs_and_evidence_without_waiting() {
     let out = f.run(&["append", "--key", big.to_str().unwrap(), "-"], Some(b""));
     assert_refused(&out, &["big.key", "314572800 bytes", "more than the 4096"]);
 }
+
+#[test]
+fn the_demo_replaces_only_its_own_directory() {
+    let f = base();
+    let demo = f.path("demo");
+    let run_demo = |dir: &Path| f.run(&["demo", "--dir", dir.to_str().unwrap()], None);
+    assert!(run_demo(&demo).status.success());
+    // Run again, it replaces its own.
+    assert!(run_demo(&demo).status.success());
+
+    // Its marker copied into a real ledger's directory does not make that the demo's.
+    std::fs::copy(demo.join(".ledger-demo"), f.dir.join(".ledger-demo")).unwrap();
+    let before = every_file(&f.dir);
+    assert_refused(&run_demo(&f.dir), &["was not made by the demo"]);
+    assert!(
+        every_file(&f.dir) == before,
+        "the demo touched a real ledger"
+    );
+
+    // Nor does a copy of the whole demo directory elsewhere, whose marker names the original.
+    let copy = f.path("copy");
+    std::fs::create_dir(&copy).unwrap();
+    copy_tree(&demo, &copy);
+    assert_refused(&run_demo(&copy), &["was not made by the demo"]);
+}
