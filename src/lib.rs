@@ -37,6 +37,7 @@ pub mod state;
 pub mod statement;
 pub mod taxonomy;
 pub mod time;
+pub mod tree;
 pub mod verify;
 
 pub use crate::codec::DecodeError;

@@ -13,6 +13,7 @@ use ledger::lock::LockError;
 use ledger::log::LogError;
 use ledger::projection::ProjectionError;
 use ledger::rules::RuleViolation;
+use ledger::tree::TreeError;
 use std::error::Error;
 
 /// The line `main` prints for a failed command: the error with its causes, and advice if any.
@@ -114,6 +115,7 @@ fn ledger(error: &LedgerError) -> Option<String> {
         LedgerError::DamagedState(_) => {
             Some("run `ledger reindex` to rebuild it from the log, then `ledger verify`".into())
         }
+        LedgerError::Tree(e) => tree(e),
         LedgerError::NoSuchKey(_) => Some("`ledger key list` shows the enrolled keys".into()),
         LedgerError::Schemas(_)
         | LedgerError::EmptyBatch
@@ -121,6 +123,23 @@ fn ledger(error: &LedgerError) -> Option<String> {
         | LedgerError::Db(_)
         | LedgerError::Input(_)
         | LedgerError::ReadOnly => None,
+    }
+}
+
+fn tree(error: &TreeError) -> Option<String> {
+    match error {
+        TreeError::Short { .. } => Some(
+            "the tree is derived from the log: `ledger reindex` rebuilds it, then run `ledger verify`"
+                .into(),
+        ),
+        TreeError::Log(e) => log(e),
+        TreeError::SizeBeyondLog { .. } | TreeError::SeqBeyondSize { .. } => {
+            Some("`ledger verify` or `ledger log` shows how many entries the log holds".into())
+        }
+        TreeError::SizesOutOfOrder { .. } => {
+            Some("give --from a size of at least 1 and no larger than --to".into())
+        }
+        TreeError::Io { .. } => None,
     }
 }
 
