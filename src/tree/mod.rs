@@ -408,3 +408,6 @@ impl<F: LogFiles> Drop for TreeAppender<'_, F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
