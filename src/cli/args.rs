@@ -3,7 +3,7 @@
 
 use crate::cli::{
     append, attach, backup, completions, demo, evidence, export, import, init, key, log, man,
-    project, reindex, restore, show, upgrade, verify,
+    project, prove, reindex, restore, show, upgrade, verify,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -95,6 +95,9 @@ pub enum Command {
     Show(show::Args),
     /// Audit the whole ledger from its stored bytes.
     Verify(verify::Args),
+    /// Print an inclusion or consistency proof of the log's Merkle tree (RFC 6962).
+    #[command(subcommand)]
+    Prove(prove::Command),
     /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
     /// Write one portable backup file of the ledger's entries (taken without a lock).

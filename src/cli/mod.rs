@@ -22,6 +22,7 @@ pub mod log;
 pub mod man;
 pub mod output;
 pub mod project;
+pub mod prove;
 pub mod reindex;
 pub mod restore;
 pub mod show;

@@ -39,7 +39,7 @@ pub enum TreeError {
     Short { file: String, count: u64 },
     #[error(transparent)]
     Log(#[from] LogError),
-    #[error("the log holds {size} entries, so it has no tree of size {asked}")]
+    #[error("the log's size is {size}, so it has no tree of size {asked}")]
     SizeBeyondLog { asked: u64, size: u64 },
     #[error("seq {seq} is not in the tree of size {size}")]
     SeqBeyondSize { seq: u64, size: u64 },
