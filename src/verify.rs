@@ -419,6 +419,9 @@ struct SealRule {
     /// The signatures of the seals of more than one statement seen so far (their first 16
     /// bytes, enough to tell a repeat from chance).
     seen: HashSet<[u8; 16]>,
+    /// After an entry that could not be read or decoded, the seal around it cannot be judged:
+    /// entries are passed over until one begins a seal.
+    resync: bool,
 }
 
 struct OpenSeal {
@@ -431,7 +434,7 @@ impl SealRule {
     /// Takes the entry at `seq` (`None` if it does not decode); gives the problem it shows.
     fn next(&mut self, seq: u64, entry: Option<&EntryRef>) -> Option<(u64, String)> {
         let Some(entry) = entry else {
-            self.open = None;
+            self.lost();
             return None;
         };
         let key = (
@@ -440,6 +443,10 @@ impl SealRule {
             entry.seal_signature(),
         );
         let (size, index) = (entry.seal_batch_size(), entry.seal_index());
+        if self.resync && index != 0 {
+            return None;
+        }
+        self.resync = false;
         let mut found = None;
         match self.open.take() {
             Some(open) if open.key == key => {
@@ -490,6 +497,7 @@ impl SealRule {
     /// A stretch of the log could not be read: the seal around it cannot be judged.
     fn lost(&mut self) {
         self.open = None;
+        self.resync = true;
     }
 
     /// The problem of a seal left open at the end of the log.

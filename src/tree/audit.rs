@@ -28,7 +28,8 @@ pub struct Audit<F: LogFiles> {
     /// Problems found on opening, told with the first leaf.
     opening: Vec<(u64, String)>,
     /// The seq of the next leaf; once a leaf is missing (a stretch of the log cannot be read),
-    /// nothing above it can be recomputed and the check stops.
+    /// nothing above it can be recomputed, and once a hash disagrees, what comes after says
+    /// nothing new: either way the check stops.
     next: Option<u64>,
 }
 
@@ -130,10 +131,12 @@ impl<F: LogFiles> Audit<F> {
         }
         let at = ((index % TILE_WIDTH) * HASH_LEN) as usize;
         if state.tile[at..at + HASH_LEN as usize] != hash[..] {
+            // What lies above and after a wrong hash disagrees too: the first one is the news.
+            self.next = None;
             problem(
                 first,
                 format!(
-                    "the tree's hash of {} (level {level} hash {index}, in tile {place}, byte {} of {file}) does not match the entries: the tree's files were changed or damaged",
+                    "the tree's hash of {} (level {level} hash {index}, in tile {place}, byte {} of {file}) does not match the entries: the entries or the tree's files were changed after the tree was written; the tree is not checked further",
                     seqs(first, last),
                     index * HASH_LEN
                 ),
@@ -143,6 +146,9 @@ impl<F: LogFiles> Audit<F> {
 
     /// Takes the next recomputed hash of level `level`.
     fn push(&mut self, level: usize, hash: Hash, problem: &mut dyn FnMut(u64, String)) {
+        if self.next.is_none() {
+            return;
+        }
         if self.levels.len() <= level {
             self.levels.push(Level::default());
         }
