@@ -9,7 +9,7 @@
 # quotes, four countries) and a revision of them, in which every tenth row has another death
 # count and every hundredth row is gone. Then, each under /usr/bin/time -v: a first import of
 # the release into a new ledger, a re-import of the same file (nothing changes), and an import
-# of the revision (N/10 corrections, N/100 retractions), each R times on a copy of the ledger
+# of the revision (N/10 corrections, N/100 withdrawals), each R times on a copy of the ledger
 # as it was before. Prints the median wall time and peak memory of each, its summary line, and
 # PASS or FAIL against issue 10's 200 MB target.
 #

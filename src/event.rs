@@ -44,6 +44,8 @@ pub enum EventType {
     IncidentReported,
     IncidentCorrected,
     IncidentRetracted,
+    IncidentWithdrawn,
+    IncidentReinstated,
     EvidenceAnchored,
     EvidenceCustody,
     AccordStatusChanged,
@@ -51,13 +53,15 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::LedgerGenesis,
         EventType::KeyEnrolled,
         EventType::KeyRevoked,
         EventType::IncidentReported,
         EventType::IncidentCorrected,
         EventType::IncidentRetracted,
+        EventType::IncidentWithdrawn,
+        EventType::IncidentReinstated,
         EventType::EvidenceAnchored,
         EventType::EvidenceCustody,
         EventType::AccordStatusChanged,
@@ -72,6 +76,8 @@ impl EventType {
             EventType::IncidentReported => "incident.reported",
             EventType::IncidentCorrected => "incident.corrected",
             EventType::IncidentRetracted => "incident.retracted",
+            EventType::IncidentWithdrawn => "incident.withdrawn",
+            EventType::IncidentReinstated => "incident.reinstated",
             EventType::EvidenceAnchored => "evidence.anchored",
             EventType::EvidenceCustody => "evidence.custody",
             EventType::AccordStatusChanged => "accord.status_changed",
@@ -90,7 +96,9 @@ impl EventType {
             EventType::EvidenceAnchored => 2,
             // 2 adds the datasets' date range, precision codes, fatality range and row
             // timestamp; entries of version 1 keep it.
-            EventType::IncidentReported | EventType::IncidentCorrected => 2,
+            EventType::IncidentReported => 2,
+            // 3 adds what a release states of fields a correction in the ledger overrides.
+            EventType::IncidentCorrected => 3,
             _ => 1,
         }
     }
@@ -104,6 +112,8 @@ impl EventType {
             EventType::IncidentReported
             | EventType::IncidentCorrected
             | EventType::IncidentRetracted
+            | EventType::IncidentWithdrawn
+            | EventType::IncidentReinstated
             | EventType::EvidenceAnchored
             | EventType::EvidenceCustody
             | EventType::AccordStatusChanged

@@ -10,8 +10,8 @@ use crate::log::LogFiles;
 use crate::merkle::Hash;
 use crate::projection::cache::Hashing;
 use crate::projection::{
-    self, AsOf, CacheDir, Cell, Covered, Output, ProjectionError, Refresh, Row, RowSource, Rows,
-    Table, Window,
+    self, AsOf, Cell, Covered, Output, ProjectionError, Refresh, Row, RowSource, Rows, Table,
+    Window,
 };
 use crate::Ledger;
 use serde::Serialize;
@@ -207,6 +207,8 @@ pub struct Manifest {
     pub seq: Option<u64>,
     pub entry_hash: Option<String>,
     pub recorded_at: Option<String>,
+    /// What the views were folded from: always [`BUILT_FROM_LOG`], never a cache.
+    pub built_from: String,
     pub files: Vec<ManifestFile>,
 }
 
@@ -218,29 +220,29 @@ pub struct ManifestFile {
 }
 
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The manifest's `built_from`: every view folded from the log's entries, from seq 0.
+pub const BUILT_FROM_LOG: &str = "log";
 
 /// Writes one view as `DIR/<name>.csv`, hashed as it is written so that a large view's CSV is
 /// never held whole; returns its line in the manifest.
-fn write_view(dir: &Path, output: &Output) -> Result<ManifestFile, ExportError> {
-    let write_failed = |source| ExportError::Write {
-        dir: dir.to_path_buf(),
-        source,
-    };
+fn write_view(dir: &Path, output: &Output) -> io::Result<Result<ManifestFile, ProjectionError>> {
     let name = format!("{}.csv", output.name());
-    let file = std::fs::File::create(dir.join(&name)).map_err(write_failed)?;
+    let file = std::fs::File::create(dir.join(&name))?;
     let mut out = Hashing::new(BufWriter::new(file));
-    let written = output
-        .with_rows(|rows| write_rows(output.columns(), rows, TableFormat::Csv, &mut out))?
-        .map_err(write_failed)?;
+    let written = match output
+        .with_rows(|rows| write_rows(output.columns(), rows, TableFormat::Csv, &mut out))
+    {
+        Ok(written) => written?,
+        Err(failed) => return Ok(Err(failed)),
+    };
     (out.inner.into_inner())
         .map_err(io::IntoInnerError::into_error)
-        .and_then(|file| file.sync_all())
-        .map_err(write_failed)?;
-    Ok(ManifestFile {
+        .and_then(|file| file.sync_all())?;
+    Ok(Ok(ManifestFile {
         name,
         blake3: out.hasher.finalize().to_hex().to_string(),
         rows: written,
-    })
+    }))
 }
 
 /// Writes the manifest naming the ledger state that `files` cover.
@@ -256,18 +258,15 @@ fn write_manifest(
         seq: covered.map(|c| c.seq),
         entry_hash: covered.map(|c| hex(&c.hash)),
         recorded_at: covered.map(|c| c.recorded_at.to_rfc3339()),
+        built_from: BUILT_FROM_LOG.to_string(),
         files,
     };
     let mut text = serde_json::to_vec_pretty(&manifest).map_err(io::Error::other)?;
     text.push(b'\n');
-    write_synced(&dir.join(MANIFEST_FILE), &text)?;
+    let mut file = std::fs::File::create(dir.join(MANIFEST_FILE))?;
+    file.write_all(&text)?;
+    file.sync_all()?;
     Ok(manifest)
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +281,10 @@ pub enum ExportError {
         #[source]
         source: io::Error,
     },
+    #[error("{} holds {}, which no export wrote; an export replaces its whole directory, so it writes only into a new or empty directory or one an earlier export wrote", dir.display(), stranger.display())]
+    NotAnExport { dir: PathBuf, stranger: PathBuf },
+    #[error("{} is inside the ledger's directory {}; views and exports are written elsewhere", path.display(), ledger.display())]
+    InsideLedger { path: PathBuf, ledger: PathBuf },
 }
 
 impl From<LedgerError> for ExportError {
@@ -290,39 +293,213 @@ impl From<LedgerError> for ExportError {
     }
 }
 
-/// Builds every projection up to `as_of` and writes each as `DIR/<name>.csv`, then the manifest
-/// that ties the files to the ledger state they cover; returns the manifest. The same ledger
-/// state gives byte-identical files.
+/// Folds every projection from the log (never from a cache: an export is what the signed
+/// entries say, whatever the ledger's directory holds beside them) up to `as_of`, and writes
+/// each as `DIR/<name>.csv`, then the manifest that ties the files to the ledger state they
+/// cover; returns the manifest. The same ledger state gives byte-identical files.
+///
+/// The files are written into a new directory beside `dir`, made durable, and then put in
+/// `dir`'s place at once, so that a reader (or a process killed halfway) sees the whole old
+/// export or the whole new one, never a manifest beside files it does not describe. So `dir`
+/// must be new, empty, or an earlier export: anything else in it would be replaced too.
 ///
 /// Views are folded one at a time, each written and let go before the next is folded, so that
 /// an export needs the memory of its largest view rather than of all of them together; every
 /// pass after the first is cut at the entry the first one covered.
 pub fn export_all<F: LogFiles>(
     ledger: &Ledger<F>,
-    caches: Option<&CacheDir>,
     dir: &Path,
     as_of: Option<AsOf>,
-    refresh: Refresh,
 ) -> Result<Manifest, ExportError> {
     let write_failed = |source| ExportError::Write {
         dir: dir.to_path_buf(),
         source,
     };
+    if let Some(ledger_dir) = ledger.dir() {
+        outside_ledger(dir, ledger_dir)?;
+    }
+    replaceable(dir)?;
     let origin = ledger.origin()?.unwrap_or_default();
-    std::fs::create_dir_all(dir).map_err(write_failed)?;
+    let staging = Staging::beside(dir).map_err(write_failed)?;
     let mut cut = as_of;
     let mut covered = None;
     let mut files = Vec::with_capacity(projection::REGISTRY.len());
     for (i, &view) in projection::REGISTRY.iter().enumerate() {
-        let projected =
-            projection::project(ledger, caches, &[view], cut, &Window::default(), refresh)?;
+        let projected = projection::project(
+            ledger,
+            None,
+            &[view],
+            cut,
+            &Window::default(),
+            Refresh::Rebuild,
+        )?;
         if i == 0 {
             covered = projected.covered;
             cut = covered.map(|c| AsOf::Seq(c.seq)).or(cut);
         }
         for output in &projected.outputs {
-            files.push(write_view(dir, output)?);
+            files.push(write_view(&staging.path, output).map_err(write_failed)??);
         }
     }
-    write_manifest(dir, &origin, covered, files).map_err(write_failed)
+    let manifest = write_manifest(&staging.path, &origin, covered, files).map_err(write_failed)?;
+    staging.put_in_place_of(dir).map_err(write_failed)?;
+    Ok(manifest)
+}
+
+/// Refuses a path to write a view or an export to inside the ledger's directory: it would
+/// write over the ledger's files, or be read by the ledger as its own.
+pub fn outside_ledger(path: &Path, ledger_dir: &Path) -> Result<(), ExportError> {
+    let ledger = std::fs::canonicalize(ledger_dir).unwrap_or_else(|_| ledger_dir.to_path_buf());
+    // The path may not exist yet: its nearest existing ancestor says where it is.
+    let mut existing = path;
+    let canonical = loop {
+        match std::fs::canonicalize(existing) {
+            Ok(canonical) => break canonical,
+            Err(_) => match existing.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                _ => break std::env::current_dir().unwrap_or_default(),
+            },
+        }
+    };
+    if canonical.starts_with(&ledger) {
+        return Err(ExportError::InsideLedger {
+            path: path.to_path_buf(),
+            ledger: ledger_dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a directory that holds anything an export would not have written there.
+fn replaceable(dir: &Path) -> Result<(), ExportError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(ExportError::Write {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let ours = |name: &str| {
+        name == MANIFEST_FILE
+            || (projection::REGISTRY.iter()).any(|view| name == format!("{}.csv", view.name()))
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| ExportError::Write {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        if !is_file || !entry.file_name().to_str().is_some_and(ours) {
+            return Err(ExportError::NotAnExport {
+                dir: dir.to_path_buf(),
+                stranger: entry.path(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The directory an export is written into before it takes the place of the one asked for:
+/// beside it, so that the two are on one file system and the move is a rename. It is removed
+/// when dropped: after a failure, and after the move, when it holds the old export. A process
+/// killed before then leaves it behind; the next export into the same place removes it.
+struct Staging {
+    path: PathBuf,
+}
+
+impl Staging {
+    fn beside(dir: &Path) -> io::Result<Staging> {
+        let parent = match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent)?;
+        let prefix = Self::prefix(dir);
+        for entry in std::fs::read_dir(parent)? {
+            let entry = entry?;
+            let stale = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix));
+            if stale && entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(entry.path())?;
+            }
+        }
+        let path = parent.join(format!("{prefix}{}", std::process::id()));
+        std::fs::create_dir(&path)?;
+        Ok(Staging { path })
+    }
+
+    /// `.<name>.export-`, the start of the names of a directory's staging directories.
+    fn prefix(dir: &Path) -> String {
+        let name = dir.file_name().map_or_else(
+            || "export".into(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        format!(".{name}.export-")
+    }
+
+    /// Puts the staged export in `dir`'s place (exchanging the two at once where the system
+    /// can, else moving the old one aside first), then removes the old one.
+    fn put_in_place_of(&self, dir: &Path) -> io::Result<()> {
+        sync_dir(&self.path)?;
+        let parent = self.path.parent().unwrap_or(Path::new("."));
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::rename(&self.path, dir)?;
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {
+                if !exchange(&self.path, dir)? {
+                    // Without an atomic exchange, a reader may for a moment find no export.
+                    let aside = self.path.with_extension("old");
+                    std::fs::rename(dir, &aside)?;
+                    std::fs::rename(&self.path, dir)?;
+                    std::fs::rename(&aside, &self.path)?;
+                }
+            }
+        }
+        sync_dir(parent)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Nothing is there once a new directory was moved into place; the old export is once
+        // it was exchanged; a failed export's files are. A failure leaves it to the next export.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Exchanges two paths at once (Linux's `renameat2` with `RENAME_EXCHANGE`); `false` where the
+/// system or its file system cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if [
+                rustix::io::Errno::INVAL,
+                rustix::io::Errno::NOSYS,
+                rustix::io::Errno::NOTSUP,
+            ]
+            .contains(&e) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
+    Ok(false)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }

@@ -105,7 +105,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn record(seq: u64) -> IncidentRecord {
-        let stored = ("Battles", None::<&str>, seq, None::<u64>);
+        let stored = ("Battles", None::<&str>, seq, None::<u64>, None::<u64>);
         bincode::deserialize(&bincode::serialize(&stored).unwrap()).unwrap()
     }
 

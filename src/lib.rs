@@ -7,7 +7,9 @@
 //! it; dataset releases come
 //! in through [`import`], which appends through the same façade. Everything else reads entries:
 //! [`verify`] audits them from their stored bytes and trusts nothing derived, [`projection`]
-//! folds them into views, and [`export`] writes those views out.
+//! folds them into views, and [`export`] writes those views out. [`note`] speaks the C2SP
+//! transparency formats (checkpoints, witness cosignatures, policies, receipts) to auditors and
+//! witnesses.
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
@@ -29,6 +31,7 @@ pub mod lines;
 pub mod lock;
 pub mod log;
 pub mod merkle;
+pub mod note;
 pub mod payload;
 pub mod projection;
 pub mod rules;

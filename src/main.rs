@@ -54,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Project(args) => cli::project::run(global, args, &mut out),
         Command::Export(args) => cli::export::run(global, args, &mut out),
         Command::Import(args) => cli::import::run(global, args, &mut out),
+        Command::Witness(command) => cli::witness::run(global, command, &mut out),
         Command::Demo(args) => cli::demo::run(args, &mut out),
         Command::Completions(args) => cli::completions::run(args, &mut out),
         Command::Man(args) => cli::man::run(args, &mut out),

@@ -379,14 +379,25 @@ pub struct IncidentCorrected<'a> {
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "object")]
     pub changes: IncidentChanges<'a>,
+    /// What a release states of fields whose correction in the ledger stands (version 3):
+    /// recorded, never applied. Boxed: it would double the size of every payload.
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "some_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contested: Option<Box<IncidentChanges<'a>>>,
     #[serde(borrow, deserialize_with = "text")]
     pub reason: Text<'a>,
 }
 
-/// `incident.retracted`: a standing incident withdrawn, for good.
+/// `incident.retracted` (a standing incident taken back, for good), `incident.withdrawn` (one
+/// its source no longer has, until it has it again) and `incident.reinstated` (a withdrawn one
+/// that stands again): the incident, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IncidentRetracted<'a> {
+pub struct IncidentNotice<'a> {
     #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
     #[serde(borrow, deserialize_with = "text")]
@@ -567,7 +578,9 @@ pub enum Payload<'a> {
     KeyRevoked(KeyRevoked<'a>),
     IncidentReported(IncidentReported<'a>),
     IncidentCorrected(IncidentCorrected<'a>),
-    IncidentRetracted(IncidentRetracted<'a>),
+    IncidentRetracted(IncidentNotice<'a>),
+    IncidentWithdrawn(IncidentNotice<'a>),
+    IncidentReinstated(IncidentNotice<'a>),
     EvidenceAnchored(EvidenceAnchored<'a>),
     EvidenceCustody(EvidenceCustody<'a>),
     AccordStatusChanged(AccordStatusChanged<'a>),
@@ -584,7 +597,9 @@ pub enum Payload<'a> {
 pub enum Counts<'a> {
     Reported(ReportedCounts<'a>),
     Corrected(CorrectedCounts<'a>),
-    Retracted(RetractedCounts<'a>),
+    Retracted(NamedCounts<'a>),
+    Withdrawn(NamedCounts<'a>),
+    Reinstated(NamedCounts<'a>),
 }
 
 /// Of an [`IncidentReported`], what a tally reads.
@@ -624,9 +639,9 @@ pub struct ChangedCounts<'a> {
     pub fatalities: Option<u64>,
 }
 
-/// Of an [`IncidentRetracted`], what a tally reads.
+/// Of an [`IncidentNotice`], what a tally reads.
 #[derive(Debug, PartialEq, Deserialize)]
-pub struct RetractedCounts<'a> {
+pub struct NamedCounts<'a> {
     #[serde(borrow, deserialize_with = "text")]
     pub incident_id: Text<'a>,
 }
@@ -645,6 +660,8 @@ impl<'a> Counts<'a> {
             EventType::IncidentReported => object(&mut json).map(Counts::Reported),
             EventType::IncidentCorrected => object(&mut json).map(Counts::Corrected),
             EventType::IncidentRetracted => object(&mut json).map(Counts::Retracted),
+            EventType::IncidentWithdrawn => object(&mut json).map(Counts::Withdrawn),
+            EventType::IncidentReinstated => object(&mut json).map(Counts::Reinstated),
             _ => return None,
         };
         json.end().ok()?;
@@ -691,6 +708,8 @@ impl<'a> Payload<'a> {
             EventType::IncidentReported => object(from).map(Payload::IncidentReported),
             EventType::IncidentCorrected => object(from).map(Payload::IncidentCorrected),
             EventType::IncidentRetracted => object(from).map(Payload::IncidentRetracted),
+            EventType::IncidentWithdrawn => object(from).map(Payload::IncidentWithdrawn),
+            EventType::IncidentReinstated => object(from).map(Payload::IncidentReinstated),
             EventType::EvidenceAnchored => object(from).map(Payload::EvidenceAnchored),
             EventType::EvidenceCustody => object(from).map(Payload::EvidenceCustody),
             EventType::AccordStatusChanged => object(from).map(Payload::AccordStatusChanged),
@@ -712,6 +731,8 @@ impl<'a> Payload<'a> {
             Payload::IncidentReported(_) => EventType::IncidentReported,
             Payload::IncidentCorrected(_) => EventType::IncidentCorrected,
             Payload::IncidentRetracted(_) => EventType::IncidentRetracted,
+            Payload::IncidentWithdrawn(_) => EventType::IncidentWithdrawn,
+            Payload::IncidentReinstated(_) => EventType::IncidentReinstated,
             Payload::EvidenceAnchored(_) => EventType::EvidenceAnchored,
             Payload::EvidenceCustody(_) => EventType::EvidenceCustody,
             Payload::AccordStatusChanged(_) => EventType::AccordStatusChanged,
@@ -730,7 +751,9 @@ impl<'a> Payload<'a> {
                 format!("{} {} {}", p.incident_id, p.event_date, p.event_type)
             }
             Payload::IncidentCorrected(p) => format!("{}: {}", p.incident_id, p.reason),
-            Payload::IncidentRetracted(p) => format!("{}: {}", p.incident_id, p.reason),
+            Payload::IncidentRetracted(p)
+            | Payload::IncidentWithdrawn(p)
+            | Payload::IncidentReinstated(p) => format!("{}: {}", p.incident_id, p.reason),
             Payload::EvidenceAnchored(p) => format!("{} {}", p.incident_id, p.filename),
             Payload::EvidenceCustody(p) => format!("{} {} by {}", p.sha256, p.action.name(), p.by),
             Payload::AccordStatusChanged(p) => match &p.provision {
@@ -759,14 +782,28 @@ pub fn stated_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, 
         _ => return None,
     };
     if event_type == EventType::IncidentCorrected {
-        return match stated.remove("changes")? {
-            Value::Object(changes) => Some(changes),
-            _ => None,
-        };
+        return object_member(stated, "changes");
     }
     // shift_remove keeps the order the author wrote the others in.
     stated.shift_remove("incident_id");
     Some(stated)
+}
+
+/// What an `incident.corrected` records of a release's values without applying them (its
+/// `contested`), as written, like [`stated_fields`]; `None` for other events and corrections
+/// without it.
+pub fn contested_fields(event_type: EventType, bytes: &[u8]) -> Option<Map<String, Value>> {
+    if event_type != EventType::IncidentCorrected {
+        return None;
+    }
+    object_member(serde_json::from_slice(bytes).ok()?, "contested")
+}
+
+fn object_member(mut object: Map<String, Value>, name: &str) -> Option<Map<String, Value>> {
+    match object.remove(name)? {
+        Value::Object(member) => Some(member),
+        _ => None,
+    }
 }
 
 /// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
@@ -1162,7 +1199,8 @@ mod tests {
         assert_eq!(ours, listed);
 
         let corrected = schema(EventType::IncidentCorrected);
-        let changeable: Vec<(&str, FieldKind)> = corrected["properties"]["changes"]["properties"]
+        // Version 3 states the fields once, for `changes` and `contested` alike.
+        let changeable: Vec<(&str, FieldKind)> = corrected["$defs"]["fields"]["properties"]
             .as_object()
             .unwrap()
             .iter()
@@ -1341,13 +1379,17 @@ mod tests {
                         (p.event_date, p.actor1, p.admin1, p.fatalities)
                     );
                 }
-                (Payload::IncidentRetracted(p), Some(Counts::Retracted(c))) => {
+                (Payload::IncidentRetracted(p), Some(Counts::Retracted(c)))
+                | (Payload::IncidentWithdrawn(p), Some(Counts::Withdrawn(c)))
+                | (Payload::IncidentReinstated(p), Some(Counts::Reinstated(c))) => {
                     assert_eq!(c.incident_id, p.incident_id);
                 }
                 (
                     Payload::IncidentReported(_)
                     | Payload::IncidentCorrected(_)
-                    | Payload::IncidentRetracted(_),
+                    | Payload::IncidentRetracted(_)
+                    | Payload::IncidentWithdrawn(_)
+                    | Payload::IncidentReinstated(_),
                     counts,
                 ) => panic!("read as {counts:?}"),
                 (_, counts) => {

@@ -1,8 +1,9 @@
 //! Who may state what, and what may follow what: key enrolment, roles and revocation as of each
 //! seq (the last active admin key is never revoked, or no key could be enrolled again), the
-//! incident rules (an id is reported once; a correction or retraction names an existing
-//! incident that is not retracted; a retraction is final; no event is dated after the day its
-//! entry is recorded), and the evidence rules (a custody event or a conversion names evidence
+//! incident rules (an id is reported once; a correction, withdrawal, reinstatement or
+//! retraction names an existing incident that is not retracted; a retraction is final; only a
+//! standing incident is withdrawn and only a withdrawn one reinstated; no event is dated after
+//! the day its entry is recorded), and the evidence rules (a custody event or a conversion names evidence
 //! anchored before it; disposal ends a file's chain of custody).
 //!
 //! The rules are one fold, [`RuleState::admit`], shared by append (over the stored state plus
@@ -30,8 +31,8 @@ pub struct KeyRecord {
     pub revoked_seq: Option<u64>,
 }
 
-/// An incident as the rules follow it: its ACLED categories and where it was reported and
-/// retracted. The categories are kept as their places in [`taxonomy::EVENT_TYPES`] (the names
+/// An incident as the rules follow it: its ACLED categories and where it was reported, withdrawn
+/// (while it is) and retracted. The categories are kept as their places in [`taxonomy::EVENT_TYPES`] (the names
 /// are all a schema-valid payload can state), so that a fold over millions of incidents holds a
 /// few machine words for each; it is stored with the names (docs/FORMAT.md, section 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct IncidentRecord {
     reported_seq: u64,
     /// Never 0: that seq is the genesis, and nothing else may be there.
     retracted_seq: Option<NonZeroU64>,
+    /// Where it was last withdrawn, while it is; a reinstatement clears it.
+    withdrawn_seq: Option<NonZeroU64>,
 }
 
 /// An event type and sub-event type, by their places in [`taxonomy::EVENT_TYPES`]: the event
@@ -104,6 +107,10 @@ impl IncidentRecord {
     pub fn retracted_seq(&self) -> Option<u64> {
         self.retracted_seq.map(NonZeroU64::get)
     }
+
+    pub fn withdrawn_seq(&self) -> Option<u64> {
+        self.withdrawn_seq.map(NonZeroU64::get)
+    }
 }
 
 /// An [`IncidentRecord`] as stored: the category names, then the seqs.
@@ -115,6 +122,7 @@ struct StoredIncident<'a> {
     sub_event_type: Option<Cow<'a, str>>,
     reported_seq: u64,
     retracted_seq: Option<u64>,
+    withdrawn_seq: Option<u64>,
 }
 
 impl Serialize for IncidentRecord {
@@ -124,6 +132,7 @@ impl Serialize for IncidentRecord {
             sub_event_type: self.sub_event_type().map(Cow::from),
             reported_seq: self.reported_seq,
             retracted_seq: self.retracted_seq(),
+            withdrawn_seq: self.withdrawn_seq(),
         }
         .serialize(serializer)
     }
@@ -135,17 +144,17 @@ impl<'de> Deserialize<'de> for IncidentRecord {
         let stored = StoredIncident::deserialize(deserializer)?;
         let category = Category::of(&stored.event_type, stored.sub_event_type.as_deref())
             .ok_or_else(|| D::Error::custom("an incident category is not in the taxonomy"))?;
-        let retracted_seq = match stored.retracted_seq {
-            None => None,
-            Some(seq) => Some(
-                NonZeroU64::new(seq)
-                    .ok_or_else(|| D::Error::custom("an incident is retracted at seq 0"))?,
-            ),
+        let after_genesis = |seq: Option<u64>, what: &str| match seq {
+            None => Ok(None),
+            Some(seq) => NonZeroU64::new(seq)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("an incident is {what} at seq 0"))),
         };
         Ok(IncidentRecord {
             category,
             reported_seq: stored.reported_seq,
-            retracted_seq,
+            retracted_seq: after_genesis(stored.retracted_seq, "retracted")?,
+            withdrawn_seq: after_genesis(stored.withdrawn_seq, "withdrawn")?,
         })
     }
 }
@@ -245,6 +254,10 @@ pub enum RuleViolation {
     UnknownIncident { id: String },
     #[error("incident {id} was retracted at seq {seq}; a retraction is final")]
     RetractedIncident { id: String, seq: u64 },
+    #[error("incident {id} was already withdrawn at seq {seq}; reinstate it before withdrawing it again")]
+    WithdrawnIncident { id: String, seq: u64 },
+    #[error("incident {id} is not withdrawn, so it cannot be reinstated")]
+    NotWithdrawn { id: String },
     #[error("sub_event_type \"{sub_event_type}\" does not belong to event_type \"{event_type}\"")]
     SubEventTypeMismatch {
         event_type: String,
@@ -438,6 +451,7 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                     category,
                     reported_seq: seq,
                     retracted_seq: None,
+                    withdrawn_seq: None,
                 };
                 self.changes.incidents.insert(id, record);
                 not_in_the_future(id, &report.event_date, recorded_at)?;
@@ -461,6 +475,27 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
                 let id = &*retraction.incident_id;
                 let mut record = self.standing_incident(id)?;
                 record.retracted_seq = NonZeroU64::new(seq);
+                self.changes.incidents.insert(id, record);
+            }
+            Payload::IncidentWithdrawn(withdrawal) => {
+                let id = &*withdrawal.incident_id;
+                let mut record = self.standing_incident(id)?;
+                if let Some(seq) = record.withdrawn_seq() {
+                    return Err(RuleViolation::WithdrawnIncident {
+                        id: id.to_string(),
+                        seq,
+                    }
+                    .into());
+                }
+                record.withdrawn_seq = NonZeroU64::new(seq);
+                self.changes.incidents.insert(id, record);
+            }
+            Payload::IncidentReinstated(reinstatement) => {
+                let id = &*reinstatement.incident_id;
+                let mut record = self.standing_incident(id)?;
+                if record.withdrawn_seq.take().is_none() {
+                    return Err(RuleViolation::NotWithdrawn { id: id.to_string() }.into());
+                }
                 self.changes.incidents.insert(id, record);
             }
             Payload::EvidenceAnchored(evidence) => {
@@ -619,7 +654,9 @@ impl<'a, L: StateLookup> RuleState<'a, L> {
             .any(|k| other_admin(k) && !self.changes.keys.contains_key(&PublicKey(k.public_key))))
     }
 
-    /// The incident a correction, retraction or evidence names, which must exist and stand.
+    /// The incident a correction, withdrawal, reinstatement, retraction or evidence names, which
+    /// must exist and not be retracted (a withdrawn one may still be corrected, retracted, or
+    /// have evidence: its source may have it again).
     fn standing_incident(&self, id: &str) -> Result<IncidentRecord, AdmitError<L::Error>> {
         let record = self
             .incident(id)

@@ -8,7 +8,7 @@
 
 use crate::event::EventType;
 use crate::payload::{
-    Change, IncidentChanges, IncidentCorrected, IncidentReported, IncidentRetracted, Payload,
+    Change, IncidentChanges, IncidentCorrected, IncidentNotice, IncidentReported, Payload,
     PayloadError, SourceDataset,
 };
 use crate::taxonomy;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// The embedded schema text of every (event type, schema version).
-pub const SCHEMA_SOURCES: [(EventType, u16, &str); 13] = [
+pub const SCHEMA_SOURCES: [(EventType, u16, &str); 16] = [
     (
         EventType::LedgerGenesis,
         1,
@@ -55,9 +55,24 @@ pub const SCHEMA_SOURCES: [(EventType, u16, &str); 13] = [
         include_str!("../schemas/incident.corrected.v2.json"),
     ),
     (
+        EventType::IncidentCorrected,
+        3,
+        include_str!("../schemas/incident.corrected.v3.json"),
+    ),
+    (
         EventType::IncidentRetracted,
         1,
         include_str!("../schemas/incident.retracted.v1.json"),
+    ),
+    (
+        EventType::IncidentWithdrawn,
+        1,
+        include_str!("../schemas/incident.withdrawn.v1.json"),
+    ),
+    (
+        EventType::IncidentReinstated,
+        1,
+        include_str!("../schemas/incident.reinstated.v1.json"),
     ),
     (
         EventType::EvidenceAnchored,
@@ -312,12 +327,15 @@ impl Schemas {
 }
 
 /// The event types and schema versions that [`hand_checked`] knows.
-const HAND_CHECKED: [(EventType, u16); 5] = [
+const HAND_CHECKED: [(EventType, u16); 8] = [
     (EventType::IncidentReported, 1),
     (EventType::IncidentReported, 2),
     (EventType::IncidentCorrected, 1),
     (EventType::IncidentCorrected, 2),
+    (EventType::IncidentCorrected, 3),
     (EventType::IncidentRetracted, 1),
+    (EventType::IncidentWithdrawn, 1),
+    (EventType::IncidentReinstated, 1),
 ];
 
 /// Whether a typed payload of a [`HAND_CHECKED`] type keeps its schema at `version`, checked
@@ -329,11 +347,19 @@ const HAND_CHECKED: [(EventType, u16); 5] = [
 fn hand_checked(payload: &Payload, version: u16) -> bool {
     match (payload, version) {
         (Payload::IncidentReported(report), 1 | 2) => reported_keeps_schema(report, version),
-        (Payload::IncidentCorrected(correction), 1 | 2) => {
+        (Payload::IncidentCorrected(correction), 1..=3) => {
             corrected_keeps_schema(correction, version)
         }
         (
-            Payload::IncidentRetracted(IncidentRetracted {
+            Payload::IncidentRetracted(IncidentNotice {
+                incident_id,
+                reason,
+            })
+            | Payload::IncidentWithdrawn(IncidentNotice {
+                incident_id,
+                reason,
+            })
+            | Payload::IncidentReinstated(IncidentNotice {
                 incident_id,
                 reason,
             }),
@@ -380,7 +406,21 @@ fn reported_keeps_schema(p: &IncidentReported, version: u16) -> bool {
 }
 
 fn corrected_keeps_schema(p: &IncidentCorrected, version: u16) -> bool {
-    let c: &IncidentChanges = &p.changes;
+    let empty = IncidentChanges::default();
+    // Version 3 adds `contested`, and then lets `changes` be empty.
+    let stated_something = match (&p.contested, version) {
+        (None, _) => p.changes != empty,
+        (Some(contested), 3) => **contested != empty && changes_keep_schema(contested, version),
+        (Some(_), _) => false,
+    };
+    stated_something
+        && changes_keep_schema(&p.changes, version)
+        && incident_id_keeps_schema(&p.incident_id)
+        && chars_within(&p.reason, 1, 5000)
+}
+
+/// Whether each field `c` names keeps its schema at `version` of `incident.corrected`.
+fn changes_keep_schema(c: &IncidentChanges, version: u16) -> bool {
     // A nullable field's null always keeps its schema.
     fn cleared_or<T: ?Sized>(value: Option<&T>, keeps: impl Fn(&T) -> bool) -> bool {
         value.is_none_or(keeps)
@@ -405,9 +445,6 @@ fn corrected_keeps_schema(p: &IncidentCorrected, version: u16) -> bool {
             && code(&c.geo_precision, geo_precision_keeps_schema)
     };
     added_keep_schema
-        && incident_id_keeps_schema(&p.incident_id)
-        && chars_within(&p.reason, 1, 5000)
-        && *c != IncidentChanges::default()
         && c.event_date.as_deref().is_none_or(date_keeps_schema)
         && c.event_type
             .as_deref()
@@ -884,7 +921,8 @@ mod tests {
         prop_oneof![object(fields, 0.7), near_valid_report(version)]
     }
 
-    fn corrected(version: u16) -> impl Strategy<Value = String> {
+    /// An object of one to three fields that fit `changes` at `version`, or null.
+    fn near_valid_changes(version: u16) -> impl Strategy<Value = String> {
         let fitting_change =
             prop::sample::select(fields_at(version)).prop_flat_map(|(name, kind)| {
                 let value = match kind {
@@ -895,24 +933,43 @@ mod tests {
                 prop_oneof![4 => value, 1 => Just("null".to_string())]
                     .prop_map(move |v| format!("{}:{v}", json_string(name)))
             });
-        let near_valid = prop::collection::vec(fitting_change, 1..4)
-            .prop_map(|members| format!("{{{}}}", members.join(",")));
+        prop::collection::vec(fitting_change, 1..4)
+            .prop_map(|members| format!("{{{}}}", members.join(",")))
+    }
+
+    fn corrected(version: u16) -> impl Strategy<Value = String> {
         let changes = prop_oneof![
-            3 => near_valid,
+            3 => near_valid_changes(version),
             1 => object(INCIDENT_FIELDS.to_vec(), 0.1),
             1 => object(INCIDENT_FIELDS.to_vec(), 0.01),
             1 => Just("[]".to_string()),
         ];
-        (value("id"), changes, value("text"), 0..8u8).prop_map(|(id, changes, reason, shape)| {
-            match shape {
-                0 => format!("{{\"incident_id\":{id},\"changes\":{changes}}}"),
-                1 => format!("[{id},{changes},{reason}]"),
-                _ => format!("{{\"incident_id\":{id},\"changes\":{changes},\"reason\":{reason}}} "),
-            }
-        })
+        // Version 3's `contested`, at every version (where it is refused), often with `changes`
+        // empty.
+        let contested = prop_oneof![
+            3 => Just(None),
+            1 => near_valid_changes(version).prop_map(Some),
+        ];
+        (value("id"), changes, contested, value("text"), 0..8u8).prop_map(
+            |(id, changes, contested, reason, shape)| {
+                let (changes, contested) = match contested {
+                    Some(contested) if shape % 2 == 0 => {
+                        ("{}".to_string(), format!(",\"contested\":{contested}"))
+                    }
+                    Some(contested) => (changes, format!(",\"contested\":{contested}")),
+                    None => (changes, String::new()),
+                };
+                match shape {
+                    0 => format!("{{\"incident_id\":{id},\"changes\":{changes}{contested}}}"),
+                    1 => format!("[{id},{changes},{reason}]"),
+                    _ => format!("{{\"incident_id\":{id},\"changes\":{changes}{contested},\"reason\":{reason}}} "),
+                }
+            },
+        )
     }
 
-    fn retracted() -> impl Strategy<Value = String> {
+    /// A retraction's, withdrawal's or reinstatement's payload.
+    fn notice() -> impl Strategy<Value = String> {
         (value("id"), value("text"))
             .prop_map(|(id, reason)| format!("{{\"incident_id\":{id},\"reason\":{reason}}}"))
     }
@@ -924,7 +981,10 @@ mod tests {
             reported(2).prop_map(|p| (EventType::IncidentReported, 2, p)),
             corrected(1).prop_map(|p| (EventType::IncidentCorrected, 1, p)),
             corrected(2).prop_map(|p| (EventType::IncidentCorrected, 2, p)),
-            retracted().prop_map(|p| (EventType::IncidentRetracted, 1, p)),
+            corrected(3).prop_map(|p| (EventType::IncidentCorrected, 3, p)),
+            notice().prop_map(|p| (EventType::IncidentRetracted, 1, p)),
+            notice().prop_map(|p| (EventType::IncidentWithdrawn, 1, p)),
+            notice().prop_map(|p| (EventType::IncidentReinstated, 1, p)),
         ]
     }
 

@@ -127,7 +127,7 @@ mod tests {
     #[test]
     fn the_correction_schema_lists_the_same_types_and_sub_types() {
         let corrected = schema(EventType::IncidentCorrected);
-        let changes = &corrected["properties"]["changes"]["properties"];
+        let changes = &corrected["$defs"]["fields"]["properties"];
         assert_eq!(strings(&changes["event_type"]["enum"]), all_types());
         let subs = &changes["sub_event_type"]["enum"];
         assert_eq!(strings(subs), all_sub_types());

@@ -346,14 +346,14 @@ fn a_ledger_made_by_release_115e6d3_upgrades_with_the_same_head_once() {
         "{again}"
     );
 
-    // Derived state was rebuilt to the head: `covered` is its layout (3, u32 LE) and then the
+    // Derived state was rebuilt to the head: `covered` is its layout (4, u32 LE) and then the
     // head's seq (u64 LE), as docs/FORMAT.md says.
     let db = open_sled(&dir.join("sled"));
     let covered = db
         .get("covered")
         .unwrap()
         .expect("derived state covers the head");
-    assert_eq!(covered[..4], 3u32.to_le_bytes());
+    assert_eq!(covered[..4], 4u32.to_le_bytes());
     assert_eq!(covered[4..12], 8u64.to_le_bytes());
 }
 
@@ -420,9 +420,10 @@ fn an_old_ledger_that_does_not_verify_is_not_upgraded_and_left_as_it_was() {
 }
 
 /// Entries written at the incident schemas' version 1 keep verifying under it after the
-/// schemas gained version 2, and the version 2 entries written after them verify too.
+/// schemas gained later versions, and the entries written at the current versions after them
+/// verify too.
 #[test]
-fn entries_written_at_schema_version_1_verify_beside_version_2_entries() {
+fn entries_written_at_schema_version_1_verify_beside_later_versions() {
     let (copy, dir) = old_ledger();
     run_ok(&dir, &["upgrade"], None);
     let key = copy.path().join("inv2.key");
@@ -476,7 +477,7 @@ fn entries_written_at_schema_version_1_verify_beside_version_2_entries() {
     assert_eq!(versions.first().map(|v| v.1), Some(1), "{versions:?}");
     assert_eq!(
         versions.last(),
-        Some(&("incident.corrected".to_string(), 2)),
+        Some(&("incident.corrected".to_string(), 3)),
         "{versions:?}"
     );
     let verified = run_ok(&dir, &["verify"], None);

@@ -722,3 +722,42 @@ fn an_unwritable_key_path_is_named_once() {
         "the OS error should be stated once: {line}"
     );
 }
+
+/// A withdrawal, reinstatement or retraction of `t-1`, as an input line.
+fn standing(event_type: &str) -> String {
+    format!(r#"{{"type":"incident.{event_type}","data":{{"incident_id":"t-1","reason":"test"}}}}"#)
+}
+
+#[test]
+fn only_an_active_incident_is_withdrawn_only_a_withdrawn_one_reinstated_and_a_retraction_is_final()
+{
+    let f = base();
+    append_refused(
+        &f,
+        &[standing("reinstated")],
+        &["line 1", "incident t-1 is not withdrawn"],
+    );
+    append_refused(
+        &f,
+        &[standing("withdrawn"), standing("withdrawn")],
+        &[
+            "line 2",
+            "incident t-1 was already withdrawn",
+            "reinstate it",
+        ],
+    );
+    // Withdrawn, it may still be corrected; reinstated, withdrawn again, then retracted for good.
+    let corrected = r#"{"type":"incident.corrected","data":{"incident_id":"t-1","changes":{"fatalities":4},"reason":"recount"}}"#;
+    f.append_ok(&[
+        standing("withdrawn"),
+        corrected.to_string(),
+        standing("reinstated"),
+        standing("withdrawn"),
+        standing("retracted"),
+    ]);
+    append_refused(
+        &f,
+        &[standing("reinstated")],
+        &["incident t-1 was retracted", "a retraction is final"],
+    );
+}

@@ -1,4 +1,5 @@
-//! Crash safety of `ledger append` and `ledger import`: the real binary is killed with SIGKILL
+//! Crash safety of `ledger append`, `ledger import` and `ledger export`: the real binary is
+//! killed with SIGKILL
 //! at random moments while it appends a batch, and after every kill the ledger must still
 //! verify, every batch the binary acknowledged (printed all of its `{"seq","hash"}` lines, or
 //! exited 0) must be in the log exactly as acknowledged, and every batch must be in the log
@@ -419,21 +420,16 @@ fn entry_count(dir: &Path) -> usize {
     log_from(dir, 0).len()
 }
 
-/// `ledger import ucdp FILE` on `dir`, killed with SIGKILL after `delay` unless it ends first
-/// (or run to its end when `delay` is `None`); whether it exited 0.
-fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>) -> bool {
+/// `ledger ARGS` on `dir`, killed with SIGKILL after `delay` unless it ends first (or run to
+/// its end when `delay` is `None`); whether it exited 0.
+fn run_and_kill(dir: &Path, args: &[&std::ffi::OsStr], delay: Option<Duration>) -> bool {
     let mut child = ledger_process(dir)
-        .args(["import", "ucdp"])
-        .arg(file)
-        .arg("--key")
-        .arg(key)
-        // Each round's file is a release with new ids, which retracts all of the last one's.
-        .arg("--allow-large-removal")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("ledger import spawns");
+        .expect("ledger spawns");
     if let Some(delay) = delay {
         std::thread::sleep(delay);
         // Harmless if the child has already exited (it is not reaped yet).
@@ -442,9 +438,23 @@ fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>)
     let status = child.wait().expect("wait for the child");
     assert!(
         status.success() || status.signal() == Some(libc::SIGKILL),
-        "`ledger import` neither succeeded nor was killed ({status})"
+        "`ledger {args:?}` neither succeeded nor was killed ({status})"
     );
     status.success()
+}
+
+/// `ledger import ucdp FILE` on `dir`, killed after `delay` as [`run_and_kill`] says.
+fn import_and_kill(dir: &Path, key: &Path, file: &Path, delay: Option<Duration>) -> bool {
+    // Each round's file is a release with new ids, which withdraws all of the last one's.
+    let args = [
+        "import".as_ref(),
+        "ucdp".as_ref(),
+        file.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--allow-large-removal".as_ref(),
+    ];
+    run_and_kill(dir, &args, delay)
 }
 
 #[test]
@@ -525,4 +535,86 @@ fn import_survives_sigkill_at_any_moment() {
         kept,
         "seed {seed:#x}: derived state after the killed imports differs from a rebuild"
     );
+}
+
+/// `ledger export --dir OUT` on `dir`, killed after `delay` as [`run_and_kill`] says.
+fn export_and_kill(dir: &Path, out: &Path, delay: Option<Duration>) -> bool {
+    run_and_kill(
+        dir,
+        &["export".as_ref(), "--dir".as_ref(), out.as_os_str()],
+        delay,
+    )
+}
+
+/// The seq an export directory's manifest names, after checking that the directory holds
+/// exactly the files the manifest lists, each with the hash it gives.
+fn whole_export(out: &Path, context: &str) -> u64 {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let mut listed: Vec<String> = vec!["manifest.json".into()];
+    for file in manifest["files"].as_array().unwrap() {
+        let name = file["name"].as_str().unwrap();
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        assert_eq!(
+            blake3::hash(&bytes).to_hex().as_str(),
+            file["blake3"].as_str().unwrap(),
+            "{context}: {name} is not the file the manifest describes"
+        );
+        listed.push(name.to_string());
+    }
+    let mut present: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    listed.sort();
+    present.sort();
+    assert_eq!(present, listed, "{context}: files beside the manifest's");
+    assert_eq!(manifest["built_from"], "log", "{context}");
+    manifest["seq"].as_u64().unwrap()
+}
+
+#[test]
+fn a_killed_export_leaves_the_whole_old_export_or_the_whole_new_one() {
+    let rounds = env_number("LEDGER_CRASH_ROUNDS", DEFAULT_ROUNDS as u64) as usize;
+    let seed = env_number("CRASH_SEED", DEFAULT_SEED);
+    eprintln!("export crash test seed {seed:#x} (replay with CRASH_SEED={seed:#x})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let f = Fixture::new();
+    let file = f.path("ucdp.csv");
+    write_shifted_ucdp(&file, 0);
+    assert!(import_and_kill(&f.dir, &f.inv_key, &file, None));
+    let out = f.path("export");
+    let started = Instant::now();
+    assert!(export_and_kill(&f.dir, &out, None));
+    let whole = started.elapsed();
+    let mut exported = whole_export(&out, "the first export");
+
+    let (mut killed, mut finished) = (0, 0);
+    for round in 0..rounds {
+        let ctx = format!("seed {seed:#x}, export round {round}");
+        f.append_ok(&[crate::common::incident(&format!("t-{round}"), 1)]);
+        let head = entry_count(&f.dir) as u64 - 1;
+        let delay = whole.mul_f64(rng.gen_range(0.0..1.2));
+        if export_and_kill(&f.dir, &out, Some(delay)) {
+            finished += 1;
+        } else {
+            killed += 1;
+        }
+        let seq = whole_export(&out, &ctx);
+        assert!(
+            seq == exported || seq == head,
+            "{ctx}: the export names seq {seq}, neither the old export's {exported} nor the head {head}"
+        );
+        exported = seq;
+    }
+    eprintln!("export rounds: {killed} killed, {finished} finished");
+    // A whole export afterwards removes what killed ones left beside the directory.
+    assert!(export_and_kill(&f.dir, &out, None));
+    whole_export(&out, "the last export");
+    let beside: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains(".export-"))
+        .collect();
+    assert!(beside.is_empty(), "left beside the export: {beside:?}");
 }

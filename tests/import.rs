@@ -3,7 +3,7 @@
 //! are invented events (ids start with X) in ACLED's current and older layouts, because ACLED's
 //! own rows may not be redistributed.
 
-use crate::common::{assert_refused, correction, describe, log_from, Fixture};
+use crate::common::{assert_refused, correction, describe, every_file, log_from, Fixture};
 use csv::StringRecord;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -149,7 +149,7 @@ fn a_ucdp_release_imports_verifies_and_exports_the_totals_of_its_source() {
     let out = std::fs::read_to_string(f.path("import.out")).unwrap();
     assert!(
         out.contains(
-            "as release 23.1: 1848 rows, 1848 reported, 0 corrected, 0 retracted, 0 unchanged, 0 skipped"
+            "as release 23.1: 1848 rows, 1848 reported, 0 corrected, 0 withdrawn, 0 reinstated, 0 unchanged, 0 skipped"
         ),
         "{out}"
     );
@@ -205,7 +205,7 @@ fn a_ucdp_release_imports_verifies_and_exports_the_totals_of_its_source() {
 }
 
 #[test]
-fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
+fn a_revised_release_corrects_and_withdraws_exactly_what_changed_and_the_next_reinstates() {
     let f = with_ucdp_release();
     let (header, source) = ucdp_source();
     let (id, side_b, best) = (
@@ -260,7 +260,7 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
     let text = f.run_ok(&dry_run, None);
     assert!(
         text.starts_with("dry run: would import")
-            && text.contains("0 reported, 4 corrected, 3 retracted, 1841 unchanged")
+            && text.contains("0 reported, 4 corrected, 3 withdrawn, 0 reinstated, 1841 unchanged")
             && text.ends_with("nothing was written\n"),
         "{text}"
     );
@@ -289,7 +289,7 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
         })
         .chain(removed.iter().map(|&i| {
             let id = format!("ucdp:{}", &source[i][id]);
-            ("incident.retracted".to_string(), id, Value::Null)
+            ("incident.withdrawn".to_string(), id, Value::Null)
         }))
         .collect();
     let sorted = |mut plan: Vec<(String, String, Value)>| {
@@ -301,7 +301,7 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
     let first_head = head_seq(&f);
     let out = import_ok(&f, "ucdp", &release_2, &["--release", "23.2"]);
     assert!(
-        out.contains("1845 rows, 0 reported, 4 corrected, 3 retracted, 1841 unchanged, 0 skipped"),
+        out.contains("1845 rows, 0 reported, 4 corrected, 3 withdrawn, 0 reinstated, 1841 unchanged, 0 skipped"),
         "{out}"
     );
 
@@ -309,13 +309,13 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
         .into_iter()
         .map(|data| ("incident.corrected".to_string(), data))
         .collect();
-    let retracted: BTreeSet<String> = removed
+    let withdrawn: BTreeSet<String> = removed
         .iter()
         .map(|&i| format!("ucdp:{}", &source[i][id]))
         .collect();
-    expected.extend(retracted.iter().map(|incident_id| {
+    expected.extend(withdrawn.iter().map(|incident_id| {
         (
-            "incident.retracted".to_string(),
+            "incident.withdrawn".to_string(),
             json!({"incident_id": incident_id, "reason": "no longer in UCDP GED release 23.2"}),
         )
     }));
@@ -350,25 +350,63 @@ fn a_revised_release_corrects_and_retracts_exactly_what_changed() {
         &source[revised_side_b][side_b]
     );
     assert!(now[&changed_id]["actor2"].ends_with(" (revised)"));
-    for incident_id in &retracted {
+    for incident_id in &withdrawn {
         assert_eq!(before[incident_id]["status"], "active");
-        assert_eq!(now[incident_id]["status"], "retracted");
+        assert_eq!(now[incident_id]["status"], "withdrawn");
     }
-    f.assert_intact();
-}
+    // Withdrawn incidents are not counted.
+    let regions_total = || -> (u64, u64) {
+        let csv = f.run_ok(&["project", "regions", "--format", "csv"], None);
+        (read_csv(csv.as_bytes()).iter()).fold((0, 0), |(incidents, fatalities), row| {
+            (
+                incidents + row["incidents"].parse::<u64>().unwrap(),
+                fatalities + row["fatalities"].parse::<u64>().unwrap(),
+            )
+        })
+    };
+    let source_total = (source.iter()).fold((0, 0), |(incidents, fatalities), row| {
+        (
+            incidents + 1,
+            fatalities + row[best].parse::<u64>().unwrap(),
+        )
+    });
+    let withdrawn_fatalities: u64 = (removed.iter())
+        .map(|&i| source[i][best].parse::<u64>().unwrap())
+        .sum();
+    let revised_fatalities = 10 * revised_best.len() as u64;
+    assert_eq!(
+        regions_total(),
+        (
+            source_total.0 - 3,
+            source_total.1 - withdrawn_fatalities + revised_fatalities
+        )
+    );
 
-/// Every file under `dir`, with its bytes.
-fn every_file(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(every_file(&path));
-        } else {
-            files.insert(path.clone(), std::fs::read(&path).unwrap());
-        }
+    // The release after has every row of the first again: the three come back, reinstated by
+    // that release, and the views match the source again.
+    let out = import_ok(&f, "ucdp", &ucdp_release(), &["--release", "23.3"]);
+    assert!(
+        out.contains("1848 rows, 0 reported, 4 corrected, 0 withdrawn, 3 reinstated, 1844 unchanged, 0 skipped"),
+        "{out}"
+    );
+    let now = incidents(&f, None);
+    for incident_id in &withdrawn {
+        assert_eq!(now[incident_id]["status"], "active");
     }
-    files
+    assert_eq!(regions_total(), source_total);
+    let history = f.run_ok(&["project", "incident-history", "--format", "csv"], None);
+    let reinstated: Vec<String> = (read_csv(history.as_bytes()).into_iter())
+        .filter(|row| row["action"] == "reinstated")
+        .map(|row| format!("{} {}", row["incident_id"], row["reason"]))
+        .collect();
+    let expected: Vec<String> = (withdrawn.iter())
+        .map(|id| format!("{id} again in UCDP GED release 23.3"))
+        .collect();
+    assert_eq!(
+        BTreeSet::from_iter(reinstated),
+        BTreeSet::from_iter(expected)
+    );
+    f.assert_intact();
 }
 
 /// The value in `column` of the row of `rows` whose `id_column` is `id`.
@@ -463,7 +501,7 @@ fn with_skip_invalid_the_other_rows_import_and_each_skipped_row_is_reported() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
-            "{rows} rows, {} reported, 0 corrected, 0 retracted, 0 unchanged, 3 skipped",
+            "{rows} rows, {} reported, 0 corrected, 0 withdrawn, 0 reinstated, 0 unchanged, 3 skipped",
             rows - 3
         )),
         "{stdout}"
@@ -492,7 +530,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
     // Older layout: "31 December 2020" dates, each event on one row per actor.
     let out = import_ok(&f, "acled", &test_data("acled-older.csv"), &[]);
     assert!(
-        out.contains("as release acled-older: 8 rows, 4 reported, 0 corrected, 0 retracted, 0 unchanged, 0 skipped"),
+        out.contains("as release acled-older: 8 rows, 4 reported, 0 corrected, 0 withdrawn, 0 reinstated, 0 unchanged, 0 skipped"),
         "{out}"
     );
     let reports = statements(&log_from(&f.dir, 2));
@@ -545,7 +583,9 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         &["--release", "2023-12-01"],
     );
     assert!(
-        out.contains("5 rows, 2 reported, 1 corrected, 0 retracted, 2 unchanged, 0 skipped"),
+        out.contains(
+            "5 rows, 2 reported, 1 corrected, 0 withdrawn, 0 reinstated, 2 unchanged, 0 skipped"
+        ),
         "{out}"
     );
     let appended = statements(&log_from(&f.dir, head + 1));
@@ -586,7 +626,9 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         &["--release", "2024-01-15", "--from", "2020-01-01"],
     );
     assert!(
-        out.contains("5 rows, 1 reported, 1 corrected, 1 retracted, 3 unchanged, 0 skipped"),
+        out.contains(
+            "5 rows, 1 reported, 1 corrected, 1 withdrawn, 0 reinstated, 3 unchanged, 0 skipped"
+        ),
         "{out}"
     );
     let appended = statements(&log_from(&f.dir, head + 1));
@@ -599,7 +641,7 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         [
             ("incident.corrected", "acled:XMLI9101"),
             ("incident.reported", "acled:XMLI9103"),
-            ("incident.retracted", "acled:XMLI9003"),
+            ("incident.withdrawn", "acled:XMLI9003"),
         ]
     );
     assert_eq!(
@@ -615,12 +657,12 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         "no longer in ACLED release 2024-01-15"
     );
     let now = incidents(&f, None);
-    assert_eq!(now["acled:XMLI9003"]["status"], "retracted");
+    assert_eq!(now["acled:XMLI9003"]["status"], "withdrawn");
     assert_eq!(now["acled:XBFO9001"]["status"], "active");
     assert_eq!(now["acled:XMLI9101"]["fatalities"], "14");
 
-    // The earlier export again: the retracted event stays retracted (and is reported as
-    // skipped), the revised one goes back, the one it lacks is retracted.
+    // The earlier export again: the withdrawn event is reinstated, the revised one goes back,
+    // the one it lacks is withdrawn.
     let head = head_seq(&f);
     let out = import(
         &f,
@@ -631,20 +673,16 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
     assert!(out.status.success(), "{}", describe(&["import"], &out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("5 rows, 0 reported, 1 corrected, 1 retracted, 3 unchanged, 1 skipped"),
+        stdout.contains(
+            "5 rows, 0 reported, 1 corrected, 1 withdrawn, 1 reinstated, 4 unchanged, 0 skipped"
+        ),
         "{stdout}"
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let skipped: Vec<&str> = stderr.lines().collect();
-    assert_eq!(skipped.len(), 1, "{stderr}");
-    for fact in [
-        "acled-current.csv",
-        "line 5",
-        "incident acled:XMLI9003",
-        "retracted earlier",
-    ] {
-        assert!(skipped[0].contains(fact), "{stderr}");
-    }
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: Vec<(String, String)> = statements(&log_from(&f.dir, head + 1))
         .into_iter()
         .map(|(t, d)| (t, d["incident_id"].as_str().unwrap().to_string()))
@@ -653,15 +691,22 @@ fn acled_exports_in_the_older_and_current_layouts_become_one_incident_per_event(
         summary,
         [
             (
+                "incident.reinstated".to_string(),
+                "acled:XMLI9003".to_string()
+            ),
+            (
                 "incident.corrected".to_string(),
                 "acled:XMLI9101".to_string()
             ),
             (
-                "incident.retracted".to_string(),
+                "incident.withdrawn".to_string(),
                 "acled:XMLI9103".to_string()
             ),
         ]
     );
+    let now = incidents(&f, None);
+    assert_eq!(now["acled:XMLI9003"]["status"], "active");
+    assert_eq!(now["acled:XMLI9103"]["status"], "withdrawn");
     f.assert_intact();
 }
 
@@ -680,7 +725,7 @@ fn acled_extract(f: &Fixture, name: &str, year: &str, leave_out: &[&str]) -> Pat
 }
 
 #[test]
-fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_covers() {
+fn filtered_extracts_imported_in_sequence_withdraw_nothing_outside_what_each_covers() {
     let f = Fixture::new();
     let out = import_ok(
         &f,
@@ -689,7 +734,7 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
         &[],
     );
     assert!(
-        out.contains("2 reported, 0 corrected, 0 retracted"),
+        out.contains("2 reported, 0 corrected, 0 withdrawn"),
         "{out}"
     );
     let out = import_ok(
@@ -699,7 +744,7 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
         &[],
     );
     assert!(
-        out.contains("3 reported, 0 corrected, 0 retracted"),
+        out.contains("3 reported, 0 corrected, 0 withdrawn"),
         "{out}"
     );
     // The 2020 extract downloaded again without one event: that one goes, and only that one.
@@ -711,12 +756,12 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
         &["--from", "2020-01-01", "--to", "2020-12-31"],
     );
     assert!(
-        out.contains("0 reported, 0 corrected, 1 retracted"),
+        out.contains("0 reported, 0 corrected, 1 withdrawn"),
         "{out}"
     );
     let now = incidents(&f, None);
     let status = |id: &str| now[id]["status"].clone();
-    assert_eq!(status("acled:XMLI9002"), "retracted");
+    assert_eq!(status("acled:XMLI9002"), "withdrawn");
     for id in [
         "acled:XMLI9001",
         "acled:XMLI9101",
@@ -725,6 +770,42 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
     ] {
         assert_eq!(status(id), "active", "{id}");
     }
+    // Then by country: a Burkina Faso extract of 2023, then Mali's 2023 again without one event,
+    // saying it covers the whole year: the Mali event goes, the Burkina Faso one of the same
+    // dates stays.
+    let mut reader = csv::Reader::from_path(test_data("acled-current-later.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let mali_2023 = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|row| &row[0] == "XMLI9102")
+        .unwrap();
+    let in_burkina = with_cell(
+        &with_cell(&mali_2023, column(&header, "event_id_cnty"), "XBFA9201"),
+        column(&header, "country"),
+        "Burkina Faso",
+    );
+    write_csv(&f.path("bfa-2023.csv"), &header, &[in_burkina]);
+    let out = import_ok(&f, "acled", &f.path("bfa-2023.csv"), &[]);
+    assert!(
+        out.contains("1 reported, 0 corrected, 0 withdrawn"),
+        "{out}"
+    );
+    let out = import_ok(
+        &f,
+        "acled",
+        &acled_extract(&f, "mli-2023b.csv", "2023", &["XMLI9103"]),
+        &["--from", "2023-01-01", "--to", "2023-12-31"],
+    );
+    assert!(
+        out.contains("0 reported, 0 corrected, 1 withdrawn"),
+        "{out}"
+    );
+    let now = incidents(&f, None);
+    assert_eq!(now["acled:XMLI9103"]["status"], "withdrawn");
+    assert_eq!(now["acled:XBFA9201"]["status"], "active");
+    assert_eq!(now["acled:XMLI9101"]["status"], "active");
+
     // The same file as a whole release would take the 2023 events with it.
     let plan = f.run_ok(
         &[
@@ -738,7 +819,7 @@ fn filtered_extracts_imported_in_sequence_retract_nothing_outside_what_each_cove
         None,
     );
     assert!(
-        plan.contains("0 reported, 0 corrected, 3 retracted"),
+        plan.contains("0 reported, 0 corrected, 3 withdrawn"),
         "{plan}"
     );
     f.assert_intact();
@@ -756,7 +837,7 @@ fn an_investigators_correction_survives_reimports_and_a_release_that_disagrees_i
     // The same release again takes nothing back.
     let out = import_ok(&f, "ucdp", &ucdp_release(), &["--release", "23.1b"]);
     assert!(
-        out.contains("0 corrected, 0 retracted, 1848 unchanged, 0 skipped, 0 kept"),
+        out.contains("0 corrected, 0 withdrawn, 0 reinstated, 1848 unchanged, 0 skipped, 0 kept"),
         "{out}"
     );
     assert_eq!(
@@ -792,11 +873,44 @@ fn an_investigators_correction_survives_reimports_and_a_release_that_disagrees_i
         incidents(&f, None)[&incident]["fatalities"],
         by_hand.to_string()
     );
+    // The history shows both: the investigator's count, and the release's beside it.
+    let history = f.run_ok(&["project", "incident-history", "--format", "csv"], None);
+    let rows: Vec<[String; 4]> = (read_csv(history.as_bytes()).into_iter())
+        .filter(|row| row["incident_id"] == incident)
+        .map(|row| ["action", "changes", "contested", "reason"].map(|column| row[column].clone()))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(
+        rows[1][..3],
+        [
+            "corrected".to_string(),
+            format!("{{\"fatalities\":{by_hand}}}"),
+            String::new()
+        ]
+    );
+    assert_eq!(
+        rows[2],
+        [
+            "contested".to_string(),
+            String::new(),
+            format!("{{\"fatalities\":{}}}", by_hand + 1),
+            "changed in UCDP GED release 23.2".to_string()
+        ]
+    );
+    // Recorded, the release's value is what the next import compares with: the same file again
+    // appends nothing and lists nothing.
+    let head = head_seq(&f);
+    let again = import_ok(&f, "ucdp", &f.path("GED_23_2.csv"), &["--release", "23.2"]);
+    assert!(
+        again.contains("1848 unchanged, 0 skipped, 0 kept as corrected"),
+        "{again}"
+    );
+    assert_eq!(head_seq(&f), head);
     f.assert_intact();
 }
 
 #[test]
-fn a_release_that_would_retract_most_of_the_dataset_is_refused_unless_meant() {
+fn a_release_that_would_withdraw_most_of_the_dataset_is_refused_unless_meant() {
     let f = with_ucdp_release();
     let (header, source) = ucdp_source();
     let part = f.path("GEDEvent_part.csv");
@@ -806,11 +920,30 @@ fn a_release_that_would_retract_most_of_the_dataset_is_refused_unless_meant() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("would retract 1838 of the 1848 incidents of UCDP GED")
+        stderr.contains("would withdraw 1838 of the 1848 active incidents of UCDP GED")
             && stderr.contains("nothing was written")
             && stderr.contains("--scope extract")
             && stderr.contains("--allow-large-removal"),
         "{stderr}"
+    );
+    assert_eq!(head_seq(&f), head);
+    // A dry run lists them, and says the import would stop.
+    let plan = f.run_ok(
+        &[
+            "import",
+            "ucdp",
+            part.to_str().unwrap(),
+            "--release",
+            "23.1-part",
+            "--dry-run",
+        ],
+        None,
+    );
+    assert!(
+        plan.contains("1838 withdrawn")
+            && plan.contains("incident.withdrawn ucdp:")
+            && plan.contains("without --allow-large-removal, this import would stop: it would withdraw 1838 of the 1848"),
+        "{plan}"
     );
     assert_eq!(head_seq(&f), head);
     let out = import_ok(
@@ -819,7 +952,7 @@ fn a_release_that_would_retract_most_of_the_dataset_is_refused_unless_meant() {
         &part,
         &["--release", "23.1-part", "--allow-large-removal"],
     );
-    assert!(out.contains("1838 retracted"), "{out}");
+    assert!(out.contains("1838 withdrawn"), "{out}");
 }
 
 #[test]

@@ -258,7 +258,8 @@ fn every_projection_matches_its_hand_computed_rows() {
             "action",
             "author",
             "changes",
-            "reason"
+            "reason",
+            "contested"
         ]
     );
     let trail: Vec<Vec<String>> = reader
@@ -676,4 +677,55 @@ fn project_list_names_every_projection_and_unknown_names_are_refused() {
     );
     let out = f.run(&["project", "regions", "--as-of", "last week"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn export_folds_from_the_log_and_writes_nothing_in_the_ledger() {
+    let f = small_ledger();
+    // Views shown before leave caches; an export neither reads nor writes them.
+    csv_of(&f, "incidents", &[]);
+    std::fs::remove_dir_all(f.dir.join("cache")).unwrap();
+    let manifest = export(&f, &f.path("out"), &[]);
+    assert_eq!(manifest["built_from"], "log");
+    assert!(
+        !f.dir.join("cache").exists(),
+        "the export wrote caches into the ledger's directory"
+    );
+
+    // Inside the ledger's directory, an export or a view is refused, and nothing is written.
+    let before = crate::common::every_file(&f.dir);
+    for args in [
+        vec!["export", "--dir", f.dir.join("out").to_str().unwrap()],
+        vec![
+            "project",
+            "incidents",
+            "-o",
+            f.dir.join("log").join("x.csv").to_str().unwrap(),
+        ],
+    ] {
+        let refused = f.run(&args, None);
+        crate::common::assert_refused(&refused, &["inside the ledger's directory", "elsewhere"]);
+    }
+    assert!(
+        crate::common::every_file(&f.dir) == before,
+        "a refused write changed the ledger"
+    );
+
+    // A directory with files no export wrote is not replaced.
+    let mine = f.path("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "keep me").unwrap();
+    let refused = f.run(&["export", "--dir", mine.to_str().unwrap()], None);
+    crate::common::assert_refused(&refused, &["notes.txt", "which no export wrote", "--dir"]);
+    assert_eq!(
+        std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+
+    // An earlier export is replaced whole: a view file it had that is gone now goes too.
+    let out = f.path("out");
+    std::fs::remove_file(out.join("regions.csv")).unwrap();
+    export(&f, &out, &["--as-of", "4"]);
+    assert!(out.join("regions.csv").exists());
 }

@@ -3,7 +3,7 @@
 
 use crate::cli::{
     append, attach, backup, completions, demo, evidence, export, import, init, key, log, man,
-    project, prove, reindex, restore, show, upgrade, verify,
+    project, prove, reindex, restore, show, upgrade, verify, witness,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -111,8 +111,11 @@ pub enum Command {
     /// Write every projection as CSV into a directory, with manifest.json naming the ledger state.
     Export(export::Args),
     /// Import a UCDP GED or ACLED release (CSV): new rows are reported, changed rows corrected,
-    /// vanished rows retracted, unchanged rows left alone.
+    /// vanished rows withdrawn (and reinstated if they return), unchanged rows left alone.
     Import(import::Args),
+    /// Witness a log: cosign its checkpoints, refusing forks and rollbacks.
+    #[command(subcommand)]
+    Witness(witness::Command),
     /// Build and verify a small Mali ledger from the bundled examples.
     Demo(demo::Args),
     /// Print a shell completion script.
@@ -155,6 +158,22 @@ pub fn parse() -> Cli {
 pub fn role_parser() -> impl TypedValueParser<Value = Role> {
     PossibleValuesParser::new(Role::ALL.map(Role::name))
         .try_map(|name| Role::parse(&name).ok_or_else(|| format!("{name:?} is not a role")))
+}
+
+/// A C2SP verifier key given as its text, or as a file holding it (`--vkey`).
+pub fn verifier_key(text_or_file: &str) -> anyhow::Result<ledger::note::vkey::VerifierKey> {
+    use anyhow::Context;
+    use ledger::note::vkey::VerifierKey;
+    if let Ok(vkey) = VerifierKey::parse(text_or_file) {
+        return Ok(vkey);
+    }
+    let text = std::fs::read_to_string(text_or_file).with_context(|| {
+        format!(
+            "{text_or_file:?} is neither a verifier key (name+id+key) nor a file that can be read"
+        )
+    })?;
+    VerifierKey::parse(&text)
+        .with_context(|| format!("{text_or_file} does not hold a verifier key"))
 }
 
 /// An event date (YYYY-MM-DD) for `--from` and `--to`.

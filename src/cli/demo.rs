@@ -48,14 +48,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Outcome> {
     }
     writeln!(out, "{}", text_summary(&summary.report))?;
     let export_dir = summary.dir.join("export");
+    let manifest = export_all(&ledger, &export_dir, None)?;
     let caches = CacheDir::of(&summary.ledger_dir);
-    let manifest = export_all(
-        &ledger,
-        Some(&caches),
-        &export_dir,
-        None,
-        Refresh::Incremental,
-    )?;
     writeln!(
         out,
         "  exported {} as CSV to {}",

@@ -12,11 +12,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The directory to write into (created if need be; files of the same names are replaced).
+    /// The directory to write into: a new or empty one, or one an earlier export wrote, which
+    /// the new export replaces whole, at once.
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
     #[command(flatten)]
     cut: Cut,
+    /// Accepted for scripts written when exports could continue from stored state: an export
+    /// always folds every view from the log.
+    #[arg(long, hide = true)]
+    rebuild: bool,
     /// Output format: text for people; json or ndjson print the export's manifest (as it is
     /// written to manifest.json) as one document or on one line.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -28,13 +33,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         bail!("an export is a directory of files, so --dir cannot be `-`; `ledger project NAME -o -` prints one view");
     }
     let ledger = global.open_read()?;
-    let manifest = export_all(
-        &ledger,
-        Some(&global.caches()),
-        &args.dir,
-        args.cut.as_of(&ledger)?,
-        args.cut.refresh(),
-    )?;
+    let manifest = export_all(&ledger, &args.dir, args.cut.as_of(&ledger)?)?;
     if manifest.seq.is_none() {
         args.cut.explain_empty(&ledger)?;
     }

@@ -11,6 +11,8 @@ use ledger::ledger::{LedgerError, Refusal};
 use ledger::legacy::UpgradeError;
 use ledger::lock::LockError;
 use ledger::log::LogError;
+use ledger::note::checkpoint::CheckpointError;
+use ledger::note::witness::WitnessError;
 use ledger::projection::ProjectionError;
 use ledger::rules::RuleViolation;
 use ledger::tree::TreeError;
@@ -50,6 +52,12 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
         return match e {
             ExportError::Projection(e) => projection(e),
             ExportError::Ledger(e) => ledger(e),
+            ExportError::NotAnExport { .. } => {
+                Some("pass --dir with a new directory, e.g. --dir export-2024-06".into())
+            }
+            ExportError::InsideLedger { .. } => {
+                Some("pass a path outside the ledger's directory".into())
+            }
             ExportError::Write { .. } => None,
         };
     }
@@ -61,6 +69,9 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<UpgradeError>() {
         return upgrade(e);
+    }
+    if let Some(e) = error.downcast_ref::<WitnessError>() {
+        return witness(e);
     }
     if let Some(e) = error.downcast_ref::<DemoError>() {
         return match e {
@@ -198,6 +209,26 @@ fn key(error: &KeyError) -> Option<String> {
     }
 }
 
+fn witness(error: &WitnessError) -> Option<String> {
+    match error {
+        WitnessError::ProofNeeded { from, .. } => Some(format!(
+            "ask the log for a consistency proof from size {from} (`ledger prove consistency --from {from}`) and give it with --proof"
+        )),
+        WitnessError::Checkpoint(CheckpointError::OriginMismatch { .. }) => {
+            Some("give the verifier key of the checkpoint's log with --vkey".into())
+        }
+        WitnessError::Checkpoint(CheckpointError::Signature(_)) => Some(
+            "check that --vkey is the log's verifier key; if it is, this checkpoint is not the log's"
+                .into(),
+        ),
+        WitnessError::Fork { .. } => Some(
+            "keep both checkpoints: two roots signed at one size are evidence that the log showed different histories".into(),
+        ),
+        WitnessError::InUse { .. } => Some("wait for the other cosign, or pass --wait SECONDS".into()),
+        _ => None,
+    }
+}
+
 fn projection(error: &ProjectionError) -> Option<String> {
     match error {
         ProjectionError::Ledger(e) => ledger(e),
@@ -220,7 +251,7 @@ fn import(error: &ImportError) -> Option<String> {
         }
         ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
         ImportError::LargeRemoval { .. } => Some(
-            "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal (with --dry-run too, to list the first of them)".into(),
+            "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal (--dry-run lists the first of them)".into(),
         ),
         ImportError::Append { source, .. } => ledger(source),
         ImportError::Ledger(source) => ledger(source),

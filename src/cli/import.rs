@@ -39,8 +39,9 @@ pub struct Args {
     #[arg(long)]
     dry_run: bool,
     /// What the file covers: `release`, the whole dataset (every incident of it the file no
-    /// longer has is retracted), or `extract`, a filtered download (only those inside its
-    /// countries and event dates are). Default: release for ucdp, extract for acled.
+    /// longer has is withdrawn, until a later file has it again), or `extract`, a filtered
+    /// download (only those inside its countries and event dates are). Default: release for
+    /// ucdp, extract for acled.
     #[arg(long, value_enum)]
     scope: Option<ScopeArg>,
     /// With --scope extract: a country the file covers, instead of its rows' countries;
@@ -53,7 +54,7 @@ pub struct Args {
     /// With --scope extract: the last event date the file covers, instead of its latest.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     to: Option<NaiveDate>,
-    /// Retract however many incidents the file no longer has, even more than a tenth of what
+    /// Withdraw however many incidents the file no longer has, even more than a tenth of what
     /// the ledger holds of the dataset (otherwise such an import stops).
     #[arg(long)]
     allow_large_removal: bool,
@@ -103,7 +104,8 @@ struct Summary<'a> {
     rows: usize,
     reported: usize,
     corrected: usize,
-    retracted: usize,
+    withdrawn: usize,
+    reinstated: usize,
     unchanged: usize,
     skipped: Vec<Skipped<'a>>,
     /// Fields corrected in the ledger that the release changes too: the corrections stand.
@@ -112,6 +114,10 @@ struct Summary<'a> {
     last_seq: Option<u64>,
     head_hash: Option<String>,
     dry_run: bool,
+    /// In a dry run, why the import itself would stop: it would withdraw more than a tenth
+    /// of the dataset, and --allow-large-removal was not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_stop: Option<String>,
     /// In a dry run, the first changes of each kind.
     planned: Vec<Planned<'a>>,
     /// The text line that ends the summary; the JSON has the fields above.
@@ -234,7 +240,8 @@ fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<
         rows: report.rows,
         reported: report.reported,
         corrected: report.corrected,
-        retracted: report.retracted,
+        withdrawn: report.withdrawn,
+        reinstated: report.reinstated,
         unchanged: report.unchanged,
         skipped: report
             .skipped
@@ -260,6 +267,9 @@ fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<
         last_seq: report.appended.map(|landed| landed.last.seq),
         head_hash: report.appended.map(|landed| hex::encode(landed.last.hash)),
         dry_run,
+        would_stop: report.large_removal.map(|removal| {
+            format!("without --allow-large-removal, this import would stop: it {removal}")
+        }),
         planned: report.planned.iter().map(Planned::from).collect(),
         appended_line: report
             .appended
@@ -270,7 +280,7 @@ fn summary<'a>(file: &Path, report: &'a ImportReport, dry_run: bool) -> Summary<
 fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
     writeln!(
         out,
-        "{} {} as release {}: {}, {} reported, {} corrected, {} retracted, {} unchanged, {} skipped, {} kept as corrected",
+        "{} {} as release {}: {}, {} reported, {} corrected, {} withdrawn, {} reinstated, {} unchanged, {} skipped, {} kept as corrected",
         if s.dry_run {
             "dry run: would import"
         } else {
@@ -281,7 +291,8 @@ fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
         count(s.rows as u64, "row", "rows"),
         s.reported,
         s.corrected,
-        s.retracted,
+        s.withdrawn,
+        s.reinstated,
         s.unchanged,
         s.skipped.len(),
         s.conflicts.len()
@@ -297,6 +308,9 @@ fn write_text(out: &mut dyn Write, s: &Summary) -> std::io::Result<()> {
             "  {} {}{fields}",
             change.event_type, change.incident_id
         )?;
+    }
+    if let Some(would_stop) = &s.would_stop {
+        writeln!(out, "{would_stop}")?;
     }
     if s.dry_run {
         return writeln!(out, "nothing was written");

@@ -1,4 +1,5 @@
-//! `ledger key`: generate a key file, enrol and revoke keys, list the enrolled keys.
+//! `ledger key`: generate a key file, enrol and revoke keys, list the enrolled keys, print a
+//! key's C2SP verifier key.
 
 use crate::cli::append::{print_appended, AppendedArgs};
 use crate::cli::args::{role_parser, Global};
@@ -8,6 +9,7 @@ use anyhow::{bail, Result};
 use ledger::event::Role;
 use ledger::keys::{PublicKey, SecretKey};
 use ledger::ledger::LedgerError;
+use ledger::note::vkey::{KeyType, VerifierKey};
 use ledger::projection::{Cell, Table};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,8 @@ pub enum Command {
     Revoke(RevokeArgs),
     /// List enrolled keys.
     List(FormatArg),
+    /// Print the C2SP verifier key (name+id+key) of a log's checkpoint key or a witness's key.
+    Vkey(VkeyArgs),
 }
 
 #[derive(clap::Args)]
@@ -66,6 +70,21 @@ pub struct RevokeArgs {
     reason: String,
     #[command(flatten)]
     output: AppendedArgs,
+}
+
+#[derive(clap::Args)]
+pub struct VkeyArgs {
+    /// The public key (ed25519:<hex>, as `ledger key generate` prints it), or a file holding it
+    /// or the secret key.
+    #[arg(long, value_name = "PUBKEY")]
+    public: String,
+    /// The key's name: for a log, its origin (the genesis entry's); for a witness, its own name
+    /// (e.g. witness.example.org/w1).
+    #[arg(long)]
+    name: String,
+    /// A witness's cosignature key (signature type 0x04) rather than a log's checkpoint key.
+    #[arg(long)]
+    witness: bool,
 }
 
 pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
@@ -121,8 +140,33 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
             };
             write_table(out, args.format, &table)?;
         }
+        Command::Vkey(args) => {
+            let kind = if args.witness {
+                KeyType::Cosignature
+            } else {
+                KeyType::Ed25519
+            };
+            let vkey = VerifierKey::new(&args.name, kind, public_key(&args.public)?)?;
+            writeln!(out, "{vkey}")?;
+        }
     }
     Ok(Outcome::Ok)
+}
+
+/// A public key from its text, or from a file holding its text or the secret key.
+fn public_key(text_or_file: &str) -> Result<PublicKey> {
+    if let Ok(key) = PublicKey::parse(text_or_file) {
+        return Ok(key);
+    }
+    let path = Path::new(text_or_file);
+    if !path.exists() {
+        bail!("--public {text_or_file:?} is neither a public key (ed25519:<hex>) nor a file");
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    match PublicKey::parse(&text) {
+        Ok(key) => Ok(key),
+        Err(_) => Ok(SecretKey::load(path)?.public()),
+    }
 }
 
 fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {

@@ -28,6 +28,7 @@ pub mod restore;
 pub mod show;
 pub mod upgrade;
 pub mod verify;
+pub mod witness;
 
 /// How a command that ran to its end went.
 pub enum Outcome {
@@ -37,7 +38,8 @@ pub enum Outcome {
 }
 
 /// The exit status of a failed command: 1 when what failed was a check that found a problem in
-/// entries (a refused backup or upgrade), 2 otherwise.
+/// entries (a refused backup or upgrade) or in a log's checkpoints (a witness's refusal), 2
+/// otherwise.
 pub fn exit_status(error: &anyhow::Error) -> u8 {
     let problem = error.chain().any(|cause| {
         cause
@@ -46,6 +48,9 @@ pub fn exit_status(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ledger::legacy::UpgradeError>()
                 .is_some_and(ledger::legacy::UpgradeError::is_problem)
+            || cause
+                .downcast_ref::<ledger::note::witness::WitnessError>()
+                .is_some_and(ledger::note::witness::WitnessError::is_problem)
     });
     if problem {
         1

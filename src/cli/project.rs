@@ -24,6 +24,11 @@ pub struct Args {
     list: bool,
     #[command(flatten)]
     cut: Cut,
+    /// Fold the view from the log's first entry instead of continuing from the state stored
+    /// beside the log, and store it anew: what the signed entries say, whatever the ledger's
+    /// directory holds beside them (`export` always does).
+    #[arg(long, visible_alias = "verified")]
+    rebuild: bool,
     /// Only events dated on or after this date (event time: event, effective or adoption date).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     from: Option<NaiveDate>,
@@ -47,9 +52,6 @@ pub struct Cut {
     /// ucdp:23.1 or acled:2024-06.
     #[arg(long, value_name = "SEQ|DATE|DATETIME|DATASET:RELEASE", value_parser = parse_as_of)]
     as_of: Option<AsOfArg>,
-    /// Fold from the first entry instead of continuing from stored projection state.
-    #[arg(long)]
-    pub rebuild: bool,
 }
 
 /// `--as-of`: a cut of the log, or a release whose import ends the cut.
@@ -96,14 +98,6 @@ impl Cut {
         }
         Ok(())
     }
-
-    pub fn refresh(&self) -> Refresh {
-        if self.rebuild {
-            Refresh::Rebuild
-        } else {
-            Refresh::Incremental
-        }
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,14 +133,22 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         from: args.from,
         to: args.to,
     };
+    if let Some(path) = &args.output {
+        export::outside_ledger(path, &global.ledger)?;
+    }
     let ledger = global.open_read()?;
+    let refresh = if args.rebuild {
+        Refresh::Rebuild
+    } else {
+        Refresh::Incremental
+    };
     let projected = projection::project(
         &ledger,
         Some(&global.caches()),
         &[view],
         args.cut.as_of(&ledger)?,
         &window,
-        args.cut.refresh(),
+        refresh,
     )?;
     if projected.covered.is_none() {
         args.cut.explain_empty(&ledger)?;

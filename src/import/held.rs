@@ -2,7 +2,7 @@
 //! log in one pass: each incident's fields as the dataset's releases stated them (its report
 //! with the imports' corrections) and as they stand now (every correction applied, as the
 //! incidents view has them, an investigator's included) go to an unnamed scratch file, and
-//! memory keeps only its id, where its two versions lie, and whether it was retracted: 48 bytes
+//! memory keeps only its id, where its two versions lie, and whether it stands: 48 bytes
 //! and the id's, instead of the incidents view's state (about 900 bytes an incident, which made
 //! a re-import of 1,000,000 rows take 935 MB).
 //!
@@ -39,7 +39,7 @@ pub(super) struct Held {
     len: u32,
     /// The line of the first row of the file accepted for it, to name when another repeats it.
     pub first_line: Option<NonZeroU32>,
-    pub retracted: bool,
+    pub standing: Standing,
     /// Whether a row of the file names it (also a row left out as malformed): if none does,
     /// it is missing from the release.
     pub named: bool,
@@ -64,6 +64,17 @@ impl Held {
             },
         }
     }
+}
+
+/// Whether a held incident stands, as the log's withdrawals, reinstatements and retractions
+/// leave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Standing {
+    Active,
+    /// A release no longer had it; a later one that has it reinstates it.
+    Withdrawn,
+    /// Taken back for good: a release that has it again leaves it out.
+    Retracted,
 }
 
 /// An incident's fields by name, as JSON values.
@@ -110,8 +121,16 @@ impl Holdings {
             Payload::IncidentCorrected(p) => {
                 fold.correct(&p.incident_id, bytes, p.reason.starts_with(&by_a_release))
             }
+            Payload::IncidentWithdrawn(p) => {
+                fold.stand(&p.incident_id, Standing::Withdrawn);
+                Ok(())
+            }
+            Payload::IncidentReinstated(p) => {
+                fold.stand(&p.incident_id, Standing::Active);
+                Ok(())
+            }
             Payload::IncidentRetracted(p) => {
-                fold.retract(&p.incident_id);
+                fold.stand(&p.incident_id, Standing::Retracted);
                 Ok(())
             }
             _ => Ok(()),
@@ -166,7 +185,7 @@ impl Holdings {
 }
 
 /// Calls `each` with the seq, the typed payload and the payload's bytes of every report,
-/// correction and retraction in `ledger`'s log of an incident whose id has `prefix` (`ucdp`
+/// correction, withdrawal, reinstatement and retraction in `ledger`'s log of an incident whose id has `prefix` (`ucdp`
 /// for `ucdp:<id>`), in seq order.
 pub(super) fn incident_statements<F: LogFiles>(
     ledger: &Ledger<F>,
@@ -189,6 +208,8 @@ pub(super) fn incident_statements<F: LogFiles>(
             Some(
                 event_type @ (EventType::IncidentReported
                 | EventType::IncidentCorrected
+                | EventType::IncidentWithdrawn
+                | EventType::IncidentReinstated
                 | EventType::IncidentRetracted),
             ) => Payload::parse(event_type, statement.payload).ok(),
             _ => None,
@@ -196,7 +217,11 @@ pub(super) fn incident_statements<F: LogFiles>(
         let incident_id = match &payload {
             Some(Payload::IncidentReported(p)) => &p.incident_id,
             Some(Payload::IncidentCorrected(p)) => &p.incident_id,
-            Some(Payload::IncidentRetracted(p)) => &p.incident_id,
+            Some(
+                Payload::IncidentWithdrawn(p)
+                | Payload::IncidentReinstated(p)
+                | Payload::IncidentRetracted(p),
+            ) => &p.incident_id,
             _ => continue,
         };
         if incident_id.starts_with(&prefix) {
@@ -220,17 +245,18 @@ fn read_error(source: LedgerError) -> ImportError {
 }
 
 /// The fold in progress. The log is read once, in seq order: reports are kept in that order,
-/// corrections and retractions noted, and only then are the reports sorted by id and the
-/// corrections applied in seq order, so that no map by id is held beside them. That gives what
-/// a fold in seq order gives, since the rules let an incident be reported once, and corrected or
-/// retracted only after that.
+/// corrections and changes of standing noted, and only then are the reports sorted by id and
+/// the notes applied in seq order, so that no map by id is held beside them. That gives what a
+/// fold in seq order gives, since the rules let an incident be reported once, and corrected,
+/// withdrawn, reinstated or retracted only after that.
 pub(super) struct Fold {
     incidents: Vec<Held>,
     ids: String,
     /// Each correction's incident, where its payload lies in the scratch file, and whether
     /// a release made it.
     corrections: Vec<(Box<str>, Stored, bool)>,
-    retractions: Vec<Box<str>>,
+    /// Each withdrawal, reinstatement and retraction, as the standing it leaves.
+    standings: Vec<(Box<str>, Standing)>,
     scratch: Scratch,
 }
 
@@ -244,7 +270,7 @@ impl Fold {
             incidents: Vec::with_capacity(usize::try_from(entries).unwrap_or(0)),
             ids: String::new(),
             corrections: Vec::new(),
-            retractions: Vec::new(),
+            standings: Vec::new(),
             scratch: Scratch::new(dir)?,
         })
     }
@@ -265,7 +291,7 @@ impl Fold {
             offset: at.offset,
             len: at.len,
             first_line: None,
-            retracted: false,
+            standing: Standing::Active,
             named: false,
         });
         Ok(())
@@ -284,17 +310,18 @@ impl Fold {
         Ok(())
     }
 
-    pub fn retract(&mut self, incident_id: &str) {
-        self.retractions.push(incident_id.into());
+    /// A withdrawal, reinstatement or retraction, as the standing it leaves.
+    pub fn stand(&mut self, incident_id: &str, standing: Standing) {
+        self.standings.push((incident_id.into(), standing));
     }
 
-    /// The held incidents in id order, corrected and retracted.
+    /// The held incidents in id order, corrected, and standing as the log leaves them.
     pub fn finish(self) -> Result<Holdings, ImportError> {
         let Fold {
             mut incidents,
             ids,
             corrections,
-            retractions,
+            standings,
             mut scratch,
         } = self;
         incidents.sort_unstable_by(|a, b| a.id(&ids).cmp(b.id(&ids)));
@@ -319,6 +346,10 @@ impl Fold {
                     continue;
                 };
                 fields.correct(&correction.changes);
+                // What a release stated over an investigator's correction is what it stated.
+                if let (Version::Stated, Some(contested)) = (version, &correction.contested) {
+                    fields.correct(contested);
+                }
                 let at = scratch.write(&serde_json::to_vec(&fields).unwrap_or_default())?;
                 let held = &mut incidents[i];
                 match version {
@@ -327,9 +358,9 @@ impl Fold {
                 }
             }
         }
-        for id in retractions {
+        for (id, standing) in standings {
             if let Some(i) = index(&incidents, &ids, &id) {
-                incidents[i].retracted = true;
+                incidents[i].standing = standing;
             }
         }
         Ok(Holdings {

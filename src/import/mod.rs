@@ -12,12 +12,13 @@
 //! when the release changes it too) (null for a field the layout maps but the row no longer has; fields the layout
 //! never sets, such as notes added by hand to an ACLED event, are left alone); an identical one
 //! appends nothing. A row whose incident the ledger holds as retracted stays out, since a
-//! retraction is final: it is listed with the skipped rows. An incident of the same dataset that
-//! stands in the ledger but is missing from the file is retracted when the file covers it
-//! ([`Scope`]): a whole release covers the whole dataset; an extract only the countries and
-//! the event dates it covers (by default those of its rows), so that importing one month or one
-//! country never retracts the rest. An import that would retract more than a tenth of what the
-//! ledger holds of the dataset stops, unless its options say that is meant.
+//! retraction is final: it is listed with the skipped rows. An active incident of the same
+//! dataset that the file does not have is withdrawn when the file covers it ([`Scope`]): a whole
+//! release covers the whole dataset; an extract only the countries and the event dates it covers
+//! (by default those of its rows), so that importing one month or one country never withdraws
+//! the rest. A withdrawn incident whose row a later file has again is reinstated (and corrected
+//! as any other row). An import that would withdraw more than a tenth of what the ledger holds
+//! of the dataset stops, unless its options say that is meant (a dry run says it would stop).
 //!
 //! It never writes except through that one append (a dry run makes none: it works out the same
 //! changes and lists the first of each kind), and never touches a terminal: progress goes to a
@@ -41,7 +42,7 @@ use crate::time::Timestamp;
 use crate::Ledger;
 use chrono::NaiveDate;
 use csv::{ByteRecord, StringRecord};
-use held::{Holdings, Version};
+use held::{Holdings, Standing, Version};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -70,12 +71,12 @@ pub struct ImportOptions {
     /// rows' earliest and latest.
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
-    /// Retract however much of the dataset the file no longer has, even more than a tenth.
+    /// Withdraw however much of the dataset the file no longer has, even more than a tenth.
     pub allow_large_removal: bool,
 }
 
 /// What a release file covers, and so which incidents of its dataset that it does not name are
-/// removed from the ledger.
+/// withdrawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// The whole dataset, as a full release is: every incident it no longer has goes.
@@ -119,7 +120,7 @@ impl Dataset {
     }
 }
 
-/// An import retracts at most this share of what the ledger holds of the dataset unless told
+/// An import withdraws at most this share of what the ledger holds of the dataset unless told
 /// it is meant (a tenth), and always allows this many.
 const LARGE_REMOVAL_SHARE: usize = 10;
 const LARGE_REMOVAL_FEWEST: usize = 10;
@@ -178,8 +179,8 @@ impl fmt::Display for RowProblem {
     }
 }
 
-/// What an import did. `rows` counts the data rows read; `reported`, `corrected`, `retracted`
-/// and `unchanged` count incidents (rows that repeat an event, as older ACLED files do once per
+/// What an import did. `rows` counts the data rows read; `reported`, `corrected`, `withdrawn`,
+/// `reinstated` and `unchanged` count incidents (rows that repeat an event, as older ACLED files do once per
 /// actor, fold into its first row). `skipped` lists, in file order, the malformed rows left out
 /// (only with `skip_invalid`) and the rows whose incident the ledger holds as retracted.
 #[derive(Clone, Debug)]
@@ -188,9 +189,13 @@ pub struct ImportReport {
     pub rows: usize,
     pub reported: usize,
     pub corrected: usize,
-    pub retracted: usize,
+    pub withdrawn: usize,
+    pub reinstated: usize,
     pub unchanged: usize,
     pub skipped: Vec<RowProblem>,
+    /// In a dry run, the withdrawals for which an import would stop (without
+    /// `allow_large_removal`).
+    pub large_removal: Option<LargeRemoval>,
     /// The fields corrected in the ledger that the release changes too, left as corrected.
     pub conflicts: Vec<Conflict>,
     /// Where the appended events landed; `None` when the ledger already held the release, and
@@ -198,6 +203,25 @@ pub struct ImportReport {
     pub appended: Option<Landed>,
     /// In a dry run, the first [`PLANNED_OF_EACH_KIND`] changes of each kind, in file order.
     pub planned: Vec<PlannedChange>,
+}
+
+/// More withdrawals than an import makes unless told they are meant: `removing` of the
+/// `standing` (active) incidents the ledger holds of `dataset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LargeRemoval {
+    pub dataset: &'static str,
+    pub removing: usize,
+    pub standing: usize,
+}
+
+impl fmt::Display for LargeRemoval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "would withdraw {} of the {} active incidents of {} in the ledger, more than a tenth",
+            self.removing, self.standing, self.dataset
+        )
+    }
 }
 
 /// A field corrected in the ledger that a release changes too: the correction stands, and the
@@ -270,12 +294,10 @@ pub enum ImportError {
     Ledger(#[source] Box<LedgerError>),
     #[error("the import's scratch file cannot be written or read")]
     Scratch(#[source] std::io::Error),
-    #[error("{} would retract {removing} of the {standing} incidents of {dataset} that stand in the ledger, more than a tenth; nothing was written", path.display())]
+    #[error("{} {removal}; nothing was written", path.display())]
     LargeRemoval {
         path: PathBuf,
-        dataset: &'static str,
-        removing: usize,
-        standing: usize,
+        removal: LargeRemoval,
     },
 }
 
@@ -346,6 +368,7 @@ fn import_layout<L: Layout, F: LogFiles>(
     let reader = open::<L, _>(&context, file)?;
     let held = Holdings::read::<L, F>(ledger)?;
     let mut diff = Diff::new(&context, reader, held, total, on_progress);
+    diff.dry_run = matches!(mode, Mode::DryRun);
 
     // The events go to the log as the rows are read, all in one batch: a malformed row stops
     // the iterator with an error, which refuses the whole batch.
@@ -377,9 +400,11 @@ fn import_layout<L: Layout, F: LogFiles>(
         rows: tally.rows,
         reported: tally.reported,
         corrected: tally.corrected,
-        retracted: tally.retracted,
+        withdrawn: tally.withdrawn,
+        reinstated: tally.reinstated,
         unchanged: tally.unchanged,
         skipped: tally.skipped,
+        large_removal: tally.large_removal,
         conflicts: tally.conflicts,
         appended,
         planned,
@@ -710,10 +735,12 @@ struct Tally {
     rows: usize,
     reported: usize,
     corrected: usize,
-    retracted: usize,
+    withdrawn: usize,
+    reinstated: usize,
     unchanged: usize,
     skipped: Vec<RowProblem>,
     conflicts: Vec<Conflict>,
+    large_removal: Option<LargeRemoval>,
 }
 
 /// What a row does to the incident it names.
@@ -721,15 +748,31 @@ enum Decision {
     Report(EventInput),
     /// A correction, and the fields corrected in the ledger that it leaves as they are.
     Correct(EventInput, Vec<Conflict>),
-    Unchanged(Vec<Conflict>),
+    /// Nothing changes; the fields corrected in the ledger that the release changes too, and
+    /// the correction that records the release's values for them.
+    Unchanged(Option<EventInput>, Vec<Conflict>),
+    /// The incident was withdrawn and the file has it again: its reinstatement, then what the
+    /// row does to it as to any held incident.
+    Reinstate(EventInput, Box<Decision>),
     /// The ledger holds the incident as retracted, so the row is left out.
     LeftOut(RowProblem),
 }
 
 impl Tally {
-    /// Counts a row's decision; the event to append, if any.
-    fn count(&mut self, decision: Decision) -> Option<EventInput> {
+    /// Counts a row's decision; the events to append, at most two.
+    fn count(&mut self, decision: Decision) -> [Option<EventInput>; 2] {
         match decision {
+            Decision::Reinstate(reinstatement, then) => {
+                self.reinstated += 1;
+                [Some(reinstatement), self.count_one(*then)]
+            }
+            decision => [self.count_one(decision), None],
+        }
+    }
+
+    fn count_one(&mut self, decision: Decision) -> Option<EventInput> {
+        match decision {
+            Decision::Reinstate(..) => None,
             Decision::Report(event) => {
                 self.reported += 1;
                 Some(event)
@@ -739,10 +782,10 @@ impl Tally {
                 self.conflicts.extend(conflicts);
                 Some(event)
             }
-            Decision::Unchanged(conflicts) => {
+            Decision::Unchanged(recorded, conflicts) => {
                 self.unchanged += 1;
                 self.conflicts.extend(conflicts);
-                None
+                recorded
             }
             Decision::LeftOut(problem) => {
                 self.skipped.push(problem);
@@ -753,7 +796,8 @@ impl Tally {
 }
 
 /// The import of one release file as the events it appends, read row by row: reports and
-/// corrections in file order, then retractions in incident id order. It holds what the ledger
+/// corrections (each after its incident's reinstatement, if it was withdrawn) in file order,
+/// then withdrawals in incident id order. It holds what the ledger
 /// has of the dataset ([`Holdings`]), the countries of the file, and 16 bytes per id of the
 /// file that the ledger does not hold (for naming a repeated id), never the rows. The first malformed row (or a file that cannot
 /// be read) ends it with an error, which is kept for [`Diff::finish`]; the error the iterator
@@ -776,8 +820,12 @@ struct Diff<'a, L, R> {
     lacking: Vec<IncidentField>,
     tally: Tally,
     failure: Option<ImportError>,
-    /// Once the file is read: the held incidents still to retract, in id order.
+    /// Once the file is read: the held incidents still to withdraw, in id order.
     removals: Option<std::vec::IntoIter<usize>>,
+    /// The second event of a row that makes two (a reinstatement's correction).
+    pending: Option<EventInput>,
+    /// Whether this is a dry run, in which a large removal is reported rather than refused.
+    dry_run: bool,
 }
 
 /// An incident id as 96 bits of its hash, which tell the ids of a file apart as surely as the
@@ -812,13 +860,15 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             tally: Tally::default(),
             failure: None,
             removals: None,
+            pending: None,
+            dry_run: false,
         }
     }
 
-    /// The held incidents of the dataset that the file does not name but covers, which it
-    /// retracts: refused when they are more than a tenth of those that stand, unless that is
-    /// allowed.
-    fn removals(&self) -> Result<Vec<usize>, ImportError> {
+    /// The active held incidents of the dataset that the file does not name but covers, which
+    /// it withdraws: refused when they are more than a tenth of those active, unless that is
+    /// allowed (a dry run notes it and goes on, to list them).
+    fn removals(&mut self) -> Result<Vec<usize>, ImportError> {
         let options = self.context.options;
         let countries: HashSet<String> = if options.countries.is_empty() {
             self.countries.clone()
@@ -846,7 +896,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         let mut removals = Vec::new();
         let mut standing = 0;
         for (i, held) in self.held.incidents.iter().enumerate() {
-            if held.retracted {
+            if held.standing != Standing::Active {
                 continue;
             }
             standing += 1;
@@ -857,12 +907,18 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         let large = removals.len() > LARGE_REMOVAL_FEWEST
             && removals.len() * LARGE_REMOVAL_SHARE > standing;
         if large && !options.allow_large_removal {
-            return Err(ImportError::LargeRemoval {
-                path: self.context.path.to_path_buf(),
+            let removal = LargeRemoval {
                 dataset: L::NAME,
                 removing: removals.len(),
                 standing,
-            });
+            };
+            if !self.dry_run {
+                return Err(ImportError::LargeRemoval {
+                    path: self.context.path.to_path_buf(),
+                    removal,
+                });
+            }
+            self.tally.large_removal = Some(removal);
         }
         Ok(removals)
     }
@@ -890,8 +946,8 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         stop
     }
 
-    /// Reads one row: the event it makes, if any, or what is wrong with it.
-    fn row(&mut self, line: u64) -> Result<Option<EventInput>, RowError> {
+    /// Reads one row: the events it makes, if any, or what is wrong with it.
+    fn row(&mut self, line: u64) -> Result<[Option<EventInput>; 2], RowError> {
         let Opened { header, layout, .. } = &self.opened;
         let record = &self.record;
         let whole_row = |message: String| RowProblem {
@@ -971,7 +1027,7 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
         if let Some(first) = first {
             if L::REPEATS {
                 // The first row of an event stands; later ones only name its other actors.
-                return Ok(None);
+                return Ok([None, None]);
             }
             return Err(row
                 .problem(
@@ -989,7 +1045,8 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
             (Some(i), _) => {
                 let incident = &mut self.held.incidents[i];
                 incident.first_line = NonZeroU32::new(first);
-                if incident.retracted {
+                let standing = incident.standing;
+                if standing == Standing::Retracted {
                     Prior::Retracted
                 } else {
                     // A field the file cannot state is left out of what it is compared with,
@@ -1001,7 +1058,11 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                     };
                     let (stated, current) =
                         (self.held.versions(i, compared)).map_err(RowError::Failed)?;
-                    Prior::Stands { stated, current }
+                    Prior::Held {
+                        stated,
+                        current,
+                        withdrawn: standing == Standing::Withdrawn,
+                    }
                 }
             }
             (None, key) => {
@@ -1031,11 +1092,12 @@ impl From<RowProblem> for RowError {
 enum Prior {
     New,
     Retracted,
-    /// It stands, with these of its fields as the dataset's releases stated them and as they
-    /// stand now.
-    Stands {
+    /// It is active or withdrawn, with these of its fields as the dataset's releases stated
+    /// them and as they stand now.
+    Held {
         stated: Map<String, Value>,
         current: Map<String, Value>,
+        withdrawn: bool,
     },
 }
 
@@ -1043,6 +1105,9 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
     type Item = Result<EventInput, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(event) = self.pending.take() {
+            return Some(Ok(event));
+        }
         while self.removals.is_none() {
             let path = self.context.path;
             match self.opened.reader.read_byte_record(&mut self.record) {
@@ -1057,8 +1122,11 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
                     let end = self.opened.reader.position().byte();
                     let line = self.opened.reader.get_mut().record_line(end);
                     match self.row(line) {
-                        Ok(Some(event)) => return Some(Ok(event)),
-                        Ok(None) => {}
+                        Ok([Some(event), then]) => {
+                            self.pending = then;
+                            return Some(Ok(event));
+                        }
+                        Ok([None, _]) => {}
                         Err(RowError::Problem(problem)) if self.context.options.skip_invalid => {
                             self.tally.skipped.push(problem);
                         }
@@ -1072,10 +1140,15 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
             }
         }
         if let Some(i) = self.removals.as_mut().and_then(Iterator::next) {
-            self.tally.retracted += 1;
-            return Some(Ok(retraction::<L>(&self.held, i, self.context.label)));
+            self.tally.withdrawn += 1;
+            let withdrawal = standing_event::<L>(
+                EventType::IncidentWithdrawn,
+                self.held.id(i),
+                self.context.label,
+            );
+            return Some(Ok(withdrawal));
         }
-        // The file is read and every retraction given: what the diff kept of the file and the
+        // The file is read and every withdrawal given: what the diff kept of the file and the
         // ledger (some 50 MB at 1,000,000 rows) is not needed for the append's commit and its
         // derived state.
         self.seen = HashMap::default();
@@ -1085,8 +1158,8 @@ impl<L: Layout, R: Read> Iterator for Diff<'_, L, R> {
 }
 
 /// What a row of the release does to the incident it names, given what the ledger holds of it
-/// (`prior`): a new incident is reported, a changed one corrected, one retracted in the ledger
-/// stays out.
+/// (`prior`): a new incident is reported, a changed one corrected, a withdrawn one reinstated
+/// (and corrected if it changed), one retracted in the ledger stays out.
 fn decide<L: Layout>(
     prior: Prior,
     incident_id: &str,
@@ -1107,12 +1180,36 @@ fn decide<L: Layout>(
                 ),
             })
         }
-        Prior::Stands { stated, current } => (stated, current),
+        Prior::Held {
+            stated,
+            current,
+            withdrawn,
+        } => (stated, current, withdrawn),
     };
-    let (stated, current) = held;
+    let (stated, current, withdrawn) = held;
+    let decision = compare::<L>(&stated, &current, incident_id, report, line, label);
+    if withdrawn {
+        let reinstatement = standing_event::<L>(EventType::IncidentReinstated, incident_id, label);
+        return Decision::Reinstate(reinstatement, Box::new(decision));
+    }
+    decision
+}
+
+/// What a row does to a held incident's fields, given them as the dataset's releases `stated`
+/// them and as they stand (`current`): a correction of what the release changed, or nothing,
+/// and the fields it leaves as corrected in the ledger.
+fn compare<L: Layout>(
+    stated: &Map<String, Value>,
+    current: &Map<String, Value>,
+    incident_id: &str,
+    report: &Value,
+    line: u64,
+    label: &str,
+) -> Decision {
     // A release is compared with what the releases before it stated, so that a field someone
     // corrected in the ledger is not taken back by a release that still says what it said.
     let mut changes = Map::new();
+    let mut contested = Map::new();
     let mut conflicts = Vec::new();
     for name in compared::<L>() {
         let (was, is, new) = (stated.get(name), current.get(name), report.get(name));
@@ -1122,7 +1219,9 @@ fn decide<L: Layout>(
         if same(is, was) {
             changes.insert(name.to_string(), new.cloned().unwrap_or(Value::Null));
         } else {
-            // Corrected in the ledger, and changed by the release too: the correction stands.
+            // Corrected in the ledger, and changed by the release too: the correction stands,
+            // and the release's value is recorded beside it.
+            contested.insert(name.to_string(), new.cloned().unwrap_or(Value::Null));
             conflicts.push(Conflict {
                 incident_id: incident_id.to_string(),
                 field: name,
@@ -1132,16 +1231,27 @@ fn decide<L: Layout>(
             });
         }
     }
-    if changes.is_empty() {
-        return Decision::Unchanged(conflicts);
+    if changes.is_empty() && contested.is_empty() {
+        return Decision::Unchanged(None, conflicts);
     }
-    let corrected = json!({
-        "incident_id": incident_id,
-        "changes": changes,
-        "reason": corrected_reason(L::NAME, label),
-    });
-    let event = event(EventType::IncidentCorrected, Some(line), &corrected);
-    Decision::Correct(event, conflicts)
+    let changed = !changes.is_empty();
+    let mut corrected = Map::new();
+    corrected.insert("incident_id".into(), json!(incident_id));
+    corrected.insert("changes".into(), Value::Object(changes));
+    if !contested.is_empty() {
+        corrected.insert("contested".into(), Value::Object(contested));
+    }
+    corrected.insert("reason".into(), json!(corrected_reason(L::NAME, label)));
+    let event = event(
+        EventType::IncidentCorrected,
+        Some(line),
+        &Value::Object(corrected),
+    );
+    if changed {
+        Decision::Correct(event, conflicts)
+    } else {
+        Decision::Unchanged(Some(event), conflicts)
+    }
 }
 
 /// Why an import corrects an incident: the reason that also tells which release did it.
@@ -1149,24 +1259,30 @@ fn corrected_reason(dataset: &str, label: &str) -> String {
     format!("changed in {dataset} release {label}")
 }
 
-/// Why an import retracts an incident.
-fn retracted_reason(dataset: &str, label: &str) -> String {
+/// Why an import withdraws an incident.
+fn withdrawn_reason(dataset: &str, label: &str) -> String {
     format!("no longer in {dataset} release {label}")
+}
+
+/// Why an import reinstates an incident.
+fn reinstated_reason(dataset: &str, label: &str) -> String {
+    format!("again in {dataset} release {label}")
 }
 
 /// The seq of the last entry that an import of release `label` of `dataset` appended: where the
 /// ledger stood once that release was imported. `None` when no entry comes from it (it was
 /// never imported, or its import changed nothing). An entry comes from it when it reports an
-/// incident with that `source_dataset` release, or corrects or retracts one with the reason an
-/// import of it gives.
+/// incident with that `source_dataset` release, or corrects, withdraws or reinstates one with
+/// the reason an import of it gives.
 pub fn release_last_seq<F: LogFiles>(
     ledger: &Ledger<F>,
     dataset: Dataset,
     label: &str,
 ) -> Result<Option<u64>, ImportError> {
-    let (corrected, retracted) = (
+    let (corrected, withdrawn, reinstated) = (
         corrected_reason(dataset.name(), label),
-        retracted_reason(dataset.name(), label),
+        withdrawn_reason(dataset.name(), label),
+        reinstated_reason(dataset.name(), label),
     );
     let mut last = None;
     held::incident_statements(ledger, dataset.prefix(), |seq, payload, _| {
@@ -1174,7 +1290,8 @@ pub fn release_last_seq<F: LogFiles>(
             Payload::IncidentReported(p) => (p.source_dataset.as_ref())
                 .is_some_and(|source| source.name == dataset.name() && source.release == label),
             Payload::IncidentCorrected(p) => p.reason == corrected,
-            Payload::IncidentRetracted(p) => p.reason == retracted,
+            Payload::IncidentWithdrawn(p) => p.reason == withdrawn,
+            Payload::IncidentReinstated(p) => p.reason == reinstated,
             _ => false,
         };
         if from_release {
@@ -1185,13 +1302,15 @@ pub fn release_last_seq<F: LogFiles>(
     Ok(last)
 }
 
-/// The retraction of the held incident `i`, which the release no longer has.
-fn retraction<L: Layout>(holdings: &Holdings, i: usize, label: &str) -> EventInput {
-    let retracted = json!({
-        "incident_id": holdings.id(i),
-        "reason": retracted_reason(L::NAME, label),
-    });
-    event(EventType::IncidentRetracted, None, &retracted)
+/// The withdrawal (of an incident the release no longer has) or reinstatement (of one it has
+/// again) that release `label` makes.
+fn standing_event<L: Layout>(event_type: EventType, incident_id: &str, label: &str) -> EventInput {
+    let reason = match event_type {
+        EventType::IncidentReinstated => reinstated_reason(L::NAME, label),
+        _ => withdrawn_reason(L::NAME, label),
+    };
+    let payload = json!({"incident_id": incident_id, "reason": reason});
+    event(event_type, None, &payload)
 }
 
 /// A row dated after the day its import is recorded, which the rules refuse at append: named
@@ -1391,9 +1510,12 @@ mod tests {
             .collect()
     }
 
-    /// What an import holds of these incidents, those in `retracted` retracted.
-    fn held_of(incidents: &BTreeMap<String, Map<String, Value>>, retracted: &[&str]) -> Holdings {
-        held_after(incidents, &[], retracted)
+    /// What an import holds of these incidents, those in `standings` standing so.
+    fn held_of(
+        incidents: &BTreeMap<String, Map<String, Value>>,
+        standings: &[(&str, Standing)],
+    ) -> Holdings {
+        held_after(incidents, &[], standings)
     }
 
     /// What an import holds of these incidents after `corrections` (incident, changes, whether
@@ -1405,12 +1527,12 @@ mod tests {
         held_after(incidents, corrections, &[])
     }
 
-    /// What an import holds of these incidents after `corrections`, those in `retracted`
-    /// retracted.
+    /// What an import holds of these incidents after `corrections`, those in `standings`
+    /// standing so.
     fn held_after(
         incidents: &BTreeMap<String, Map<String, Value>>,
         corrections: &[(&str, Value, bool)],
-        retracted: &[&str],
+        standings: &[(&str, Standing)],
     ) -> Holdings {
         let mut fold = held::Fold::new(None, 0).unwrap();
         for (id, fields) in incidents {
@@ -1423,8 +1545,8 @@ mod tests {
                 panic!("not a report: {report}");
             };
             fold.report(&report).unwrap();
-            if retracted.contains(&id.as_str()) {
-                fold.retract(id);
+            for &(_, standing) in standings.iter().filter(|(held, _)| held == id) {
+                fold.stand(id, standing);
             }
         }
         for (id, changes, by_a_release) in corrections {
@@ -1581,8 +1703,8 @@ mod tests {
         assert!(events.is_empty(), "{:?}", payloads(&events));
     }
 
-    /// What the diff of `text` retracts of `held`, by id, with `options`.
-    fn retracted(
+    /// What the diff of `text` withdraws of `held`, by id, with `options`.
+    fn withdrawn(
         text: &str,
         held: Holdings,
         options: &ImportOptions,
@@ -1590,7 +1712,7 @@ mod tests {
         let (events, _) =
             diff_with::<ucdp::Ucdp>(text.as_bytes(), options, "24.1", held, &mut |_, _| {})?;
         Ok((payloads(&events).into_iter())
-            .filter(|(event_type, _)| event_type == "incident.retracted")
+            .filter(|(event_type, _)| event_type == "incident.withdrawn")
             .map(|(_, data)| data["incident_id"].as_str().unwrap().to_string())
             .collect())
     }
@@ -1605,7 +1727,7 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_release_retracts_every_incident_it_no_longer_has_in_id_order() {
+    fn a_whole_release_withdraws_every_incident_it_no_longer_has_in_id_order() {
         let release = ImportOptions::default();
         let (events, tally) = diff_with::<ucdp::Ucdp>(
             ucdp_file(&[ROW_2]).as_bytes(),
@@ -1618,18 +1740,18 @@ mod tests {
         assert_eq!(
             payloads(&events)[0],
             (
-                "incident.retracted".to_string(),
+                "incident.withdrawn".to_string(),
                 json!({"incident_id": "ucdp:0", "reason": "no longer in UCDP GED release 24.1"})
             )
         );
         let held = held_in_two_countries();
-        let ids = retracted(&ucdp_file(&[ROW_2]), held, &release).unwrap();
+        let ids = withdrawn(&ucdp_file(&[ROW_2]), held, &release).unwrap();
         assert_eq!(ids, ["ucdp:0", "ucdp:1", "ucdp:3"]);
-        assert_eq!((tally.retracted, tally.unchanged), (3, 1));
+        assert_eq!((tally.withdrawn, tally.unchanged), (3, 1));
     }
 
     #[test]
-    fn an_extract_retracts_only_inside_its_countries_and_event_dates() {
+    fn an_extract_withdraws_only_inside_its_countries_and_event_dates() {
         let extract = |countries: &[&str], from: Option<&str>, to: Option<&str>| ImportOptions {
             scope: Some(Scope::Extract),
             countries: countries.iter().map(ToString::to_string).collect(),
@@ -1641,43 +1763,43 @@ mod tests {
         let file = ucdp_file(&[ROW_1, ROW_3]);
         let held = held_in_two_countries;
         assert_eq!(
-            retracted(&file, held(), &extract(&[], None, None)).unwrap(),
+            withdrawn(&file, held(), &extract(&[], None, None)).unwrap(),
             ["ucdp:2"]
         );
         let before_2010 = extract(&[], None, Some("2009-12-31"));
-        assert!(retracted(&file, held(), &before_2010).unwrap().is_empty());
+        assert!(withdrawn(&file, held(), &before_2010).unwrap().is_empty());
         let mali = extract(&["Mali"], None, None);
-        assert_eq!(retracted(&file, held(), &mali).unwrap(), ["ucdp:0"]);
-        // One month's extract never retracts another month's incidents.
+        assert_eq!(withdrawn(&file, held(), &mali).unwrap(), ["ucdp:0"]);
+        // One month's extract never withdraws another month's incidents.
         let one_day = ucdp_file(&[ROW_1]);
-        assert!(retracted(&one_day, held(), &extract(&[], None, None))
+        assert!(withdrawn(&one_day, held(), &extract(&[], None, None))
             .unwrap()
             .is_empty());
     }
 
     #[test]
-    fn retracting_more_than_a_tenth_of_the_dataset_is_refused_unless_allowed() {
+    fn withdrawing_more_than_a_tenth_of_the_dataset_is_refused_unless_allowed() {
         let rows: Vec<String> = (1..=30)
             .map(|id| ROW_1.replacen("1,", &format!("{id},"), 1))
             .collect();
         let all: Vec<&str> = rows.iter().map(String::as_str).collect();
         let held = || held_of(&fields_from(&ucdp_file(&all)), &[]);
         let file = ucdp_file(&all[..1]);
-        match retracted(&file, held(), &ImportOptions::default()) {
-            Err(ImportError::LargeRemoval {
-                removing, standing, ..
-            }) => assert_eq!((removing, standing), (29, 30)),
+        match withdrawn(&file, held(), &ImportOptions::default()) {
+            Err(ImportError::LargeRemoval { removal, .. }) => {
+                assert_eq!((removal.removing, removal.standing), (29, 30));
+            }
             other => panic!("expected the removal refused, got {other:?}"),
         }
         let allowed = ImportOptions {
             allow_large_removal: true,
             ..ImportOptions::default()
         };
-        assert_eq!(retracted(&file, held(), &allowed).unwrap().len(), 29);
+        assert_eq!(withdrawn(&file, held(), &allowed).unwrap().len(), 29);
         // A tenth or fewer goes through.
         let most = ucdp_file(&all[..27]);
         assert_eq!(
-            retracted(&most, held(), &ImportOptions::default())
+            withdrawn(&most, held(), &ImportOptions::default())
                 .unwrap()
                 .len(),
             3
@@ -1686,7 +1808,10 @@ mod tests {
 
     #[test]
     fn a_retracted_incident_that_reappears_is_left_out_and_listed() {
-        let held = held_of(&fields_from(&ucdp_file(&[ROW_1])), &["ucdp:1"]);
+        let held = held_of(
+            &fields_from(&ucdp_file(&[ROW_1])),
+            &[("ucdp:1", Standing::Retracted)],
+        );
         let (events, tally) = diff_text::<ucdp::Ucdp>(&ucdp_file(&[ROW_1]), "r2", held).unwrap();
         assert!(events.is_empty(), "{:?}", payloads(&events));
         assert_eq!(tally.skipped.len(), 1);
@@ -1695,7 +1820,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_left_out_as_malformed_is_not_retracted() {
+    fn a_row_left_out_as_malformed_is_not_withdrawn() {
         let held = held_of(&fields_from(&ucdp_file(&[ROW_1, ROW_2])), &[]);
         let bad = ROW_2.replace(",7", ",seven");
         let (events, tally) = diff_bytes::<ucdp::Ucdp>(
@@ -1890,7 +2015,7 @@ mod tests {
         }
 
         #[test]
-        fn a_second_release_appends_its_corrections_and_retractions_and_a_repeat_appends_nothing() {
+        fn later_releases_correct_withdraw_and_reinstate_and_a_repeat_appends_nothing() {
             let tmp = tempfile::tempdir().unwrap();
             let (ledger, key) = ledger_with_investigator(tmp.path());
             let path = tmp.path().join("ged.csv");
@@ -1918,7 +2043,7 @@ mod tests {
             assert_eq!(
                 (
                     second.corrected,
-                    second.retracted,
+                    second.withdrawn,
                     second.unchanged,
                     second.reported
                 ),
@@ -1938,28 +2063,47 @@ mod tests {
             assert_eq!(third.unchanged, 2);
             assert_eq!(ledger.head().unwrap().seq, head);
 
-            let incidents = crate::projection::by_name("incidents").unwrap();
-            let window = crate::projection::Window::default();
-            let projected = crate::projection::project(
+            // Each column of the incidents view's row for `id`, by name.
+            let incident = |id: &str| -> BTreeMap<String, Cell> {
+                let incidents = crate::projection::by_name("incidents").unwrap();
+                let window = crate::projection::Window::default();
+                let projected = crate::projection::project(
+                    &ledger,
+                    None,
+                    &[incidents],
+                    None,
+                    &window,
+                    Refresh::Rebuild,
+                )
+                .unwrap();
+                let table = projected.into_tables().unwrap().remove(0);
+                let row = (table.rows.iter())
+                    .find(|row| row[0] == Cell::text(id))
+                    .unwrap();
+                (table.columns.iter().map(ToString::to_string))
+                    .zip(row.iter().cloned())
+                    .collect()
+            };
+            assert_eq!(incident("ucdp:2")["fatalities"], Cell::Int(8));
+            assert_eq!(incident("ucdp:3")["status"], Cell::text("withdrawn"));
+
+            // The release after has it again, changed: reinstated, then corrected.
+            let back = ROW_3.replace(",22,2", ",22,5");
+            let fourth = import_text(
                 &ledger,
-                None,
-                &[incidents],
-                None,
-                &window,
-                Refresh::Rebuild,
+                &key,
+                &path,
+                &ucdp_file(&[ROW_1, &changed, &back]),
+                "23.3",
             )
             .unwrap();
-            let table = projected.into_tables().unwrap().remove(0);
-            let column = |name| table.columns.iter().position(|c| *c == name).unwrap();
-            let row = |id| {
-                table
-                    .rows
-                    .iter()
-                    .find(|row| row[0] == Cell::text(id))
-                    .unwrap()
-            };
-            assert_eq!(row("ucdp:2")[column("fatalities")], Cell::Int(8));
-            assert_eq!(row("ucdp:3")[column("status")], Cell::text("retracted"));
+            assert_eq!(
+                (fourth.reinstated, fourth.corrected, fourth.withdrawn),
+                (1, 1, 0)
+            );
+            let reinstated = incident("ucdp:3");
+            assert_eq!(reinstated["status"], Cell::text("active"));
+            assert_eq!(reinstated["fatalities"], Cell::Int(5));
         }
 
         /// Every file under `dir` with its bytes.

@@ -9,7 +9,7 @@
 //! deeper than it follows, anything malformed) it gives up on, and serde_json decides. A
 //! property test holds it to that.
 
-use super::{ChangedCounts, CorrectedCounts, Counts, ReportedCounts, RetractedCounts};
+use super::{ChangedCounts, CorrectedCounts, Counts, NamedCounts, ReportedCounts};
 use crate::event::EventType;
 use std::borrow::Cow;
 
@@ -19,7 +19,9 @@ pub(super) fn counts(event_type: EventType, bytes: &[u8]) -> Option<Counts<'_>> 
     let counts = match event_type {
         EventType::IncidentReported => Counts::Reported(scan.reported()?),
         EventType::IncidentCorrected => Counts::Corrected(scan.corrected()?),
-        EventType::IncidentRetracted => Counts::Retracted(scan.retracted()?),
+        EventType::IncidentRetracted => Counts::Retracted(scan.named()?),
+        EventType::IncidentWithdrawn => Counts::Withdrawn(scan.named()?),
+        EventType::IncidentReinstated => Counts::Reinstated(scan.named()?),
         _ => return None,
     };
     scan.ws();
@@ -96,13 +98,13 @@ impl<'a> Scan<'a> {
         })
     }
 
-    fn retracted(&mut self) -> Option<RetractedCounts<'a>> {
+    fn named(&mut self) -> Option<NamedCounts<'a>> {
         let mut id = None;
         self.object(|scan, key| match key {
             b"incident_id" => once(&mut id, scan.text()?),
             _ => scan.skip_value(DEPTH),
         })?;
-        Some(RetractedCounts {
+        Some(NamedCounts {
             incident_id: Cow::Borrowed(id?),
         })
     }

@@ -121,4 +121,10 @@ impl Fact {
     pub fn stated_fields(&self) -> Option<Map<String, Value>> {
         payload::stated_fields(self.event_type, self.payload_bytes())
     }
+
+    /// The values a release stated that a correction records without applying (see
+    /// [`payload::contested_fields`]).
+    pub fn contested_fields(&self) -> Option<Map<String, Value>> {
+        payload::contested_fields(self.event_type, self.payload_bytes())
+    }
 }

@@ -1,11 +1,11 @@
-//! `incident-history`: the audit trail of every incident, one row per report, correction and
-//! retraction, with who stated it, when the ledger recorded it, and what it set.
+//! `incident-history`: the audit trail of every incident, one row per report, correction,
+//! withdrawal, reinstatement and retraction, with who stated it, when the ledger recorded it, and what it set.
 
 use super::names::KeyNames;
 use super::{Cell, Describe, Fact, Projection, Reread, Row, Rows, Window};
-use crate::payload::Payload;
+use crate::payload::{IncidentChanges, Payload};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub struct IncidentHistory;
 
@@ -29,7 +29,14 @@ struct Revision {
 fn revision(fact: &Fact) -> Option<(&str, &'static str, Option<&str>)> {
     match fact.payload()? {
         Payload::IncidentReported(p) => Some((&p.incident_id, "reported", None)),
+        // A correction that changes nothing records what a release states over corrections
+        // that stand.
+        Payload::IncidentCorrected(p) if p.changes == IncidentChanges::default() => {
+            Some((&p.incident_id, "contested", Some(&p.reason)))
+        }
         Payload::IncidentCorrected(p) => Some((&p.incident_id, "corrected", Some(&p.reason))),
+        Payload::IncidentWithdrawn(p) => Some((&p.incident_id, "withdrawn", Some(&p.reason))),
+        Payload::IncidentReinstated(p) => Some((&p.incident_id, "reinstated", Some(&p.reason))),
         Payload::IncidentRetracted(p) => Some((&p.incident_id, "retracted", Some(&p.reason))),
         _ => None,
     }
@@ -52,9 +59,11 @@ fn event_date(statements: &[Fact]) -> &str {
 fn row(fact: &Fact, names: &KeyNames) -> Option<Row> {
     let (id, action, reason) = revision(fact)?;
     // What the revision set is shown as its author wrote it, in their order.
-    let changes = fact
-        .stated_fields()
-        .map_or_else(String::new, |c| Value::Object(c).to_string());
+    let json = |fields: Option<Map<String, Value>>| {
+        fields.map_or_else(String::new, |fields| Value::Object(fields).to_string())
+    };
+    let changes = json(fact.stated_fields().filter(|fields| !fields.is_empty()));
+    let contested = json(fact.contested_fields());
     Some(vec![
         Cell::text(id),
         Cell::seq(fact.seq),
@@ -63,14 +72,16 @@ fn row(fact: &Fact, names: &KeyNames) -> Option<Row> {
         Cell::text(names.author(fact)),
         Cell::non_empty(&changes),
         Cell::non_empty(reason.unwrap_or_default()),
+        Cell::non_empty(&contested),
     ])
 }
 
 impl Describe for IncidentHistory {
     const NAME: &'static str = "incident-history";
-    const ABOUT: &'static str = "every report, correction and retraction of every incident";
+    const ABOUT: &'static str = "every report, correction and change of status of every incident";
     // 3: a revision is where its statement is, not its contents.
-    const VERSION: u32 = 3;
+    // 4: the `contested` column.
+    const VERSION: u32 = 4;
     const COLUMNS: &'static [&'static str] = &[
         "incident_id",
         "seq",
@@ -79,6 +90,7 @@ impl Describe for IncidentHistory {
         "author",
         "changes",
         "reason",
+        "contested",
     ];
     const EVENT_TIME: Option<&'static str> = Some("the incident's event_date");
 }

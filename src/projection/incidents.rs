@@ -1,8 +1,10 @@
-//! `incidents`: every incident with its current values after all corrections, whether it stands
-//! or was retracted, how often it was corrected, and who reported and last changed it.
+//! `incidents`: every incident with its current values after all corrections, whether it is
+//! active, withdrawn by its source or retracted, how often it was corrected, and who reported
+//! and last changed it.
 
 use super::names::{Dates, KeyNames};
 use super::{Cell, Describe, Fact, Projection, Reread, Row, Rows, Window};
+use crate::event::EventType;
 use crate::payload::{field, FieldValue, IncidentField, Payload};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,10 +29,31 @@ struct Incident {
     /// before any incident is read again.
     event_date: u32,
     reported_seq: u64,
+    status: Status,
     /// Its corrections' seqs, in order: its fields are its report's with these applied.
     corrections: Box<[u64]>,
-    /// Its retraction's seq (never 0, which is the genesis).
-    retracted: Option<NonZeroU64>,
+    /// The seq of its last withdrawal, reinstatement or retraction (never 0, the genesis).
+    status_seq: Option<NonZeroU64>,
+}
+
+/// Whether an incident stands, as the `status` column says it.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Status {
+    Active,
+    /// Its source no longer has it; a later release may reinstate it.
+    Withdrawn,
+    /// Taken back for good.
+    Retracted,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Withdrawn => "withdrawn",
+            Status::Retracted => "retracted",
+        }
+    }
 }
 
 impl Incident {
@@ -40,7 +63,7 @@ impl Incident {
             .last()
             .copied()
             .unwrap_or(self.reported_seq);
-        self.retracted
+        self.status_seq
             .map_or(corrected, NonZeroU64::get)
             .max(corrected)
     }
@@ -54,12 +77,12 @@ impl Incident {
             (self.corrections.iter().map(|&seq| log.fact(seq))).collect::<Option<Vec<Fact>>>()?;
         let last_seq = self.last_seq();
         let last_stated = corrections.last().unwrap_or(&report);
-        let retraction = if last_stated.seq == last_seq {
+        let status_change = if last_stated.seq == last_seq {
             None
         } else {
             Some(log.fact(last_seq)?)
         };
-        let last_changed_by = names.author(retraction.as_ref().unwrap_or(last_stated));
+        let last_changed_by = names.author(status_change.as_ref().unwrap_or(last_stated));
         let Some(Payload::IncidentReported(reported)) = report.payload() else {
             return Some(None);
         };
@@ -73,11 +96,7 @@ impl Incident {
         row.push(Cell::text(id));
         row.extend(SHOWN.iter().map(|&field| cell(current.get(field))));
         row.extend([
-            Cell::text(if self.retracted.is_some() {
-                "retracted"
-            } else {
-                "active"
-            }),
+            Cell::text(self.status.name()),
             Cell::count(self.corrections.len()),
             Cell::seq(self.reported_seq),
             Cell::seq(last_seq),
@@ -203,7 +222,8 @@ impl Describe for Incidents {
     const NAME: &'static str = "incidents";
     const ABOUT: &'static str = "every incident with its current values after corrections";
     // 4: an incident is where its statements are, not their contents.
-    const VERSION: u32 = 4;
+    // 5: an incident may be withdrawn and reinstated.
+    const VERSION: u32 = 5;
     const COLUMNS: &'static [&'static str] = &COLUMN_NAMES;
     const EVENT_TIME: Option<&'static str> = Some(field::EVENT_DATE.name);
 }
@@ -218,8 +238,9 @@ impl Projection for Incidents {
                 let incident = Incident {
                     event_date: state.dates.number(&p.event_date),
                     reported_seq: fact.seq,
+                    status: Status::Active,
                     corrections: Box::default(),
-                    retracted: None,
+                    status_seq: None,
                 };
                 state
                     .incidents
@@ -237,9 +258,19 @@ impl Projection for Incidents {
                     incident.corrections = corrections.into_boxed_slice();
                 }
             }
-            Some(Payload::IncidentRetracted(p)) => {
+            Some(
+                Payload::IncidentWithdrawn(p)
+                | Payload::IncidentReinstated(p)
+                | Payload::IncidentRetracted(p),
+            ) => {
+                let status = match fact.event_type {
+                    EventType::IncidentWithdrawn => Status::Withdrawn,
+                    EventType::IncidentReinstated => Status::Active,
+                    _ => Status::Retracted,
+                };
                 if let Some(incident) = state.incidents.get_mut(p.incident_id.as_ref()) {
-                    incident.retracted = NonZeroU64::new(fact.seq);
+                    incident.status = status;
+                    incident.status_seq = NonZeroU64::new(fact.seq);
                 }
             }
             _ => {}

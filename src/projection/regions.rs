@@ -4,7 +4,8 @@
 //! This is the view that runs over the largest logs, so its digest keeps only the few fields it
 //! needs of each payload (read without keeping the payload itself), and its rows come from
 //! tallies by (region, actor, day) alone. What it remembers
-//! of each incident, to move it between tallies when it is corrected or retracted, is a record of
+//! of each incident, to move it between tallies when it is corrected, withdrawn, reinstated or
+//! retracted, is a record of
 //! a few bytes (the (region, actor) pairs are interned), which a catch-up reads only for the
 //! incidents the new entries name.
 
@@ -39,14 +40,31 @@ struct Tally {
     fatalities: u64,
 }
 
-/// What regions remembers of one standing incident, in 16 bytes: millions of them are held at
-/// once. A retracted incident is forgotten, since nothing that can follow its retraction counts
-/// it again (a correction of it changes nothing, a second report counts afresh).
+/// What regions remembers of one incident, in 16 bytes: millions of them are held at once. A
+/// withdrawn incident is kept out of the tallies but remembered, with the corrections made
+/// while it is withdrawn, since a later release may reinstate it. A retracted incident is
+/// forgotten, since nothing that can follow its retraction counts it again (a correction of it
+/// changes nothing, a second report counts afresh).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Counted {
     fatalities: u64,
+    /// The index of its (admin1, actor1) pair in `State::pairs`, with [`WITHDRAWN`] set while
+    /// the incident is withdrawn: a flag of its own would make the record 24 bytes.
     pair: u32,
     event_day: Day,
+}
+
+/// The bit of [`Counted::pair`] that marks a withdrawn incident; pair indexes stay below it.
+const WITHDRAWN: u32 = 1 << 31;
+
+impl Counted {
+    fn pair(&self) -> u32 {
+        self.pair & !WITHDRAWN
+    }
+
+    fn is_withdrawn(&self) -> bool {
+        self.pair & WITHDRAWN != 0
+    }
 }
 
 /// An event date as days from the Common Era (chrono's), or none for a date that does not parse
@@ -124,6 +142,8 @@ pub enum Digest {
     Nothing,
     Reported(Said, Fields),
     Corrected(Said, Fields),
+    Withdrawn(Said),
+    Reinstated(Said),
     Retracted(Said),
 }
 
@@ -135,7 +155,7 @@ fn day(date: &str) -> Option<i32> {
 impl State {
     /// Adds a standing incident to its tally (`Add`) or takes it out again (`Remove`).
     fn tally(&mut self, counted: &Counted, change: Change) {
-        let key = (counted.pair, counted.event_day.get());
+        let key = (counted.pair(), counted.event_day.get());
         let tally = self.tallies.entry(key).or_default();
         match change {
             Change::Add => {
@@ -156,9 +176,9 @@ impl State {
     /// Moves a standing incident from its tally as `before` to its tally as `after`: in place
     /// when it stays in the same one (most corrections change a count, not a place or a date).
     fn retally(&mut self, before: &Counted, after: &Counted) {
-        let key = (before.pair, before.event_day.get());
+        let key = (before.pair(), before.event_day.get());
         match self.tallies.get_mut(&key) {
-            Some(tally) if key == (after.pair, after.event_day.get()) => {
+            Some(tally) if key == (after.pair(), after.event_day.get()) => {
                 tally.fatalities =
                     tally.fatalities.saturating_sub(before.fatalities) + after.fatalities;
             }
@@ -182,7 +202,10 @@ impl State {
         if let Some(&index) = known.and_then(|actors| actors.get(actor1)) {
             return index;
         }
-        let index = u32::try_from(self.pairs.len()).expect("fewer than 2^32 region/actor pairs");
+        let index = u32::try_from(self.pairs.len())
+            .ok()
+            .filter(|&index| index < WITHDRAWN)
+            .expect("fewer than 2^31 region/actor pairs");
         self.pairs
             .push((admin1.map(str::to_string), actor1.to_string()));
         self.pair_index
@@ -202,13 +225,13 @@ impl State {
 
     fn set(&mut self, counted: &mut Counted, fields: &Fields<&str>) {
         if fields.admin1.is_some() || fields.actor1.is_some() {
-            let (admin1, actor1) = self.pair_of(counted.pair).clone();
+            let (admin1, actor1) = self.pair_of(counted.pair()).clone();
             let admin1 = match fields.admin1 {
                 Some(stated) => stated,
                 None => admin1.as_deref(),
             };
             let actor1 = fields.actor1.unwrap_or(&actor1);
-            counted.pair = self.pair(admin1, actor1);
+            counted.pair = self.pair(admin1, actor1) | (counted.pair & WITHDRAWN);
         }
         if let Some(day) = fields.event_day {
             counted.event_day = Day::new(day);
@@ -224,7 +247,8 @@ impl Describe for Regions {
     const ABOUT: &'static str = "standing incidents and fatalities by region, actor and month";
     // 5: a fatality count written as a whole decimal (3.0) counts, where 4 left the incident out.
     // 6: a record is 16 bytes, and a retracted incident's is removed.
-    const VERSION: u32 = 6;
+    // 7: a withdrawn incident's record is kept, marked, out of the tallies.
+    const VERSION: u32 = 7;
     const COLUMNS: &'static [&'static str] = &[
         field::ADMIN1.name,
         field::ACTOR1.name,
@@ -268,6 +292,8 @@ impl KeyedProjection for Regions {
                     },
                 )
             }
+            Some(Counts::Withdrawn(p)) => Digest::Withdrawn(said(&p.incident_id)),
+            Some(Counts::Reinstated(p)) => Digest::Reinstated(said(&p.incident_id)),
             Some(Counts::Retracted(p)) => Digest::Retracted(said(&p.incident_id)),
             None => Digest::Nothing,
         }
@@ -276,9 +302,11 @@ impl KeyedProjection for Regions {
     fn key<'a>(fact: &'a Fact, digest: &'a Digest) -> Option<&'a str> {
         match digest {
             Digest::Nothing => None,
-            Digest::Reported(id, _) | Digest::Corrected(id, _) | Digest::Retracted(id) => {
-                Some(id.read(fact.payload_bytes()))
-            }
+            Digest::Reported(id, _)
+            | Digest::Corrected(id, _)
+            | Digest::Withdrawn(id)
+            | Digest::Reinstated(id)
+            | Digest::Retracted(id) => Some(id.read(fact.payload_bytes())),
         }
     }
 
@@ -299,7 +327,9 @@ impl KeyedProjection for Regions {
                 // The rules forbid a second report of an id; if a log has one, it replaces the
                 // first, as in the incidents view.
                 if let Some(first) = records.insert(id.read(payload), counted) {
-                    state.tally(&first, Change::Remove);
+                    if !first.is_withdrawn() {
+                        state.tally(&first, Change::Remove);
+                    }
                 }
             }
             Digest::Corrected(id, changes) => {
@@ -308,11 +338,31 @@ impl KeyedProjection for Regions {
                 };
                 let before = counted.clone();
                 state.set(counted, &changes.read(payload));
-                state.retally(&before, counted);
+                if !counted.is_withdrawn() {
+                    state.retally(&before, counted);
+                }
+            }
+            Digest::Withdrawn(id) => {
+                if let Some(counted) = records.get_mut(id.read(payload)) {
+                    if !counted.is_withdrawn() {
+                        state.tally(counted, Change::Remove);
+                        counted.pair |= WITHDRAWN;
+                    }
+                }
+            }
+            Digest::Reinstated(id) => {
+                if let Some(counted) = records.get_mut(id.read(payload)) {
+                    if counted.is_withdrawn() {
+                        counted.pair &= !WITHDRAWN;
+                        state.tally(counted, Change::Add);
+                    }
+                }
             }
             Digest::Retracted(id) => {
                 if let Some(counted) = records.remove(id.read(payload)) {
-                    state.tally(&counted, Change::Remove);
+                    if !counted.is_withdrawn() {
+                        state.tally(&counted, Change::Remove);
+                    }
                 }
             }
         }

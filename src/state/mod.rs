@@ -21,8 +21,9 @@ pub use crate::log::Head;
 
 const COVERED: &[u8] = b"covered";
 /// The layout of derived state written here, stored with `covered`: state of any other layout
-/// (1 kept a key per incident, 2 kept them in pages, 3 adds evidence) is rebuilt from the log.
-const LAYOUT: u32 = 3;
+/// (1 kept a key per incident, 2 kept them in pages, 3 adds evidence, 4 adds withdrawals to the
+/// incident records) is rebuilt from the log.
+const LAYOUT: u32 = 4;
 const KEY_PREFIX: u8 = b'k';
 const NAME_PREFIX: u8 = b'n';
 const INCIDENT_PREFIX: u8 = b'i';

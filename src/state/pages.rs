@@ -327,7 +327,7 @@ mod tests {
 
     /// A record as stored (category names, then the seqs), for a made-up seq.
     fn record(seq: u64) -> IncidentRecord {
-        let stored = ("Battles", None::<&str>, seq, None::<u64>);
+        let stored = ("Battles", None::<&str>, seq, None::<u64>, None::<u64>);
         bincode::deserialize(&bincode::serialize(&stored).unwrap()).unwrap()
     }
 

@@ -893,3 +893,17 @@ pub fn assert_refused(out: &Output, words: &[&str]) -> String {
     assert!(out.stdout.is_empty(), "stdout should be empty: {context}");
     line.to_string()
 }
+
+/// Every file under `dir`, with its bytes.
+pub fn every_file(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(every_file(&path));
+        } else {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
