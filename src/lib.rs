@@ -14,6 +14,7 @@
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
 pub mod backup;
+pub mod checkpoints;
 mod codec;
 pub mod date;
 pub mod demo;

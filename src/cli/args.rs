@@ -2,8 +2,8 @@
 //! the library's own lists (roles, dates), so that no list is written twice.
 
 use crate::cli::{
-    append, attach, backup, completions, demo, evidence, export, import, init, key, log, man,
-    project, prove, reindex, restore, show, upgrade, verify, witness,
+    append, attach, backup, checkpoint, completions, demo, evidence, export, import, init, key,
+    log, man, project, prove, reindex, restore, show, upgrade, verify, witness,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -98,6 +98,9 @@ pub enum Command {
     /// Print an inclusion or consistency proof of the log's Merkle tree (RFC 6962).
     #[command(subcommand)]
     Prove(prove::Command),
+    /// Sign a checkpoint of the log's tree (C2SP tlog-checkpoint) with the operator's key, kept
+    /// in the ledger; or add witnesses' cosignatures to one.
+    Checkpoint(checkpoint::Args),
     /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
     /// Write one portable backup file of the ledger's entries (taken without a lock).

@@ -3,6 +3,7 @@
 //! about it, and finds it by the error's type and variant, through wrapped causes.
 
 use ledger::backup::BackupError;
+use ledger::checkpoints::CheckpointsError;
 use ledger::demo::DemoError;
 use ledger::export::ExportError;
 use ledger::import::ImportError;
@@ -69,6 +70,20 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<UpgradeError>() {
         return upgrade(e);
+    }
+    if let Some(e) = error.downcast_ref::<CheckpointsError>() {
+        return match e {
+            CheckpointsError::NotAnAdmin { .. } => {
+                Some("pass --key with the admin key's file (`ledger key list` shows the admin keys)".into())
+            }
+            CheckpointsError::Diverged { .. } => Some(
+                "run `ledger verify` to find what changed; restore the ledger from a backup that extends the checkpoint".into(),
+            ),
+            CheckpointsError::NotOurs { .. } => Some(
+                "pass the file `ledger checkpoint` wrote, with the witnesses' lines appended to it".into(),
+            ),
+            _ => None,
+        };
     }
     if let Some(e) = error.downcast_ref::<WitnessError>() {
         return witness(e);

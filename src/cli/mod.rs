@@ -9,6 +9,7 @@ pub mod append;
 pub mod args;
 pub mod attach;
 pub mod backup;
+pub mod checkpoint;
 pub mod completions;
 pub mod demo;
 pub mod entry;
@@ -51,6 +52,11 @@ pub fn exit_status(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ledger::note::witness::WitnessError>()
                 .is_some_and(ledger::note::witness::WitnessError::is_problem)
+            || cause
+                .downcast_ref::<ledger::checkpoints::CheckpointsError>()
+                .is_some_and(|e| {
+                    matches!(e, ledger::checkpoints::CheckpointsError::Diverged { .. })
+                })
     });
     if problem {
         1
