@@ -309,7 +309,7 @@ pub fn add_cosignatures<F: LogFiles>(
         }
     }
     if added > 0 {
-        store.store(stated.size, &ours.to_string().as_bytes())?;
+        store.store(stated.size, ours.to_string().as_bytes())?;
     }
     Ok((stated.size, added))
 }
