@@ -13,6 +13,7 @@
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
+pub mod audit;
 pub mod backup;
 pub mod checkpoints;
 mod codec;
@@ -43,6 +44,7 @@ pub mod taxonomy;
 pub mod time;
 pub mod tree;
 pub mod verify;
+pub mod witnessed;
 
 pub use crate::codec::DecodeError;
 pub use crate::ledger::Ledger;

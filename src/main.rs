@@ -48,6 +48,8 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Verify(args) => cli::verify::run(global, args, &mut out),
         Command::Prove(command) => cli::prove::run(global, command, &mut out),
         Command::Checkpoint(args) => cli::checkpoint::run(global, args, &mut out),
+        Command::Receipt(args) => cli::receipt::run(global, args, &mut out),
+        Command::Audit(command) => cli::audit::run(command, &mut out),
         Command::Reindex(args) => cli::reindex::run(global, args, &mut out),
         Command::Backup(args) => cli::backup::run(global, args, &mut out),
         Command::Restore(args) => cli::restore::run(global, args, &mut out),

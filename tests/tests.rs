@@ -16,5 +16,6 @@ mod projection;
 mod properties;
 mod storage;
 mod tamper;
+mod transparency;
 mod vectors;
 mod witness;
