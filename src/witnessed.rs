@@ -135,6 +135,32 @@ fn witnessed(notes: &[Vec<u8>], keys: &[VerifierKey], policy: &Policy) -> Vec<Wi
     witnessed
 }
 
+/// The window of the entry at `seq`, from the checkpoints the ledger keeps (and the one `holds`
+/// brings) that meet the policy's quorum.
+pub fn window_of<F: LogFiles>(
+    ledger: &Ledger<F>,
+    holds: &Holds,
+    seq: u64,
+) -> Result<Window, WitnessedError> {
+    let Some(policy) = holds.policy else {
+        return Ok(Window::default());
+    };
+    let origin = ledger.origin()?.ok_or(WitnessedError::NoOrigin)?;
+    let keys = candidate_keys(ledger, &origin, holds)?;
+    let mut notes: Vec<Vec<u8>> = holds.checkpoint.map(<[u8]>::to_vec).into_iter().collect();
+    notes.extend(
+        Checkpoints::of(ledger)?
+            .all()?
+            .into_iter()
+            .map(|kept| kept.note),
+    );
+    Ok(window(
+        &witnessed(&notes, &keys, policy),
+        seq,
+        holds.witness_delay,
+    ))
+}
+
 /// The problems of `holds` with `ledger`'s log, each given to `problem`; returns how many.
 pub fn check<F: LogFiles>(
     ledger: &Ledger<F>,

@@ -283,6 +283,14 @@ fn receipts_and_witnessed_time() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // `show` places an entry the checkpoint holds before the witness's cosignature.
+    let shown = f.run_ok(&["show", "3", "--policy", s(&policy)], None);
+    let witnessed = shown
+        .lines()
+        .find(|l| l.starts_with("witnessed"))
+        .unwrap_or_default();
+    assert!(witnessed.contains("after -, before 20"), "{shown}");
+
     // A receipt for one entry checks with the policy, and not once altered.
     let receipt = f.path("receipt");
     f.run_ok(&["receipt", "3", "-o", s(&receipt)], None);

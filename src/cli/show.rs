@@ -2,12 +2,15 @@
 //! leaf of the log's Merkle tree, for an auditor who checks its inclusion proof).
 
 use crate::cli::args::Global;
-use crate::cli::entry::{key_names, EntryView};
+use crate::cli::entry::{key_names, EntryView, WindowView};
 use crate::cli::output::{write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
+use ledger::note::policy::Policy;
+use ledger::witnessed::{self, Holds};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,6 +25,10 @@ pub struct Args {
     /// With --raw: the file to write (replaced if it exists).
     #[arg(short = 'o', long = "out", value_name = "FILE", requires = "raw")]
     out: Option<PathBuf>,
+    /// A C2SP tlog-policy file: also show when its witnesses place the entry's recording
+    /// (between the times they cosigned the checkpoints the ledger keeps around it).
+    #[arg(long, value_name = "FILE", conflicts_with = "raw")]
+    policy: Option<PathBuf>,
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
@@ -51,7 +58,24 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             args.seq
         );
     };
-    let view = EntryView::new(&entry, &hash, &names);
+    let mut view = EntryView::new(&entry, &hash, &names);
+    if let Some(path) = &args.policy {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let policy =
+            Policy::parse(&bytes).with_context(|| format!("{} is not a policy", path.display()))?;
+        let holds = Holds {
+            checkpoint: None,
+            vkey: None,
+            policy: Some(&policy),
+            witness_delay: Duration::ZERO,
+        };
+        let window = witnessed::window_of(&ledger, &holds, args.seq)?;
+        view.witnessed = Some(WindowView {
+            after: window.after.map(|t| t.to_rfc3339()),
+            before: window.before.map(|t| t.to_rfc3339()),
+        });
+    }
     write_one(out, args.format.format, &view, |out| view.write_text(out))?;
     Ok(Outcome::Ok)
 }
