@@ -7,6 +7,7 @@ use crate::cli::output::{write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::note::policy::Policy;
+use ledger::time::Timestamp;
 use ledger::witnessed::{self, Holds};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -72,8 +73,8 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         };
         let window = witnessed::window_of(&ledger, &holds, args.seq)?;
         view.witnessed = Some(WindowView {
-            after: window.after.map(|t| t.to_rfc3339()),
-            before: window.before.map(|t| t.to_rfc3339()),
+            after: window.after.map(Timestamp::to_rfc3339),
+            before: window.before.map(Timestamp::to_rfc3339),
         });
     }
     write_one(out, args.format.format, &view, |out| view.write_text(out))?;
