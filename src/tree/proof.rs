@@ -14,6 +14,9 @@ use base64::Engine;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Proof(pub Vec<Hash>);
 
+/// No proof in a tree of at most 2^64 leaves is longer (the C2SP witness protocol's bound too).
+pub const MAX_HASHES: usize = 63;
+
 /// Why a proof's text does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProofTextError {
@@ -21,6 +24,8 @@ pub enum ProofTextError {
     NotAHash { line: usize },
     #[error("the proof does not end with a newline")]
     NoFinalNewline,
+    #[error("the proof has more than {MAX_HASHES} hashes")]
+    TooMany,
 }
 
 /// Why a proof does not prove what it is offered for.
@@ -59,6 +64,9 @@ impl Proof {
                 Err(ProofTextError::NoFinalNewline)
             };
         };
+        if body.split('\n').count() > MAX_HASHES {
+            return Err(ProofTextError::TooMany);
+        }
         body.split('\n')
             .enumerate()
             .map(|(i, line)| parse_hash(line).ok_or(ProofTextError::NotAHash { line: i + 1 }))

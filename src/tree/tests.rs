@@ -390,4 +390,11 @@ fn proof_text_is_one_base64_hash_per_line_and_parses_strictly() {
             "{bad:?}"
         );
     }
+    // No tree of up to 2^64 leaves has a longer proof than 63 hashes.
+    let longest = Proof(vec![[1; 32]; 63]).to_text();
+    assert_eq!(Proof::parse(&longest).map(|p| p.0.len()), Ok(63));
+    assert_eq!(
+        Proof::parse(&format!("{longest}{}", &text[..45])),
+        Err(ProofTextError::TooMany)
+    );
 }
