@@ -15,4 +15,5 @@ mod projection;
 mod properties;
 mod storage;
 mod tamper;
+mod tree;
 mod vectors;
