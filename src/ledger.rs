@@ -1102,6 +1102,7 @@ pub(crate) mod tests {
             head == before || head.seq == before.seq + batch as u64,
             "head {head:?} is neither the old one nor the whole batch"
         );
+        assert_tree_matches_log(&reopened);
         let report = reopened
             .verify(|_| std::ops::ControlFlow::Continue(()))
             .unwrap();
@@ -1109,6 +1110,21 @@ pub(crate) mod tests {
         reopened
             .append(&investigator_key(), &reports(90_000..90_001))
             .unwrap();
+    }
+
+    /// The ledger's tree covers its log and has the head RFC 6962 gives its entries, at every size.
+    fn assert_tree_matches_log(ledger: &Ledger<MemFiles>) {
+        let leaves: Vec<Hash> = ledger
+            .log()
+            .entries(0)
+            .map(|item| crate::merkle::leaf_hash(&item.unwrap().1))
+            .collect();
+        let size = leaves.len() as u64;
+        assert_eq!(ledger.tree_size().unwrap(), size);
+        for n in [1, size / 2, size - 1, size] {
+            let expected = crate::merkle::root_and_proofs(&leaves[..n as usize]).0;
+            assert_eq!(ledger.tree_root(n).unwrap(), expected, "size {n}");
+        }
     }
 
     #[test]

@@ -391,3 +391,113 @@ fn proof_text_is_one_base64_hash_per_line_and_parses_strictly() {
         );
     }
 }
+
+/// The bytes of entry `i` of the test logs: a record that starts with the entry tag (what it
+/// holds does not matter to the tree).
+fn entry(i: u64) -> Vec<u8> {
+    let mut bytes = crate::entry::ENTRY_TAG.to_vec();
+    bytes.extend_from_slice(&i.to_be_bytes());
+    bytes
+}
+
+/// Appends entries `from..to` to `log` directly, as the log's own appender does, with no tree.
+fn extend_log(log: &Log<MemFiles>, from: u64, to: u64) {
+    let mut appender = log.appender().unwrap();
+    for i in from..to {
+        appender.push(&entry(i)).unwrap();
+    }
+    let head = crate::log::Head {
+        seq: to - 1,
+        hash: [0; 32],
+        recorded_at: 0,
+    };
+    appender.commit(head).unwrap();
+}
+
+fn reference_root(n: u64) -> Hash {
+    let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&entry(i))).collect();
+    shape::tests::reference(&leaves)
+}
+
+fn tree_files(files: &MemFiles) -> MemFiles {
+    files.beside(tiles::TREE_DIR, level_file_name).unwrap()
+}
+
+#[test]
+fn a_reader_computes_what_the_tree_files_lack_and_writes_nothing() {
+    let files = MemFiles::new();
+    let log = Log::open(files.clone()).unwrap();
+    extend_log(&log, 0, 300);
+    let reader = Tree::open(&log, false).unwrap();
+    assert_eq!(reader.size(), 300);
+    assert_eq!(reader.root(300).unwrap(), reference_root(300));
+    assert_eq!(
+        tree_files(&files).snapshot(),
+        (None, Vec::new()),
+        "a reader writes nothing"
+    );
+
+    // A writer builds the files.
+    drop(Tree::open(&log, true).unwrap());
+    let built = tree_files(&files).snapshot();
+    assert_eq!(built.0, Some(tiles::encode_head(300)));
+    assert_eq!(built.1.len(), 2, "levels 0 and 1");
+    // Entries the tree did not get (a crash between the log's commit and the tree's): a reader
+    // computes them in memory, a writer extends the files.
+    extend_log(&log, 300, 310);
+    let reader = Tree::open(&log, false).unwrap();
+    assert_eq!(reader.root(310).unwrap(), reference_root(310));
+    assert_eq!(reader.root(257).unwrap(), reference_root(257));
+    assert_eq!(
+        tree_files(&files).snapshot(),
+        built,
+        "a reader writes nothing"
+    );
+    let writer = Tree::open(&log, true).unwrap();
+    assert_eq!(writer.root(310).unwrap(), reference_root(310));
+    assert_eq!(
+        tree_files(&files).snapshot().0,
+        Some(tiles::encode_head(310))
+    );
+}
+
+#[test]
+fn a_writer_cuts_back_a_tree_ahead_of_the_log_and_rebuilds_a_damaged_one() {
+    let files = MemFiles::new();
+    let log = Log::open(files.clone()).unwrap();
+    extend_log(&log, 0, 600);
+    drop(Tree::open(&log, true).unwrap());
+    // The same tree files beside a log of the first 100 of those entries.
+    let short = MemFiles::new();
+    let short_log = Log::open(short.clone()).unwrap();
+    extend_log(&short_log, 0, 100);
+    let (head, levels) = tree_files(&files).snapshot();
+    for (level, bytes) in levels {
+        tree_files(&short).set_segment(level, bytes);
+    }
+    tree_files(&short).replace_head(&head.unwrap()).unwrap();
+
+    let reader = Tree::open(&short_log, false).unwrap();
+    assert_eq!(reader.size(), 100);
+    assert_eq!(reader.root(100).unwrap(), reference_root(100));
+    assert!(
+        tree_files(&short).segment(1).is_some(),
+        "a reader cuts nothing"
+    );
+    let writer = Tree::open(&short_log, true).unwrap();
+    assert_eq!(writer.root(100).unwrap(), reference_root(100));
+    let (head, levels) = tree_files(&short).snapshot();
+    assert_eq!(head, Some(tiles::encode_head(100)));
+    assert_eq!(
+        levels,
+        vec![(0, tree_files(&files).segment(0).unwrap()[..3200].to_vec())]
+    );
+
+    // A level file shorter than the head says: the writer builds the tree anew from the log.
+    let mut level0 = tree_files(&files).segment(0).unwrap();
+    level0.truncate(1000);
+    tree_files(&files).set_segment(0, level0);
+    let writer = Tree::open(&log, true).unwrap();
+    assert_eq!(writer.root(600).unwrap(), reference_root(600));
+    assert_eq!(tree_files(&files).segment(0).unwrap().len(), 600 * 32);
+}
