@@ -618,6 +618,8 @@ impl<F: LogFiles> Ledger<F> {
             hash: prev,
             recorded_at: recorded_at.0,
         };
+        // The tree's new hashes are durable before the log's head counts them.
+        leaves.make_durable()?;
         appender.commit(new_head)?;
         drop(lines);
         // Acknowledged from here on. Derived state (the tree, then the rule state) follows; if

@@ -211,16 +211,6 @@ fn tree_file(entries: &Entries) -> Value {
             consistency.push(json!({"from": from, "to": size, "proof": text(path)}));
         }
     }
-    let mut tree_head = b"ledger/tree\0".to_vec();
-    tree_head.push(1);
-    tree_head.extend_from_slice(&n.to_be_bytes());
-    let check = blake3::hash(&tree_head);
-    tree_head.extend_from_slice(check.as_bytes());
-    assert_eq!(
-        tree_head,
-        ledger::tree::tiles::encode_head(n),
-        "the tree head file as FORMAT.md describes it"
-    );
 
     let reference: Vec<Vec<u8>> = [
         "",
@@ -253,7 +243,6 @@ fn tree_file(entries: &Entries) -> Value {
         "consistency": consistency,
         "tree_files": {
             "level-0.tiles": hex::encode(leaves.concat()),
-            "head": hex::encode(&tree_head),
         },
         "rfc6962_reference": {
             "leaves": reference.iter().map(hex::encode).collect::<Vec<_>>(),

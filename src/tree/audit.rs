@@ -5,10 +5,8 @@
 //! It reads the tree's files as they are and never repairs them (a writer rebuilds the tree);
 //! it takes nothing from them as evidence about the log, whose entries it is handed.
 
-use super::fold;
-use super::tiles::{
-    self, decode_head, level_count, level_file_name, tile_path, HASH_LEN, TILE_WIDTH,
-};
+use super::tiles::{self, level_count, level_file_name, tile_path, HASH_LEN, TILE_WIDTH};
+use super::{fold, stored_size};
 use crate::log::{seqs, LogFiles};
 use crate::merkle::Hash;
 
@@ -49,32 +47,19 @@ impl<F: LogFiles> Audit<F> {
     /// The tree beside the log of `files`, whose head is `log_size` entries.
     pub fn open(files: &F, log_size: u64) -> std::io::Result<Audit<F>> {
         let files = files.beside(tiles::TREE_DIR, level_file_name)?;
+        let size = stored_size(&files, log_size)?;
         let mut opening = Vec::new();
-        let size = match files.read_head()? {
-            // A ledger whose tree was never built (opened by no writer of this version) has
-            // nothing to check.
-            None => 0,
-            Some(bytes) => match decode_head(&bytes) {
-                Err(reason) => {
-                    opening.push((
-                        0,
-                        format!(
-                            "the tree's head file {} is damaged: {reason}",
-                            files.name(None)
-                        ),
-                    ));
-                    0
-                }
-                Ok(size) if size > log_size => {
-                    opening.push((
-                        log_size,
-                        format!("the tree holds {size} leaves but the log only {log_size} entries: entries at the end of the log were removed"),
-                    ));
-                    log_size
-                }
-                Ok(size) => size,
-            },
-        };
+        // A ledger whose tree was never built (opened by no writer of this version) has no
+        // level file and nothing to check; one whose files fall short of the log was cut, or
+        // its writer was stopped while it built the tree.
+        if size < log_size && files.segment_len(0)?.is_some() {
+            opening.push((
+                size,
+                format!(
+                    "the tree's files hold the hashes of the first {size} of the log's {log_size} entries: they were cut or damaged, or a writer was stopped while it built them"
+                ),
+            ));
+        }
         Ok(Audit {
             files,
             size,

@@ -440,10 +440,12 @@ fn a_reader_computes_what_the_tree_files_lack_and_writes_nothing() {
     // A writer builds the files.
     drop(Tree::open(&log, true).unwrap());
     let built = tree_files(&files).snapshot();
-    assert_eq!(built.0, Some(tiles::encode_head(300)));
-    assert_eq!(built.1.len(), 2, "levels 0 and 1");
-    // Entries the tree did not get (a crash between the log's commit and the tree's): a reader
-    // computes them in memory, a writer extends the files.
+    let lengths = |levels: &[(u64, Vec<u8>)]| -> Vec<usize> {
+        levels.iter().map(|(_, bytes)| bytes.len()).collect()
+    };
+    assert_eq!(lengths(&built.1), [300 * 32, 32], "levels 0 and 1");
+    // Entries the files lack (a log appended to by a release without the tree): a reader
+    // computes their hashes in memory, a writer extends the files.
     extend_log(&log, 300, 310);
     let reader = Tree::open(&log, false).unwrap();
     assert_eq!(reader.root(310).unwrap(), reference_root(310));
@@ -455,45 +457,49 @@ fn a_reader_computes_what_the_tree_files_lack_and_writes_nothing() {
     );
     let writer = Tree::open(&log, true).unwrap();
     assert_eq!(writer.root(310).unwrap(), reference_root(310));
-    assert_eq!(
-        tree_files(&files).snapshot().0,
-        Some(tiles::encode_head(310))
-    );
+    assert_eq!(lengths(&tree_files(&files).snapshot().1), [310 * 32, 32]);
 }
 
 #[test]
-fn a_writer_cuts_back_a_tree_ahead_of_the_log_and_rebuilds_a_damaged_one() {
+fn hashes_past_the_log_are_not_counted_and_cut_at_the_next_commit_and_short_files_are_extended() {
     let files = MemFiles::new();
     let log = Log::open(files.clone()).unwrap();
     extend_log(&log, 0, 600);
     drop(Tree::open(&log, true).unwrap());
-    // The same tree files beside a log of the first 100 of those entries.
+    // The same tree files beside a log of the first 100 of those entries: what an append stopped
+    // after it made its tree hashes durable and before it committed the log's head leaves.
     let short = MemFiles::new();
     let short_log = Log::open(short.clone()).unwrap();
     extend_log(&short_log, 0, 100);
-    let (head, levels) = tree_files(&files).snapshot();
-    for (level, bytes) in levels {
+    for (level, bytes) in tree_files(&files).snapshot().1 {
         tree_files(&short).set_segment(level, bytes);
     }
-    tree_files(&short).replace_head(&head.unwrap()).unwrap();
-
+    let stored = tree_files(&short).snapshot();
     let reader = Tree::open(&short_log, false).unwrap();
     assert_eq!(reader.size(), 100);
     assert_eq!(reader.root(100).unwrap(), reference_root(100));
-    assert!(
-        tree_files(&short).segment(1).is_some(),
-        "a reader cuts nothing"
-    );
     let writer = Tree::open(&short_log, true).unwrap();
     assert_eq!(writer.root(100).unwrap(), reference_root(100));
-    let (head, levels) = tree_files(&short).snapshot();
-    assert_eq!(head, Some(tiles::encode_head(100)));
+    assert_eq!(
+        tree_files(&short).snapshot(),
+        stored,
+        "opening cuts nothing"
+    );
+    let mut appender = writer.appender();
+    appender.push(leaf_hash(&entry(100))).unwrap();
+    appender.commit().unwrap();
+    assert_eq!(writer.root(101).unwrap(), reference_root(101));
+    let (_, levels) = tree_files(&short).snapshot();
     assert_eq!(
         levels,
-        vec![(0, tree_files(&files).segment(0).unwrap()[..3200].to_vec())]
+        vec![(
+            0,
+            tree_files(&files).segment(0).unwrap()[..101 * 32].to_vec()
+        )],
+        "the next commit cuts what lay past it"
     );
 
-    // A level file shorter than the head says: the writer builds the tree anew from the log.
+    // A level file cut short: the writer extends it from the log.
     let mut level0 = tree_files(&files).segment(0).unwrap();
     level0.truncate(1000);
     tree_files(&files).set_segment(0, level0);
