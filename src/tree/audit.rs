@@ -82,10 +82,11 @@ impl<F: LogFiles> Audit<F> {
             return;
         }
         let first = index << (l * u64::from(tiles::TILE_HEIGHT));
-        let last = (first + (1 << (l * u64::from(tiles::TILE_HEIGHT))) - 1).min(self.size - 1);
         let tile = index / TILE_WIDTH;
-        let place = tile_path(l, index, self.size);
-        let file = self.files.name(Some(l));
+        // Named only when something is wrong: every hash of the log passes through here.
+        let size = self.size;
+        let place = || tile_path(l, index, size);
+        let file = || self.files.name(Some(l));
         let state = &mut self.levels[level];
         if state.tile_number != Some(tile) {
             let width = (level_count(self.size, l) - tile * TILE_WIDTH).min(TILE_WIDTH);
@@ -101,7 +102,10 @@ impl<F: LogFiles> Audit<F> {
                     Ok(read) => filled += read,
                     Err(e) => {
                         state.short = true;
-                        problem(first, format!("the tree file {file} cannot be read: {e}"));
+                        problem(
+                            first,
+                            format!("the tree file {} cannot be read: {e}", file()),
+                        );
                         return;
                     }
                 }
@@ -109,7 +113,7 @@ impl<F: LogFiles> Audit<F> {
             if filled < state.tile.len() {
                 state.short = true;
                 let at = tile * TILE_WIDTH * HASH_LEN + filled as u64;
-                problem(first, format!("the tree file {file} ends at byte {at}, before tile {place} ends: the tree's files were cut"));
+                problem(first, format!("the tree file {} ends at byte {at}, before tile {} ends: the tree's files were cut", file(), place()));
                 return;
             }
             state.tile_number = Some(tile);
@@ -117,15 +121,18 @@ impl<F: LogFiles> Audit<F> {
         let at = ((index % TILE_WIDTH) * HASH_LEN) as usize;
         if state.tile[at..at + HASH_LEN as usize] != hash[..] {
             // What lies above and after a wrong hash disagrees too: the first one is the news.
-            self.next = None;
+            let last = (first + (1 << (l * u64::from(tiles::TILE_HEIGHT))) - 1).min(size - 1);
             problem(
                 first,
                 format!(
-                    "the tree's hash of {} (level {level} hash {index}, in tile {place}, byte {} of {file}) does not match the entries: the entries or the tree's files were changed after the tree was written; the tree is not checked further",
+                    "the tree's hash of {} (level {level} hash {index}, in tile {}, byte {} of {}) does not match the entries: the entries or the tree's files were changed after the tree was written; the tree is not checked further",
                     seqs(first, last),
-                    index * HASH_LEN
+                    place(),
+                    index * HASH_LEN,
+                    file()
                 ),
             );
+            self.next = None;
         }
     }
 
