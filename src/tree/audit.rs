@@ -23,8 +23,6 @@ pub struct Audit<F: LogFiles> {
     /// The leaves checked: the tree's own size, or the log's if that is smaller.
     size: u64,
     levels: Vec<Level>,
-    /// Problems found on opening, told with the first leaf.
-    opening: Vec<(u64, String)>,
     /// The seq of the next leaf; once a leaf is missing (a stretch of the log cannot be read),
     /// nothing above it can be recomputed, and once a hash disagrees, what comes after says
     /// nothing new: either way the check stops.
@@ -47,24 +45,15 @@ impl<F: LogFiles> Audit<F> {
     /// The tree beside the log of `files`, whose head is `log_size` entries.
     pub fn open(files: &F, log_size: u64) -> std::io::Result<Audit<F>> {
         let files = files.beside(tiles::TREE_DIR, level_file_name)?;
+        // Files that hold fewer hashes than the log has entries are no damage: a tree never
+        // built (a ledger no writer of this version opened), a build that was stopped, or
+        // entries appended by an earlier release. The next writer completes them; what they
+        // hold is checked.
         let size = stored_size(&files, log_size)?;
-        let mut opening = Vec::new();
-        // A ledger whose tree was never built (opened by no writer of this version) has no
-        // level file and nothing to check; one whose files fall short of the log was cut, or
-        // its writer was stopped while it built the tree.
-        if size < log_size && files.segment_len(0)?.is_some() {
-            opening.push((
-                size,
-                format!(
-                    "the tree's files hold the hashes of the first {size} of the log's {log_size} entries: they were cut or damaged, or a writer was stopped while it built them"
-                ),
-            ));
-        }
         Ok(Audit {
             files,
             size,
             levels: Vec::new(),
-            opening,
             next: Some(0),
         })
     }
@@ -158,9 +147,6 @@ impl<F: LogFiles> Audit<F> {
 
 impl<F: LogFiles> TreeCheck for Audit<F> {
     fn leaf(&mut self, seq: u64, leaf: &Hash, problem: &mut dyn FnMut(u64, String)) {
-        for (seq, reason) in std::mem::take(&mut self.opening) {
-            problem(seq, reason);
-        }
         if self.next != Some(seq) {
             self.next = None;
             return;
