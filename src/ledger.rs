@@ -618,6 +618,8 @@ impl<F: LogFiles> Ledger<F> {
             hash: prev,
             recorded_at: recorded_at.0,
         };
+        // The tree's new hashes are durable before the log's head counts them.
+        leaves.make_durable()?;
         appender.commit(new_head)?;
         drop(lines);
         // Acknowledged from here on. Derived state (the tree, then the rule state) follows; if
@@ -1102,6 +1104,7 @@ pub(crate) mod tests {
             head == before || head.seq == before.seq + batch as u64,
             "head {head:?} is neither the old one nor the whole batch"
         );
+        assert_tree_matches_log(&reopened);
         let report = reopened
             .verify(|_| std::ops::ControlFlow::Continue(()))
             .unwrap();
@@ -1109,6 +1112,21 @@ pub(crate) mod tests {
         reopened
             .append(&investigator_key(), &reports(90_000..90_001))
             .unwrap();
+    }
+
+    /// The ledger's tree covers its log and has the head RFC 6962 gives its entries, at every size.
+    fn assert_tree_matches_log(ledger: &Ledger<MemFiles>) {
+        let leaves: Vec<Hash> = ledger
+            .log()
+            .entries(0)
+            .map(|item| crate::merkle::leaf_hash(&item.unwrap().1))
+            .collect();
+        let size = leaves.len() as u64;
+        assert_eq!(ledger.tree_size().unwrap(), size);
+        for n in [1, size / 2, size - 1, size] {
+            let expected = crate::merkle::root_and_proofs(&leaves[..n as usize]).0;
+            assert_eq!(ledger.tree_root(n).unwrap(), expected, "size {n}");
+        }
     }
 
     #[test]

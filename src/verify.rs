@@ -367,8 +367,9 @@ pub(crate) fn audit(
         }
     }
 
+    // Where the missing statements would be: after the last entry.
     if let (Some(reason), Some(last)) = (seals.end(), report.last_seq) {
-        problem(&mut report, last, reason);
+        problem(&mut report, last.saturating_add(1), reason);
     }
     if report.entries == 0 && report.problems == 0 {
         problem(
@@ -504,7 +505,7 @@ impl SealRule {
     fn end(&mut self) -> Option<String> {
         self.open.take().map(|open| {
             format!(
-                "the sealed batch of {} that begins at seq {} stops after statement {} at the end of the log: the rest of the batch is missing",
+                "the sealed batch of {} that begins at seq {} ends with the log after statement {}: its statements from this seq on are missing",
                 open.key.1,
                 open.began,
                 open.next - 1

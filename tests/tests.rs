@@ -17,5 +17,6 @@ mod properties;
 mod storage;
 mod tamper;
 mod transparency;
+mod tree;
 mod vectors;
 mod witness;

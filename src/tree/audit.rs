@@ -5,10 +5,8 @@
 //! It reads the tree's files as they are and never repairs them (a writer rebuilds the tree);
 //! it takes nothing from them as evidence about the log, whose entries it is handed.
 
-use super::fold;
-use super::tiles::{
-    self, decode_head, level_count, level_file_name, tile_path, HASH_LEN, TILE_WIDTH,
-};
+use super::tiles::{self, level_count, level_file_name, tile_path, HASH_LEN, TILE_WIDTH};
+use super::{fold, stored_size};
 use crate::log::{seqs, LogFiles};
 use crate::merkle::Hash;
 
@@ -25,8 +23,6 @@ pub struct Audit<F: LogFiles> {
     /// The leaves checked: the tree's own size, or the log's if that is smaller.
     size: u64,
     levels: Vec<Level>,
-    /// Problems found on opening, told with the first leaf.
-    opening: Vec<(u64, String)>,
     /// The seq of the next leaf; once a leaf is missing (a stretch of the log cannot be read),
     /// nothing above it can be recomputed, and once a hash disagrees, what comes after says
     /// nothing new: either way the check stops.
@@ -49,37 +45,15 @@ impl<F: LogFiles> Audit<F> {
     /// The tree beside the log of `files`, whose head is `log_size` entries.
     pub fn open(files: &F, log_size: u64) -> std::io::Result<Audit<F>> {
         let files = files.beside(tiles::TREE_DIR, level_file_name)?;
-        let mut opening = Vec::new();
-        let size = match files.read_head()? {
-            // A ledger whose tree was never built (opened by no writer of this version) has
-            // nothing to check.
-            None => 0,
-            Some(bytes) => match decode_head(&bytes) {
-                Err(reason) => {
-                    opening.push((
-                        0,
-                        format!(
-                            "the tree's head file {} is damaged: {reason}",
-                            files.name(None)
-                        ),
-                    ));
-                    0
-                }
-                Ok(size) if size > log_size => {
-                    opening.push((
-                        log_size,
-                        format!("the tree holds {size} leaves but the log only {log_size} entries: entries at the end of the log were removed"),
-                    ));
-                    log_size
-                }
-                Ok(size) => size,
-            },
-        };
+        // Files that hold fewer hashes than the log has entries are no damage: a tree never
+        // built (a ledger no writer of this version opened), a build that was stopped, or
+        // entries appended by an earlier release. The next writer completes them; what they
+        // hold is checked.
+        let size = stored_size(&files, log_size)?;
         Ok(Audit {
             files,
             size,
             levels: Vec::new(),
-            opening,
             next: Some(0),
         })
     }
@@ -97,10 +71,11 @@ impl<F: LogFiles> Audit<F> {
             return;
         }
         let first = index << (l * u64::from(tiles::TILE_HEIGHT));
-        let last = (first + (1 << (l * u64::from(tiles::TILE_HEIGHT))) - 1).min(self.size - 1);
         let tile = index / TILE_WIDTH;
-        let place = tile_path(l, index, self.size);
-        let file = self.files.name(Some(l));
+        // Named only when something is wrong: every hash of the log passes through here.
+        let size = self.size;
+        let place = || tile_path(l, index, size);
+        let file = || self.files.name(Some(l));
         let state = &mut self.levels[level];
         if state.tile_number != Some(tile) {
             let width = (level_count(self.size, l) - tile * TILE_WIDTH).min(TILE_WIDTH);
@@ -116,7 +91,10 @@ impl<F: LogFiles> Audit<F> {
                     Ok(read) => filled += read,
                     Err(e) => {
                         state.short = true;
-                        problem(first, format!("the tree file {file} cannot be read: {e}"));
+                        problem(
+                            first,
+                            format!("the tree file {} cannot be read: {e}", file()),
+                        );
                         return;
                     }
                 }
@@ -124,7 +102,7 @@ impl<F: LogFiles> Audit<F> {
             if filled < state.tile.len() {
                 state.short = true;
                 let at = tile * TILE_WIDTH * HASH_LEN + filled as u64;
-                problem(first, format!("the tree file {file} ends at byte {at}, before tile {place} ends: the tree's files were cut"));
+                problem(first, format!("the tree file {} ends at byte {at}, before tile {} ends: the tree's files were cut", file(), place()));
                 return;
             }
             state.tile_number = Some(tile);
@@ -132,15 +110,18 @@ impl<F: LogFiles> Audit<F> {
         let at = ((index % TILE_WIDTH) * HASH_LEN) as usize;
         if state.tile[at..at + HASH_LEN as usize] != hash[..] {
             // What lies above and after a wrong hash disagrees too: the first one is the news.
-            self.next = None;
+            let last = (first + (1 << (l * u64::from(tiles::TILE_HEIGHT))) - 1).min(size - 1);
             problem(
                 first,
                 format!(
-                    "the tree's hash of {} (level {level} hash {index}, in tile {place}, byte {} of {file}) does not match the entries: the entries or the tree's files were changed after the tree was written; the tree is not checked further",
+                    "the tree's hash of {} (level {level} hash {index}, in tile {}, byte {} of {}) does not match the entries: the entries or the tree's files were changed after the tree was written; the tree is not checked further",
                     seqs(first, last),
-                    index * HASH_LEN
+                    place(),
+                    index * HASH_LEN,
+                    file()
                 ),
             );
+            self.next = None;
         }
     }
 
@@ -166,9 +147,6 @@ impl<F: LogFiles> Audit<F> {
 
 impl<F: LogFiles> TreeCheck for Audit<F> {
     fn leaf(&mut self, seq: u64, leaf: &Hash, problem: &mut dyn FnMut(u64, String)) {
-        for (seq, reason) in std::mem::take(&mut self.opening) {
-            problem(seq, reason);
-        }
         if self.next != Some(seq) {
             self.next = None;
             return;

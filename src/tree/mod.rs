@@ -4,13 +4,13 @@
 //! trait, so that an append costs O(log n) and the head and proofs at any size up to the log's
 //! are a few tile reads ([`shape`]).
 //!
-//! The tree is derived from the log and can always be rebuilt from it. The log's head is the
-//! commit point of an append; the tree's head file is written after it and says how many
-//! leaves the tree files hold. A writer that finds the tree behind the log extends it, one that
-//! finds it ahead (the log was cut behind our back) cuts it back, and one that finds no tree
-//! or a damaged head builds it from seq 0. A reader never writes: what its tree lacks it
-//! computes in memory. The tree never judges an entry's contents and never decides what is
-//! committed: that is the log's.
+//! The tree is derived from the log and can always be rebuilt from it, and the log's head is its
+//! commit point too: an append makes the new tree hashes durable before it commits the log's
+//! head, so the tree files always hold at least the hashes of the entries the head counts (what
+//! lies past them is an interrupted append's, cut off by the next commit). A writer that finds
+//! the files behind the log (no tree yet, an interrupted build) extends them from the log's
+//! entries. A reader never writes: what its files lack it computes in memory. The tree never
+//! judges an entry's contents and never decides what is committed: that is the log's.
 
 pub mod audit;
 pub mod proof;
@@ -22,20 +22,20 @@ use crate::merkle::{leaf_hash, node_hash, Hash};
 use proof::Proof;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use tiles::{decode_head, encode_head, level_count, level_file_name, HASH_LEN, TILE_HEIGHT};
+use tiles::{level_count, level_file_name, HASH_LEN, TILE_HEIGHT};
 
 /// Hashes a level gathers in memory before a writer writes them to its file.
 const FLUSH_HASHES: usize = 32 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
-    #[error("I/O error on the tree file {file}")]
+    #[error("I/O error on {file} (the log's tree)")]
     Io {
         file: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("the tree file {file} ends before the {count} hashes the tree's head counts")]
+    #[error("the tree file {file} ends before the {count} hashes the tree holds")]
     Short { file: String, count: u64 },
     #[error(transparent)]
     Log(#[from] LogError),
@@ -59,7 +59,7 @@ pub struct Tree<F: LogFiles> {
 struct Levels {
     /// Leaves, counting those an append in progress pushed.
     pushed: u64,
-    /// The leaves queries see: the tree's head (a writer's) or the log's size (a reader's).
+    /// The leaves queries see: those committed (with the log).
     size: u64,
     written: Vec<u64>,
     mem: Vec<Vec<Hash>>,
@@ -100,6 +100,22 @@ impl Levels {
     }
 }
 
+/// How many of a log's first `log_size` entries the tree files `files` hold the hashes of: as
+/// many as every level's file has its hashes for. Hashes past the log's size are not counted.
+pub(crate) fn stored_size<F: LogFiles>(files: &F, log_size: u64) -> std::io::Result<u64> {
+    let mut size = log_size;
+    for level in 0.. {
+        if level_count(size, level) == 0 {
+            break;
+        }
+        let have = files.segment_len(level)?.unwrap_or(0) / HASH_LEN;
+        // The most leaves whose complete subtrees at this level are all there.
+        let most = ((u128::from(have) + 1) << (level * u64::from(TILE_HEIGHT))) - 1;
+        size = size.min(u64::try_from(most).unwrap_or(u64::MAX));
+    }
+    Ok(size)
+}
+
 /// The head of a complete subtree given its leaves' (or lower nodes') hashes, a power of two of
 /// them.
 fn fold(mut hashes: Vec<Hash>) -> Hash {
@@ -123,33 +139,15 @@ impl<F: LogFiles> Tree<F> {
                 file: tiles::TREE_DIR.into(),
                 source,
             })?;
-        let head = files.read_head().map_err(|source| TreeError::Io {
-            file: files.name(None),
+        let have = stored_size(&files, log.size()).map_err(|source| TreeError::Io {
+            file: files.name(Some(0)),
             source,
         })?;
-        // A damaged head, or files shorter than it says, leave nothing to trust: build anew.
-        let stored = head.and_then(|bytes| decode_head(&bytes).ok()).unwrap_or(0);
-        let whole = (0..)
-            .map(|level| (level, level_count(stored, level)))
-            .take_while(|&(_, count)| count > 0)
-            .all(|(level, count)| {
-                files
-                    .segment_len(level)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|len| len >= count * HASH_LEN)
-            });
-        let stored = if whole { stored } else { 0 };
-        let have = stored.min(log.size());
         let tree = Tree {
             files,
             writable,
             levels: Mutex::new(Levels::stored(have)),
         };
-        if writable && stored > have {
-            // Ahead of the log: cut back to it.
-            tree.appender().commit()?;
-        }
         tree.catch_up(log)?;
         Ok(tree)
     }
@@ -357,14 +355,29 @@ impl<F: LogFiles> TreeAppender<'_, F> {
         Ok(())
     }
 
+    /// Writes the pushed leaves' hashes to the tree files durably (a writer's); an append does
+    /// this before it commits the log's head, which then counts them.
+    pub fn make_durable(&mut self) -> Result<(), TreeError> {
+        if !self.tree.writable {
+            return Ok(());
+        }
+        for level in 0..self.levels.mem.len() {
+            self.flush(level)?;
+        }
+        for level in std::mem::take(&mut self.touched) {
+            self.tree
+                .files
+                .sync(level)
+                .map_err(|e| self.tree.io(level, e))?;
+        }
+        Ok(())
+    }
+
     /// Makes the pushed leaves part of the tree: for a writer, its files hold exactly the tree's
-    /// hashes (anything an interrupted append left past them is cut off), durably, and then the
-    /// tree's head says the new size.
+    /// hashes, durably (anything an interrupted append left past them is cut off).
     pub fn commit(mut self) -> Result<(), TreeError> {
         if self.tree.writable {
-            for level in 0..self.levels.mem.len() {
-                self.flush(level)?;
-            }
+            self.make_durable()?;
             let files = &self.tree.files;
             let size = self.levels.pushed;
             for level in 0.. {
@@ -385,15 +398,6 @@ impl<F: LogFiles> TreeAppender<'_, F> {
                     _ => {}
                 }
             }
-            for &level in &self.touched {
-                files.sync(level).map_err(|e| self.tree.io(level, e))?;
-            }
-            files
-                .replace_head(&encode_head(size))
-                .map_err(|source| TreeError::Io {
-                    file: files.name(None),
-                    source,
-                })?;
         }
         self.levels.size = self.levels.pushed;
         self.committed = true;

@@ -398,3 +398,119 @@ fn proof_text_is_one_base64_hash_per_line_and_parses_strictly() {
         Err(ProofTextError::TooMany)
     );
 }
+
+/// The bytes of entry `i` of the test logs: a record that starts with the entry tag (what it
+/// holds does not matter to the tree).
+fn entry(i: u64) -> Vec<u8> {
+    let mut bytes = crate::entry::ENTRY_TAG.to_vec();
+    bytes.extend_from_slice(&i.to_be_bytes());
+    bytes
+}
+
+/// Appends entries `from..to` to `log` directly, as the log's own appender does, with no tree.
+fn extend_log(log: &Log<MemFiles>, from: u64, to: u64) {
+    let mut appender = log.appender().unwrap();
+    for i in from..to {
+        appender.push(&entry(i)).unwrap();
+    }
+    let head = crate::log::Head {
+        seq: to - 1,
+        hash: [0; 32],
+        recorded_at: 0,
+    };
+    appender.commit(head).unwrap();
+}
+
+fn reference_root(n: u64) -> Hash {
+    let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&entry(i))).collect();
+    shape::tests::reference(&leaves)
+}
+
+fn tree_files(files: &MemFiles) -> MemFiles {
+    files.beside(tiles::TREE_DIR, level_file_name).unwrap()
+}
+
+#[test]
+fn a_reader_computes_what_the_tree_files_lack_and_writes_nothing() {
+    let files = MemFiles::new();
+    let log = Log::open(files.clone()).unwrap();
+    extend_log(&log, 0, 300);
+    let reader = Tree::open(&log, false).unwrap();
+    assert_eq!(reader.size(), 300);
+    assert_eq!(reader.root(300).unwrap(), reference_root(300));
+    assert_eq!(
+        tree_files(&files).snapshot(),
+        (None, Vec::new()),
+        "a reader writes nothing"
+    );
+
+    // A writer builds the files.
+    drop(Tree::open(&log, true).unwrap());
+    let built = tree_files(&files).snapshot();
+    let lengths = |levels: &[(u64, Vec<u8>)]| -> Vec<usize> {
+        levels.iter().map(|(_, bytes)| bytes.len()).collect()
+    };
+    assert_eq!(lengths(&built.1), [300 * 32, 32], "levels 0 and 1");
+    // Entries the files lack (a log appended to by a release without the tree): a reader
+    // computes their hashes in memory, a writer extends the files.
+    extend_log(&log, 300, 310);
+    let reader = Tree::open(&log, false).unwrap();
+    assert_eq!(reader.root(310).unwrap(), reference_root(310));
+    assert_eq!(reader.root(257).unwrap(), reference_root(257));
+    assert_eq!(
+        tree_files(&files).snapshot(),
+        built,
+        "a reader writes nothing"
+    );
+    let writer = Tree::open(&log, true).unwrap();
+    assert_eq!(writer.root(310).unwrap(), reference_root(310));
+    assert_eq!(lengths(&tree_files(&files).snapshot().1), [310 * 32, 32]);
+}
+
+#[test]
+fn hashes_past_the_log_are_not_counted_and_cut_at_the_next_commit_and_short_files_are_extended() {
+    let files = MemFiles::new();
+    let log = Log::open(files.clone()).unwrap();
+    extend_log(&log, 0, 600);
+    drop(Tree::open(&log, true).unwrap());
+    // The same tree files beside a log of the first 100 of those entries: what an append stopped
+    // after it made its tree hashes durable and before it committed the log's head leaves.
+    let short = MemFiles::new();
+    let short_log = Log::open(short.clone()).unwrap();
+    extend_log(&short_log, 0, 100);
+    for (level, bytes) in tree_files(&files).snapshot().1 {
+        tree_files(&short).set_segment(level, bytes);
+    }
+    let stored = tree_files(&short).snapshot();
+    let reader = Tree::open(&short_log, false).unwrap();
+    assert_eq!(reader.size(), 100);
+    assert_eq!(reader.root(100).unwrap(), reference_root(100));
+    let writer = Tree::open(&short_log, true).unwrap();
+    assert_eq!(writer.root(100).unwrap(), reference_root(100));
+    assert_eq!(
+        tree_files(&short).snapshot(),
+        stored,
+        "opening cuts nothing"
+    );
+    let mut appender = writer.appender();
+    appender.push(leaf_hash(&entry(100))).unwrap();
+    appender.commit().unwrap();
+    assert_eq!(writer.root(101).unwrap(), reference_root(101));
+    let (_, levels) = tree_files(&short).snapshot();
+    assert_eq!(
+        levels,
+        vec![(
+            0,
+            tree_files(&files).segment(0).unwrap()[..101 * 32].to_vec()
+        )],
+        "the next commit cuts what lay past it"
+    );
+
+    // A level file cut short: the writer extends it from the log.
+    let mut level0 = tree_files(&files).segment(0).unwrap();
+    level0.truncate(1000);
+    tree_files(&files).set_segment(0, level0);
+    let writer = Tree::open(&log, true).unwrap();
+    assert_eq!(writer.root(600).unwrap(), reference_root(600));
+    assert_eq!(tree_files(&files).segment(0).unwrap().len(), 600 * 32);
+}
