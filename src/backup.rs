@@ -340,7 +340,7 @@ pub(crate) fn copy_audited<F: LogFiles, I: Iterator<Item = LogResult<(u64, Store
         Some(item)
     });
     let mut first = None;
-    let (report, _) = verify::audit(teed, schemas, None, |problem| {
+    let (report, _) = verify::audit(teed, schemas, None, None, |problem| {
         first.get_or_insert_with(|| problem.clone());
         ControlFlow::Break(())
     })?;

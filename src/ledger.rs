@@ -23,6 +23,8 @@ use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::state::{self, DamagedState, DbError, StateDb, StateError, StateReader};
 use crate::statement::{seal_all, Statement, MAX_PAYLOAD_BYTES, MAX_SEAL_BATCH};
 use crate::time::Timestamp;
+use crate::tree::proof::Proof;
+use crate::tree::{audit::Audit, Tree, TreeError};
 use crate::verify::{self, EntryProblem, Problem, Report};
 use crate::DecodeError;
 use rayon::prelude::*;
@@ -99,6 +101,8 @@ pub enum LedgerError {
     #[error(transparent)]
     Log(#[from] LogError),
     #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
     Input(#[from] InputError),
@@ -166,6 +170,8 @@ struct Writer {
 
 pub struct Ledger<F: LogFiles = DirFiles> {
     log: Log<F>,
+    /// Opened on first use for a reader (which may never need it); at once for a writer.
+    tree: OnceLock<Tree<F>>,
     writer: Option<Writer>,
     /// The ledger directory, for a ledger on disk.
     dir: Option<PathBuf>,
@@ -276,6 +282,7 @@ impl Ledger<DirFiles> {
         let (state, _) = StateDb::open(dir)?;
         let ledger = Ledger {
             log: Log::open(files)?,
+            tree: OnceLock::new(),
             writer: Some(Writer {
                 state: Mutex::new(state),
                 _lock: Some(lock),
@@ -284,6 +291,7 @@ impl Ledger<DirFiles> {
             schemas,
         };
         ledger.catch_up()?;
+        ledger.tree()?;
         Ok(ledger)
     }
 
@@ -293,6 +301,7 @@ impl Ledger<DirFiles> {
         check_layout(dir)?;
         Ok(Ledger {
             log: Log::open(DirFiles::reader(&dir.join(LOG_DIR)))?,
+            tree: OnceLock::new(),
             writer: None,
             dir: Some(dir.to_path_buf()),
             schemas: OnceLock::new(),
@@ -320,6 +329,7 @@ impl<F: LogFiles> Ledger<F> {
     pub fn with_files(files: F) -> Result<Self, LedgerError> {
         let ledger = Ledger {
             log: Log::open(files)?,
+            tree: OnceLock::new(),
             writer: Some(Writer {
                 state: Mutex::new(StateDb::temporary()?),
                 _lock: None,
@@ -328,6 +338,7 @@ impl<F: LogFiles> Ledger<F> {
             schemas: OnceLock::new(),
         };
         ledger.catch_up()?;
+        ledger.tree()?;
         Ok(ledger)
     }
 
@@ -401,6 +412,35 @@ impl<F: LogFiles> Ledger<F> {
     /// The log's durable head: its last entry.
     pub fn head(&self) -> Option<Head> {
         self.log.head()
+    }
+
+    /// The log's tree, built or brought up to the log's head when first asked for.
+    fn tree(&self) -> Result<&Tree<F>, LedgerError> {
+        if let Some(tree) = self.tree.get() {
+            return Ok(tree);
+        }
+        let opened = Tree::open(&self.log, self.is_writable())?;
+        Ok(self.tree.get_or_init(|| opened))
+    }
+
+    /// The number of entries the log's Merkle tree covers: all of them.
+    pub fn tree_size(&self) -> Result<u64, LedgerError> {
+        Ok(self.tree()?.size())
+    }
+
+    /// The RFC 6962 tree head of the first `size` entries (`size` at most the log's size).
+    pub fn tree_root(&self, size: u64) -> Result<Hash, LedgerError> {
+        Ok(self.tree()?.root(size)?)
+    }
+
+    /// The inclusion proof of the entry at `seq` in the tree of the first `size` entries.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Proof, LedgerError> {
+        Ok(self.tree()?.inclusion(seq, size)?)
+    }
+
+    /// The consistency proof from the tree of the first `from` entries to that of the first `to`.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Proof, LedgerError> {
+        Ok(self.tree()?.consistency(from, to)?)
     }
 
     /// The hash of the entry at `seq`, if the log reaches it and it decodes.
@@ -508,6 +548,10 @@ impl<F: LogFiles> Ledger<F> {
             })?,
         };
         let mut appender = self.log.appender()?;
+        let tree = self.tree()?;
+        // A tree left behind by an earlier append that failed after its commit catches up first.
+        tree.catch_up(&self.log)?;
+        let mut leaves = tree.appender();
         let author = key.public();
         let stored = StateReader(&state);
         let mut rules = RuleState::new(&stored);
@@ -586,6 +630,7 @@ impl<F: LogFiles> Ledger<F> {
                     Entry::new(seq, recorded_at, prev, statement, statement_bytes, seal).encode();
                 prev = entry_hash(&bytes);
                 appender.push(&bytes)?;
+                leaves.push(crate::merkle::leaf_hash(&bytes))?;
                 landed(Appended { seq, hash: prev });
             }
         }
@@ -598,10 +643,13 @@ impl<F: LogFiles> Ledger<F> {
             hash: prev,
             recorded_at: recorded_at.0,
         };
+        // The tree's new hashes are durable before the log's head counts them.
+        leaves.make_durable()?;
         appender.commit(new_head)?;
         drop(lines);
-        // Acknowledged from here on. Derived state follows; if this process dies first, the next
-        // writer catches it up from the log.
+        // Acknowledged from here on. Derived state (the tree, then the rule state) follows; if
+        // this process dies first, the next writer catches it up from the log.
+        leaves.commit()?;
         state.write(state::writes(&state, rules.changes), &new_head)?;
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
@@ -762,10 +810,16 @@ impl<F: LogFiles> Ledger<F> {
         &self,
         on_problem: impl FnMut(&Problem) -> std::ops::ControlFlow<()>,
     ) -> Result<Report, LedgerError> {
+        let mut tree =
+            Audit::open(self.log.files(), self.log.size()).map_err(|source| TreeError::Io {
+                file: crate::tree::tiles::TREE_DIR.into(),
+                source,
+            })?;
         Ok(verify::verify(
             self.log.entries(0),
             self.schemas()?,
             self.log.head(),
+            Some(&mut tree),
             on_problem,
         )?)
     }
@@ -777,15 +831,21 @@ impl<F: LogFiles> Ledger<F> {
         let mut state = self.state()?;
         let mut first_problem = None;
         let head = self.log.head();
-        let (report, changes) =
-            verify::audit(self.log.entries(0), self.schemas()?, head, |problem| {
+        let (report, changes) = verify::audit(
+            self.log.entries(0),
+            self.schemas()?,
+            head,
+            None,
+            |problem| {
                 first_problem = Some(problem.clone());
                 std::ops::ControlFlow::Break(())
-            })?;
+            },
+        )?;
         if let Some(Problem { seq, reason }) = first_problem {
             return Err(LedgerError::Damaged { seq, reason });
         }
         state.clear()?;
+        self.tree()?.rebuild(&self.log)?;
         if let Some(head) = head {
             state.write(state::writes(&state, changes), &head)?;
             drop(state);
@@ -1069,6 +1129,7 @@ pub(crate) mod tests {
             head == before || head.seq == before.seq + batch as u64,
             "head {head:?} is neither the old one nor the whole batch"
         );
+        assert_tree_matches_log(&reopened);
         let report = reopened
             .verify(|_| std::ops::ControlFlow::Continue(()))
             .unwrap();
@@ -1076,6 +1137,21 @@ pub(crate) mod tests {
         reopened
             .append(&investigator_key(), &reports(90_000..90_001))
             .unwrap();
+    }
+
+    /// The ledger's tree covers its log and has the head RFC 6962 gives its entries, at every size.
+    fn assert_tree_matches_log(ledger: &Ledger<MemFiles>) {
+        let leaves: Vec<Hash> = ledger
+            .log()
+            .entries(0)
+            .map(|item| crate::merkle::leaf_hash(&item.unwrap().1))
+            .collect();
+        let size = leaves.len() as u64;
+        assert_eq!(ledger.tree_size().unwrap(), size);
+        for n in [1, size / 2, size - 1, size] {
+            let expected = crate::merkle::root_and_proofs(&leaves[..n as usize]).0;
+            assert_eq!(ledger.tree_root(n).unwrap(), expected, "size {n}");
+        }
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub fn upgrade(dir: &Path, wait: Duration) -> Result<Upgraded, UpgradeError> {
         // The new log as any reader will see it: it must verify and end at the old head.
         let log = Log::open(DirFiles::reader(&new_log))?;
         let mut first = None;
-        let check = verify::verify(log.entries(0), &schemas, log.head(), |problem| {
+        let check = verify::verify(log.entries(0), &schemas, log.head(), None, |problem| {
             first.get_or_insert_with(|| problem.clone());
             ControlFlow::Break(())
         })?;

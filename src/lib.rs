@@ -13,7 +13,9 @@
 //!
 //! The library never touches a terminal; `src/main.rs` is a thin CLI over it.
 
+pub mod audit;
 pub mod backup;
+pub mod checkpoints;
 mod codec;
 pub mod date;
 pub mod demo;
@@ -41,7 +43,9 @@ pub mod state;
 pub mod statement;
 pub mod taxonomy;
 pub mod time;
+pub mod tree;
 pub mod verify;
+pub mod witnessed;
 
 pub use crate::codec::DecodeError;
 pub use crate::ledger::Ledger;

@@ -1,9 +1,10 @@
 //! RFC 6962 / RFC 9162 Merkle tree hashing over SHA-256: leaf and node hashes, the tree head of a
 //! list of leaves, inclusion proofs for every leaf, and root recomputation from a proof.
 //!
-//! Today it seals a batch of statements under one signature (docs/FORMAT.md, "Seal"); the same
-//! functions will build the log-wide tree, checkpoints and proofs. It knows nothing of entries,
-//! keys or storage and must never hash anything but the bytes it is given.
+//! It seals a batch of statements under one signature (docs/FORMAT.md, "Seal"), and its leaf and
+//! node hashes and inclusion-proof check are those of the log-wide tree too ([`crate::tree`]). It
+//! knows nothing of entries, keys or storage and must never hash anything but the bytes it is
+//! given.
 
 use sha2::{Digest, Sha256};
 

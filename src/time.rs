@@ -13,6 +13,13 @@ impl Timestamp {
         Timestamp(Utc::now().timestamp_micros())
     }
 
+    /// The start of a whole second since the epoch, as a cosignature states its time; past
+    /// what microseconds in 64 bits reach (the year 294,247), the last instant they do.
+    pub fn from_seconds(seconds: u64) -> Timestamp {
+        let micros = i64::try_from(seconds).map_or(i64::MAX, |s| s.saturating_mul(1_000_000));
+        Timestamp(micros)
+    }
+
     /// RFC 3339 in UTC with microseconds, e.g. `2023-06-30T12:00:00.000000Z`.
     pub fn to_rfc3339(self) -> String {
         match DateTime::<Utc>::from_timestamp_micros(self.0) {

@@ -1,7 +1,9 @@
 //! The full audit of a ledger from its log files alone: the files' framing up to the head, seq
 //! continuity, every `prev` link and entry hash recomputed, the head's hash, every seal's
 //! signature (`verify_strict`, on all cores), the author's enrolment, revocation and role at each
-//! seq, each payload's schema and the rules.
+//! seq, each payload's schema and the rules; that every seal's statements appear whole (complete,
+//! consecutive, in index order and once); and, when it is given the stored tree, that the tree
+//! agrees with the entries.
 //!
 //! It streams the log in fixed-size chunks, so memory stays bounded by the chunk plus the rule
 //! state (one small record per key and per incident). It must never take an index, cache,
@@ -17,9 +19,10 @@ use crate::rules::{AdmitError, Empty, RuleState, RuleViolation, StateChanges};
 use crate::schema::{PayloadRefusal, SchemaError, Schemas};
 use crate::statement::seal_message;
 use crate::time::Timestamp;
+use crate::tree::audit::TreeCheck;
 use crate::DecodeError;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 /// Entries examined per parallel step: large enough to keep both cores busy, small enough that
@@ -86,10 +89,12 @@ struct Examined<'a> {
     entry: Result<EntryRef<'a>, DecodeError>,
     batch_root: Option<Hash>,
     payload: Result<Payload<'a>, EntryProblem>,
+    /// The entry's RFC 6962 leaf hash, when the tree is checked.
+    leaf: Option<Hash>,
 }
 
 /// Everything of [`Examined`] but the batch root, which [`seal_roots`] fills in per chunk.
-fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8]) -> Examined<'a> {
+fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8], leaf: bool) -> Examined<'a> {
     let hash = entry_hash(bytes);
     let entry = EntryRef::decode(bytes);
     let payload = match &entry {
@@ -102,6 +107,7 @@ fn examine<'a>(schemas: &Schemas, stored_seq: u64, bytes: &'a [u8]) -> Examined<
         entry,
         batch_root: None,
         payload,
+        leaf: leaf.then(|| merkle::leaf_hash(bytes)),
     }
 }
 
@@ -191,9 +197,10 @@ pub fn verify(
     entries: impl Iterator<Item = LogResult<(u64, StoredBytes)>>,
     schemas: &Schemas,
     head: Option<Head>,
+    tree: Option<&mut dyn TreeCheck>,
     on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
 ) -> Result<Report, LogError> {
-    audit(entries, schemas, head, on_problem).map(|(report, _)| report)
+    audit(entries, schemas, head, tree, on_problem).map(|(report, _)| report)
 }
 
 /// [`verify`], also giving the rule state folded from the log: what derived state must hold when
@@ -202,6 +209,7 @@ pub(crate) fn audit(
     mut entries: impl Iterator<Item = LogResult<(u64, StoredBytes)>>,
     schemas: &Schemas,
     head: Option<Head>,
+    mut tree: Option<&mut dyn TreeCheck>,
     mut on_problem: impl FnMut(&Problem) -> ControlFlow<()>,
 ) -> Result<(Report, StateChanges), LogError> {
     let mut report = Report::default();
@@ -219,6 +227,7 @@ pub(crate) fn audit(
     // After a stretch that cannot be read, the next entry's `prev` cannot be checked.
     let mut prev_known = true;
     let mut unreadable_at_end = false;
+    let mut seals = SealRule::default();
     loop {
         let mut chunk: Vec<(u64, StoredBytes)> = Vec::with_capacity(CHUNK);
         let mut damaged = None;
@@ -243,9 +252,10 @@ pub(crate) fn audit(
         if chunk.is_empty() && damaged.is_none() {
             break;
         }
+        let leaves = tree.is_some();
         let mut examined: Vec<Examined> = chunk
             .par_iter()
-            .map(|(seq, bytes)| examine(schemas, *seq, bytes))
+            .map(|(seq, bytes)| examine(schemas, *seq, bytes, leaves))
             .collect();
         seal_roots(&mut examined);
         let signatures = check_signatures(&examined);
@@ -265,6 +275,14 @@ pub(crate) fn audit(
                 problem(&mut report, expected_seq, reason);
             }
             report.entries += 1;
+            if let (Some(tree), Some(leaf)) = (tree.as_deref_mut(), &item.leaf) {
+                tree.leaf(seq, leaf, &mut |seq, reason| {
+                    problem(&mut report, seq, reason);
+                });
+            }
+            if let Some((at, reason)) = seals.next(seq, item.entry.as_ref().ok()) {
+                problem(&mut report, at, reason);
+            }
             match &item.entry {
                 Err(e) => problem(
                     &mut report,
@@ -341,6 +359,7 @@ pub(crate) fn audit(
             );
             expected_seq = last.saturating_add(1);
             prev_known = false;
+            seals.lost();
             unreadable_at_end = true;
         }
         if stopped.get() {
@@ -348,6 +367,10 @@ pub(crate) fn audit(
         }
     }
 
+    // Where the missing statements would be: after the last entry.
+    if let (Some(reason), Some(last)) = (seals.end(), report.last_seq) {
+        problem(&mut report, last.saturating_add(1), reason);
+    }
     if report.entries == 0 && report.problems == 0 {
         problem(
             &mut report,
@@ -382,6 +405,113 @@ pub(crate) fn audit(
     report.keys = rules.changes.keys.len();
     report.incidents = rules.changes.incidents.len();
     Ok((report, rules.changes))
+}
+
+/// The seal rule (docs/FORMAT.md, "Verifying a ledger"): the statements of a seal of n appear as
+/// n consecutive entries with seal indexes 0 to n - 1 in order, and a seal of more than one
+/// statement appears once in the log. Each entry's proof and signature are checked on their own
+/// elsewhere; this is what makes a batch checkable as a whole, so that a statement cut out of
+/// it (and the chain re-linked) does not pass.
+#[derive(Default)]
+struct SealRule {
+    /// The seal being read: its author, size and signature, the seq it began at and the index
+    /// expected next.
+    open: Option<OpenSeal>,
+    /// The signatures of the seals of more than one statement seen so far (their first 16
+    /// bytes, enough to tell a repeat from chance).
+    seen: HashSet<[u8; 16]>,
+    /// After an entry that could not be read or decoded, the seal around it cannot be judged:
+    /// entries are passed over until one begins a seal.
+    resync: bool,
+}
+
+struct OpenSeal {
+    key: (PublicKey, u64, [u8; 64]),
+    began: u64,
+    next: u64,
+}
+
+impl SealRule {
+    /// Takes the entry at `seq` (`None` if it does not decode); gives the problem it shows.
+    fn next(&mut self, seq: u64, entry: Option<&EntryRef>) -> Option<(u64, String)> {
+        let Some(entry) = entry else {
+            self.lost();
+            return None;
+        };
+        let key = (
+            entry.statement.author,
+            entry.seal_batch_size(),
+            entry.seal_signature(),
+        );
+        let (size, index) = (entry.seal_batch_size(), entry.seal_index());
+        if self.resync && index != 0 {
+            return None;
+        }
+        self.resync = false;
+        let mut found = None;
+        match self.open.take() {
+            Some(open) if open.key == key => {
+                if index != open.next {
+                    found = Some(format!(
+                        "this is statement {index} of the sealed batch of {size} that begins at seq {}, but statement {} should come here: statements of the batch are missing, repeated or out of order",
+                        open.began, open.next
+                    ));
+                }
+                self.open = Some(OpenSeal {
+                    next: index + 1,
+                    ..open
+                });
+            }
+            other => {
+                if let Some(open) = other {
+                    found = Some(format!(
+                        "the sealed batch of {} that begins at seq {} stops after statement {}, before this entry: the rest of the batch is missing",
+                        open.key.1,
+                        open.began,
+                        open.next - 1
+                    ));
+                } else if index != 0 {
+                    found = Some(format!(
+                        "this is statement {index} of a sealed batch of {size}, but the batch's statements before it are not before it: they are missing or out of order"
+                    ));
+                }
+                if size > 1 && index == 0 {
+                    let mut prefix = [0; 16];
+                    prefix.copy_from_slice(&key.2[..16]);
+                    if !self.seen.insert(prefix) && found.is_none() {
+                        found = Some("this sealed batch already appears earlier in the log: its statements were repeated".into());
+                    }
+                }
+                self.open = Some(OpenSeal {
+                    key,
+                    began: seq,
+                    next: index + 1,
+                });
+            }
+        }
+        if self.open.as_ref().is_some_and(|open| open.next >= size) {
+            self.open = None;
+        }
+        found.map(|reason| (seq, reason))
+    }
+
+    /// A stretch of the log could not be read: the seal around it cannot be judged.
+    fn lost(&mut self) {
+        self.open = None;
+        self.resync = true;
+    }
+
+    /// The problem of a seal left open at the end of the log.
+    fn end(&mut self) -> Option<String> {
+        self.open.take().map(|open| {
+            format!(
+                "the sealed batch of {} that begins at seq {} ends with the log after statement {}: its statements from this seq on are missing",
+                open.key.1,
+                open.began,
+                open.next - 1
+            )
+        })
+    }
 }
 
 /// Verifies every distinct seal of a chunk on all cores.

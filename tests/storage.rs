@@ -87,6 +87,8 @@ fn reading_commands_work_on_a_read_only_copy_and_change_no_byte_of_it() {
     std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let export_dir = out_dir.join("export");
     let export_dir = export_dir.to_str().unwrap();
+    let raw_file = out_dir.join("entry.bin");
+    let raw_file = raw_file.to_str().unwrap();
 
     for args in [
         &["verify"][..],
@@ -99,6 +101,9 @@ fn reading_commands_work_on_a_read_only_copy_and_change_no_byte_of_it() {
         &["project", "regions", "--rebuild", "--format", "csv"],
         &["project", "authors"],
         &["export", "--dir", export_dir],
+        &["prove", "inclusion", "4"],
+        &["prove", "consistency", "--from", "3"],
+        &["show", "4", "--raw", "-o", raw_file],
     ] {
         let out = run_as_reader(&copy, args);
         assert!(out.status.success(), "{}", describe(args, &out));

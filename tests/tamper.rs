@@ -253,11 +253,11 @@ fn verify_names_the_seq_of_a_payload_re_signed_by_an_unenrolled_key() {
     });
     let (code, report) = f.verify_json();
     assert_eq!(code, 1, "{report}");
-    assert_eq!(
-        report["problems"], 1,
-        "only the unenrolled author is wrong: {report}"
-    );
-    assert_eq!(report["problem_list"][0]["seq"], target, "{report}");
+    // The unenrolled author, the sealed batch the forgery cut short, and the stored tree
+    // (written before the forgery): all at the forged seq and nowhere else.
+    assert_eq!(report["problems"], 3, "{report}");
+    let problems = report["problem_list"].as_array().unwrap();
+    assert!(problems.iter().all(|p| p["seq"] == target), "{report}");
     let (code, out) = f.verify();
     assert_named(
         code,
@@ -680,7 +680,23 @@ fn verify_reports_a_changed_last_entry_even_when_its_chain_is_fine() {
         "last entry replaced",
         "the log's head says it ends at seq 8",
     );
-    assert_eq!(problem_lines(&out).len(), 1, "{out}");
+    // And the sealed batch the forgery cut short, and the stored tree (written before the
+    // forgery), there and nowhere else.
+    assert_named(
+        code,
+        &out,
+        8,
+        "last entry replaced",
+        "the sealed batch of 2",
+    );
+    assert_named(
+        code,
+        &out,
+        8,
+        "last entry replaced",
+        "the tree's hash of seq 8",
+    );
+    assert_eq!(problem_lines(&out).len(), 3, "{out}");
 }
 
 #[test]

@@ -16,5 +16,7 @@ mod projection;
 mod properties;
 mod storage;
 mod tamper;
+mod transparency;
+mod tree;
 mod vectors;
 mod witness;

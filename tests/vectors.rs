@@ -132,6 +132,7 @@ fn build() -> (VectorFiles, Entries) {
             ("seal.json", seal_file),
             ("chain.json", chain_file),
             ("log.json", log_file(&entries, prev)),
+            ("tree.json", tree_file(&entries)),
         ],
         entries,
     )
@@ -172,6 +173,171 @@ fn log_file(entries: &Entries, last_hash: [u8; 32]) -> Value {
         "segment_hex": hex::encode(&segment),
         "head_hex": hex::encode(&head),
     })
+}
+
+/// Complete subtrees of a list of leaf hashes, each hashed as a batch tree (src/merkle.rs).
+struct Leaves<'a>(&'a [[u8; 32]]);
+
+impl ledger::tree::shape::Subtrees for Leaves<'_> {
+    type Error = std::convert::Infallible;
+    fn subtree(&self, height: u32, index: u64) -> Result<[u8; 32], Self::Error> {
+        let lo = usize::try_from(index << height).unwrap();
+        Ok(root_and_proofs(&self.0[lo..lo + (1 << height)]).0)
+    }
+}
+
+/// The RFC 6962 tree over the chain's four entries (docs/FORMAT.md, "The log's Merkle tree"):
+/// leaf hashes, the head at every size, every inclusion and consistency proof in the text form,
+/// and the tree files a writer keeps; then RFC 6962's own reference leaves and heads
+/// (certificate-transparency-go's test data), which the same code reproduces.
+fn tree_file(entries: &Entries) -> Value {
+    use ledger::tree::shape;
+    let text = |hashes: Vec<[u8; 32]>| ledger::tree::proof::Proof(hashes).to_text();
+    let leaves: Vec<[u8; 32]> = entries.iter().map(|(_, bytes)| leaf_hash(bytes)).collect();
+    let n = leaves.len() as u64;
+    let tree = Leaves(&leaves);
+    let Ok(roots) = (0..=n)
+        .map(|size| shape::root(size, &tree))
+        .collect::<Result<Vec<_>, _>>();
+    let mut inclusion = Vec::new();
+    let mut consistency = Vec::new();
+    for size in 1..=n {
+        for index in 0..size {
+            let Ok(path) = shape::inclusion(index, size, &tree);
+            inclusion.push(json!({"index": index, "size": size, "proof": text(path)}));
+        }
+        for from in 1..=size {
+            let Ok(path) = shape::consistency(from, size, &tree);
+            consistency.push(json!({"from": from, "to": size, "proof": text(path)}));
+        }
+    }
+
+    let reference: Vec<Vec<u8>> = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
+    .iter()
+    .map(|h| hex::decode(h).unwrap())
+    .collect();
+    let reference_leaves: Vec<[u8; 32]> = reference.iter().map(|d| leaf_hash(d)).collect();
+    let reference_tree = Leaves(&reference_leaves);
+    let Ok(reference_roots) = (0..=8)
+        .map(|size| shape::root(size, &reference_tree))
+        .collect::<Result<Vec<_>, _>>();
+    assert_eq!(
+        hex::encode(reference_roots[8]),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+        "RFC 6962's reference head of its eight test leaves"
+    );
+    json!({
+        "description": "The RFC 6962 tree over the chain.json entries (docs/FORMAT.md section 7): leaf hash = SHA-256(0x00 || entry bytes). Proofs are in the text form: one standard base64 hash per line. tree_files are the tree's files for the whole log. rfc6962_reference: the reference leaves (hex) and heads of sizes 0 to 8 from certificate-transparency-go's test data.",
+        "leaf_hashes": leaves.iter().map(hex::encode).collect::<Vec<_>>(),
+        "roots": roots.iter().map(hex::encode).collect::<Vec<_>>(),
+        "inclusion": inclusion,
+        "consistency": consistency,
+        "tree_files": {
+            "level-0.tiles": hex::encode(leaves.concat()),
+        },
+        "rfc6962_reference": {
+            "leaves": reference.iter().map(hex::encode).collect::<Vec<_>>(),
+            "roots": reference_roots.iter().map(hex::encode).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// The published proofs are what `ledger prove` prints for the published log files, and they
+/// verify against the published heads; the published tree files are what a writer keeps.
+#[test]
+fn the_published_proofs_are_the_ledgers_and_verify() {
+    use ledger::tree::proof::{verify_consistency, verify_inclusion, Proof};
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(vector_path(name)).unwrap()).unwrap()
+    };
+    let (log, tree) = (read("log.json"), read("tree.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_dir = dir.path().join("l");
+    std::fs::create_dir_all(ledger_dir.join("log")).unwrap();
+    let file = |name: &str| hex::decode(log[name].as_str().unwrap()).unwrap();
+    std::fs::write(ledger_dir.join("log/0000000000.seg"), file("segment_hex")).unwrap();
+    std::fs::write(ledger_dir.join("log/head"), file("head_hex")).unwrap();
+    let hash = |v: &Value| -> [u8; 32] {
+        hex::decode(v.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let roots: Vec<[u8; 32]> = tree["roots"].as_array().unwrap().iter().map(hash).collect();
+    let leaves: Vec<[u8; 32]> = tree["leaf_hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash)
+        .collect();
+    // A reader with no tree files computes the tree in memory.
+    for case in tree["inclusion"].as_array().unwrap() {
+        let (index, size) = (
+            case["index"].as_u64().unwrap(),
+            case["size"].as_u64().unwrap(),
+        );
+        let text = case["proof"].as_str().unwrap();
+        let args = [
+            "prove",
+            "inclusion",
+            &index.to_string(),
+            "--size",
+            &size.to_string(),
+        ];
+        assert_eq!(
+            crate::common::run_ok(&ledger_dir, &args, None),
+            text,
+            "{args:?}"
+        );
+        let proof = Proof::parse(text).unwrap();
+        verify_inclusion(
+            &leaves[index as usize],
+            index,
+            size,
+            &proof,
+            &roots[size as usize],
+        )
+        .unwrap();
+    }
+    for case in tree["consistency"].as_array().unwrap() {
+        let (from, to) = (case["from"].as_u64().unwrap(), case["to"].as_u64().unwrap());
+        let text = case["proof"].as_str().unwrap();
+        let args = [
+            "prove",
+            "consistency",
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+        ];
+        assert_eq!(
+            crate::common::run_ok(&ledger_dir, &args, None),
+            text,
+            "{args:?}"
+        );
+        let proof = Proof::parse(text).unwrap();
+        verify_consistency(from, to, &proof, &roots[from as usize], &roots[to as usize]).unwrap();
+    }
+    assert!(!ledger_dir.join("tree").exists(), "a reader writes nothing");
+    // A writer builds the tree's files: exactly the published ones.
+    crate::common::run(&ledger_dir, &["reindex"], None);
+    for (name, hex_bytes) in tree["tree_files"].as_object().unwrap() {
+        let bytes = std::fs::read(ledger_dir.join("tree").join(name)).unwrap();
+        assert_eq!(
+            hex::encode(bytes),
+            hex_bytes.as_str().unwrap(),
+            "tree/{name}"
+        );
+    }
 }
 
 /// The published log files, put in a directory as they are, make a ledger the binary verifies.

@@ -47,7 +47,7 @@ impl Tree {
             .iter()
             .map(|h| h.0)
             .collect();
-        ledger::note::hash_lines::write(&proof)
+        ledger::tree::proof::Proof(proof).to_text()
     }
 }
 

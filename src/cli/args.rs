@@ -2,8 +2,8 @@
 //! the library's own lists (roles, dates), so that no list is written twice.
 
 use crate::cli::{
-    append, attach, backup, completions, demo, evidence, export, import, init, key, log, man,
-    project, reindex, restore, show, upgrade, verify, witness,
+    append, attach, audit, backup, checkpoint, completions, demo, evidence, export, import, init,
+    key, log, man, project, prove, receipt, reindex, restore, show, upgrade, verify, witness,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -95,6 +95,17 @@ pub enum Command {
     Show(show::Args),
     /// Audit the whole ledger from its stored bytes.
     Verify(verify::Args),
+    /// Print an inclusion or consistency proof of the log's Merkle tree (RFC 6962).
+    #[command(subcommand)]
+    Prove(prove::Command),
+    /// Sign a checkpoint of the log's tree (C2SP tlog-checkpoint) with the operator's key, kept
+    /// in the ledger; or add witnesses' cosignatures to one.
+    Checkpoint(checkpoint::Args),
+    /// Write one entry's receipt: its bytes, inclusion path and a kept, cosigned checkpoint.
+    Receipt(receipt::Args),
+    /// Check, with no ledger, an entry's inclusion, two checkpoints' consistency or a receipt.
+    #[command(subcommand)]
+    Audit(audit::Command),
     /// Rebuild the ledger's derived state (keys, names, incidents) from the log.
     Reindex(reindex::Args),
     /// Write one portable backup file of the ledger's entries (taken without a lock).

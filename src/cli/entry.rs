@@ -45,6 +45,17 @@ pub struct EntryView<'a> {
     /// type, which only a damaged entry has).
     #[serde(skip)]
     pub about: String,
+    /// With a witness policy (`show --policy`): when witnesses place the entry's recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witnessed: Option<WindowView>,
+}
+
+/// The witnessed times an entry was recorded between, RFC 3339 (none where no witnessed
+/// checkpoint bounds it on that side).
+#[derive(Serialize)]
+pub struct WindowView {
+    pub after: Option<String>,
+    pub before: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -86,6 +97,7 @@ impl<'a> EntryView<'a> {
                 .and_then(|t| Payload::parse(t, &statement.payload).ok())
                 .map(|payload| payload.summary())
                 .unwrap_or_default(),
+            witnessed: None,
         }
     }
 
@@ -155,6 +167,16 @@ impl<'a> EntryView<'a> {
         ];
         for (name, value) in fields {
             writeln!(out, "{name:<15} {value}")?;
+        }
+        if let Some(window) = &self.witnessed {
+            let side = |time: &Option<String>| time.clone().unwrap_or_else(|| "-".into());
+            writeln!(
+                out,
+                "{:<15} after {}, before {}",
+                "witnessed",
+                side(&window.after),
+                side(&window.before)
+            )?;
         }
         writeln!(out, "data")?;
         serde_json::to_writer_pretty(&mut *out, &self.data)?;

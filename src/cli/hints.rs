@@ -3,6 +3,7 @@
 //! about it, and finds it by the error's type and variant, through wrapped causes.
 
 use ledger::backup::BackupError;
+use ledger::checkpoints::CheckpointsError;
 use ledger::demo::DemoError;
 use ledger::export::ExportError;
 use ledger::import::ImportError;
@@ -15,6 +16,7 @@ use ledger::note::checkpoint::CheckpointError;
 use ledger::note::witness::WitnessError;
 use ledger::projection::ProjectionError;
 use ledger::rules::RuleViolation;
+use ledger::tree::TreeError;
 use std::error::Error;
 
 /// The line `main` prints for a failed command: the error with its causes, and advice if any.
@@ -68,6 +70,20 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
     }
     if let Some(e) = error.downcast_ref::<UpgradeError>() {
         return upgrade(e);
+    }
+    if let Some(e) = error.downcast_ref::<CheckpointsError>() {
+        return match e {
+            CheckpointsError::NotAnAdmin { .. } => {
+                Some("pass --key with the admin key's file (`ledger key list` shows the admin keys)".into())
+            }
+            CheckpointsError::Diverged { .. } => Some(
+                "run `ledger verify` to find what changed; restore the ledger from a backup that extends the checkpoint".into(),
+            ),
+            CheckpointsError::NotOurs { .. } => Some(
+                "pass the file `ledger checkpoint` wrote, with the witnesses' lines appended to it".into(),
+            ),
+            _ => None,
+        };
     }
     if let Some(e) = error.downcast_ref::<WitnessError>() {
         return witness(e);
@@ -125,6 +141,7 @@ fn ledger(error: &LedgerError) -> Option<String> {
         LedgerError::DamagedState(_) => {
             Some("run `ledger reindex` to rebuild it from the log, then `ledger verify`".into())
         }
+        LedgerError::Tree(e) => tree(e),
         LedgerError::NoSuchKey(_) => Some("`ledger key list` shows the enrolled keys".into()),
         LedgerError::Schemas(_)
         | LedgerError::EmptyBatch
@@ -132,6 +149,23 @@ fn ledger(error: &LedgerError) -> Option<String> {
         | LedgerError::Db(_)
         | LedgerError::Input(_)
         | LedgerError::ReadOnly => None,
+    }
+}
+
+fn tree(error: &TreeError) -> Option<String> {
+    match error {
+        TreeError::Short { .. } => Some(
+            "the tree is derived from the log: `ledger reindex` rebuilds it, then run `ledger verify`"
+                .into(),
+        ),
+        TreeError::Log(e) => log(e),
+        TreeError::SizeBeyondLog { .. } | TreeError::SeqBeyondSize { .. } => {
+            Some("`ledger verify` or `ledger log` shows how many entries the log holds".into())
+        }
+        TreeError::SizesOutOfOrder { .. } => {
+            Some("give --from a size of at least 1 and no larger than --to".into())
+        }
+        TreeError::Io { .. } => None,
     }
 }
 

@@ -8,7 +8,9 @@
 pub mod append;
 pub mod args;
 pub mod attach;
+pub mod audit;
 pub mod backup;
+pub mod checkpoint;
 pub mod completions;
 pub mod demo;
 pub mod entry;
@@ -22,6 +24,8 @@ pub mod log;
 pub mod man;
 pub mod output;
 pub mod project;
+pub mod prove;
+pub mod receipt;
 pub mod reindex;
 pub mod restore;
 pub mod show;
@@ -50,6 +54,14 @@ pub fn exit_status(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ledger::note::witness::WitnessError>()
                 .is_some_and(ledger::note::witness::WitnessError::is_problem)
+            || cause
+                .downcast_ref::<ledger::audit::AuditError>()
+                .is_some_and(ledger::audit::AuditError::is_problem)
+            || cause
+                .downcast_ref::<ledger::checkpoints::CheckpointsError>()
+                .is_some_and(|e| {
+                    matches!(e, ledger::checkpoints::CheckpointsError::Diverged { .. })
+                })
     });
     if problem {
         1

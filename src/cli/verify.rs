@@ -1,14 +1,18 @@
 //! `ledger verify`: the full audit, each problem as it is found, then a summary. Exit status 1
 //! when anything is wrong.
 
-use crate::cli::args::Global;
+use crate::cli::args::{verifier_key, Global};
 use crate::cli::output::{count, Format};
 use crate::cli::Outcome;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use ledger::note::policy::Policy;
 use ledger::verify::{Problem, Report};
+use ledger::witnessed::{self, Holds};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,6 +20,29 @@ pub struct Args {
     /// object); json prints one object with the summary and the first 10,000 problems.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also prove that the log extends this signed checkpoint (`ledger checkpoint`): nothing
+    /// cut from its end, nothing before it changed.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// The log's verifier key for --checkpoint (default: the policy's key for the ledger's
+    /// origin, else the ledger's admin keys).
+    #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+    vkey: Option<String>,
+    /// A C2SP tlog-policy file: --checkpoint must meet its witness quorum, and every entry's
+    /// recorded_at must lie between the times the witnesses cosigned the checkpoints around it
+    /// (the given one and those the ledger keeps).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// With --policy: how long after a checkpoint is signed its cosignatures may be made, in
+    /// seconds; an entry recorded that long before a checkpoint that lacks it was cosigned is
+    /// not reported as back-dated.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        requires = "policy"
+    )]
+    witness_delay: u64,
 }
 
 /// Problems kept for `--format json`, which prints them only at the end.
@@ -30,35 +57,80 @@ struct Summary<'a> {
     problem_list: Option<&'a [Problem]>,
 }
 
-pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let ledger = global.open_read()?;
-    let mut listed = Vec::new();
-    // A failed write (a reader that went away) stops the audit; the failure is reported then.
-    let mut write_error: Option<io::Error> = None;
-    let report = ledger.verify(|problem| {
-        let written = match args.format {
+/// Where problems go as they are found: printed at once (text, ndjson) or kept for the end
+/// (json, up to [`MAX_LISTED`]).
+struct Listing<'o> {
+    format: Format,
+    out: &'o mut dyn Write,
+    listed: Vec<Problem>,
+}
+
+impl Listing<'_> {
+    fn emit(&mut self, problem: &Problem) -> io::Result<()> {
+        match self.format {
             Format::Json => {
-                if listed.len() < MAX_LISTED {
-                    listed.push(problem.clone());
+                if self.listed.len() < MAX_LISTED {
+                    self.listed.push(problem.clone());
                 }
                 Ok(())
             }
-            Format::Text => writeln!(out, "seq {}: {}", problem.seq, problem.reason),
-            Format::Ndjson => serde_json::to_writer(&mut *out, problem)
+            Format::Text => writeln!(self.out, "seq {}: {}", problem.seq, problem.reason),
+            Format::Ndjson => serde_json::to_writer(&mut *self.out, problem)
                 .map_err(io::Error::from)
-                .and_then(|()| writeln!(out)),
-        };
-        match written {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                write_error.get_or_insert(e);
-                ControlFlow::Break(())
-            }
+                .and_then(|()| writeln!(self.out)),
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
+    let ledger = global.open_read()?;
+    let mut listing = Listing {
+        format: args.format,
+        out,
+        listed: Vec::new(),
+    };
+    // A failed write (a reader that went away) stops the audit; the failure is reported then.
+    let mut write_error: Option<io::Error> = None;
+    let mut report = ledger.verify(|problem| match listing.emit(problem) {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            write_error.get_or_insert(e);
+            ControlFlow::Break(())
         }
     })?;
     if let Some(e) = write_error {
         return Err(e.into());
     }
+    let checkpoint = args.checkpoint.as_deref().map(read).transpose()?;
+    let policy = match &args.policy {
+        Some(path) => Some(
+            Policy::parse(&read(path)?)
+                .with_context(|| format!("{} is not a policy", path.display()))?,
+        ),
+        None => None,
+    };
+    if checkpoint.is_some() || policy.is_some() {
+        let holds = Holds {
+            checkpoint: checkpoint.as_deref(),
+            vkey: args.vkey.as_deref().map(verifier_key).transpose()?,
+            policy: policy.as_ref(),
+            witness_delay: Duration::from_secs(args.witness_delay),
+        };
+        let mut write_error: Option<io::Error> = None;
+        report.problems += witnessed::check(&ledger, &holds, &mut |problem| {
+            if let Err(e) = listing.emit(&problem) {
+                write_error.get_or_insert(e);
+            }
+        })?;
+        if let Some(e) = write_error {
+            return Err(e.into());
+        }
+    }
+    let Listing { out, listed, .. } = listing;
     let summary = Summary {
         report: &report,
         intact: report.intact(),

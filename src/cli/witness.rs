@@ -6,8 +6,9 @@ use crate::cli::output::{note, to_path_or_stdout};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::keys::SecretKey;
-use ledger::note::{hash_lines, witness::Witness};
+use ledger::note::witness::Witness;
 use ledger::time::Timestamp;
+use ledger::tree::proof::Proof;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -59,8 +60,9 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            hash_lines::parse(&text)
+            Proof::parse(&text)
                 .with_context(|| format!("{} is not a proof", path.display()))?
+                .0
         }
         None => Vec::new(),
     };

@@ -37,6 +37,13 @@ pub trait LogFiles: Send + Sync {
     fn remove(&self, segment: u64) -> io::Result<()>;
     /// How a person finds segment `segment` (a path), or the head file when `None`.
     fn name(&self, segment: Option<u64>) -> String;
+    /// Another store of the same kind beside this one, named `name` (a sibling directory), whose
+    /// numbered files are named by `file_name`: for files derived from the log (its tree), which
+    /// then share the log's durability rules and, in tests, its crashes and faults. A reader's
+    /// store is opened for reading only and creates nothing.
+    fn beside(&self, name: &str, file_name: fn(u64) -> String) -> io::Result<Self>
+    where
+        Self: Sized;
 }
 
 /// The name of segment `segment`'s file in the log directory: its number, 10 decimal digits,
@@ -54,6 +61,7 @@ const HEAD_TEMP_FILE: &str = "head.new";
 pub struct DirFiles {
     dir: PathBuf,
     writable: bool,
+    file_name: fn(u64) -> String,
     open: Mutex<HashMap<u64, Segment>>,
 }
 
@@ -69,6 +77,7 @@ impl DirFiles {
         DirFiles {
             dir: dir.to_path_buf(),
             writable: false,
+            file_name: segment_file_name,
             open: Mutex::new(HashMap::new()),
         }
     }
@@ -82,6 +91,7 @@ impl DirFiles {
         Ok(DirFiles {
             dir: dir.to_path_buf(),
             writable: true,
+            file_name: segment_file_name,
             open: Mutex::new(HashMap::new()),
         })
     }
@@ -91,7 +101,7 @@ impl DirFiles {
     }
 
     fn path(&self, segment: u64) -> PathBuf {
-        self.dir.join(segment_file_name(segment))
+        self.dir.join((self.file_name)(segment))
     }
 
     fn segments(&self) -> MutexGuard<'_, HashMap<u64, Segment>> {
@@ -247,5 +257,16 @@ impl LogFiles for DirFiles {
         }
         .display()
         .to_string()
+    }
+
+    fn beside(&self, name: &str, file_name: fn(u64) -> String) -> io::Result<DirFiles> {
+        let dir = self.dir.parent().unwrap_or(&self.dir).join(name);
+        let mut files = if self.writable {
+            DirFiles::writer(&dir)?
+        } else {
+            DirFiles::reader(&dir)
+        };
+        files.file_name = file_name;
+        Ok(files)
     }
 }

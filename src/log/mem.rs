@@ -9,7 +9,7 @@ use super::files::LogFiles;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Clone, Default)]
 struct MemSegment {
@@ -27,10 +27,12 @@ struct MemState {
 /// The head file's bytes and each segment's, by number.
 pub type Snapshot = (Option<Vec<u8>>, Vec<(u64, Vec<u8>)>);
 
-/// A log's files in memory. Clones share the same files.
+/// A log's files in memory, and the stores beside it ([`LogFiles::beside`]) by name (the log's
+/// own is ""). Clones share the same files.
 #[derive(Clone, Default)]
 pub struct MemFiles {
-    state: Arc<Mutex<MemState>>,
+    stores: Arc<Mutex<BTreeMap<String, MemState>>>,
+    store: String,
 }
 
 impl MemFiles {
@@ -38,141 +40,170 @@ impl MemFiles {
         MemFiles::default()
     }
 
-    fn state(&self) -> MutexGuard<'_, MemState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` on this store's files.
+    fn state<T>(&self, f: impl FnOnce(&mut MemState) -> T) -> T {
+        let mut stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        f(stores.entry(self.store.clone()).or_default())
+    }
+
+    /// Every store beside this one and this one, each changed by `f`, as a new set of files.
+    fn copy(&self, f: impl Fn(&MemState) -> MemState) -> MemFiles {
+        let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        MemFiles {
+            stores: Arc::new(Mutex::new(
+                stores
+                    .iter()
+                    .map(|(name, s)| (name.clone(), f(s)))
+                    .collect(),
+            )),
+            store: self.store.clone(),
+        }
     }
 
     /// The files as a power cut would leave them: only what was made durable.
     pub fn after_crash(&self) -> MemFiles {
-        let state = self.state();
-        let segments = state
-            .segments
-            .iter()
-            .filter_map(|(n, s)| {
-                let durable = s.durable.clone()?;
-                Some((
-                    *n,
-                    MemSegment {
-                        data: durable.clone(),
-                        durable: Some(durable),
-                    },
-                ))
-            })
-            .collect();
-        MemFiles {
-            state: Arc::new(Mutex::new(MemState {
-                head: state.head.clone(),
-                segments,
-            })),
-        }
+        self.copy(|state| MemState {
+            head: state.head.clone(),
+            segments: state
+                .segments
+                .iter()
+                .filter_map(|(n, s)| {
+                    let durable = s.durable.clone()?;
+                    Some((
+                        *n,
+                        MemSegment {
+                            data: durable.clone(),
+                            durable: Some(durable),
+                        },
+                    ))
+                })
+                .collect(),
+        })
     }
 
     /// The files as a crash that happened to keep every write would leave them.
     pub fn after_crash_keeping_writes(&self) -> MemFiles {
-        let mut state = self.state().clone();
-        for segment in state.segments.values_mut() {
-            segment.durable = Some(segment.data.clone());
-        }
-        MemFiles {
-            state: Arc::new(Mutex::new(state)),
-        }
+        self.copy(|state| {
+            let mut state = state.clone();
+            for segment in state.segments.values_mut() {
+                segment.durable = Some(segment.data.clone());
+            }
+            state
+        })
     }
 
     /// A copy of segment `segment`'s bytes (for tests that damage or compare files).
     pub fn segment(&self, segment: u64) -> Option<Vec<u8>> {
-        self.state().segments.get(&segment).map(|s| s.data.clone())
+        self.state(|s| s.segments.get(&segment).map(|s| s.data.clone()))
     }
 
     /// Replaces segment `segment`'s bytes, durably, behind the log's back.
     pub fn set_segment(&self, segment: u64, bytes: Vec<u8>) {
-        self.state().segments.insert(
-            segment,
-            MemSegment {
-                durable: Some(bytes.clone()),
-                data: bytes,
-            },
-        );
+        self.state(|s| {
+            s.segments.insert(
+                segment,
+                MemSegment {
+                    durable: Some(bytes.clone()),
+                    data: bytes,
+                },
+            )
+        });
     }
 
     /// Every segment and the head, for comparing two states of the files.
     pub fn snapshot(&self) -> Snapshot {
-        let state = self.state();
-        let segments = state
-            .segments
-            .iter()
-            .map(|(n, s)| (*n, s.data.clone()))
-            .collect();
-        (state.head.clone(), segments)
+        self.state(|state| {
+            let segments = state
+                .segments
+                .iter()
+                .map(|(n, s)| (*n, s.data.clone()))
+                .collect();
+            (state.head.clone(), segments)
+        })
     }
 }
 
 impl LogFiles for MemFiles {
     fn read_head(&self) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.state().head.clone())
+        Ok(self.state(|s| s.head.clone()))
     }
 
     fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
-        self.state().head = Some(bytes.to_vec());
+        self.state(|s| s.head = Some(bytes.to_vec()));
         Ok(())
     }
 
     fn segment_len(&self, segment: u64) -> io::Result<Option<u64>> {
-        Ok(self
-            .state()
-            .segments
-            .get(&segment)
-            .map(|s| s.data.len() as u64))
+        Ok(self.state(|s| s.segments.get(&segment).map(|s| s.data.len() as u64)))
     }
 
     fn read_at(&self, segment: u64, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let state = self.state();
-        let Some(s) = state.segments.get(&segment) else {
-            return Ok(0);
-        };
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(s.data.len());
-        let n = buf.len().min(s.data.len() - start);
-        buf[..n].copy_from_slice(&s.data[start..start + n]);
-        Ok(n)
+        self.state(|state| {
+            let Some(s) = state.segments.get(&segment) else {
+                return Ok(0);
+            };
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(s.data.len());
+            let n = buf.len().min(s.data.len() - start);
+            buf[..n].copy_from_slice(&s.data[start..start + n]);
+            Ok(n)
+        })
     }
 
     fn write_at(&self, segment: u64, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        let mut state = self.state();
-        let s = state.segments.entry(segment).or_default();
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
-        if s.data.len() < start + bytes.len() {
-            s.data.resize(start + bytes.len(), 0);
-        }
-        s.data[start..start + bytes.len()].copy_from_slice(bytes);
+        self.state(|state| {
+            let s = state.segments.entry(segment).or_default();
+            if s.data.len() < start + bytes.len() {
+                s.data.resize(start + bytes.len(), 0);
+            }
+            s.data[start..start + bytes.len()].copy_from_slice(bytes);
+        });
         Ok(())
     }
 
     fn sync(&self, segment: u64) -> io::Result<()> {
-        if let Some(s) = self.state().segments.get_mut(&segment) {
-            s.durable = Some(s.data.clone());
-        }
+        self.state(|state| {
+            if let Some(s) = state.segments.get_mut(&segment) {
+                s.durable = Some(s.data.clone());
+            }
+        });
         Ok(())
     }
 
     fn truncate(&self, segment: u64, len: u64) -> io::Result<()> {
-        if let Some(s) = self.state().segments.get_mut(&segment) {
-            s.data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
-            s.durable = Some(s.data.clone());
-        }
+        self.state(|state| {
+            if let Some(s) = state.segments.get_mut(&segment) {
+                s.data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+                s.durable = Some(s.data.clone());
+            }
+        });
         Ok(())
     }
 
     fn remove(&self, segment: u64) -> io::Result<()> {
-        self.state().segments.remove(&segment);
+        self.state(|s| s.segments.remove(&segment));
         Ok(())
     }
 
     fn name(&self, segment: Option<u64>) -> String {
+        let store = if self.store.is_empty() {
+            "memory".to_string()
+        } else {
+            format!("memory {}", self.store)
+        };
         match segment {
-            Some(segment) => format!("memory segment {segment}"),
-            None => "memory head".to_string(),
+            Some(segment) => format!("{store} segment {segment}"),
+            None => format!("{store} head"),
         }
+    }
+
+    fn beside(&self, name: &str, _file_name: fn(u64) -> String) -> io::Result<MemFiles> {
+        Ok(MemFiles {
+            stores: Arc::clone(&self.stores),
+            store: name.to_string(),
+        })
     }
 }
 
@@ -258,5 +289,15 @@ impl LogFiles for FaultyFiles {
     }
     fn name(&self, segment: Option<u64>) -> String {
         self.files.name(segment)
+    }
+    /// The store beside counts its operations with this one's: a fault lands wherever the
+    /// `at`-th change falls, in the log or in its tree.
+    fn beside(&self, name: &str, file_name: fn(u64) -> String) -> io::Result<FaultyFiles> {
+        Ok(FaultyFiles {
+            files: self.files.beside(name, file_name)?,
+            at: self.at,
+            fault: self.fault,
+            done: Arc::clone(&self.done),
+        })
     }
 }

@@ -1,8 +1,8 @@
 //! The transparency formats of C2SP that the ledger speaks: signed notes and verifier keys
 //! ([`signed`], [`vkey`]), checkpoints ([`checkpoint`]), witness cosignatures with their
 //! timestamps ([`cosignature`]), trust policies with k-of-n witness quorums ([`policy`]), one
-//! entry's offline receipt ([`receipt`]), the text form of proof hashes ([`hash_lines`]) and a
-//! witness's record of what it cosigned ([`witness`]). docs/FORMAT.md describes them as this
+//! entry's offline receipt ([`receipt`], its path in the tree's proof text) and a witness's
+//! record of what it cosigned ([`witness`]). docs/FORMAT.md describes them as this
 //! ledger uses them.
 //!
 //! It reads, writes, signs and checks texts; it never computes a Merkle tree (the log's tree does,
@@ -10,7 +10,6 @@
 
 pub mod checkpoint;
 pub mod cosignature;
-pub mod hash_lines;
 pub mod policy;
 pub mod receipt;
 pub mod signed;

@@ -10,7 +10,7 @@
 //! text; checking it (entry, path, signatures, quorum) is the audit's, with the tree's verifier.
 
 use crate::merkle::Hash;
-use crate::note::hash_lines::{self, HashLinesError};
+use crate::tree::proof::{Proof, ProofTextError};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
 /// The format's header line.
@@ -31,7 +31,7 @@ pub enum ReceiptError {
     #[error("there is no `index` line with a decimal number without leading zeros")]
     BadIndex,
     #[error("the inclusion path is malformed")]
-    Path(#[source] HashLinesError),
+    Path(#[source] ProofTextError),
     #[error("there is no blank line before the checkpoint")]
     NoCheckpoint,
 }
@@ -56,7 +56,7 @@ impl Receipt {
             "{HEADER}\nextra {}\nindex {}\n{}\n{}",
             BASE64_STANDARD.encode(&self.entry),
             self.index,
-            hash_lines::write(&self.path),
+            Proof(self.path.clone()).to_text(),
             self.checkpoint
         )
     }
@@ -89,7 +89,7 @@ impl Receipt {
         Ok(Receipt {
             entry,
             index,
-            path: hash_lines::parse(&path).map_err(ReceiptError::Path)?,
+            path: Proof::parse(&path).map_err(ReceiptError::Path)?.0,
             checkpoint: checkpoint.to_string(),
         })
     }
@@ -148,7 +148,7 @@ mod tests {
             ),
             (
                 text.replacen("AQEB", "AQE", 1),
-                ReceiptError::Path(HashLinesError::BadHash { line: 1 }),
+                ReceiptError::Path(ProofTextError::NotAHash { line: 1 }),
             ),
             (
                 text.replacen("\n\n", "\n", 1).replacen("\n\n", "\n", 1),

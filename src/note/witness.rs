@@ -17,6 +17,7 @@ use crate::note::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::note::cosignature::{self, CosignatureError};
 use crate::note::signed::{Note, NoteError, SignatureLine};
 use crate::note::vkey::{KeyType, VerifierKey};
+use crate::tree::proof::{verify_consistency, Proof};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use sha2::{Digest, Sha256};
 use std::fs::{File, OpenOptions};
@@ -298,14 +299,12 @@ fn check_extends(
             to: offered.size,
         });
     }
-    // Until the log's own tree verifier is merged, tlog_tiles checks the proof.
-    let proof: Vec<tlog_tiles::Hash> = proof.iter().copied().map(tlog_tiles::Hash).collect();
-    tlog_tiles::check_tree(
-        &proof,
-        offered.size,
-        tlog_tiles::Hash(offered.root),
+    verify_consistency(
         cosigned.size,
-        tlog_tiles::Hash(cosigned.root),
+        offered.size,
+        &Proof(proof.to_vec()),
+        &cosigned.root,
+        &offered.root,
     )
     .map_err(|_| WitnessError::Inconsistent {
         origin: origin(),
