@@ -221,6 +221,7 @@ fn unfinished(dir: &Path) -> Result<bool, LedgerError> {
         dir.join(LOG_DIR),
         dir.join(crate::lock::LOCK_FILE),
         dir.join(state::KEYS_FILE),
+        dir.join(crate::tree::tiles::TREE_DIR),
         sled,
     ];
     for entry in std::fs::read_dir(dir).map_err(io)? {
