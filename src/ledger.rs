@@ -182,7 +182,30 @@ pub struct Ledger<F: LogFiles = DirFiles> {
 
 /// Where a ledger directory stands before it is opened: a ledger of this layout, one whose
 /// head file is gone (damage, not another layout), one of the old layout, or none.
+/// What a ledger keeps in its directory: its log, lock, derived state and tree, and the
+/// checkpoints it signed (`cache/` is the projections', which open their own files).
+fn own_paths(dir: &Path) -> [PathBuf; 6] {
+    [
+        dir.join(LOG_DIR),
+        dir.join(crate::lock::LOCK_FILE),
+        dir.join(state::KEYS_FILE),
+        dir.join(crate::tree::tiles::TREE_DIR),
+        dir.join(crate::checkpoints::CHECKPOINTS_DIR),
+        state::db::sled_dir(dir),
+    ]
+}
+
+/// Refuses a ledger directory whose own files or directories are symbolic links, which would
+/// make the ledger read or write elsewhere.
+fn no_links(dir: &Path) -> Result<(), LedgerError> {
+    for path in own_paths(dir) {
+        crate::inside::not_a_link(&path).map_err(|source| LedgerError::Io { path, source })?;
+    }
+    Ok(())
+}
+
 fn check_layout(dir: &Path) -> Result<(), LedgerError> {
+    no_links(dir)?;
     let log_dir = dir.join(LOG_DIR);
     let head = log_dir.join(crate::log::files::HEAD_FILE);
     if head.is_file() {
@@ -216,14 +239,7 @@ fn unfinished(dir: &Path) -> Result<bool, LedgerError> {
         path: dir.to_path_buf(),
         source,
     };
-    let sled = state::db::sled_dir(dir);
-    let ours = [
-        dir.join(LOG_DIR),
-        dir.join(crate::lock::LOCK_FILE),
-        dir.join(state::KEYS_FILE),
-        dir.join(crate::tree::tiles::TREE_DIR),
-        sled,
-    ];
+    let ours = own_paths(dir);
     for entry in std::fs::read_dir(dir).map_err(io)? {
         if !ours.contains(&entry.map_err(io)?.path()) {
             return Ok(false);
@@ -274,6 +290,7 @@ impl Ledger<DirFiles> {
         wait: Duration,
         schemas: OnceLock<Schemas>,
     ) -> Result<Self, LedgerError> {
+        no_links(dir)?;
         let lock = WriterLock::take(dir, wait)?;
         let log_dir = dir.join(LOG_DIR);
         let files = DirFiles::writer(&log_dir).map_err(|source| LedgerError::Io {

@@ -26,6 +26,7 @@ pub mod export;
 pub mod import;
 pub mod incident_changes;
 pub mod input;
+pub mod inside;
 pub mod keys;
 pub mod ledger;
 pub mod legacy;

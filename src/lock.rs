@@ -35,12 +35,14 @@ impl WriterLock {
             dir: dir.to_path_buf(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(io)?;
+        let file = crate::inside::open(
+            &dir.join(LOCK_FILE),
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true),
+        )
+        .map_err(io)?;
         if lock_before(&file, deadline_after(wait)).map_err(io)? {
             Ok(WriterLock { _file: file })
         } else {

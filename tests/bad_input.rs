@@ -836,3 +836,49 @@ fn the_demo_replaces_only_its_own_directory() {
     copy_tree(&demo, &copy);
     assert_refused(&run_demo(&copy), &["was not made by the demo"]);
 }
+
+#[test]
+fn links_planted_in_the_ledger_directory_are_never_followed() {
+    let f = base();
+    let outside = f.path("outside.txt");
+    std::fs::write(&outside, "not the ledger's").unwrap();
+    let untouched = || {
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            "not the ledger's"
+        );
+    };
+
+    // A cache's new file, and the readers' copy of the keys, linked to a file elsewhere: the
+    // links are replaced, the file elsewhere is not written.
+    f.run_ok(&["project", "incidents"], None);
+    std::os::unix::fs::symlink(&outside, f.dir.join("cache").join("incidents.new")).unwrap();
+    std::os::unix::fs::symlink(&outside, f.dir.join("keys.derived.new")).unwrap();
+    f.run_ok(&["project", "incidents", "--rebuild"], None);
+    f.append_ok(&[incident("t-7", 1)]);
+    untouched();
+
+    // The cache itself a link: it is read as no cache, the view is folded from the log, and a
+    // cache file takes the link's place.
+    let cache = f.dir.join("cache").join("incidents");
+    let rebuilt = f.run_ok(&["project", "incidents", "--rebuild"], None);
+    std::fs::remove_file(&cache).unwrap();
+    std::os::unix::fs::symlink(&outside, &cache).unwrap();
+    assert_eq!(f.run_ok(&["project", "incidents"], None), rebuilt);
+    assert!(!std::fs::symlink_metadata(&cache)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    untouched();
+
+    // The lock a link: a writer refuses to take it, naming it.
+    let lock = f.dir.join("ledger.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(&outside, &lock).unwrap();
+    let out = f.run(
+        &["append", "--key", f.inv_key.to_str().unwrap(), "-"],
+        Some(incident("t-8", 1).as_bytes()),
+    );
+    assert_refused(&out, &["ledger.lock is a symbolic link"]);
+    untouched();
+}

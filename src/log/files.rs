@@ -84,6 +84,7 @@ impl DirFiles {
 
     /// The log files in `dir`, for the one writer; creates `dir` if needed.
     pub fn writer(dir: &Path) -> io::Result<DirFiles> {
+        crate::inside::not_a_link(dir)?;
         if !dir.is_dir() {
             std::fs::create_dir_all(dir)?;
             sync_dir(dir.parent().unwrap_or(dir))?;
@@ -123,24 +124,23 @@ impl DirFiles {
         }
         let path = self.path(segment);
         let opened = if self.writable {
-            match OpenOptions::new().read(true).write(true).open(&path) {
+            match crate::inside::open(&path, OpenOptions::new().read(true).write(true)) {
                 Ok(file) => Ok(Segment {
                     file,
                     created: false,
                 }),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && create => OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .open(&path)
-                    .map(|file| Segment {
-                        file,
-                        created: true,
-                    }),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && create => crate::inside::open(
+                    &path,
+                    OpenOptions::new().read(true).write(true).create_new(true),
+                )
+                .map(|file| Segment {
+                    file,
+                    created: true,
+                }),
                 Err(e) => Err(e),
             }
         } else {
-            File::open(&path).map(|file| Segment {
+            crate::inside::open(&path, OpenOptions::new().read(true)).map(|file| Segment {
                 file,
                 created: false,
             })
@@ -174,7 +174,12 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 impl LogFiles for DirFiles {
     fn read_head(&self) -> io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.dir.join(HEAD_FILE)) {
+        let head = crate::inside::open(&self.dir.join(HEAD_FILE), OpenOptions::new().read(true))
+            .and_then(|mut file| {
+                let mut bytes = Vec::new();
+                io::Read::read_to_end(&mut file, &mut bytes).map(|_| bytes)
+            });
+        match head {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -184,11 +189,10 @@ impl LogFiles for DirFiles {
     fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
         self.refuse_if_read_only()?;
         let temp = self.dir.join(HEAD_TEMP_FILE);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
+        let mut file = crate::inside::open(
+            &temp,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )?;
         io::Write::write_all(&mut file, bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, self.dir.join(HEAD_FILE))?;

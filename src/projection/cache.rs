@@ -140,7 +140,7 @@ impl CacheFile {
     fn read(&self, at: u64, len: usize) -> Result<Vec<u8>, CacheError> {
         use std::os::unix::fs::FileExt;
         let mut bytes = vec![0; len];
-        File::open(&self.path)
+        crate::inside::open(&self.path, File::options().read(true))
             .and_then(|file| file.read_exact_at(&mut bytes, at))
             .map_err(self.failed("read"))?;
         Ok(bytes)
@@ -148,12 +148,9 @@ impl CacheFile {
 
     /// Chunks to add at the end of the file (of length `file_len`), creating it if need be.
     fn appending(&self, file_len: u64) -> Result<Chunks<'_>, CacheError> {
-        let out = std::fs::create_dir_all(&self.dir)
+        let out = crate::inside::create_dir(&self.dir)
             .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
+                crate::inside::open(&self.path, File::options().create(true).append(true))
             })
             .map_err(self.failed("write"))?;
         Ok(Chunks {
@@ -168,8 +165,12 @@ impl CacheFile {
     /// old file or the new one.
     fn replacing(&self) -> Result<Chunks<'_>, CacheError> {
         let fresh = self.path.with_extension("new");
-        let out = std::fs::create_dir_all(&self.dir)
-            .and_then(|()| File::create(&fresh))
+        let out = crate::inside::create_dir(&self.dir)
+            .and_then(|()| match std::fs::remove_file(&fresh) {
+                // A link, or what a killed writer left, at the new file's name goes first.
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => crate::inside::open(&fresh, File::options().write(true).create_new(true)),
+            })
             .map_err(self.failed("write"))?;
         Ok(Chunks {
             file: self,
@@ -190,7 +191,7 @@ impl CacheFile {
         if at.checked_add(len)? > commit.file_len {
             return None;
         }
-        let mut file = File::open(&self.path).ok()?;
+        let mut file = crate::inside::open(&self.path, File::options().read(true)).ok()?;
         file.seek(SeekFrom::Start(at)).ok()?;
         let mut read = Hashing::new(BufReader::new(file.take(len)));
         // The limit keeps a damaged length from being taken for an allocation's size.

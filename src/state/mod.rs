@@ -197,8 +197,11 @@ pub fn save_keys(
     keys: &[KeyRecord],
 ) -> std::io::Result<()> {
     let temp = ledger_dir.join(format!("{KEYS_FILE}.new"));
-    std::fs::write(&temp, encode(&(covered, keys)))?;
-    std::fs::rename(temp, ledger_dir.join(KEYS_FILE))
+    crate::inside::replace(
+        &ledger_dir.join(KEYS_FILE),
+        &temp,
+        &encode(&(covered, keys)),
+    )
 }
 
 /// The readers' copy of the keys, if there is one that decodes.
