@@ -451,6 +451,11 @@ impl<F: LogFiles> Ledger<F> {
         Ok(self.tree()?.root(size)?)
     }
 
+    /// The hashes of C2SP tile `n` of level `level` in the tree of the first `size` entries.
+    pub fn tree_tile(&self, level: u64, n: u64, size: u64) -> Result<Vec<Hash>, LedgerError> {
+        Ok(self.tree()?.tile(level, n, size)?)
+    }
+
     /// The inclusion proof of the entry at `seq` in the tree of the first `size` entries.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Proof, LedgerError> {
         Ok(self.tree()?.inclusion(seq, size)?)

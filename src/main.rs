@@ -49,6 +49,7 @@ fn run(cli: &Cli) -> anyhow::Result<Outcome> {
         Command::Prove(command) => cli::prove::run(global, command, &mut out),
         Command::Checkpoint(args) => cli::checkpoint::run(global, args, &mut out),
         Command::Receipt(args) => cli::receipt::run(global, args, &mut out),
+        Command::Publish(args) => cli::publish::run(global, args, &mut out),
         Command::Audit(command) => cli::audit::run(command, &mut out),
         Command::Reindex(args) => cli::reindex::run(global, args, &mut out),
         Command::Backup(args) => cli::backup::run(global, args, &mut out),

@@ -14,6 +14,7 @@ mod note_vectors;
 mod output;
 mod projection;
 mod properties;
+mod publish;
 mod storage;
 mod tamper;
 mod transparency;

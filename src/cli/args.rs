@@ -3,7 +3,8 @@
 
 use crate::cli::{
     append, attach, audit, backup, checkpoint, completions, demo, evidence, export, import, init,
-    key, log, man, project, prove, receipt, reindex, restore, show, upgrade, verify, witness,
+    key, log, man, project, prove, publish, receipt, reindex, restore, show, upgrade, verify,
+    witness,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -101,6 +102,8 @@ pub enum Command {
     /// Sign a checkpoint of the log's tree (C2SP tlog-checkpoint) with the operator's key, kept
     /// in the ledger; or add witnesses' cosignatures to one.
     Checkpoint(checkpoint::Args),
+    /// Publish the log up to the last kept checkpoint as C2SP tlog-tiles in a directory.
+    Publish(publish::Args),
     /// Write one entry's receipt: its bytes, inclusion path and a kept, cosigned checkpoint.
     Receipt(receipt::Args),
     /// Check, with no ledger, an entry's inclusion, two checkpoints' consistency or a receipt.

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ledger::audit;
 use ledger::note::policy::Policy;
+use ledger::remote::{self, Source};
 use ledger::time::Timestamp;
 use ledger::tree::proof::Proof;
 use std::io::Write;
@@ -24,6 +25,27 @@ pub enum Command {
     /// Check a receipt (`ledger receipt`): the entry, its seal and author signature, its
     /// inclusion, the checkpoint's signature and, with --policy, the witnesses' quorum.
     Receipt(ReceiptArgs),
+    /// Check a published copy of the log (`ledger publish`) from nothing: the checkpoint's
+    /// signature, every entry (chain, seals, signatures, key roles, rules), the tiles and the
+    /// tree head.
+    Remote(RemoteArgs),
+}
+
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("from").required(true).args(["url", "dir"]))]
+pub struct RemoteArgs {
+    /// The published log's address (http or https), the directory holding `checkpoint`.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// The published log's directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The log's verifier key, or a file holding it.
+    #[arg(long, value_name = "VKEY")]
+    vkey: String,
+    /// An older checkpoint of the log, which the published one must extend.
+    #[arg(long, value_name = "CP")]
+    since: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -85,6 +107,7 @@ fn proof(path: &Path) -> Result<Proof> {
 
 pub fn run(command: &Command, out: &mut dyn Write) -> Result<Outcome> {
     match command {
+        Command::Remote(args) => return remote(args, out),
         Command::Inclusion(args) => {
             let vkey = verifier_key(&args.vkey)?;
             let included = audit::inclusion(
@@ -151,4 +174,46 @@ pub fn run(command: &Command, out: &mut dyn Write) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+fn remote(args: &RemoteArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let vkey = verifier_key(&args.vkey)?;
+    let source = match (&args.url, &args.dir) {
+        (Some(url), _) => Source::Url(url.clone()),
+        (None, Some(dir)) => Source::Dir(dir.clone()),
+        (None, None) => anyhow::bail!("pass --url URL or --dir DIR: where the log is published"),
+    };
+    let since = args.since.as_deref().map(read).transpose()?;
+    let mut write_error = None;
+    let audited = remote::audit(&source, &vkey, since.as_deref(), &mut |problem| {
+        if let Err(e) = writeln!(out, "seq {}: {}", problem.seq, problem.reason) {
+            write_error.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    let (report, checkpoint) = (&audited.report, &audited.checkpoint);
+    if report.intact() {
+        writeln!(
+            out,
+            "valid: the log {} published at {} holds {} entries whose tree head is its signed checkpoint's; {} signatures, {} keys, {} incidents",
+            checkpoint.origin,
+            source.name(""),
+            checkpoint.size,
+            report.signatures,
+            report.keys,
+            report.incidents
+        )?;
+        Ok(Outcome::Ok)
+    } else {
+        writeln!(
+            out,
+            "invalid: {} problem(s) in the log {} published at {}",
+            report.problems,
+            checkpoint.origin,
+            source.name("")
+        )?;
+        Ok(Outcome::Problems)
+    }
 }

@@ -25,6 +25,7 @@ pub mod man;
 pub mod output;
 pub mod project;
 pub mod prove;
+pub mod publish;
 pub mod receipt;
 pub mod reindex;
 pub mod restore;
@@ -54,6 +55,9 @@ pub fn exit_status(error: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<ledger::note::witness::WitnessError>()
                 .is_some_and(ledger::note::witness::WitnessError::is_problem)
+            || cause
+                .downcast_ref::<ledger::remote::RemoteError>()
+                .is_some_and(ledger::remote::RemoteError::is_problem)
             || cause
                 .downcast_ref::<ledger::audit::AuditError>()
                 .is_some_and(ledger::audit::AuditError::is_problem)

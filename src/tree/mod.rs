@@ -22,7 +22,7 @@ use crate::merkle::{leaf_hash, node_hash, Hash};
 use proof::Proof;
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use tiles::{level_count, level_file_name, HASH_LEN, TILE_HEIGHT};
+use tiles::{level_count, level_file_name, HASH_LEN, TILE_HEIGHT, TILE_WIDTH};
 
 /// Hashes a level gathers in memory before a writer writes them to its file.
 const FLUSH_HASHES: usize = 32 * 1024;
@@ -260,6 +260,23 @@ impl<F: LogFiles> Tree<F> {
         f(&Subtrees {
             tree: self,
             levels: &levels,
+        })
+    }
+
+    /// The hashes of tile `n` of level `level` in the tree of `size` leaves (at most the tree's
+    /// size): 256, or fewer for the level's last, partial tile.
+    pub fn tile(&self, level: u64, n: u64, size: u64) -> Result<Vec<Hash>, TreeError> {
+        let start = n * TILE_WIDTH;
+        let count = level_count(size, level)
+            .saturating_sub(start)
+            .min(TILE_WIDTH);
+        self.at_size(size, |s| {
+            self.read(
+                s.levels,
+                usize::try_from(level).unwrap_or(usize::MAX),
+                start,
+                count,
+            )
         })
     }
 

@@ -39,6 +39,18 @@ pub fn tile_path(level: u64, index: u64, size: u64) -> String {
     }
 }
 
+/// The C2SP path of entry bundle `n` of a log of `size` entries: `tile/entries/<N>`, with
+/// `.p/<W>` when it holds fewer than 256 entries.
+pub fn bundle_path(n: u64, size: u64) -> String {
+    let width = size.saturating_sub(n * TILE_WIDTH).min(TILE_WIDTH);
+    let path = format!("tile/entries/{}", tile_index_path(n));
+    if width < TILE_WIDTH {
+        format!("{path}.p/{width}")
+    } else {
+        path
+    }
+}
+
 /// A tile index as C2SP writes it: groups of three digits, all but the last prefixed `x`.
 fn tile_index_path(mut n: u64) -> String {
     let mut path = format!("{:03}", n % 1000);
