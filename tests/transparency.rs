@@ -332,6 +332,20 @@ fn receipts_and_witnessed_time() {
         + "\n";
     std::fs::write(f.path("receipt-bare"), bare).unwrap();
     assert_eq!(check(&f.path("receipt-bare")), 1);
+    // A checkpoint whose root line was changed no longer carries the log's signature.
+    let checkpoint_root = text
+        .split("\n\n")
+        .nth(1)
+        .and_then(|cp| cp.lines().nth(2))
+        .unwrap();
+    let other = text.replacen(
+        checkpoint_root,
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        1,
+    );
+    assert_ne!(other, text);
+    std::fs::write(f.path("receipt-root"), other).unwrap();
+    assert_eq!(check(&f.path("receipt-root")), 1);
 
     // A witness whose clock says the first checkpoint was cosigned a day before the entries it
     // holds were recorded: they are forward-dated.
