@@ -194,7 +194,13 @@ impl<'a> EntryRef<'a> {
 
 /// The hash that chains the log: BLAKE3 in derive-key mode over the canonical entry bytes.
 pub fn entry_hash(entry_bytes: &[u8]) -> Hash {
-    let mut hasher = blake3::Hasher::new_derive_key(ENTRY_HASH_CONTEXT);
+    // Deriving the key from the context string is a compression of its own; done once, the
+    // hasher is copied for each entry (an entry of 600 bytes is ten compressions, so this
+    // spares a tenth of the chain's hashing).
+    static KEYED: std::sync::OnceLock<blake3::Hasher> = std::sync::OnceLock::new();
+    let mut hasher = KEYED
+        .get_or_init(|| blake3::Hasher::new_derive_key(ENTRY_HASH_CONTEXT))
+        .clone();
     hasher.update(entry_bytes);
     *hasher.finalize().as_bytes()
 }
