@@ -11,6 +11,7 @@ mod crash;
 mod evidence;
 mod import;
 mod note_vectors;
+mod numbers;
 mod output;
 mod projection;
 mod properties;

@@ -1,0 +1,84 @@
+//! Numbers with one meaning, through the real binary: an integer field of a payload is written
+//! as a plain JSON integer within its range (FORMAT.md section 4), or the append is refused with
+//! a sentence naming the field, and the ledger is left as it was.
+
+use crate::common::*;
+
+/// An incident.reported line whose `field` is written as the raw JSON text `number`.
+fn reported(id: &str, field: &str, number: &str) -> String {
+    let fatalities = if field == "fatalities" { number } else { "3" };
+    let extra = if field == "fatalities" {
+        String::new()
+    } else {
+        format!(r#","{field}":{number}"#)
+    };
+    format!(
+        r#"{{"type":"incident.reported","data":{{"incident_id":"{id}","event_date":"2023-08-01","event_type":"Battles","actor1":"JNIM","fatalities":{fatalities}{extra}}}}}"#
+    )
+}
+
+fn append(f: &Fixture, line: &str) -> std::process::Output {
+    let key = f.inv_key.to_str().unwrap().to_string();
+    f.run(
+        &["append", "--key", &key, "-"],
+        Some(&ndjson(&[line.to_string()])),
+    )
+}
+
+#[test]
+fn integers_written_with_a_fraction_an_exponent_or_minus_zero_or_out_of_range_are_refused() {
+    let f = Fixture::new();
+    let bad = [
+        ("fatalities", "1.0"),
+        ("fatalities", "1e2"),
+        ("fatalities", "1E2"),
+        ("fatalities", "-0"),
+        ("fatalities", "4294967296"),
+        ("fatalities", "9223372036854775808"),
+        ("fatalities", "18446744073709551616"),
+        ("fatalities_low", "2.0"),
+        ("fatalities_high", "4294967296"),
+        ("date_precision", "1.0"),
+        ("geo_precision", "3e0"),
+        ("source_timestamp", "1693000000.0"),
+    ];
+    for (i, (field, number)) in bad.into_iter().enumerate() {
+        let before = f.snapshot();
+        let out = append(&f, &reported(&format!("n-{i}"), field, number));
+        assert_refused(&out, &[&format!("data.{field}")]);
+        assert!(
+            before == f.snapshot(),
+            "{field} {number} changed the ledger"
+        );
+    }
+    let in_range = [
+        ("fatalities", "4294967295"),
+        ("fatalities_low", "0"),
+        ("source_timestamp", "18446744073709551615"),
+    ];
+    for (i, (field, number)) in in_range.into_iter().enumerate() {
+        let out = append(&f, &reported(&format!("ok-{i}"), field, number));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{field} {number}: {}",
+            describe(&[], &out)
+        );
+    }
+    let incidents = f.run_ok(&["project", "incidents", "--format", "json"], None);
+    assert!(incidents.contains("4294967295"), "{incidents}");
+    f.assert_intact();
+}
+
+#[test]
+fn a_correction_to_a_fraction_is_refused_and_named() {
+    let f = Fixture::new();
+    f.append_ok(&[incident("c-1", 3)]);
+    let line = r#"{"type":"incident.corrected","data":{"incident_id":"c-1","changes":{"fatalities":7.0},"reason":"recount"}}"#;
+    let before = f.snapshot();
+    assert_refused(
+        &append(&f, line),
+        &["data.changes.fatalities", "plain JSON integer"],
+    );
+    assert!(before == f.snapshot());
+}
