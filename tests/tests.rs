@@ -17,5 +17,6 @@ mod projection;
 mod properties;
 mod storage;
 mod tamper;
+mod terminal;
 mod vectors;
 mod witness;
