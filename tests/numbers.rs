@@ -82,3 +82,87 @@ fn a_correction_to_a_fraction_is_refused_and_named() {
     );
     assert!(before == f.snapshot());
 }
+
+/// Each `(admin1, actor1, month)` of the standing incidents in `incidents`, with their count and
+/// fatalities summed, as `regions` should show them.
+fn tallies_of_incidents(rows: &[serde_json::Value]) -> Vec<(String, String, String, u64, u64)> {
+    let mut tallies = std::collections::BTreeMap::<(String, String, String), (u64, u64)>::new();
+    for row in rows.iter().filter(|r| r["status"] == "active") {
+        let text = |c: &str| row[c].as_str().unwrap_or_default().to_string();
+        let month = text("event_date")[..7].to_string();
+        let tally = tallies
+            .entry((text("admin1"), text("actor1"), month))
+            .or_default();
+        tally.0 += 1;
+        tally.1 += row["fatalities"].as_u64().expect("a whole fatality count");
+    }
+    tallies
+        .into_iter()
+        .map(|((a, b, c), (n, f))| (a, b, c, n, f))
+        .collect()
+}
+
+fn tallies_of_regions(rows: &[serde_json::Value]) -> Vec<(String, String, String, u64, u64)> {
+    let mut tallies: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            let text = |c: &str| row[c].as_str().unwrap_or_default().to_string();
+            let whole = |c: &str| row[c].as_u64().expect("a whole number");
+            (
+                text("admin1"),
+                text("actor1"),
+                text("month"),
+                whole("incidents"),
+                whole("fatalities"),
+            )
+        })
+        .collect();
+    tallies.sort();
+    tallies
+}
+
+fn project(f: &Fixture, view: &str) -> Vec<serde_json::Value> {
+    let json = f.run_ok(&["project", view, "--format", "json"], None);
+    serde_json::from_str(&json).unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 8,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Whatever integer counts are written (up to the top of their range) and corrected, every
+    /// view that shows a number derived from them shows what `incidents` shows: `regions`' tallies
+    /// are the sums of the standing incidents' fatalities.
+    #[test]
+    fn every_view_agrees_with_incidents_on_every_number(
+        reports in proptest::collection::vec((0usize..3, 0usize..2, 1u32..4, 0u32..=u32::MAX), 1..8),
+        corrections in proptest::collection::vec((0usize..8, 0u32..=u32::MAX), 0..4),
+    ) {
+        let f = Fixture::new();
+        let lines: Vec<String> = reports
+            .iter()
+            .enumerate()
+            .map(|(i, (admin, actor, month, fatalities))| {
+                format!(
+                    r#"{{"type":"incident.reported","data":{{"incident_id":"p-{i}","event_date":"2023-0{month}-05","event_type":"Battles","actor1":"Actor {actor}","admin1":"Region {admin}","fatalities":{fatalities}}}}}"#
+                )
+            })
+            .chain(corrections.iter().map(|(pick, fatalities)| {
+                format!(
+                    r#"{{"type":"incident.corrected","data":{{"incident_id":"p-{}","changes":{{"fatalities":{fatalities}}},"reason":"recount"}}}}"#,
+                    pick % reports.len()
+                )
+            }))
+            .collect();
+        f.append_ok(&lines);
+        let incidents = project(&f, "incidents");
+        proptest::prop_assert_eq!(incidents.len(), reports.len());
+        let regions = tallies_of_regions(&project(&f, "regions"));
+        // Nothing is retracted, so every report stands and is tallied.
+        proptest::prop_assert!(!regions.is_empty());
+        proptest::prop_assert_eq!(regions, tallies_of_incidents(&incidents));
+    }
+}
