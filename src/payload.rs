@@ -770,6 +770,16 @@ impl<'a> Payload<'a> {
     }
 }
 
+/// Whether `c` is a character that acts on a display instead of showing: a control character
+/// (C0, DEL, C1) or a bidirectional override or isolate (U+202A to U+202E, U+2066 to U+2069).
+/// Identifiers may not hold one (their schema patterns name the same ranges); free text may, and
+/// whoever shows it to a person escapes it.
+pub fn acts_on_display(c: char) -> bool {
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 /// The incident fields a report or a correction sets, as its author wrote them: in their order,
 /// with numbers as written and a correction's nulls kept. This is for showing a statement as it
 /// was made; code that uses the values reads the typed structs. `None` for other events, and for

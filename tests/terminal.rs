@@ -76,3 +76,29 @@ fn an_incident_id_with_a_control_character_or_bidi_override_is_refused_naming_th
         assert!(before == f.snapshot(), "{id:?} changed the ledger");
     }
 }
+
+#[test]
+fn a_release_label_with_a_control_character_is_refused_and_shown_escaped() {
+    let f = Fixture::new();
+    let release = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/ucdp-ged-23.1-car/GEDEvent_v23_1_CAF.csv");
+    let before = f.snapshot();
+    let out = f.run(
+        &[
+            "import",
+            "ucdp",
+            release.to_str().unwrap(),
+            "--key",
+            f.inv_key.to_str().unwrap(),
+            "--release",
+            "23.1\u{1b}[2K",
+        ],
+        None,
+    );
+    let line = assert_refused(
+        &out,
+        &["release label", "23.1\\u{1b}[2K", "control character"],
+    );
+    assert!(!line.contains('\u{1b}'), "{line}");
+    assert!(before == f.snapshot());
+}

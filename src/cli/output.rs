@@ -126,11 +126,8 @@ pub fn write_table(out: &mut dyn Write, format: Format, table: &Table) -> io::Re
 /// rewrite a line or reorder it, so that a person reads something the log does not say. JSON
 /// and CSV output keep them, as data.
 pub fn for_person(text: &str) -> Cow<'_, str> {
-    fn fights(c: char) -> bool {
-        (c.is_control() && c != '\n')
-            || ('\u{202A}'..='\u{202E}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-    }
+    // The line feed ends lines of text output; every line is escaped on its own.
+    let fights = |c: char| c != '\n' && ledger::payload::acts_on_display(c);
     if !text.contains(fights) {
         return Cow::Borrowed(text);
     }
