@@ -166,3 +166,24 @@ proptest::proptest! {
         proptest::prop_assert_eq!(regions, tallies_of_incidents(&incidents));
     }
 }
+
+#[test]
+fn a_coordinate_is_signed_with_every_digit_the_author_wrote() {
+    let f = Fixture::new();
+    let written = "90.0000000000000001";
+    let line = reported("geo-1", "latitude", written);
+    assert_eq!(append(&f, &line).status.code(), Some(0));
+    let seq = f
+        .run_ok(&["log", "--format", "ndjson"], None)
+        .lines()
+        .count() as u64
+        - 1;
+    let entry = f.entry_bytes(seq);
+    assert!(
+        entry
+            .windows(written.len())
+            .any(|w| w == written.as_bytes()),
+        "the signed entry lost digits of {written}"
+    );
+    f.assert_intact();
+}
