@@ -39,15 +39,17 @@ fn is_plain_number(text: &str) -> bool {
         && !digits.ends_with('.')
 }
 
-/// A cell as CSV text. Text starting with `=`, `+`, `-` or `@` gets a leading `'`, so that a
-/// spreadsheet shows it instead of evaluating it, unless it is a plain number.
+/// A cell as CSV text. Text starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'`, so that a spreadsheet shows it instead of evaluating it (some strip a leading
+/// tab or carriage return and then read a formula), unless it is a plain number. Control
+/// characters elsewhere are kept: CSV carries the signed text as data.
 pub fn csv_text(cell: &Cell) -> Cow<'_, str> {
     match cell {
         Cell::Empty => Cow::Borrowed(""),
         Cell::Int(i) => Cow::Owned(i.to_string()),
         Cell::Real(r) => Cow::Owned(r.to_string()),
         Cell::Text(text) => {
-            let risky = text.starts_with(['=', '+', '-', '@']);
+            let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
             if risky && !is_plain_number(text) {
                 Cow::Owned(format!("'{text}"))
             } else {
@@ -502,4 +504,19 @@ fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_formula_guard_covers_a_leading_tab_and_carriage_return_and_keeps_controls_as_data() {
+        let csv = |text: &str| csv_text(&Cell::Text(text.into())).into_owned();
+        assert_eq!(csv("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv("\r=1+1"), "'\r=1+1");
+        assert_eq!(csv("=1+1"), "'=1+1");
+        assert_eq!(csv("-12"), "-12");
+        assert_eq!(csv("a\u{1b}[2Kb"), "a\u{1b}[2Kb");
+    }
 }

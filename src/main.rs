@@ -28,7 +28,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            let _ = writeln!(io::stderr(), "ledger: {}", cli::hints::message(&e));
+            let message = cli::hints::message(&e);
+            let _ = writeln!(
+                io::stderr(),
+                "ledger: {}",
+                cli::output::for_person(&message)
+            );
             ExitCode::from(cli::exit_status(&e))
         }
     }

@@ -770,6 +770,16 @@ impl<'a> Payload<'a> {
     }
 }
 
+/// Whether `c` is a character that acts on a display instead of showing: a control character
+/// (C0, DEL, C1) or a bidirectional override or isolate (U+202A to U+202E, U+2066 to U+2069).
+/// Identifiers may not hold one (their schema patterns name the same ranges); free text may, and
+/// whoever shows it to a person escapes it.
+pub fn acts_on_display(c: char) -> bool {
+    c.is_control()
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
 /// The incident fields a report or a correction sets, as its author wrote them: in their order,
 /// with numbers as written and a correction's nulls kept. This is for showing a statement as it
 /// was made; code that uses the values reads the typed structs. `None` for other events, and for
@@ -806,13 +816,20 @@ fn object_member(mut object: Map<String, Value>, name: &str) -> Option<Map<Strin
     }
 }
 
-/// A JSON Schema `integer` of at least 0 as a `u64`: the schema counts 5.0 as the integer 5.
+/// A JSON Schema `integer` of at least 0 as a `u64`, written as a plain JSON integer: digits
+/// only, without fraction, exponent or `-0`, from 0 to 2^64 - 1 (FORMAT.md section 4). The
+/// schema counts `5.0` and `5e0` as the integer 5, but readers of the signed text disagree on
+/// them (one reads 5, another 5.0, a third refuses), so they are refused here. serde_json calls
+/// `visit_f64` exactly for such text (and for `-0`, and digits beyond 2^64 - 1): the kind of
+/// number it visits is decided by the written text, never by the value.
 fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     struct Whole;
     impl de::Visitor<'_> for Whole {
         type Value = u64;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a whole number from 0 to 2^64 - 1")
+            f.write_str(
+                "a plain JSON integer from 0 to 2^64 - 1 (digits only: no fraction, exponent or -0)",
+            )
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
             Ok(v)
@@ -821,13 +838,7 @@ fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Er
             u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
-            // 2^64 as f64 is exact; every whole f64 below it converts exactly.
-            if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                Ok(v as u64)
-            } else {
-                Err(E::invalid_value(de::Unexpected::Float(v), &self))
-            }
+            Err(E::invalid_value(de::Unexpected::Float(v), &self))
         }
     }
     deserializer.deserialize_any(Whole)
@@ -1237,7 +1248,7 @@ mod tests {
             (
                 EventType::IncidentReported,
                 json!({"incident_id": "x-1", "event_date": "2023-01-05", "event_type": "Battles",
-                       "actor1": "A", "fatalities": 3.0}),
+                       "actor1": "A", "fatalities": 3}),
             ),
             (
                 EventType::IncidentReported,
@@ -1257,15 +1268,15 @@ mod tests {
             (
                 EventType::IncidentReported,
                 json!({"incident_id": "x-1", "event_date": "2023-01-05",
-                       "event_date_end": "2023-02-05", "date_precision": 5.0,
+                       "event_date_end": "2023-02-05", "date_precision": 5,
                        "event_type": "Battles", "actor1": "A", "geo_precision": 7,
-                       "fatalities": 3, "fatalities_low": 0, "fatalities_high": 30.0,
+                       "fatalities": 3, "fatalities_low": 0, "fatalities_high": 30,
                        "source_timestamp": 0}),
             ),
             (
                 EventType::IncidentCorrected,
                 json!({"incident_id": "x-1", "changes": {"event_date_end": null,
-                       "date_precision": 1, "geo_precision": null, "fatalities_low": 2.0,
+                       "date_precision": 1, "geo_precision": null, "fatalities_low": 2,
                        "fatalities_high": null, "source_timestamp": 1693000000},
                        "reason": "r"}),
             ),
@@ -1296,7 +1307,7 @@ mod tests {
                 json!({"mission": "MINUSMA", "resolution": "S/RES/2100 (2013)",
                        "action": "established", "adopted_date": "2013-04-25",
                        "mandate_until": "2014-06-30", "troop_ceiling": 11200,
-                       "police_ceiling": 1440.0, "source": "s", "note": "n"}),
+                       "police_ceiling": 1440, "source": "s", "note": "n"}),
             ),
         ];
         for (event_type, payload) in cases {
@@ -1336,7 +1347,7 @@ mod tests {
     #[test]
     fn counts_read_what_the_whole_payload_says() {
         let corrections = [
-            r#"{"incident_id":"x","changes":{"admin1":null,"fatalities":3.0},"reason":"r"}"#,
+            r#"{"incident_id":"x","changes":{"admin1":null,"fatalities":3},"reason":"r"}"#,
             r#"{"incident_id":"x","changes":{"admin1":"Gao","actor1":"JNIM","event_date":"2023-02-01"},"reason":"r"}"#,
             r#"{"incident_id":"x\u00e9","changes":{"notes":"n"},"reason":"r"}"#,
         ];

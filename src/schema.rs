@@ -227,7 +227,7 @@ pub enum PayloadRefusal {
 
 /// Compiled validators; built once and shared (validation is thread-safe).
 pub struct Schemas {
-    validators: HashMap<(EventType, u16), Validator>,
+    validators: HashMap<(EventType, u16), (Validator, Value)>,
 }
 
 impl Schemas {
@@ -243,7 +243,7 @@ impl Schemas {
                 .should_validate_formats(true)
                 .build(&schema)
                 .map_err(|e| broken(e.to_owned().into()))?;
-            validators.insert((event_type, version), validator);
+            validators.insert((event_type, version), (validator, schema));
         }
         Ok(Schemas { validators })
     }
@@ -286,7 +286,7 @@ impl Schemas {
         version: u16,
         payload: &Value,
     ) -> Result<(), SchemaError> {
-        let validator =
+        let (validator, schema) =
             self.validators
                 .get(&(event_type, version))
                 .ok_or(SchemaError::UnknownVersion {
@@ -294,7 +294,7 @@ impl Schemas {
                     version,
                 })?;
         match validator.iter_errors(payload).next() {
-            None => Ok(()),
+            None => plain_integers(schema, schema, payload, "data").map_err(SchemaError::from),
             Some(error) => {
                 let mut field = String::from("data");
                 for segment in error
@@ -323,6 +323,57 @@ impl Schemas {
                 Err(SchemaViolation { field, message }.into())
             }
         }
+    }
+}
+
+/// Refuses, at any place where `node` (a part of the schema document `root`) allows an
+/// `integer`, a number that is not written as a plain JSON integer. JSON Schema counts `1.0` and
+/// `1e2` as integers, but readers of the signed text disagree on them, so FORMAT.md section 4
+/// asks for digits only. The check reads the kind serde_json gave the number, which the written
+/// text decides: `u64` or `i64` only for digits without fraction or exponent, never for `-0`.
+fn plain_integers(
+    root: &Value,
+    node: &Value,
+    value: &Value,
+    field: &str,
+) -> Result<(), SchemaViolation> {
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        plain_integers(root, target, value, field)?;
+    }
+    let allows_integer = match node.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(types)) => types.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    match value {
+        Value::Number(n) if allows_integer && !(n.is_u64() || n.is_i64()) => Err(SchemaViolation {
+            field: field.to_string(),
+            message: "must be written as a plain JSON integer: digits only, without fraction, \
+                      exponent or -0, and at most 2^64 - 1"
+                .to_string(),
+        }),
+        Value::Object(members) => {
+            let properties = node.get("properties").and_then(Value::as_object);
+            for (name, member) in members {
+                if let Some(sub) = properties.and_then(|p| p.get(name)) {
+                    plain_integers(root, sub, member, &format!("{field}.{name}"))?;
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => match node.get("items") {
+            Some(sub) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, item)| plain_integers(root, sub, item, &format!("{field}.{i}"))),
+            None => Ok(()),
+        },
+        _ => Ok(()),
     }
 }
 
@@ -385,6 +436,9 @@ fn reported_keeps_schema(p: &IncidentReported, version: u16) -> bool {
             && p.geo_precision.is_none_or(geo_precision_keeps_schema)
     };
     added_keep_schema
+        && [Some(p.fatalities), p.fatalities_low, p.fatalities_high]
+            .into_iter()
+            .all(|count| count.is_none_or(fatalities_keep_schema))
         && incident_id_keeps_schema(&p.incident_id)
         && date_keeps_schema(&p.event_date)
         && taxonomy::sub_event_types(&p.event_type).is_some()
@@ -445,6 +499,9 @@ fn changes_keep_schema(c: &IncidentChanges, version: u16) -> bool {
             && code(&c.geo_precision, geo_precision_keeps_schema)
     };
     added_keep_schema
+        && c.fatalities.is_none_or(fatalities_keep_schema)
+        && code(&c.fatalities_low, fatalities_keep_schema)
+        && code(&c.fatalities_high, fatalities_keep_schema)
         && c.event_date.as_deref().is_none_or(date_keeps_schema)
         && c.event_type
             .as_deref()
@@ -554,6 +611,11 @@ fn date_precision_keeps_schema(code: u64) -> bool {
 /// geo_precision: the widest scale of the datasets', UCDP GED's where_prec, 1 to 7.
 fn geo_precision_keeps_schema(code: u64) -> bool {
     (1..=7).contains(&code)
+}
+
+/// fatalities, fatalities_low and fatalities_high: counts of people, 0 to 2^32 - 1.
+fn fatalities_keep_schema(count: u64) -> bool {
+    count <= u64::from(u32::MAX)
 }
 
 fn latitude_keeps_schema(v: f64) -> bool {

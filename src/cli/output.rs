@@ -7,6 +7,7 @@ use clap::ValueEnum;
 use ledger::export::{self, TableFormat};
 use ledger::projection::Table;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -57,7 +58,7 @@ impl<'a> Records<'a> {
     /// Writes `record` as JSON, or `text` as its line.
     pub fn push(&mut self, record: &impl Serialize, text: impl FnOnce() -> String) -> Result<()> {
         match self.format {
-            Format::Text => writeln!(self.out, "{}", text())?,
+            Format::Text => writeln!(self.out, "{}", for_person(&text()))?,
             Format::Json => {
                 self.out
                     .write_all(if self.written == 0 { b"[\n" } else { b",\n" })?;
@@ -89,7 +90,11 @@ pub fn write_one(
     text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<()> {
     match format {
-        Format::Text => text(out)?,
+        Format::Text => {
+            let mut person = ForPerson::new(out);
+            text(&mut person)?;
+            person.finish()?;
+        }
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, record)?;
             writeln!(out)?;
@@ -104,12 +109,82 @@ pub fn write_one(
 
 /// A table in `format`: aligned columns under a header for text.
 pub fn write_table(out: &mut dyn Write, format: Format, table: &Table) -> io::Result<()> {
-    let format = match format {
-        Format::Text => TableFormat::Table,
-        Format::Json => TableFormat::Json,
-        Format::Ndjson => TableFormat::Ndjson,
-    };
-    export::write_table(table, format, out)
+    match format {
+        Format::Text => {
+            let mut person = ForPerson::new(out);
+            export::write_table(table, TableFormat::Table, &mut person)?;
+            person.finish()
+        }
+        Format::Json => export::write_table(table, TableFormat::Json, out),
+        Format::Ndjson => export::write_table(table, TableFormat::Ndjson, out),
+    }
+}
+
+/// Text as it may be shown to a person: every control character (C0 but the line feed, DEL,
+/// C1) and every bidirectional override or isolate (U+202A to U+202E, U+2066 to U+2069) as
+/// `\u{..}`. Free text keeps such characters as signed; printed raw, they could move the cursor,
+/// rewrite a line or reorder it, so that a person reads something the log does not say. JSON
+/// and CSV output keep them, as data.
+pub fn for_person(text: &str) -> Cow<'_, str> {
+    // The line feed ends lines of text output; every line is escaped on its own.
+    let fights = |c: char| c != '\n' && ledger::payload::acts_on_display(c);
+    if !text.contains(fights) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if fights(c) {
+            shown.extend(c.escape_unicode());
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// A writer that passes text on line by line through [`for_person`], for output meant to be
+/// read by a person (`--format text`, tables). A line is whole UTF-8 when its `\n` arrives, so
+/// no character is split; [`ForPerson::finish`] writes an unterminated last line.
+pub struct ForPerson<'a> {
+    out: &'a mut dyn Write,
+    line: Vec<u8>,
+}
+
+impl<'a> ForPerson<'a> {
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        ForPerson {
+            out,
+            line: Vec::new(),
+        }
+    }
+
+    fn pass_on(&mut self) -> io::Result<()> {
+        let text = String::from_utf8_lossy(&self.line);
+        self.out.write_all(for_person(&text).as_bytes())?;
+        self.line.clear();
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.pass_on()?;
+        self.out.flush()
+    }
+}
+
+impl Write for ForPerson<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        for part in bytes.split_inclusive(|b| *b == b'\n') {
+            self.line.extend_from_slice(part);
+            if part.ends_with(b"\n") {
+                self.pass_on()?;
+            }
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// Runs `write` on standard output when `path` is `None` or `-`, else on a new file at `path`.
@@ -135,5 +210,5 @@ pub fn to_path_or_stdout(
 /// A note for people on standard error (progress, where a file went). A closed standard error
 /// is no reason to fail a command that did its work.
 pub fn note(text: &str) {
-    let _ = writeln!(io::stderr(), "{text}");
+    let _ = writeln!(io::stderr(), "{}", for_person(text));
 }

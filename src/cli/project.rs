@@ -1,7 +1,7 @@
 //! `ledger project`: one projection as a table, CSV, JSON or NDJSON; or the list of them.
 
 use crate::cli::args::{parse_date, Global};
-use crate::cli::output::{note, to_path_or_stdout};
+use crate::cli::output::{note, to_path_or_stdout, ForPerson};
 use crate::cli::Outcome;
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
@@ -156,8 +156,13 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     // One view asked for, one output.
     if let Some(output) = projected.outputs.first() {
         output.with_rows(|rows| {
-            to_path_or_stdout(args.output.as_deref(), out, |out| {
-                export::write_rows(output.columns(), rows, format, out).map(drop)
+            to_path_or_stdout(args.output.as_deref(), out, |out| match format {
+                TableFormat::Table => {
+                    let mut person = ForPerson::new(out);
+                    export::write_rows(output.columns(), rows, format, &mut person)?;
+                    person.finish()
+                }
+                _ => export::write_rows(output.columns(), rows, format, out).map(drop),
             })
         })??;
     }

@@ -423,6 +423,8 @@ fn release_label(path: &Path, given: Option<&str>) -> Result<String, ImportError
         Some("is empty")
     } else if label.chars().count() > RELEASE_MAX_CHARS {
         Some("is too long")
+    } else if label.contains(crate::payload::acts_on_display) {
+        Some("holds a control character or bidi override")
     } else {
         None
     };
