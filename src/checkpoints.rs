@@ -63,6 +63,8 @@ pub enum CheckpointsError {
     NotOurs { size: u64 },
     #[error("the cosigned checkpoint is not a well-formed signed note")]
     Note(#[source] NoteError),
+    #[error("the cosigned checkpoint's text is not a checkpoint")]
+    NotACheckpoint(#[source] CheckpointError),
 }
 
 impl From<LedgerError> for CheckpointsError {
@@ -288,7 +290,7 @@ pub fn add_cosignatures<F: LogFiles>(
 ) -> Result<(u64, usize), CheckpointsError> {
     let given = Note::parse(cosigned).map_err(CheckpointsError::Note)?;
     let stated = checkpoint::Checkpoint::parse_text(given.text())
-        .map_err(|source| CheckpointsError::Stored { size: 0, source })?;
+        .map_err(CheckpointsError::NotACheckpoint)?;
     let store = Checkpoints::of(ledger)?;
     let not_ours = CheckpointsError::NotOurs { size: stated.size };
     let Some(stored) = store.get(stated.size)? else {

@@ -47,9 +47,8 @@ impl Source {
         let mut bytes = Vec::new();
         match self {
             Source::Dir(dir) => {
-                crate::regular::read(&dir.join(path), MAX_FILE_BYTES)
-                    .map_err(io::Error::other)
-                    .map(|read| bytes = read)?;
+                bytes = crate::regular::read(&dir.join(path), MAX_FILE_BYTES)
+                    .map_err(io::Error::other)?;
             }
             Source::Url(_) => {
                 let response = ureq::get(&self.name(path))

@@ -147,6 +147,17 @@ pub fn window_of<F: LogFiles>(
     };
     let origin = ledger.origin()?.ok_or(WitnessedError::NoOrigin)?;
     let keys = candidate_keys(ledger, &origin, holds)?;
+    let witnessed = witnessed_of(ledger, holds, &keys, policy)?;
+    Ok(window(&witnessed, seq, holds.witness_delay))
+}
+
+/// The witnessed checkpoints among the one `holds` brings and those the ledger keeps.
+fn witnessed_of<F: LogFiles>(
+    ledger: &Ledger<F>,
+    holds: &Holds,
+    keys: &[VerifierKey],
+    policy: &Policy,
+) -> Result<Vec<Witnessed>, WitnessedError> {
     let mut notes: Vec<Vec<u8>> = holds.checkpoint.map(<[u8]>::to_vec).into_iter().collect();
     notes.extend(
         Checkpoints::of(ledger)?
@@ -154,11 +165,7 @@ pub fn window_of<F: LogFiles>(
             .into_iter()
             .map(|kept| kept.note),
     );
-    Ok(window(
-        &witnessed(&notes, &keys, policy),
-        seq,
-        holds.witness_delay,
-    ))
+    Ok(witnessed(&notes, keys, policy))
 }
 
 /// The problems of `holds` with `ledger`'s log, each given to `problem`; returns how many.
@@ -174,22 +181,19 @@ pub fn check<F: LogFiles>(
         found += 1;
         problem(Problem { seq, reason });
     };
-    let mut notes: Vec<Vec<u8>> = Vec::new();
     if let Some(given) = holds.checkpoint {
         let opened = open_with(given, &keys).map_err(WitnessedError::Checkpoint)?;
         let (size, root) = (opened.checkpoint.size, opened.checkpoint.root);
-        match checkpoints::divergence(ledger, size, root)? {
-            Some(why @ Divergence::Shorter { log_size, .. }) => {
-                report(
-                    log_size,
-                    format!("the log does not extend the checkpoint given: {why}"),
-                );
-            }
-            Some(why) => report(
-                size.saturating_sub(1),
+        if let Some(why) = checkpoints::divergence(ledger, size, root)? {
+            // Where the log stops matching: its end when it is shorter, else the checkpoint's.
+            let seq = match why {
+                Divergence::Shorter { log_size, .. } => log_size,
+                Divergence::OtherRoot { .. } => size.saturating_sub(1),
+            };
+            report(
+                seq,
                 format!("the log does not extend the checkpoint given: {why}"),
-            ),
-            None => {}
+            );
         }
         if let Some(policy) = holds.policy {
             if let Err(e) = policy.check_quorum(&opened.note) {
@@ -199,18 +203,11 @@ pub fn check<F: LogFiles>(
                 );
             }
         }
-        notes.push(given.to_vec());
     }
     let Some(policy) = holds.policy else {
         return Ok(found);
     };
-    notes.extend(
-        Checkpoints::of(ledger)?
-            .all()?
-            .into_iter()
-            .map(|kept| kept.note),
-    );
-    let witnessed = witnessed(&notes, &keys, policy);
+    let witnessed = witnessed_of(ledger, holds, &keys, policy)?;
     if witnessed.is_empty() {
         return Ok(found);
     }
