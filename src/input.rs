@@ -29,6 +29,8 @@ pub enum InputError {
     Json { line: usize, message: String },
     #[error("line {line}: {message}")]
     Shape { line: usize, message: String },
+    #[error("line {line}: the event runs past {} MiB without ending; an event's data holds at most {} KiB", MAX_EVENT_TEXT >> 20, crate::statement::MAX_PAYLOAD_BYTES >> 10)]
+    TooLong { line: usize },
     #[error("the input holds no events")]
     Empty,
     #[error("the input could not be read")]
@@ -49,6 +51,11 @@ struct Envelope<'a> {
 
 /// How much is read at a time; a block grows past this only while one event needs it.
 const BLOCK: usize = 1 << 20;
+
+/// The most text one event may take, its spaces and line breaks included. Its data is at most
+/// [`crate::statement::MAX_PAYLOAD_BYTES`], so an event this long is never one that could be
+/// signed; stopping here keeps a line that never ends from filling memory.
+pub const MAX_EVENT_TEXT: usize = 1 << 20;
 
 /// JSON's whitespace, which may precede a value.
 const WHITESPACE: [char; 4] = [' ', '\t', '\n', '\r'];
@@ -272,6 +279,12 @@ impl<R: Read> Iterator for EventReader<R> {
                     self.done = true;
                     return (!self.any).then_some(Err(InputError::Empty));
                 }
+                Ok(Step::NeedMore) if self.text.len() - self.pos > MAX_EVENT_TEXT => {
+                    let start = self.pos + leading_whitespace(&self.text[self.pos..]);
+                    Err(InputError::TooLong {
+                        line: self.line_of(start),
+                    })
+                }
                 Ok(Step::NeedMore) => match self.fill() {
                     Ok(()) => continue,
                     Err(source) => Err(InputError::Read { source }),
@@ -378,6 +391,25 @@ mod tests {
         // Anywhere else it is no whitespace.
         let later = "{\"type\":\"a\",\"data\":{}}\n\u{feff}{\"type\":\"b\",\"data\":{}}\n";
         assert!(streamed(later.as_bytes(), 4).is_err());
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_refused_at_its_limit_naming_its_line() {
+        let first = "{\"type\":\"a\",\"data\":{}}\n\n".as_bytes();
+        let endless = first
+            .chain("{\"type\":\"a\",\"data\":{\"x\":\"".as_bytes())
+            .chain(std::io::repeat(b'x'));
+        let mut events = read_events(endless);
+        assert!(events.next().unwrap().is_ok());
+        let err = events.next().unwrap().unwrap_err();
+        assert!(matches!(err, InputError::TooLong { line: 3 }), "{err:?}");
+        assert!(events.next().is_none());
+        // An event just within the limit, spaces and all, is read.
+        let padded = format!(
+            "{{\"type\":\"a\",\"data\":{{}}{}}}",
+            " ".repeat(MAX_EVENT_TEXT - 30)
+        );
+        assert_eq!(parse_events(padded.as_bytes()).unwrap().len(), 1);
     }
 
     #[test]

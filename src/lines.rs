@@ -56,23 +56,58 @@ impl LineCounter {
 
 /// A reader that hands its bytes on to a parser (csv's) and keeps them until the parser says how
 /// far it has got, so that the line each record starts on is counted from the bytes themselves.
-/// It holds what the parser has read but not yet parsed: its buffer and at most one record.
+/// It holds what the parser has read but not yet parsed: its buffer and at most one record, of at
+/// most `max_record` bytes: past that it fails with [`RecordTooLong`], so that a record that
+/// never ends (a quote left open in a release file of gigabytes) cannot fill memory.
 pub struct Tracked<R> {
     inner: R,
     /// Bytes handed on but not counted yet; the first is at offset `counted` of the input.
     ahead: VecDeque<u8>,
     counted: u64,
     lines: LineCounter,
+    max_record: usize,
+}
+
+/// The error [`Tracked`]'s reads fail with (as the source of an `io::Error`) once a record runs
+/// past its limit without ending.
+#[derive(Debug, thiserror::Error)]
+#[error("a record runs past {max} bytes without ending")]
+pub struct RecordTooLong {
+    pub max: usize,
+    /// The line the record starts on.
+    pub line: u64,
+}
+
+impl RecordTooLong {
+    /// The [`RecordTooLong`] an I/O error carries, if it is one.
+    pub fn of(error: &std::io::Error) -> Option<&RecordTooLong> {
+        error.get_ref()?.downcast_ref()
+    }
 }
 
 impl<R> Tracked<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, max_record: usize) -> Self {
         Tracked {
             inner,
             ahead: VecDeque::new(),
             counted: 0,
             lines: LineCounter::default(),
+            max_record,
         }
+    }
+
+    /// The line the record being read starts on: that of the first byte not yet counted that
+    /// does not end a line.
+    fn pending_line(&self) -> u64 {
+        let mut lines = self.lines;
+        let ends = self
+            .ahead
+            .iter()
+            .take_while(|&&b| matches!(b, b'\n' | b'\r'))
+            .copied()
+            .collect::<Vec<u8>>();
+        lines.count(&ends);
+        lines.line()
     }
 
     /// Counts the input up to offset `end`, where the parser's last record ended, and gives the
@@ -99,6 +134,12 @@ impl<R> Tracked<R> {
 
 impl<R: Read> Read for Tracked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.ahead.len() > self.max_record {
+            return Err(std::io::Error::other(RecordTooLong {
+                max: self.max_record,
+                line: self.pending_line(),
+            }));
+        }
         let n = self.inner.read(buf)?;
         self.ahead.extend(&buf[..n]);
         Ok(n)
@@ -152,7 +193,7 @@ mod tests {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .buffer_capacity(4)
-            .from_reader(Tracked::new(text.as_bytes()));
+            .from_reader(Tracked::new(text.as_bytes(), usize::MAX));
         let mut record = csv::ByteRecord::new();
         let mut lines = Vec::new();
         while reader.read_byte_record(&mut record).unwrap() {
@@ -160,6 +201,27 @@ mod tests {
             lines.push(reader.get_mut().record_line(end));
         }
         lines
+    }
+
+    #[test]
+    fn a_record_longer_than_the_limit_fails_naming_the_line_it_starts_on() {
+        let text = "h,h\r\na,b\r\n\r\nc,\"never closed".as_bytes();
+        let input = text.chain(std::io::repeat(b'x'));
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(Tracked::new(input, 100_000));
+        let mut record = csv::ByteRecord::new();
+        for _ in 0..2 {
+            assert!(reader.read_byte_record(&mut record).unwrap());
+            let end = reader.position().byte();
+            reader.get_mut().record_line(end);
+        }
+        let error = reader.read_byte_record(&mut record).unwrap_err();
+        let csv::ErrorKind::Io(error) = error.kind() else {
+            panic!("{error}")
+        };
+        let too_long = RecordTooLong::of(error).expect("the limit's error");
+        assert_eq!((too_long.max, too_long.line), (100_000, 4));
     }
 
     #[test]

@@ -259,6 +259,21 @@ fn a_payload_over_60_kib_is_refused_by_size() {
 }
 
 #[test]
+fn an_event_of_over_1_mib_of_text_is_refused_by_its_length() {
+    let f = base();
+    let notes = serde_json::to_string(&"x".repeat(3 << 20)).unwrap();
+    let line = bad_third_line(
+        &f,
+        incident_with("t-9", "notes", Some(&notes)),
+        &["runs past 1 MiB without ending", "at most 60 KiB"],
+    );
+    assert!(
+        line.len() < 1000,
+        "the message should not echo the event: {line}"
+    );
+}
+
+#[test]
 fn invalid_utf8_is_refused_with_its_line() {
     let f = base();
     let mut input = ndjson(&[incident("t-2", 1)]);

@@ -449,8 +449,11 @@ fn a_malformed_row_is_refused_naming_its_line_and_column_and_nothing_is_written(
     let bad_date = move |row: &StringRecord| with_cell(row, date_start, "2019-02-30");
     let bad_best = move |row: &StringRecord| with_cell(row, best, "about 40");
     let short = |row: &StringRecord| row.iter().skip(1).collect::<StringRecord>();
+    let article = column(&header, "source_article");
+    let huge = "x".repeat(61_441);
+    let huge_cell = move |row: &StringRecord| with_cell(row, article, &huge);
     // The facts each refusal names: the column, the value, what is wrong with it.
-    let cases: [(&Spoil, &[&str]); 3] = [
+    let cases: [(&Spoil, &[&str]); 4] = [
         (
             &bad_date,
             &["column date_start", "\"2019-02-30\"", "not a date"],
@@ -464,6 +467,14 @@ fn a_malformed_row_is_refused_naming_its_line_and_column_and_nothing_is_written(
             ],
         ),
         (&short, &["48 fields", "header names 49 columns"]),
+        (
+            &huge_cell,
+            &[
+                "column source_article",
+                "holds 61441 bytes",
+                "at most 61440",
+            ],
+        ),
     ];
     let before = f.snapshot();
     for (spoil, words) in cases {
@@ -483,6 +494,36 @@ fn a_malformed_row_is_refused_naming_its_line_and_column_and_nothing_is_written(
             "the refused import wrote to the ledger"
         );
     }
+}
+
+#[test]
+fn a_quote_left_open_stops_the_import_at_1_mib_naming_the_line_it_opens_on() {
+    let f = Fixture::new();
+    let path = f.path("GEDEvent_open_quote.csv");
+    let (lines, _) = small_ucdp(&path, &[]);
+    // A last row opens a quote that nothing closes, and 2 MiB follow.
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.ends_with(b"\n"));
+    bytes.push(b'"');
+    bytes.extend(std::iter::repeat_n(b'x', 2 << 20));
+    std::fs::write(&path, bytes).unwrap();
+    let open_line = lines.last().unwrap() + 1;
+    let before = f.snapshot();
+
+    let out = import(&f, "ucdp", &path, &[]);
+    assert_refused(
+        &out,
+        &[
+            &format!("GEDEvent_open_quote.csv, line {open_line}"),
+            "runs past 1 MiB without ending",
+            "close the quote",
+        ],
+    );
+    assert!(
+        before == f.snapshot(),
+        "the refused import wrote to the ledger"
+    );
+    f.assert_intact();
 }
 
 #[test]

@@ -265,6 +265,9 @@ fn import(error: &ImportError) -> Option<String> {
             Some("fix the row, or pass --skip-invalid to leave such rows out".into())
         }
         ImportError::Release { .. } => Some("pass --release LABEL, e.g. --release 23.1".into()),
+        ImportError::RowTooLong { .. } => {
+            Some("close the quote that opens on that line; nothing of this import was written".into())
+        }
         ImportError::LargeRemoval { .. } => Some(
             "if the file is a filtered extract, pass --scope extract (with --country, --from and --to for what it covers); if it is a whole release that really dropped them, pass --allow-large-removal (--dry-run lists the first of them)".into(),
         ),

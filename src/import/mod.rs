@@ -33,11 +33,12 @@ use crate::event::EventType;
 use crate::input::{EventInput, InputError};
 use crate::keys::SecretKey;
 use crate::ledger::{Appended, LedgerError};
-use crate::lines::Tracked;
+use crate::lines::{RecordTooLong, Tracked};
 use crate::log::LogFiles;
 use crate::payload::{field, IncidentField, Payload, INCIDENT_FIELDS};
 use crate::rules::{self, RuleViolation};
 use crate::schema::{SchemaError, Schemas};
+use crate::statement::MAX_PAYLOAD_BYTES;
 use crate::time::Timestamp;
 use crate::Ledger;
 use chrono::NaiveDate;
@@ -282,6 +283,8 @@ pub enum ImportError {
     },
     #[error("{}, line 1: {problem}", path.display())]
     Header { path: PathBuf, problem: String },
+    #[error("{}, line {line}: the row runs past {} MiB without ending; a quote left open makes the rest of the file one field", path.display(), MAX_ROW_BYTES >> 20)]
+    RowTooLong { path: PathBuf, line: u64 },
     #[error("{}, {problem}; nothing of this import was written", path.display())]
     Malformed { path: PathBuf, problem: RowProblem },
     #[error("the release label {} {problem}: a label has 1 to {RELEASE_MAX_CHARS} characters", quoted(.label))]
@@ -308,6 +311,14 @@ pub enum ImportError {
 
 /// source_dataset.release allows this many characters.
 const RELEASE_MAX_CHARS: usize = 200;
+
+/// The longest row read. A real row is a few kilobytes (UCDP's longest, with its source
+/// articles, under 20); one longer is a quote left open, and reading on would hold the rest of
+/// the file in memory as one field.
+pub const MAX_ROW_BYTES: usize = 1 << 20;
+
+/// The longest cell: no cell longer than an entry's whole data could ever be signed.
+pub const MAX_CELL_BYTES: usize = MAX_PAYLOAD_BYTES;
 
 /// Imports one release file of `dataset`: appends what it changes as one batch signed with the
 /// key of `mode`, or in a dry run works out the same changes and appends nothing.
@@ -695,7 +706,7 @@ fn open<L: Layout, R: Read>(context: &Context, input: R) -> Result<Opened<L, R>,
     // Flexible, so that a row with the wrong number of fields is this module's to report.
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(Tracked::new(input));
+        .from_reader(Tracked::new(input, MAX_ROW_BYTES));
     let header = reader
         .byte_headers()
         .map_err(|e| unreadable(path, e))?
@@ -728,6 +739,14 @@ fn open<L: Layout, R: Read>(context: &Context, input: R) -> Result<Opened<L, R>,
 }
 
 fn unreadable(path: &Path, e: csv::Error) -> ImportError {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if let Some(too_long) = RecordTooLong::of(io) {
+            return ImportError::RowTooLong {
+                path: path.to_path_buf(),
+                line: too_long.line,
+            };
+        }
+    }
     ImportError::Unreadable {
         path: path.to_path_buf(),
         source: e.into(),
@@ -966,6 +985,17 @@ impl<'a, L: Layout, R: Read> Diff<'a, L, R> {
                 record.len(),
                 header.names.len()
             ))
+            .into());
+        }
+        if let Some(column) = record.iter().position(|cell| cell.len() > MAX_CELL_BYTES) {
+            return Err(RowProblem {
+                line,
+                column: header.names.get(column).cloned(),
+                message: format!(
+                    "the cell holds {} bytes, and a cell holds at most {MAX_CELL_BYTES} (the most an entry's data can)",
+                    record[column].len()
+                ),
+            }
             .into());
         }
         let record = StringRecord::from_byte_record(record.clone()).map_err(|e| {

@@ -9,14 +9,13 @@
 //! in the checkpoint's root, so one file is the whole receipt. This module prints and reads that
 //! text; checking it (entry, path, signatures, quorum) is the audit's, with the tree's verifier.
 
+use crate::entry::MAX_ENTRY_BYTES;
 use crate::merkle::Hash;
 use crate::tree::proof::{Proof, ProofTextError};
 use base64::prelude::{Engine, BASE64_STANDARD};
 
 /// The format's header line.
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
-/// An entry is at most 65,535 bytes (docs/FORMAT.md section 3).
-pub const MAX_ENTRY_BYTES: usize = 65_535;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
