@@ -192,19 +192,28 @@ impl<F: LogFiles> Checkpoints<F> {
         }
     }
 
-    /// Stores `note` as the checkpoint of `size` entries, replacing what was stored for it.
+    /// Stores `note` as the checkpoint of `size` entries, replacing what was stored for it. A
+    /// new checkpoint's file that could not be written whole and listed goes again, so that a
+    /// full disk leaves nothing behind.
     fn store(&self, size: u64, note: &[u8]) -> Result<(), CheckpointsError> {
         let io = self.io(Some(size));
-        self.files.truncate(size, 0).map_err(&io)?;
-        self.files.write_at(size, 0, note).map_err(&io)?;
-        self.files.sync(size).map_err(&io)?;
         let mut sizes = self.sizes()?;
-        if !sizes.contains(&size) {
-            sizes.push(size);
-            let head: Vec<u8> = sizes.iter().flat_map(|s| s.to_be_bytes()).collect();
-            self.files.replace_head(&head).map_err(self.io(None))?;
+        let known = sizes.contains(&size);
+        let stored = (|| {
+            self.files.truncate(size, 0).map_err(&io)?;
+            self.files.write_at(size, 0, note).map_err(&io)?;
+            self.files.sync(size).map_err(&io)?;
+            if !known {
+                sizes.push(size);
+                let head: Vec<u8> = sizes.iter().flat_map(|s| s.to_be_bytes()).collect();
+                self.files.replace_head(&head).map_err(self.io(None))?;
+            }
+            Ok(())
+        })();
+        if stored.is_err() && !known {
+            let _ = self.files.remove(size);
         }
-        Ok(())
+        stored
     }
 }
 

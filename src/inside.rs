@@ -47,8 +47,9 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     std::fs::create_dir_all(path)
 }
 
-/// Writes `bytes` to `path` whole, through a new file beside it renamed into place, neither
-/// followed through a link.
+/// Writes `bytes` to `path` whole and durably, through a new file beside it that is synced and
+/// renamed into place, neither followed through a link. On failure (a full disk) the new file
+/// goes again, so that nothing is left behind; the directory is the caller's to sync.
 pub fn replace(path: &Path, temp: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     // A link, or a file a killed writer left, at the temporary name goes first: the rename
@@ -58,6 +59,12 @@ pub fn replace(path: &Path, temp: &Path, bytes: &[u8]) -> io::Result<()> {
         _ => {}
     }
     let mut file = open(temp, OpenOptions::new().write(true).create_new(true))?;
-    file.write_all(bytes)?;
-    std::fs::rename(temp, path)
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(temp);
+    }
+    written
 }

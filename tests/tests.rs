@@ -9,6 +9,7 @@ mod backup;
 mod bad_input;
 mod crash;
 mod evidence;
+mod full_disk;
 mod import;
 mod note_vectors;
 mod numbers;

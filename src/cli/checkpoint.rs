@@ -3,6 +3,7 @@
 
 use crate::cli::args::Global;
 use crate::cli::output::note;
+use crate::cli::output::write_file;
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::checkpoints;
@@ -57,8 +58,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     match &args.out {
         None => out.write_all(&signed.note)?,
         Some(file) => {
-            std::fs::write(file, &signed.note)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            write_file(file, |w| w.write_all(&signed.note))?;
             writeln!(
                 out,
                 "checkpoint of {} entries written to {}",

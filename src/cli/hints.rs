@@ -31,6 +31,9 @@ pub fn message(error: &anyhow::Error) -> String {
 
 /// Advice for one error, looking into the library errors it wraps.
 fn hint(error: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(e) = error.downcast_ref::<std::io::Error>() {
+        return io(e);
+    }
     if let Some(e) = error.downcast_ref::<LogError>() {
         return log(e);
     }
@@ -97,6 +100,21 @@ fn hint(error: &(dyn Error + 'static)) -> Option<String> {
         };
     }
     None
+}
+
+/// Faults of the machine rather than of the input. A command that fails on one has changed
+/// nothing it had not finished (docs/reliability.md), so running it again is safe.
+fn io(error: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    match error.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(
+            "free some space on that disk and run the command again".into(),
+        ),
+        ErrorKind::ReadOnlyFilesystem => Some(
+            "that file system is mounted read-only: write to another place, or remount it read-write".into(),
+        ),
+        _ => None,
+    }
 }
 
 fn log(error: &LogError) -> Option<String> {

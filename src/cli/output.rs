@@ -196,15 +196,52 @@ pub fn to_path_or_stdout(
     match path {
         None => Ok(write(stdout)?),
         Some(p) if p == Path::new("-") => Ok(write(stdout)?),
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut file = io::BufWriter::new(file);
-            write(&mut file)
-                .and_then(|()| file.flush())
-                .with_context(|| format!("cannot write {}", path.display()))
-        }
+        Some(path) => write_file(path, write),
     }
+}
+
+/// Writes a file a command was asked for (`-o FILE`, `--out FILE`) whole or not at all: into a
+/// new file beside it, made durable, then renamed over it, so that a full disk or a kill leaves
+/// the old file (or none) and no part of the new one. A FIFO or a device (`/dev/stdout`) cannot
+/// be renamed over and is written directly.
+pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let failed = || format!("cannot write {}", path.display());
+    let special = std::fs::metadata(path).is_ok_and(|m| {
+        let kind = m.file_type();
+        kind.is_fifo() || kind.is_char_device() || kind.is_block_device() || kind.is_socket()
+    });
+    if special {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(failed)?;
+        return write(&mut file).with_context(failed);
+    }
+    let Some(name) = path.file_name() else {
+        anyhow::bail!("{} names no file", path.display());
+    };
+    let mut temp_name = std::ffi::OsString::from(".ledger-");
+    temp_name.push(name);
+    temp_name.push(format!(".{}", std::process::id()));
+    let temp = path.with_file_name(temp_name);
+    let written = (|| {
+        let mut out = io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?,
+        );
+        write(&mut out)?;
+        out.into_inner()
+            .map_err(io::IntoInnerError::into_error)?
+            .sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(failed)
 }
 
 /// A note for people on standard error (progress, where a file went). A closed standard error

@@ -2,8 +2,9 @@
 //! base64 hash per line), on standard output or in a file.
 
 use crate::cli::args::Global;
+use crate::cli::output::write_file;
 use crate::cli::Outcome;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use std::io::Write;
@@ -69,8 +70,7 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
         out.write_all(proof.to_text().as_bytes())?;
         return Ok(Outcome::Ok);
     };
-    std::fs::write(file, proof.to_text())
-        .with_context(|| format!("cannot write {}", file.display()))?;
+    write_file(file, |w| w.write_all(proof.to_text().as_bytes()))?;
     let root = STANDARD.encode(ledger.tree_root(size)?);
     writeln!(
         out,

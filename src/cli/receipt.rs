@@ -2,8 +2,9 @@
 //! bytes and a checkpoint the ledger keeps, with its cosignatures), for `ledger audit receipt`.
 
 use crate::cli::args::Global;
+use crate::cli::output::write_file;
 use crate::cli::Outcome;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use ledger::audit::make_receipt;
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,8 +25,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     match &args.out {
         None => out.write_all(text.as_bytes())?,
         Some(file) => {
-            std::fs::write(file, &text)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            write_file(file, |w| w.write_all(text.as_bytes()))?;
             writeln!(
                 out,
                 "receipt of seq {} written to {}",

@@ -3,7 +3,7 @@
 
 use crate::cli::args::Global;
 use crate::cli::entry::{key_names, EntryView, WindowView};
-use crate::cli::output::{write_one, FormatArg};
+use crate::cli::output::{write_file, write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::note::policy::Policy;
@@ -47,8 +47,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
             }
             out.write_all(&bytes)?;
         } else {
-            std::fs::write(file, &bytes)
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            write_file(file, |w| w.write_all(&bytes))?;
         }
         return Ok(Outcome::Ok);
     }

@@ -189,13 +189,7 @@ impl LogFiles for DirFiles {
     fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
         self.refuse_if_read_only()?;
         let temp = self.dir.join(HEAD_TEMP_FILE);
-        let mut file = crate::inside::open(
-            &temp,
-            OpenOptions::new().write(true).create(true).truncate(true),
-        )?;
-        io::Write::write_all(&mut file, bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, self.dir.join(HEAD_FILE))?;
+        crate::inside::replace(&self.dir.join(HEAD_FILE), &temp, bytes)?;
         sync_dir(&self.dir)
     }
 

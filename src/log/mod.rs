@@ -625,7 +625,8 @@ impl<F: LogFiles> Appender<'_, F> {
     pub fn commit(mut self, head: Head) -> LogResult<Durable> {
         debug_assert_eq!(head.seq + 1, self.next);
         self.write_pending()?;
-        for segment in std::mem::take(&mut self.touched) {
+        // `touched` stays as it is, so that should the commit fail, `drop` knows what to cut off.
+        for &segment in &self.touched {
             self.log
                 .files
                 .sync(segment)

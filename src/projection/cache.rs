@@ -743,9 +743,23 @@ impl Chunks<'_> {
             .and_then(|()| self.out.write_all(&trailer))
             .and_then(|()| self.out.flush())
             .map_err(file.failed("write"))?;
-        match self.fresh {
-            Some(fresh) => std::fs::rename(&fresh, &file.path).map_err(file.failed("write")),
-            None => Ok(()),
+        if let Some(fresh) = self.fresh.take() {
+            std::fs::rename(&fresh, &file.path).map_err(|cause| {
+                let _ = std::fs::remove_file(&fresh);
+                file.failed("write")(cause)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Chunks<'_> {
+    /// A new file that was never finished (a full disk, a failed write) goes, so that nothing is
+    /// left behind; an unfinished append leaves a file whose last commit no longer checks out,
+    /// which reads as no cache.
+    fn drop(&mut self) {
+        if let Some(fresh) = self.fresh.take() {
+            let _ = std::fs::remove_file(fresh);
         }
     }
 }

@@ -190,7 +190,7 @@ impl StateLookup for StateReader<'_> {
 /// the log itself.
 pub const KEYS_FILE: &str = "keys.derived";
 
-/// Saves the readers' copy of the keys (replaced whole, not synced: it is derived).
+/// Saves the readers' copy of the keys, replaced whole.
 pub fn save_keys(
     ledger_dir: &std::path::Path,
     covered: &Head,

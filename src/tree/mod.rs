@@ -395,37 +395,47 @@ impl<F: LogFiles> TreeAppender<'_, F> {
     pub fn commit(mut self) -> Result<(), TreeError> {
         if self.tree.writable {
             self.make_durable()?;
-            let files = &self.tree.files;
-            let size = self.levels.pushed;
-            for level in 0.. {
-                let count = level_count(size, level);
-                let len = files
-                    .segment_len(level)
-                    .map_err(|e| self.tree.io(level, e))?;
-                match len {
-                    None if count == 0 => break,
-                    Some(len) if len > count * HASH_LEN && count == 0 => {
-                        files.remove(level).map_err(|e| self.tree.io(level, e))?;
-                    }
-                    Some(len) if len > count * HASH_LEN => {
-                        files
-                            .truncate(level, count * HASH_LEN)
-                            .map_err(|e| self.tree.io(level, e))?;
-                    }
-                    _ => {}
-                }
-            }
+            self.cut_to(self.levels.pushed)?;
         }
         self.levels.size = self.levels.pushed;
         self.committed = true;
         Ok(())
     }
+
+    /// Cuts every level's file to the hashes of a tree of `size` leaves.
+    fn cut_to(&self, size: u64) -> Result<(), TreeError> {
+        let files = &self.tree.files;
+        for level in 0.. {
+            let count = level_count(size, level);
+            let len = files
+                .segment_len(level)
+                .map_err(|e| self.tree.io(level, e))?;
+            match len {
+                None if count == 0 => break,
+                Some(len) if len > count * HASH_LEN && count == 0 => {
+                    files.remove(level).map_err(|e| self.tree.io(level, e))?;
+                }
+                Some(len) if len > count * HASH_LEN => {
+                    files
+                        .truncate(level, count * HASH_LEN)
+                        .map_err(|e| self.tree.io(level, e))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
+/// An append whose log did not commit leaves the tree's files as they were: the hashes it wrote
+/// are cut off now (and, should that fail, by the next commit).
 impl<F: LogFiles> Drop for TreeAppender<'_, F> {
     fn drop(&mut self) {
         if !self.committed {
             self.levels.abandon();
+            if self.tree.writable {
+                let _ = self.cut_to(self.levels.size);
+            }
         }
     }
 }

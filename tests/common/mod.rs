@@ -424,25 +424,30 @@ impl Fixture {
         head_path(&self.dir)
     }
 
-    /// Everything a command could change in the ledger: the bytes of every file of the log and
-    /// of the readers' copy of the keys, and every derived-state record.
+    /// Everything a command could change in the ledger ([`snapshot_of`]).
     pub fn snapshot(&self) -> Snapshot {
-        let mut files = Vec::new();
-        let log_dir = self.dir.join(LOG_DIR);
-        let mut names: Vec<_> = std::fs::read_dir(&log_dir)
-            .expect("read the log directory")
-            .map(|item| item.expect("read the log directory").path())
-            .collect();
-        names.push(self.dir.join(KEYS_FILE));
-        names.sort();
-        for path in names {
-            let bytes = std::fs::read(&path).ok();
-            files.push((path, bytes));
-        }
-        Snapshot {
-            files,
-            derived: with_db(&self.dir, derived_state),
-        }
+        snapshot_of(&self.dir)
+    }
+}
+
+/// Everything a command could change in the ledger in `dir`: the bytes of every file of the log
+/// and of the readers' copy of the keys, and every derived-state record.
+pub fn snapshot_of(dir: &Path) -> Snapshot {
+    let mut files = Vec::new();
+    let log_dir = dir.join(LOG_DIR);
+    let mut names: Vec<_> = std::fs::read_dir(&log_dir)
+        .expect("read the log directory")
+        .map(|item| item.expect("read the log directory").path())
+        .collect();
+    names.push(dir.join(KEYS_FILE));
+    names.sort();
+    for path in names {
+        let bytes = std::fs::read(&path).ok();
+        files.push((path, bytes));
+    }
+    Snapshot {
+        files,
+        derived: with_db(dir, derived_state),
     }
 }
 
