@@ -393,9 +393,9 @@ fn append_survives_sigkill_at_any_moment() {
     );
 }
 
-/// The real UCDP extract with every event id moved up by `shift`, so that each round of the
-/// import test reports incidents the ledger does not hold yet.
-fn write_shifted_ucdp(path: &Path, shift: u64) {
+/// The real UCDP extract (its first `rows` rows) with every event id moved up by `shift`, so
+/// that each round of the import test reports incidents the ledger does not hold yet.
+fn write_shifted_ucdp(path: &Path, shift: u64, rows: usize) {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/ucdp-ged-23.1-car/GEDEvent_v23_1_CAF.csv");
     let mut reader = csv::Reader::from_path(source).unwrap();
@@ -403,7 +403,7 @@ fn write_shifted_ucdp(path: &Path, shift: u64) {
     writer
         .write_byte_record(reader.byte_headers().unwrap())
         .unwrap();
-    for record in reader.byte_records() {
+    for record in reader.byte_records().take(rows) {
         let record = record.unwrap();
         let id: u64 = std::str::from_utf8(&record[0]).unwrap().parse().unwrap();
         let mut shifted = csv::ByteRecord::new();
@@ -471,7 +471,7 @@ fn import_survives_sigkill_at_any_moment() {
     for round in 0..rounds {
         let ctx = format!("seed {seed:#x}, import round {round}");
         let file = f.path(&format!("ucdp-round-{round}.csv"));
-        write_shifted_ucdp(&file, (round as u64 + 1) * 10_000_000);
+        write_shifted_ucdp(&file, (round as u64 + 1) * 10_000_000, usize::MAX);
         let before = entry_count(dir);
 
         // What this import appends when nothing stops it: run it on a copy of the ledger as
@@ -581,7 +581,7 @@ fn a_killed_export_leaves_the_whole_old_export_or_the_whole_new_one() {
     let mut rng = StdRng::seed_from_u64(seed);
     let f = Fixture::new();
     let file = f.path("ucdp.csv");
-    write_shifted_ucdp(&file, 0);
+    write_shifted_ucdp(&file, 0, usize::MAX);
     assert!(import_and_kill(&f.dir, &f.inv_key, &file, None));
     let out = f.path("export");
     let started = Instant::now();
@@ -664,4 +664,212 @@ fn an_init_killed_before_its_genesis_is_taken_up_by_the_next_init() {
         }
     }
     eprintln!("init rounds: {killed} killed, {finished} finished");
+}
+
+/// Kills the long run aims at; `LEDGER_CRASH_KILLS` asks for another number.
+const LONG_RUN_KILLS: u64 = 10_000;
+/// The long run starts from a new ledger after this many rounds, so that its checks stay quick.
+const ROUNDS_PER_LEDGER: usize = 300;
+/// UCDP rows in each of the long run's two alternating releases.
+const LONG_RUN_RELEASE_ROWS: usize = 150;
+
+/// The commands the long run kills, in the order it takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Command {
+    Append,
+    Import,
+    ProjectCached,
+    ProjectToFile,
+    Export,
+    Checkpoint,
+}
+
+const COMMANDS: [Command; 6] = [
+    Command::Append,
+    Command::Import,
+    Command::ProjectCached,
+    Command::ProjectToFile,
+    Command::Export,
+    Command::Checkpoint,
+];
+
+/// The long local crash run: SIGKILLs at random moments of append, import, project (resuming
+/// its cache, and writing `-o`), export and checkpoint, in turn, each followed by the checks of
+/// the tests above: the ledger verifies; acknowledged batches are there as acknowledged and no
+/// batch or import is there in part; a cache resumed after the kill shows what a rebuild from
+/// the log shows; an `-o` file and an export are the whole old one or the whole new one; a
+/// checkpoint written is one the log verifies against. Every new ledger's derived state ends
+/// equal to a rebuild. It prints how many kills landed while each command ran.
+#[test]
+#[ignore = "the long local crash run, about an hour: LEDGER_CRASH_KILLS=10000 cargo test --release --test integration -- --ignored crash::long_run --nocapture"]
+fn long_run_of_sigkills_across_every_writing_command() {
+    let wanted = env_number("LEDGER_CRASH_KILLS", LONG_RUN_KILLS);
+    let seed = env_number("CRASH_SEED", DEFAULT_SEED);
+    eprintln!("long crash run seed {seed:#x}, {wanted} kills (replay with CRASH_SEED={seed:#x})");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let started = Instant::now();
+    // (killed while it ran, finished first) by command.
+    let mut tally: std::collections::BTreeMap<Command, (u64, u64)> = Default::default();
+    let mut killed = 0;
+    let mut round = 0;
+    let mut ledgers = 0;
+    while killed < wanted {
+        let f = Fixture::new();
+        ledgers += 1;
+        let dir = &f.dir;
+        let releases = [f.path("ucdp-a.csv"), f.path("ucdp-b.csv")];
+        for (i, release) in releases.iter().enumerate() {
+            write_shifted_ucdp(release, i as u64 * 10_000_000, LONG_RUN_RELEASE_ROWS);
+        }
+        let (out, export, checkpoint) = (
+            f.path("incidents.csv"),
+            f.path("export"),
+            f.path("checkpoint.txt"),
+        );
+        let mut batches: Vec<Batch> = Vec::new();
+        // How long each command takes when nothing stops it: its first round on this ledger
+        // runs unkilled to tell.
+        let mut whole: HashMap<Command, Duration> = HashMap::new();
+        let (mut written_out, mut exported) = (None::<Vec<u8>>, None::<u64>);
+        for _ in 0..ROUNDS_PER_LEDGER {
+            if killed >= wanted {
+                break;
+            }
+            let command = COMMANDS[round % COMMANDS.len()];
+            let ctx = format!("seed {seed:#x}, round {round}, {command:?}");
+            let delay = whole
+                .get(&command)
+                .map(|w| w.mul_f64(rng.gen_range(0.0..1.1)));
+            // How long the command itself ran, for `whole`.
+            let mut ran = Duration::ZERO;
+            let mut timed = |run: &mut dyn FnMut() -> bool| {
+                let began = Instant::now();
+                let finished = run();
+                ran = began.elapsed();
+                finished
+            };
+            let finished = match command {
+                Command::Append => {
+                    let size = rng.gen_range(5..=60);
+                    let file = f.path("batch.ndjson");
+                    write_batch(&file, round, size);
+                    let batch = append_and_kill(dir, &f.inv_key, &file, round, size, delay, seed);
+                    let acknowledged = batch.acknowledged;
+                    ran = batch.ran_for;
+                    batches.push(batch);
+                    check_ledger(dir, &batches, seed, round);
+                    acknowledged
+                }
+                Command::Import => {
+                    let release = &releases[(round / COMMANDS.len()) % 2];
+                    let before = entry_count(dir);
+                    let copy = tempfile::tempdir().unwrap();
+                    copy_tree(dir, copy.path());
+                    assert!(
+                        import_and_kill(copy.path(), &f.inv_key, release, None),
+                        "{ctx}"
+                    );
+                    let whole_import = entry_count(copy.path()) - before;
+                    let acknowledged =
+                        timed(&mut || import_and_kill(dir, &f.inv_key, release, delay));
+                    assert_verifies(dir, &ctx);
+                    let after = entry_count(dir);
+                    assert!(
+                        after == before || after == before + whole_import,
+                        "{ctx}: the import is torn: {before} entries became {after}, the whole import is {whole_import}"
+                    );
+                    assert!(
+                        !acknowledged || after == before + whole_import,
+                        "{ctx}: lost"
+                    );
+                    acknowledged
+                }
+                Command::ProjectCached => {
+                    let regions = ["project", "regions", "--format", "csv"];
+                    let args: Vec<&std::ffi::OsStr> = regions.iter().map(|a| a.as_ref()).collect();
+                    let finished = timed(&mut || run_and_kill(dir, &args, delay));
+                    assert_verifies(dir, &ctx);
+                    let resumed = run_ok(dir, &regions, None);
+                    let rebuilt = run_ok(dir, &[&regions[..], &["--rebuild"]].concat(), None);
+                    assert_eq!(resumed, rebuilt, "{ctx}: the cache differs from the log");
+                    finished
+                }
+                Command::ProjectToFile => {
+                    let args = ["project", "incidents", "--format", "csv", "-o"];
+                    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+                    args.push(out.as_os_str());
+                    let finished = timed(&mut || run_and_kill(dir, &args, delay));
+                    assert_verifies(dir, &ctx);
+                    let now = std::fs::read(&out).ok();
+                    let current = run_ok(dir, &["project", "incidents", "--format", "csv"], None);
+                    assert!(
+                        now == written_out || now.as_deref() == Some(current.as_bytes()),
+                        "{ctx}: -o holds neither the old file nor the whole new one"
+                    );
+                    assert!(
+                        !finished || now.as_deref() == Some(current.as_bytes()),
+                        "{ctx}"
+                    );
+                    written_out = now;
+                    finished
+                }
+                Command::Export => {
+                    let head = entry_count(dir) as u64 - 1;
+                    let finished = timed(&mut || export_and_kill(dir, &export, delay));
+                    assert_verifies(dir, &ctx);
+                    if export.exists() {
+                        let seq = whole_export(&export, &ctx);
+                        assert!(
+                            exported == Some(seq) || seq == head,
+                            "{ctx}: export of {seq}"
+                        );
+                        exported = Some(seq);
+                    }
+                    assert!(!finished || exported == Some(head), "{ctx}");
+                    finished
+                }
+                Command::Checkpoint => {
+                    let args = [
+                        "checkpoint".as_ref(),
+                        "--key".as_ref(),
+                        f.admin_key.as_os_str(),
+                        "-o".as_ref(),
+                        checkpoint.as_os_str(),
+                    ];
+                    let finished = timed(&mut || run_and_kill(dir, &args, delay));
+                    assert_verifies(dir, &ctx);
+                    if checkpoint.exists() {
+                        let against = ["verify", "--checkpoint", checkpoint.to_str().unwrap()];
+                        run_ok(dir, &against, None);
+                    }
+                    finished
+                }
+            };
+            if delay.is_none() {
+                whole.insert(command, ran);
+            }
+            let (was_killed, was_finished) = tally.entry(command).or_default();
+            if finished {
+                *was_finished += 1;
+            } else {
+                *was_killed += 1;
+                killed += 1;
+            }
+            round += 1;
+        }
+        let kept = with_db(dir, derived_records);
+        run_ok(dir, &["reindex"], None);
+        assert_eq!(
+            with_db(dir, derived_records),
+            kept,
+            "seed {seed:#x}: after round {round}, derived state differs from a rebuild"
+        );
+    }
+    eprintln!(
+        "long crash run seed {seed:#x}: {killed} kills landed in {round} rounds on {ledgers} ledgers in {:.0?}",
+        started.elapsed()
+    );
+    for (command, (was_killed, finished)) in &tally {
+        eprintln!("  {command:?}: {was_killed} killed while running, {finished} finished first");
+    }
 }
