@@ -786,7 +786,7 @@ fn long_run_of_sigkills_across_every_writing_command() {
                 }
                 Command::ProjectCached => {
                     let regions = ["project", "regions", "--format", "csv"];
-                    let args: Vec<&std::ffi::OsStr> = regions.iter().map(|a| a.as_ref()).collect();
+                    let args: Vec<&std::ffi::OsStr> = regions.iter().map(AsRef::as_ref).collect();
                     let finished = timed(&mut || run_and_kill(dir, &args, delay));
                     assert_verifies(dir, &ctx);
                     let resumed = run_ok(dir, &regions, None);
@@ -796,7 +796,7 @@ fn long_run_of_sigkills_across_every_writing_command() {
                 }
                 Command::ProjectToFile => {
                     let args = ["project", "incidents", "--format", "csv", "-o"];
-                    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+                    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(AsRef::as_ref).collect();
                     args.push(out.as_os_str());
                     let finished = timed(&mut || run_and_kill(dir, &args, delay));
                     assert_verifies(dir, &ctx);
