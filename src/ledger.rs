@@ -84,6 +84,13 @@ impl fmt::Display for Rejection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// The batch is committed and acknowledged; only what is derived from it lags.
+    #[error("the batch is in the log, up to seq {seq}, but what is derived from the log (its tree, rule state, keys) could not be brought up to date; the next command that writes does that from the log")]
+    Behind {
+        seq: u64,
+        #[source]
+        source: Box<LedgerError>,
+    },
     #[error("there is no ledger at {dir}")]
     NoLedger { dir: PathBuf },
     #[error("{dir} already holds files; a ledger is created in a new or empty directory")]
@@ -561,6 +568,9 @@ impl<F: LogFiles> Ledger<F> {
         events: impl IntoIterator<Item = Result<EventInput, InputError>>,
         mut landed: impl FnMut(Appended),
     ) -> Result<(), LedgerError> {
+        // Derived state left behind by an earlier append of this process that failed after its
+        // commit (`LedgerError::Behind`) catches up first: rules are checked against all of the log.
+        self.catch_up()?;
         let state = self.state()?;
         let head = self.log.head();
         let first_seq = match head {
@@ -671,12 +681,20 @@ impl<F: LogFiles> Ledger<F> {
         appender.commit(new_head)?;
         drop(lines);
         // Acknowledged from here on. Derived state (the tree, then the rule state) follows; if
-        // this process dies first, the next writer catches it up from the log.
-        leaves.commit()?;
-        state.write(state::writes(&state, rules.changes), &new_head)?;
+        // this process dies first, or it fails (a full disk), the next writer catches it up from
+        // the log, and the error says that the batch is in.
+        let derived = (|| -> Result<(), LedgerError> {
+            leaves.commit()?;
+            state.write(state::writes(&state, rules.changes), &new_head)?;
+            Ok(())
+        })();
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
-        self.save_keys(&new_head)
+        let derived = derived.and_then(|()| self.save_keys(&new_head));
+        derived.map_err(|source| LedgerError::Behind {
+            seq: new_head.seq,
+            source: Box::new(source),
+        })
     }
 
     /// Enrols a public key under a name and role (a `key.enrolled` statement by an admin).
@@ -1202,6 +1220,16 @@ pub(crate) mod tests {
                 }));
                 if let Ok(Ok(_)) = appended {
                     operations.get_or_insert(faulty.operations());
+                }
+                // What failed is not in the log; what succeeded, or failed only after its commit,
+                // is, whole.
+                let head = Ledger::with_files(copy.clone()).unwrap().head().unwrap();
+                match appended {
+                    Ok(Ok(_) | Err(LedgerError::Behind { .. })) => {
+                        assert_eq!(head.seq, before.seq + batch as u64, "at {at}, {fault:?}");
+                    }
+                    Ok(Err(_)) => assert_eq!(head, before, "at {at}, {fault:?}"),
+                    Err(_) => {}
                 }
                 assert_whole_or_nothing(&copy.after_crash(), before, batch);
                 assert_whole_or_nothing(&copy.after_crash_keeping_writes(), before, batch);

@@ -2,7 +2,7 @@
 //! summary every appending command prints.
 
 use crate::cli::args::Global;
-use crate::cli::output::{count, Format};
+use crate::cli::output::{count, note, Format};
 use crate::cli::Outcome;
 use anyhow::{Context, Result};
 use ledger::input::{read_events, InputError};
@@ -53,6 +53,13 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         Err(refused @ LedgerError::Rejected(_)) => {
             let name = input.name;
             return Err(anyhow::Error::new(refused).context(format!("{name} was refused")));
+        }
+        // The batch is in; say so, and what lags.
+        Err(behind @ LedgerError::Behind { .. }) => {
+            note(&format!(
+                "ledger: {}",
+                crate::cli::hints::message(&anyhow::Error::new(behind))
+            ));
         }
         appended => appended?,
     }

@@ -137,6 +137,7 @@ fn lock(error: &LockError) -> Option<String> {
 
 fn ledger(error: &LedgerError) -> Option<String> {
     match error {
+        LedgerError::Behind { .. } => None,
         LedgerError::NoLedger { .. } => {
             Some("create one with `ledger init`, or point --ledger (or LEDGER_DIR) at one".into())
         }

@@ -195,6 +195,12 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
         bar.finish_and_clear();
     }
     let report = report?;
+    if let Some(behind) = &report.behind {
+        note(&format!(
+            "ledger: {}",
+            crate::cli::hints::message(&anyhow::Error::new(behind.clone()))
+        ));
+    }
     for problem in &report.skipped {
         note(&format!(
             "ledger: skipped {}: {problem}",

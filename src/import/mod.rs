@@ -203,6 +203,9 @@ pub struct ImportReport {
     pub appended: Option<Landed>,
     /// In a dry run, the first [`PLANNED_OF_EACH_KIND`] changes of each kind, in file order.
     pub planned: Vec<PlannedChange>,
+    /// The batch is in the log, but what is derived from it could not be brought up to date
+    /// ([`LedgerError::Behind`]).
+    pub behind: Option<std::sync::Arc<LedgerError>>,
 }
 
 /// More withdrawals than an import makes unless told they are meant: `removing` of the
@@ -399,9 +402,11 @@ fn import_layout<L: Layout, F: LogFiles>(
     };
     // A failure of the reading is why the append stopped, so it is the one to report.
     let tally = diff.finish()?;
+    let mut behind = None;
     match result {
         // A release the ledger already holds is an empty batch, which appends nothing.
         Ok(()) | Err(LedgerError::EmptyBatch) => {}
+        Err(lagging @ LedgerError::Behind { .. }) => behind = Some(std::sync::Arc::new(lagging)),
         Err(source) => {
             return Err(ImportError::Append {
                 path: path.to_path_buf(),
@@ -410,6 +415,7 @@ fn import_layout<L: Layout, F: LogFiles>(
         }
     }
     Ok(ImportReport {
+        behind,
         release: label,
         rows: tally.rows,
         reported: tally.reported,
