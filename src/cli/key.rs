@@ -1,13 +1,13 @@
-//! `ledger key`: generate a key file, enrol and revoke keys, list the enrolled keys, print a
-//! key's C2SP verifier key.
+//! `ledger key`: generate a key file (plain or sealed under a passphrase), print a key file's
+//! public key, enrol and revoke keys, list the enrolled keys, print a key's C2SP verifier key.
 
 use crate::cli::append::{print_appended, AppendedArgs};
 use crate::cli::args::{role_parser, Global};
 use crate::cli::output::{note, write_table, FormatArg};
-use crate::cli::Outcome;
+use crate::cli::{passphrase, Outcome};
 use anyhow::{bail, Result};
 use ledger::event::Role;
-use ledger::keys::{PublicKey, SecretKey};
+use ledger::keys::{KeyError, KeyFile, PublicKey, SecretKey};
 use ledger::ledger::LedgerError;
 use ledger::note::vkey::{KeyType, VerifierKey};
 use ledger::projection::{Cell, Table};
@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create a secret key file (mode 0600) and print its public key.
+    /// Create a secret key file (mode 0600), sealed with a passphrase if asked, and print its
+    /// public key.
     Generate(GenerateArgs),
+    /// Print a key file's public key (a sealed file's without its passphrase).
+    Public(PublicArgs),
     /// Enrol a public key with a name and role (needs an admin key).
     Enroll(EnrollArgs),
     /// Revoke the active key with this name (needs an admin key).
@@ -37,6 +40,17 @@ pub struct GenerateArgs {
     /// A name kept in the key file (`ledger init` uses it as the admin's name).
     #[arg(long)]
     name: Option<String>,
+    /// Seal the secret with a passphrase, asked twice on the terminal (a --passphrase-file
+    /// seals it too, with the passphrase it holds).
+    #[arg(long)]
+    passphrase: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PublicArgs {
+    /// The secret key file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -89,9 +103,10 @@ pub struct VkeyArgs {
 
 pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
     match command {
-        Command::Generate(args) => generate(args, out)?,
+        Command::Generate(args) => generate(global, args, out)?,
+        Command::Public(args) => writeln!(out, "{}", KeyFile::read(&args.file)?.public())?,
         Command::Enroll(args) => {
-            let admin = SecretKey::load(&args.key)?;
+            let admin = global.secret_key(&args.key)?;
             let public = PublicKey::parse(&args.public)?;
             let appended = global
                 .open()?
@@ -99,7 +114,7 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
             print_appended(out, &[appended], &args.output)?;
         }
         Command::Revoke(args) => {
-            let admin = SecretKey::load(&args.key)?;
+            let admin = global.secret_key(&args.key)?;
             let appended = global
                 .open()?
                 .revoke_key(&admin, &args.name, &args.reason)?;
@@ -165,19 +180,37 @@ fn public_key(text_or_file: &str) -> Result<PublicKey> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     match PublicKey::parse(&text) {
         Ok(key) => Ok(key),
-        Err(_) => Ok(SecretKey::load(path)?.public()),
+        Err(_) => Ok(KeyFile::read(path)?.public()),
     }
 }
 
-fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
+fn generate(global: &Global, args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
     if args.out == Path::new("-") {
         bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
     }
     let key = SecretKey::generate(args.name.clone())?;
-    key.save_new(&args.out)?;
+    let sealed = args.passphrase || global.passphrase_file.is_some();
+    if sealed {
+        // Before the passphrase is typed twice, not after.
+        if args.out.exists() {
+            return Err(KeyError::Exists {
+                path: args.out.clone(),
+            }
+            .into());
+        }
+        let passphrase = passphrase::new(global.passphrase_file.as_deref(), &args.out)?;
+        key.save_new_sealed(&args.out, &passphrase)?;
+    } else {
+        key.save_new(&args.out)?;
+    }
     writeln!(out, "{}", key.public())?;
     note(&format!(
-        "wrote secret key to {} (mode 0600); share only the public key above",
+        "wrote secret key{} to {} (mode 0600); share only the public key above",
+        if sealed {
+            ", sealed with the passphrase,"
+        } else {
+            ""
+        },
         args.out.display()
     ));
     Ok(())
