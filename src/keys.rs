@@ -434,3 +434,191 @@ impl KeyFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSPHRASE: &[u8] = b"correct horse battery staple";
+
+    fn key() -> SecretKey {
+        SecretKey::from_seed([7; 32], Some("panel-admin".to_string()))
+    }
+
+    fn sealed_text() -> String {
+        key()
+            .sealed_file_text(PASSPHRASE, [1; seal::SALT_BYTES], [2; seal::NONCE_BYTES])
+            .unwrap()
+    }
+
+    fn parse(text: &str) -> Result<KeyFile, KeyFileProblem> {
+        KeyFile::parse(Path::new("test.key"), text.as_bytes())
+    }
+
+    fn sealed(text: &str) -> SealedKey {
+        match parse(text).unwrap() {
+            KeyFile::Sealed(sealed) => sealed,
+            KeyFile::Plain(_) => panic!("a sealed file read as a plain one"),
+        }
+    }
+
+    /// `text` with the first `from` replaced by `to`, which must change it.
+    fn altered(text: &str, from: &str, to: &str) -> String {
+        assert!(text.contains(from), "{from:?} is not in {text:?}");
+        text.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn a_sealed_file_opens_with_its_passphrase_and_keeps_its_public_part_readable() {
+        let text = sealed_text();
+        assert!(
+            !text.contains(&hex::encode([7u8; 32])),
+            "the seed is in the clear"
+        );
+        let file = parse(&text).unwrap();
+        assert_eq!(file.public(), key().public());
+        let KeyFile::Sealed(sealed) = file else {
+            panic!("a sealed file read as a plain one")
+        };
+        assert_eq!(sealed.name.as_deref(), Some("panel-admin"));
+        let opened = sealed.unseal(PASSPHRASE).unwrap();
+        assert_eq!(opened.public(), key().public());
+        assert_eq!(opened.name.as_deref(), Some("panel-admin"));
+        assert_eq!(opened.sign(b"m"), key().sign(b"m"));
+    }
+
+    #[test]
+    fn a_plain_file_round_trips() {
+        let file = parse(&key().file_text()).unwrap();
+        let KeyFile::Plain(plain) = file else {
+            panic!("a plain file read as a sealed one")
+        };
+        assert_eq!(plain.public(), key().public());
+    }
+
+    #[test]
+    fn a_wrong_passphrase_is_refused_naming_the_file() {
+        let err = sealed(&sealed_text())
+            .unseal(b"correct horse battery stapler")
+            .unwrap_err();
+        assert!(
+            matches!(err, KeyError::WrongPassphrase { ref path } if path == Path::new("test.key"))
+        );
+    }
+
+    #[test]
+    fn a_changed_byte_anywhere_in_a_sealed_file_stops_it_opening() {
+        let text = sealed_text();
+        let salt = hex::encode([1u8; seal::SALT_BYTES]);
+        let nonce = hex::encode([2u8; seal::NONCE_BYTES]);
+        let other_public = SecretKey::from_seed([8; 32], None).public().to_string();
+        let sealed_hex = text.trim_end().rsplit(' ').next().unwrap();
+        // The hex with its first digit changed.
+        let flip = |hex: &str| {
+            format!(
+                "{}{}",
+                if hex.starts_with('f') { "e" } else { "f" },
+                &hex[1..]
+            )
+        };
+        let changes = [
+            altered(&text, &salt, &flip(&salt)),
+            altered(&text, &nonce, &flip(&nonce)),
+            altered(&text, sealed_hex, &flip(sealed_hex)),
+            altered(&text, &key().public().to_string(), &other_public),
+            altered(&text, "name: panel-admin", "name: someone-else"),
+            altered(&text, "name: panel-admin\n", ""),
+            altered(&text, "name: panel-admin", "name:  panel-admin"),
+        ];
+        for changed in changes {
+            let err = sealed(&changed).unseal(PASSPHRASE).unwrap_err();
+            assert!(
+                matches!(err, KeyError::WrongPassphrase { .. }),
+                "{changed:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_sealed_files_are_refused_before_any_passphrase() {
+        let text = sealed_text();
+        let sealed_line = text.lines().last().unwrap();
+        let cases = [
+            (altered(&text, "ln=17", "ln=30"), KeyFileProblem::Cost),
+            (altered(&text, "ln=17", "ln=9"), KeyFileProblem::Cost),
+            (altered(&text, "r=8", "r=1"), KeyFileProblem::BadSealed),
+            (
+                altered(&text, "scrypt", "argon2"),
+                KeyFileProblem::BadSealed,
+            ),
+            (
+                altered(&text, sealed_line, &sealed_line[..sealed_line.len() - 2]),
+                KeyFileProblem::BadSealed,
+            ),
+            (format!("{text}name: late\n"), KeyFileProblem::SealedNotLast),
+            (
+                format!("{text}secret: {}\n", hex::encode([7u8; 32])),
+                KeyFileProblem::SealedNotLast,
+            ),
+            (
+                altered(&text, "public:", "secret: 00\npublic:"),
+                KeyFileProblem::SecretAndSealed,
+            ),
+            (
+                altered(&text, &format!("public: {}\n", key().public()), ""),
+                KeyFileProblem::SealedWithoutPublic,
+            ),
+        ];
+        for (text, problem) in cases {
+            assert_eq!(parse(&text).unwrap_err(), problem, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_passphrase_seals_nothing() {
+        let err = key().sealed_file_text(b"", [1; 16], [2; 12]).unwrap_err();
+        assert!(matches!(err, KeyError::EmptyPassphrase));
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let shown = format!("{:?} {:?}", key(), parse(&key().file_text()).unwrap());
+        assert!(shown.contains(&key().public().to_string()), "{shown}");
+        assert!(!shown.contains(&hex::encode([7u8; 32])), "{shown}");
+        assert!(!shown.contains("[7, 7"), "{shown}");
+    }
+
+    /// The known-answer vector of docs/FORMAT.md: from a passphrase, a seed, a salt and a nonce,
+    /// the scrypt key and the key file's exact text. After a deliberate format change,
+    /// regenerate it with `LEDGER_BLESS_VECTORS=1 cargo test --lib keys::`.
+    #[test]
+    fn the_sealed_key_file_vector_is_reproduced() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/key_file.json");
+        let seed = [0x42u8; 32];
+        let key = SecretKey::from_seed(seed, Some("panel-admin".to_string()));
+        let (salt, nonce) = ([0x5au8; seal::SALT_BYTES], [0xa5u8; seal::NONCE_BYTES]);
+        let mut derived = [0u8; 32];
+        let params = scrypt::Params::new(seal::LOG_N, 8, 1, 32).unwrap();
+        scrypt::scrypt(PASSPHRASE, &salt, &params, &mut derived).unwrap();
+        let text = key.sealed_file_text(PASSPHRASE, salt, nonce).unwrap();
+        let vector = serde_json::json!({
+            "description": "A secret key file sealed under a passphrase (docs/FORMAT.md, Secret key files).",
+            "passphrase_utf8": std::str::from_utf8(PASSPHRASE).unwrap(),
+            "seed_hex": hex::encode(seed),
+            "name": "panel-admin",
+            "public_key": key.public().to_string(),
+            "scrypt": {"log_n": seal::LOG_N, "r": 8, "p": 1, "salt_hex": hex::encode(salt), "key_hex": hex::encode(derived)},
+            "nonce_hex": hex::encode(nonce),
+            "associated_data_utf8": key.public_lines(),
+            "file_text": text,
+        });
+        let expected = format!("{}\n", serde_json::to_string_pretty(&vector).unwrap());
+        if std::env::var_os("LEDGER_BLESS_VECTORS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(stored, expected, "{} differs from the code", path.display());
+        let opened = sealed(&text).unseal(PASSPHRASE).unwrap();
+        assert_eq!(opened.public(), key.public());
+    }
+}
