@@ -48,8 +48,8 @@ pub struct Global {
     /// Seconds to wait for another process that holds the ledger (0 to 86400).
     #[arg(long, global = true, default_value = "0", value_name = "SECONDS", value_parser = parse_wait)]
     pub wait: Duration,
-    /// A file whose first line is the passphrase of sealed key files, for scripts (without it,
-    /// the passphrase is asked on the terminal); `key generate` seals its new key with it.
+    /// A file whose first line is the passphrase of sealed key files (for scripts; without it,
+    /// the passphrase is asked on the terminal).
     #[arg(
         long,
         global = true,

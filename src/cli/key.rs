@@ -40,8 +40,8 @@ pub struct GenerateArgs {
     /// A name kept in the key file (`ledger init` uses it as the admin's name).
     #[arg(long)]
     name: Option<String>,
-    /// Seal the secret with a passphrase, asked twice on the terminal (a --passphrase-file
-    /// seals it too, with the passphrase it holds).
+    /// Seal the secret with a passphrase, asked twice on the terminal; with --passphrase-file
+    /// (or LEDGER_PASSPHRASE_FILE), the key is sealed with the passphrase the file holds.
     #[arg(long)]
     passphrase: bool,
 }
