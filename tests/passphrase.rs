@@ -292,14 +292,18 @@ fn a_sealed_file_whose_public_line_was_changed_is_refused() {
 }
 
 #[test]
-fn an_empty_or_missing_passphrase_file_is_refused_and_no_key_is_written() {
+fn an_empty_missing_or_endless_passphrase_file_is_refused_and_no_key_is_written() {
     let s = Sealed::new();
     write_private(&s.path("empty"), "\nsecond line\n");
-    for (file, words) in [
+    for (n, (file, words)) in [
         ("empty", vec!["empty", "passphrase file"]),
         ("missing", vec!["cannot read passphrase file"]),
-    ] {
-        let out_key = s.arg(&format!("{file}.key"));
+        ("/dev/zero", vec!["/dev/zero", "longer than 1024 bytes"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out_key = s.arg(&format!("{n}.key"));
         let out = s.run(Some(file), &["key", "generate", "--out", &out_key], None);
         assert_refused(&out, &words);
         assert!(!Path::new(&out_key).exists(), "{out_key} was written");
