@@ -212,9 +212,13 @@ impl SecretKey {
     /// The plain key file's text: the public lines, then `secret:` and the seed in hex.
     fn file_text(&self) -> Zeroizing<String> {
         let seed = Zeroizing::new(self.signing.to_bytes());
-        let mut text = Zeroizing::new(self.public_lines());
+        let public_lines = self.public_lines();
+        // Allocated once at its full length: a string that grew would leave a copy of the
+        // secret behind in the buffer it left.
+        let mut text = Zeroizing::new(String::with_capacity(public_lines.len() + 73));
+        text.push_str(&public_lines);
         text.push_str("secret: ");
-        text.push_str(&Zeroizing::new(hex::encode(*seed)));
+        text.push_str(&Zeroizing::new(hex::encode(seed.as_slice())));
         text.push('\n');
         text
     }

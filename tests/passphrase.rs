@@ -382,3 +382,78 @@ fn the_terminal_prompt_seals_and_opens_a_key() {
     assert!(s.run_ok(None, &["log"], None).contains("p-typed"));
     s.head();
 }
+
+/// `key passphrase` copies a key file with its passphrase removed, or with a new one; a sealed
+/// copy holds no trace of the secret in the clear, and signs with the new passphrase.
+#[test]
+fn key_passphrase_removes_and_sets_a_passphrase_on_a_copy() {
+    let s = Sealed::new();
+    let (inv, clear, resealed) = (s.arg("inv.key"), s.arg("clear.key"), s.arg("resealed.key"));
+    let original = std::fs::read(&inv).unwrap();
+    s.run_ok(
+        Some("pass"),
+        &[
+            "key",
+            "passphrase",
+            "--key",
+            &inv,
+            "--out",
+            &clear,
+            "--remove",
+        ],
+        None,
+    );
+    assert_eq!(
+        std::fs::read(&inv).unwrap(),
+        original,
+        "the original changed"
+    );
+    let clear_text = std::fs::read_to_string(&clear).unwrap();
+    let secret = clear_text
+        .lines()
+        .find_map(|line| line.strip_prefix("secret: "))
+        .unwrap_or_else(|| panic!("no secret in the clear: {clear_text}"));
+    write_private(&s.path("new"), "a new passphrase\n");
+    s.run_ok(
+        None,
+        &[
+            "key",
+            "passphrase",
+            "--key",
+            &clear,
+            "--out",
+            &resealed,
+            "--new-passphrase-file",
+            &s.arg("new"),
+        ],
+        None,
+    );
+    let resealed_text = std::fs::read_to_string(&resealed).unwrap();
+    assert!(resealed_text.contains("\nsealed: "), "{resealed_text}");
+    assert!(
+        !resealed_text.contains(secret),
+        "the seed is in the sealed file"
+    );
+    let public = std::fs::read_to_string(s.path("inv.public")).unwrap();
+    for file in [&clear, &resealed] {
+        assert_eq!(
+            s.run_ok(None, &["key", "public", file], None).trim(),
+            public
+        );
+    }
+    assert_refused(
+        &s.run(
+            Some("pass"),
+            &["append", "--key", &resealed, "-"],
+            Some(&ndjson(&[incident("p-3", 1)])),
+        ),
+        &["passphrase", &resealed],
+    );
+    s.run_ok(
+        Some("new"),
+        &["append", "--key", &resealed, "-"],
+        Some(&ndjson(&[incident("p-3", 1)])),
+    );
+    assert!(s.run_ok(None, &["log"], None).contains("p-3"));
+    s.head();
+}

@@ -97,7 +97,7 @@ impl Global {
 pub enum Command {
     /// Create a ledger: its genesis entry names its origin and admin key.
     Init(init::Args),
-    /// Generate, enrol, revoke and list keys.
+    /// Generate key files and change their passphrases; enrol, revoke and list keys.
     #[command(subcommand)]
     Key(key::Command),
     /// Append events (one JSON object or NDJSON) as one atomic, durable batch.

@@ -1,5 +1,5 @@
 //! `ledger key`: generate a key file (plain or sealed under a passphrase), print a key file's
-//! public key, enrol and revoke keys, list the enrolled keys, print a key's C2SP verifier key.
+//! public key, copy one with a new passphrase or none, enrol and revoke keys, list the enrolled keys, print a key's C2SP verifier key.
 
 use crate::cli::append::{print_appended, AppendedArgs};
 use crate::cli::args::{role_parser, Global};
@@ -21,6 +21,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Print a key file's public key (a sealed file's without its passphrase).
     Public(PublicArgs),
+    /// Copy a key file with a new passphrase, or with none; the original is left as it is.
+    Passphrase(PassphraseArgs),
     /// Enrol a public key with a name and role (needs an admin key).
     Enroll(EnrollArgs),
     /// Revoke the active key with this name (needs an admin key).
@@ -51,6 +53,24 @@ pub struct PublicArgs {
     /// The secret key file.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct PassphraseArgs {
+    /// The key file to copy (if it is sealed, its passphrase is asked for, or read from
+    /// --passphrase-file).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Where to write the copy; the file must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// A file whose first line is the new passphrase (without it, the new passphrase is asked
+    /// twice on the terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "remove")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Write the copy with its secret in the clear, with no passphrase.
+    #[arg(long)]
+    remove: bool,
 }
 
 #[derive(clap::Args)]
@@ -104,6 +124,7 @@ pub struct VkeyArgs {
 pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
     match command {
         Command::Generate(args) => generate(global, args, out)?,
+        Command::Passphrase(args) => change_passphrase(global, args, out)?,
         Command::Public(args) => writeln!(out, "{}", KeyFile::read(&args.file)?.public())?,
         Command::Enroll(args) => {
             let admin = global.secret_key(&args.key)?;
@@ -185,24 +206,11 @@ fn public_key(text_or_file: &str) -> Result<PublicKey> {
 }
 
 fn generate(global: &Global, args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
-    if args.out == Path::new("-") {
-        bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
-    }
+    check_new_key_file(&args.out)?;
     let key = SecretKey::generate(args.name.clone())?;
-    let sealed = args.passphrase || global.passphrase_file.is_some();
-    if sealed {
-        // Before the passphrase is typed twice, not after.
-        if args.out.exists() {
-            return Err(KeyError::Exists {
-                path: args.out.clone(),
-            }
-            .into());
-        }
-        let passphrase = passphrase::new(global.passphrase_file.as_deref(), &args.out)?;
-        key.save_new_sealed(&args.out, &passphrase)?;
-    } else {
-        key.save_new(&args.out)?;
-    }
+    let passphrase_file = global.passphrase_file.as_deref();
+    let sealed = args.passphrase || passphrase_file.is_some();
+    save(&key, &args.out, sealed.then_some(passphrase_file))?;
     writeln!(out, "{}", key.public())?;
     note(&format!(
         "wrote secret key{} to {} (mode 0600); share only the public key above",
@@ -213,5 +221,55 @@ fn generate(global: &Global, args: &GenerateArgs, out: &mut dyn Write) -> Result
         },
         args.out.display()
     ));
+    Ok(())
+}
+
+fn change_passphrase(global: &Global, args: &PassphraseArgs, out: &mut dyn Write) -> Result<()> {
+    check_new_key_file(&args.out)?;
+    let key = global.secret_key(&args.key)?;
+    save(
+        &key,
+        &args.out,
+        (!args.remove).then_some(args.new_passphrase_file.as_deref()),
+    )?;
+    writeln!(out, "{}", key.public())?;
+    note(&format!(
+        "wrote {} with the key of {}, {} (mode 0600); {} is unchanged: once {} works, delete it",
+        args.out.display(),
+        args.key.display(),
+        if args.remove {
+            "its secret in the clear"
+        } else {
+            "sealed with the new passphrase"
+        },
+        args.key.display(),
+        args.out.display()
+    ));
+    Ok(())
+}
+
+/// Refuses a new key file's path before a passphrase is typed for it, not after.
+fn check_new_key_file(path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
+    }
+    if path.exists() {
+        return Err(KeyError::Exists {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes `key` to the new file `path`: in the clear, or, given `sealed`, sealed with the
+/// passphrase in that file or else asked twice on the terminal.
+fn save(key: &SecretKey, path: &Path, sealed: Option<Option<&Path>>) -> Result<()> {
+    match sealed {
+        None => key.save_new(path)?,
+        Some(passphrase_file) => {
+            key.save_new_sealed(path, &passphrase::new(passphrase_file, path)?)?;
+        }
+    }
     Ok(())
 }
