@@ -77,6 +77,18 @@ impl Sealed {
     }
 }
 
+/// Starts `command` (which must exist: `setsid` and `script` come with util-linux) with no
+/// `LEDGER_PASSPHRASE_FILE`, this standard input, and its output captured.
+fn start(command: &mut std::process::Command, stdin: std::process::Stdio) -> std::process::Child {
+    command
+        .env_remove("LEDGER_PASSPHRASE_FILE")
+        .stdin(stdin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} cannot start: {e}"))
+}
+
 /// Writes `text` to `path` with mode 0600.
 fn write_private(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -241,23 +253,14 @@ fn with_no_terminal_and_no_passphrase_file_a_command_says_how_to_give_it_at_once
     let head = s.head();
     let inv = s.arg("inv.key");
     // setsid: a new session, with no controlling terminal, whatever runs the tests.
-    let mut child = std::process::Command::new("setsid")
-        .arg("-w")
-        .arg(assert_cmd::cargo::cargo_bin("ledger"))
-        .args([
-            "--ledger",
-            s.dir().to_str().unwrap(),
-            "append",
-            "--key",
-            &inv,
-            "-",
-        ])
-        .env_remove("LEDGER_PASSPHRASE_FILE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("setsid runs");
+    let mut child = start(
+        std::process::Command::new("setsid")
+            .arg("-w")
+            .arg(assert_cmd::cargo::cargo_bin("ledger"))
+            .args(["--ledger", s.dir().to_str().unwrap()])
+            .args(["append", "--key", &inv, "-"]),
+        std::process::Stdio::null(),
+    );
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(60) {
@@ -319,14 +322,10 @@ fn the_terminal_prompt_seals_and_opens_a_key() {
     let key = s.arg("typed.key");
     let in_terminal = |command: String, typed: &str| -> Output {
         use std::io::Write;
-        let mut child = std::process::Command::new("script")
-            .args(["-qec", &command, "/dev/null"])
-            .env_remove("LEDGER_PASSPHRASE_FILE")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("script (util-linux) runs");
+        let mut child = start(
+            std::process::Command::new("script").args(["-qec", &command, "/dev/null"]),
+            std::process::Stdio::piped(),
+        );
         child
             .stdin
             .take()
