@@ -5,6 +5,7 @@
 //!
 //! It holds passphrases only in buffers that are wiped when dropped, and never prints them.
 
+use crate::cli::output::for_person;
 use anyhow::{bail, Context, Result};
 use ledger::keys::{KeyFile, SecretKey};
 use std::io::Read;
@@ -55,7 +56,7 @@ pub fn new(passphrase_file: Option<&Path>, key_file: &Path) -> Result<Zeroizing<
 /// One passphrase for `key_file`, read from the terminal without echo.
 fn ask(prompt: &str, key_file: &Path) -> Result<Zeroizing<Vec<u8>>> {
     let config = rpassword::ConfigBuilder::new().build();
-    match rpassword::prompt_password_with_config(prompt, config) {
+    match rpassword::prompt_password_with_config(for_person(prompt), config) {
         Ok(typed) => Ok(Zeroizing::new(typed.into_bytes())),
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             bail!(
