@@ -314,7 +314,8 @@ fn an_empty_missing_or_endless_passphrase_file_is_refused_and_no_key_is_written(
 }
 
 /// The real prompt, through a pseudo-terminal (`script` from util-linux): `key generate
-/// --passphrase` asks twice, and `append` asks once, on the terminal.
+/// --passphrase` asks twice (and writes nothing if the two differ), and `append` asks once, on
+/// the terminal.
 #[test]
 fn the_terminal_prompt_seals_and_opens_a_key() {
     let s = Sealed::new();
@@ -334,10 +335,15 @@ fn the_terminal_prompt_seals_and_opens_a_key() {
             .unwrap();
         child.wait_with_output().unwrap()
     };
-    let out = in_terminal(
-        format!("{} key generate --out {key} --passphrase", ledger.display()),
-        "sesame\nsesame\n",
+    let generate = format!("{} key generate --out {key} --passphrase", ledger.display());
+    let out = in_terminal(generate.clone(), "sesame\nsesam\n");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&[], &out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the two passphrases differ"));
+    assert!(
+        !Path::new(&key).exists(),
+        "a key was written with mistyped passphrases"
     );
+    let out = in_terminal(generate, "sesame\nsesame\n");
     let shown = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{}", describe(&[], &out));
     assert!(shown.contains("Passphrase for the new key file"), "{shown}");
