@@ -14,6 +14,7 @@ mod import;
 mod note_vectors;
 mod numbers;
 mod output;
+mod passphrase;
 mod projection;
 mod properties;
 mod publish;

@@ -6,7 +6,6 @@ use crate::cli::output::{count, note, Format};
 use crate::cli::Outcome;
 use anyhow::{Context, Result};
 use ledger::input::{read_events, InputError};
-use ledger::keys::SecretKey;
 use ledger::ledger::{Appended, LedgerError};
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -36,7 +35,7 @@ pub struct AppendedArgs {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let key = SecretKey::load(&args.key)?;
+    let key = global.secret_key(&args.key)?;
     let input = open_input(args.input.as_deref())?;
     let mut landing = Landing::new(&args.output);
     let appended = global

@@ -3,17 +3,18 @@
 
 use crate::cli::{
     append, attach, audit, backup, checkpoint, completions, demo, evidence, export, import, init,
-    key, log, man, project, prove, publish, receipt, reindex, restore, show, upgrade, verify,
-    witness,
+    key, log, man, passphrase, project, prove, publish, receipt, reindex, restore, show, upgrade,
+    verify, witness,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ledger::event::Role;
+use ledger::keys::SecretKey;
 use ledger::projection::CacheDir;
 use ledger::Ledger;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -30,7 +31,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options of every subcommand: which ledger, and how long to wait for it.
+/// Options of every subcommand: which ledger, how long to wait for it, and how to open a sealed
+/// key file.
 #[derive(clap::Args)]
 #[command(next_help_heading = "Global options")]
 pub struct Global {
@@ -46,6 +48,16 @@ pub struct Global {
     /// Seconds to wait for another process that holds the ledger (0 to 86400).
     #[arg(long, global = true, default_value = "0", value_name = "SECONDS", value_parser = parse_wait)]
     pub wait: Duration,
+    /// A file whose first line is the passphrase of sealed key files (for scripts; without it,
+    /// the passphrase is asked on the terminal).
+    #[arg(
+        long,
+        global = true,
+        env = "LEDGER_PASSPHRASE_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// The longest `--wait`: a day. A longer wait is a mistake, not a plan.
@@ -70,6 +82,11 @@ impl Global {
         Ok(Ledger::open_read(&self.ledger)?)
     }
 
+    /// The secret key in `key_file`, asking for its passphrase if it is sealed.
+    pub fn secret_key(&self, key_file: &Path) -> Result<SecretKey> {
+        passphrase::open_key(self.passphrase_file.as_deref(), key_file)
+    }
+
     /// Where the projections of this ledger keep their caches.
     pub fn caches(&self) -> CacheDir {
         CacheDir::of(&self.ledger)
@@ -80,7 +97,7 @@ impl Global {
 pub enum Command {
     /// Create a ledger: its genesis entry names its origin and admin key.
     Init(init::Args),
-    /// Generate, enrol, revoke and list keys.
+    /// Generate key files and change their passphrases; enrol, revoke and list keys.
     #[command(subcommand)]
     Key(key::Command),
     /// Append events (one JSON object or NDJSON) as one atomic, durable batch.

@@ -5,7 +5,6 @@ use crate::cli::args::Global;
 use crate::cli::Outcome;
 use anyhow::{Context, Result};
 use ledger::evidence::{self, Provenance};
-use ledger::keys::SecretKey;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -47,7 +46,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let key = SecretKey::load(&args.key)?;
+    let key = global.secret_key(&args.key)?;
     let provenance = Provenance {
         media_type: args.media_type.clone(),
         captured_at: args.captured_at.clone(),

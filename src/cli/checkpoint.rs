@@ -8,7 +8,6 @@ use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::checkpoints;
 use ledger::export::outside_ledger;
-use ledger::keys::SecretKey;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -47,7 +46,7 @@ pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome>
     let Some(key) = &args.key else {
         bail!("pass --key OPERATOR.key to sign a checkpoint, or --add FILE to add cosignatures");
     };
-    let key = SecretKey::load(key)?;
+    let key = global.secret_key(key)?;
     let signed = checkpoints::sign(&ledger, &key)?;
     if !signed.new {
         note(&format!(

@@ -7,7 +7,6 @@ use crate::cli::output::{write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
 use ledger::evidence::{anchorings_of, digest_file, Anchoring};
-use ledger::keys::SecretKey;
 use ledger::payload::{CustodyAction, EvidenceCustody, Payload};
 use ledger::projection::{self, ProjectionError, Refresh, Window};
 use serde::Serialize;
@@ -141,7 +140,7 @@ fn check(global: &Global, args: &CheckArgs, out: &mut dyn Write) -> Result<Outco
 }
 
 fn custody(global: &Global, args: &CustodyArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let key = SecretKey::load(&args.key)?;
+    let key = global.secret_key(&args.key)?;
     let sha256 = match (&args.file, &args.sha256) {
         (Some(file), _) => {
             digest_file(file)

@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger::import::{self, Dataset, ImportOptions, ImportReport, Mode, PlannedChange, Scope};
-use ledger::keys::SecretKey;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -161,7 +160,11 @@ struct Skipped<'a> {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let key = args.key.as_deref().map(SecretKey::load).transpose()?;
+    let key = args
+        .key
+        .as_deref()
+        .map(|k| global.secret_key(k))
+        .transpose()?;
     // A dry run reads, as `project` does: no lock, and a copy will do.
     let (ledger, mode) = match &key {
         Some(key) if !args.dry_run => (global.open()?, Mode::Append(key)),

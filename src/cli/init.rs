@@ -4,7 +4,6 @@ use crate::cli::args::Global;
 use crate::cli::output::{write_one, FormatArg};
 use crate::cli::Outcome;
 use anyhow::Result;
-use ledger::keys::SecretKey;
 use ledger::Ledger;
 use serde::Serialize;
 use std::io::Write;
@@ -38,7 +37,7 @@ struct Created<'a> {
 }
 
 pub fn run(global: &Global, args: &Args, out: &mut dyn Write) -> Result<Outcome> {
-    let key = SecretKey::load(&args.admin_key)?;
+    let key = global.secret_key(&args.admin_key)?;
     let admin_name = args
         .admin_name
         .clone()

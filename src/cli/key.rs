@@ -1,13 +1,13 @@
-//! `ledger key`: generate a key file, enrol and revoke keys, list the enrolled keys, print a
-//! key's C2SP verifier key.
+//! `ledger key`: generate a key file (plain or sealed under a passphrase), print a key file's
+//! public key, copy one with a new passphrase or none, enrol and revoke keys, list the enrolled keys, print a key's C2SP verifier key.
 
 use crate::cli::append::{print_appended, AppendedArgs};
 use crate::cli::args::{role_parser, Global};
 use crate::cli::output::{note, write_table, FormatArg};
-use crate::cli::Outcome;
+use crate::cli::{passphrase, Outcome};
 use anyhow::{bail, Result};
 use ledger::event::Role;
-use ledger::keys::{PublicKey, SecretKey};
+use ledger::keys::{KeyError, KeyFile, PublicKey, SecretKey};
 use ledger::ledger::LedgerError;
 use ledger::note::vkey::{KeyType, VerifierKey};
 use ledger::projection::{Cell, Table};
@@ -16,8 +16,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Create a secret key file (mode 0600) and print its public key.
+    /// Create a secret key file (mode 0600), sealed with a passphrase if asked, and print its
+    /// public key.
     Generate(GenerateArgs),
+    /// Print a key file's public key (a sealed file's without its passphrase).
+    Public(PublicArgs),
+    /// Copy a key file with a new passphrase, or with none; the original is left as it is.
+    Passphrase(PassphraseArgs),
     /// Enrol a public key with a name and role (needs an admin key).
     Enroll(EnrollArgs),
     /// Revoke the active key with this name (needs an admin key).
@@ -37,6 +42,35 @@ pub struct GenerateArgs {
     /// A name kept in the key file (`ledger init` uses it as the admin's name).
     #[arg(long)]
     name: Option<String>,
+    /// Seal the secret with a passphrase, asked twice on the terminal; with --passphrase-file
+    /// (or LEDGER_PASSPHRASE_FILE), the key is sealed with the passphrase the file holds.
+    #[arg(long)]
+    passphrase: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PublicArgs {
+    /// The secret key file.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct PassphraseArgs {
+    /// The key file to copy (if it is sealed, its passphrase is asked for, or read from
+    /// --passphrase-file).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Where to write the copy; the file must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// A file whose first line is the new passphrase (without it, the new passphrase is asked
+    /// twice on the terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "remove")]
+    new_passphrase_file: Option<PathBuf>,
+    /// Write the copy with its secret in the clear, with no passphrase.
+    #[arg(long)]
+    remove: bool,
 }
 
 #[derive(clap::Args)]
@@ -89,9 +123,11 @@ pub struct VkeyArgs {
 
 pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
     match command {
-        Command::Generate(args) => generate(args, out)?,
+        Command::Generate(args) => generate(global, args, out)?,
+        Command::Passphrase(args) => change_passphrase(global, args, out)?,
+        Command::Public(args) => writeln!(out, "{}", KeyFile::read(&args.file)?.public())?,
         Command::Enroll(args) => {
-            let admin = SecretKey::load(&args.key)?;
+            let admin = global.secret_key(&args.key)?;
             let public = PublicKey::parse(&args.public)?;
             let appended = global
                 .open()?
@@ -99,7 +135,7 @@ pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Ou
             print_appended(out, &[appended], &args.output)?;
         }
         Command::Revoke(args) => {
-            let admin = SecretKey::load(&args.key)?;
+            let admin = global.secret_key(&args.key)?;
             let appended = global
                 .open()?
                 .revoke_key(&admin, &args.name, &args.reason)?;
@@ -165,20 +201,75 @@ fn public_key(text_or_file: &str) -> Result<PublicKey> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     match PublicKey::parse(&text) {
         Ok(key) => Ok(key),
-        Err(_) => Ok(SecretKey::load(path)?.public()),
+        Err(_) => Ok(KeyFile::read(path)?.public()),
     }
 }
 
-fn generate(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
-    if args.out == Path::new("-") {
-        bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
-    }
+fn generate(global: &Global, args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
+    check_new_key_file(&args.out)?;
     let key = SecretKey::generate(args.name.clone())?;
-    key.save_new(&args.out)?;
+    let passphrase_file = global.passphrase_file.as_deref();
+    let sealed = args.passphrase || passphrase_file.is_some();
+    save(&key, &args.out, sealed.then_some(passphrase_file))?;
     writeln!(out, "{}", key.public())?;
     note(&format!(
-        "wrote secret key to {} (mode 0600); share only the public key above",
+        "wrote secret key{} to {} (mode 0600); share only the public key above",
+        if sealed {
+            ", sealed with the passphrase,"
+        } else {
+            ""
+        },
         args.out.display()
     ));
+    Ok(())
+}
+
+fn change_passphrase(global: &Global, args: &PassphraseArgs, out: &mut dyn Write) -> Result<()> {
+    check_new_key_file(&args.out)?;
+    let key = global.secret_key(&args.key)?;
+    save(
+        &key,
+        &args.out,
+        (!args.remove).then_some(args.new_passphrase_file.as_deref()),
+    )?;
+    writeln!(out, "{}", key.public())?;
+    note(&format!(
+        "wrote {} with the key of {}, {} (mode 0600); {} is unchanged: once {} works, delete it",
+        args.out.display(),
+        args.key.display(),
+        if args.remove {
+            "its secret in the clear"
+        } else {
+            "sealed with the new passphrase"
+        },
+        args.key.display(),
+        args.out.display()
+    ));
+    Ok(())
+}
+
+/// Refuses a new key file's path before a passphrase is typed for it, not after.
+fn check_new_key_file(path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        bail!("a secret key is never printed, so --out cannot be `-`; give it a file name");
+    }
+    if path.exists() {
+        return Err(KeyError::Exists {
+            path: path.to_path_buf(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes `key` to the new file `path`: in the clear, or, given `sealed`, sealed with the
+/// passphrase in that file or else asked twice on the terminal.
+fn save(key: &SecretKey, path: &Path, sealed: Option<Option<&Path>>) -> Result<()> {
+    match sealed {
+        None => key.save_new(path)?,
+        Some(passphrase_file) => {
+            key.save_new_sealed(path, &passphrase::new(passphrase_file, path)?)?;
+        }
+    }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub mod key;
 pub mod log;
 pub mod man;
 pub mod output;
+pub mod passphrase;
 pub mod project;
 pub mod prove;
 pub mod publish;

@@ -5,7 +5,6 @@ use crate::cli::args::{verifier_key, Global};
 use crate::cli::output::{note, to_path_or_stdout};
 use crate::cli::Outcome;
 use anyhow::{bail, Context, Result};
-use ledger::keys::SecretKey;
 use ledger::note::witness::Witness;
 use ledger::time::Timestamp;
 use ledger::tree::proof::Proof;
@@ -49,7 +48,7 @@ pub struct CosignArgs {
 
 pub fn run(global: &Global, command: &Command, out: &mut dyn Write) -> Result<Outcome> {
     let Command::Cosign(args) = command;
-    let key = SecretKey::load(&args.key)?;
+    let key = global.secret_key(&args.key)?;
     let Some(name) = args.name.as_deref().or(key.name.as_deref()) else {
         bail!("the witness key file has no name; give the witness's name with --name");
     };
