@@ -30,6 +30,8 @@ use tempfile::TempDir;
 pub fn ledger_process(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ledger"));
     cmd.arg("--ledger").arg(dir);
+    // A passphrase file set in the developer's own environment would seal the fixtures' keys.
+    cmd.env_remove("LEDGER_PASSPHRASE_FILE");
     cmd
 }
 
