@@ -3,6 +3,7 @@
 //! a sentence naming the field, and the ledger is left as it was.
 
 use crate::common::*;
+use std::collections::BTreeMap;
 
 /// An incident.reported line whose `field` is written as the raw JSON text `number`.
 fn reported(id: &str, field: &str, number: &str) -> String {
@@ -121,6 +122,48 @@ fn tallies_of_regions(rows: &[serde_json::Value]) -> Vec<(String, String, String
     tallies
 }
 
+/// Each incident's fatalities as `incidents` shows them in JSON.
+fn fatalities_of_incidents(rows: &[serde_json::Value]) -> BTreeMap<String, u64> {
+    rows.iter()
+        .map(|row| {
+            let id = row["incident_id"].as_str().unwrap().to_string();
+            (
+                id,
+                row["fatalities"].as_u64().expect("a whole fatality count"),
+            )
+        })
+        .collect()
+}
+
+/// Each incident's fatalities as its history leaves them: the last value its report or a
+/// correction stated, read from each row's `changes` as written.
+fn fatalities_of_history(rows: &[serde_json::Value]) -> BTreeMap<String, u64> {
+    let mut fatalities = BTreeMap::new();
+    for row in rows {
+        let changes: serde_json::Value =
+            serde_json::from_str(row["changes"].as_str().unwrap_or("{}")).unwrap();
+        if let Some(value) = changes.get("fatalities") {
+            let id = row["incident_id"].as_str().unwrap().to_string();
+            fatalities.insert(id, value.as_u64().expect("a whole fatality count"));
+        }
+    }
+    fatalities
+}
+
+/// Each incident's fatalities in a CSV of the incidents view, as the text a spreadsheet reads.
+fn fatalities_of_csv(csv: &[u8]) -> BTreeMap<String, u64> {
+    csv::Reader::from_reader(csv)
+        .deserialize::<BTreeMap<String, String>>()
+        .map(|row| {
+            let row = row.unwrap();
+            let count = &row["fatalities"];
+            // Digits only: no fraction, exponent or sign.
+            assert!(count.bytes().all(|b| b.is_ascii_digit()), "{count:?}");
+            (row["incident_id"].clone(), count.parse().unwrap())
+        })
+        .collect()
+}
+
 fn project(f: &Fixture, view: &str) -> Vec<serde_json::Value> {
     let json = f.run_ok(&["project", view, "--format", "json"], None);
     serde_json::from_str(&json).unwrap()
@@ -135,7 +178,8 @@ proptest::proptest! {
 
     /// Whatever integer counts are written (up to the top of their range) and corrected, every
     /// view that shows a number derived from them shows what `incidents` shows: `regions`' tallies
-    /// are the sums of the standing incidents' fatalities.
+    /// are the sums of the standing incidents' fatalities, `incident-history`'s last stated count
+    /// is the incident's, and the CSV of `project` and of `export` hold the same digits.
     #[test]
     fn every_view_agrees_with_incidents_on_every_number(
         reports in proptest::collection::vec((0usize..3, 0usize..2, 1u32..4, 0u32..=u32::MAX), 1..8),
@@ -163,7 +207,32 @@ proptest::proptest! {
         let regions = tallies_of_regions(&project(&f, "regions"));
         // Nothing is retracted, so every report stands and is tallied.
         proptest::prop_assert!(!regions.is_empty());
-        proptest::prop_assert_eq!(regions, tallies_of_incidents(&incidents));
+        proptest::prop_assert_eq!(&regions, &tallies_of_incidents(&incidents));
+
+        // The history's last stated values, the CSV a spreadsheet reads, and an export's files.
+        let fatalities = fatalities_of_incidents(&incidents);
+        let history = project(&f, "incident-history");
+        proptest::prop_assert_eq!(&fatalities_of_history(&history), &fatalities);
+        let csv = f.run_ok(&["project", "incidents", "--format", "csv"], None);
+        proptest::prop_assert_eq!(&fatalities_of_csv(csv.as_bytes()), &fatalities);
+        let export = f.path("export");
+        f.run_ok(&["export", "--dir", export.to_str().unwrap()], None);
+        let exported = std::fs::read(export.join("incidents.csv")).unwrap();
+        proptest::prop_assert_eq!(&fatalities_of_csv(&exported), &fatalities);
+        let exported_regions: Vec<serde_json::Value> =
+            csv::Reader::from_path(export.join("regions.csv"))
+                .unwrap()
+                .deserialize::<BTreeMap<String, String>>()
+                .map(|row| {
+                    let row = row.unwrap();
+                    let whole = |c: &str| serde_json::Value::from(row[c].parse::<u64>().unwrap());
+                    serde_json::json!({
+                        "admin1": row["admin1"], "actor1": row["actor1"], "month": row["month"],
+                        "incidents": whole("incidents"), "fatalities": whole("fatalities"),
+                    })
+                })
+                .collect();
+        proptest::prop_assert_eq!(tallies_of_regions(&exported_regions), regions);
     }
 }
 
