@@ -214,12 +214,21 @@ impl StateDb {
             *self = fresh;
             return Ok(());
         };
-        // Close the files before removing them.
+        // Close the files before removing them, and wait until sled has let go of them: sled
+        // 0.34 finishes tearing a database down on a thread of its own, after the drop, and
+        // what it writes then (a snapshot, by path) would land in the new database and hide
+        // its contents (the long crash run met a rebuild that read back empty, once in 36).
         self.db = fresh.db;
-        std::fs::remove_dir_all(&path).map_err(|source| DbError::Io {
+        let io = |source| DbError::Io {
             dir: path.clone(),
             source,
-        })?;
+        };
+        if !await_sled_lock(&path.join("db"), deadline_after(Duration::from_secs(10)))
+            .map_err(io)?
+        {
+            return Err(DbError::InUse { dir: path });
+        }
+        std::fs::remove_dir_all(&path).map_err(io)?;
         self.db = config(&path).open().map_err(|source| DbError::Database {
             dir: path.clone(),
             source,
