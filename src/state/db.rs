@@ -216,8 +216,9 @@ impl StateDb {
         };
         // Close the files before removing them, and wait until sled has let go of them: sled
         // 0.34 finishes tearing a database down on a thread of its own, after the drop, and
-        // what it writes then (a snapshot, by path) would land in the new database and hide
-        // its contents (the long crash run met a rebuild that read back empty, once in 36).
+        // anything it wrote then by path would land in the new database. (The long crash run
+        // once read a rebuild back empty, after 35 that were whole; this race is the one we
+        // found that could do it.)
         self.db = fresh.db;
         let io = |source| DbError::Io {
             dir: path.clone(),
