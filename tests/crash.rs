@@ -203,11 +203,16 @@ fn assert_verifies(dir: &Path, context: &str) {
     );
 }
 
-/// Insists that the derived state the kills left is what `ledger reindex` rebuilds from the log.
+/// Insists that the derived state the kills left is what `ledger reindex` rebuilds from the log,
+/// in a copy of the ledger (this process has had sled open on `dir`; the long run twice read a
+/// rebuild made in place back empty, once in 36 ledgers and once in 24, with every check of
+/// every kill passed).
 fn assert_derived_state_is_a_rebuild(dir: &Path, context: &str) {
     let kept = with_db(dir, derived_records);
-    run_ok(dir, &["reindex"], None);
-    let rebuilt = with_db(dir, derived_records);
+    let copy = tempfile::tempdir().unwrap();
+    copy_tree(dir, copy.path());
+    run_ok(copy.path(), &["reindex"], None);
+    let rebuilt = with_db(copy.path(), derived_records);
     // Compared whole, but not printed whole: a ledger's records run to megabytes of debug text.
     let differing = kept
         .iter()

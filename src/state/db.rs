@@ -215,10 +215,7 @@ impl StateDb {
             return Ok(());
         };
         // Close the files before removing them, and wait until sled has let go of them: sled
-        // 0.34 finishes tearing a database down on a thread of its own, after the drop, and
-        // anything it wrote then by path would land in the new database. (The long crash run
-        // once read a rebuild back empty, after 35 that were whole; this race is the one we
-        // found that could do it.)
+        // 0.34 may finish tearing a database down on a thread of its own, after the drop.
         self.db = fresh.db;
         let io = |source| DbError::Io {
             dir: path.clone(),
