@@ -246,28 +246,24 @@ pub(crate) fn audit(
                 }
             }
         });
-        let mut in_flight = 0;
-        let mut read_all = false;
-        loop {
-            // Keep one chunk examined ahead of the one checked in order.
-            while in_flight < 2 && !read_all {
-                let chunk = read_chunk(&mut entries)?;
-                read_all = chunk.is_end();
-                if read_all {
-                    break;
-                }
-                in_flight += 1;
-                if to_examine.send(chunk).is_err() {
-                    unreachable!("the examining thread ends only when it is told to");
-                }
+        // One chunk is examined while the one before it is checked; no more are read ahead, so
+        // that two chunks are held at a time.
+        let mut send_next = || -> Result<bool, LogError> {
+            let chunk = read_chunk(&mut entries)?;
+            if chunk.is_end() {
+                return Ok(false);
             }
-            if in_flight == 0 {
-                break;
+            if to_examine.send(chunk).is_err() {
+                unreachable!("the examining thread ends only when it is told to");
             }
+            Ok(true)
+        };
+        let mut in_flight = send_next()?;
+        while in_flight {
             let Ok(examined) = examined_rx.recv() else {
                 unreachable!("the examining thread answers every chunk it is sent");
             };
-            in_flight -= 1;
+            in_flight = send_next()?;
             report.signatures += examined.signatures.len() as u64;
             examined.cell.with_dependent(|_, examined_entries| {
                 for item in examined_entries {
