@@ -100,7 +100,7 @@ impl StateDb {
             Some(Err(sled::Error::Io(source))) => return Err(io(source)),
             Some(Err(_)) | None => {}
         }
-        std::fs::remove_dir_all(&path).map_err(io)?;
+        remove_db_dir(&path).map_err(io)?;
         let db = config(&path).open().map_err(|source| DbError::Database {
             dir: path.clone(),
             source,
@@ -226,13 +226,31 @@ impl StateDb {
         {
             return Err(DbError::InUse { dir: path });
         }
-        std::fs::remove_dir_all(&path).map_err(io)?;
+        remove_db_dir(&path).map_err(io)?;
         self.db = config(&path).open().map_err(|source| DbError::Database {
             dir: path.clone(),
             source,
         })?;
         Ok(())
     }
+}
+
+/// Removes the database directory at `path` so that a kill cannot leave it half removed: it is
+/// renamed aside in one step, then removed. Half of sled's files could be opened as a database
+/// holding an older state (the long crash run met one that claimed to cover the log and differed
+/// from a rebuild; a removal cut by a kill is one way to make one). What a killed removal left
+/// aside goes the next time.
+fn remove_db_dir(path: &Path) -> std::io::Result<()> {
+    let aside = path.with_extension("removed");
+    match std::fs::remove_dir_all(&aside) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    match std::fs::rename(path, &aside) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        renamed => renamed?,
+    }
+    std::fs::remove_dir_all(&aside)
 }
 
 fn config(path: &Path) -> sled::Config {
