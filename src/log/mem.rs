@@ -212,7 +212,8 @@ impl LogFiles for MemFiles {
 pub enum Fault {
     /// That operation fails with this error; the ones after it work.
     Fail(io::ErrorKind),
-    /// The disk is full from that operation on: every later write fails too.
+    /// The disk is full from that operation on: every later write, sync or head replacement
+    /// fails too (truncations and removals, which free space, work).
     DiskFull,
     /// That operation panics (as an allocation failure or a bug would).
     Panic,
@@ -243,11 +244,13 @@ impl FaultyFiles {
         self.done.load(Ordering::SeqCst)
     }
 
-    fn change(&self) -> io::Result<()> {
+    /// Counts a changing operation and fails it as the fault says; one that only `frees` space
+    /// (a truncation, a removal) works on a full disk, as it does on a real one.
+    fn change(&self, frees: bool) -> io::Result<()> {
         let n = self.done.fetch_add(1, Ordering::SeqCst);
         match self.fault {
             Fault::Fail(kind) if n == self.at => Err(io::Error::new(kind, "injected fault")),
-            Fault::DiskFull if n >= self.at => Err(io::Error::new(
+            Fault::DiskFull if n >= self.at && !frees => Err(io::Error::new(
                 io::ErrorKind::StorageFull,
                 "no space left on device (injected)",
             )),
@@ -262,7 +265,7 @@ impl LogFiles for FaultyFiles {
         self.files.read_head()
     }
     fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
-        self.change()?;
+        self.change(false)?;
         self.files.replace_head(bytes)
     }
     fn segment_len(&self, segment: u64) -> io::Result<Option<u64>> {
@@ -272,19 +275,19 @@ impl LogFiles for FaultyFiles {
         self.files.read_at(segment, offset, buf)
     }
     fn write_at(&self, segment: u64, offset: u64, bytes: &[u8]) -> io::Result<()> {
-        self.change()?;
+        self.change(false)?;
         self.files.write_at(segment, offset, bytes)
     }
     fn sync(&self, segment: u64) -> io::Result<()> {
-        self.change()?;
+        self.change(false)?;
         self.files.sync(segment)
     }
     fn truncate(&self, segment: u64, len: u64) -> io::Result<()> {
-        self.change()?;
+        self.change(true)?;
         self.files.truncate(segment, len)
     }
     fn remove(&self, segment: u64) -> io::Result<()> {
-        self.change()?;
+        self.change(true)?;
         self.files.remove(segment)
     }
     fn name(&self, segment: Option<u64>) -> String {
