@@ -497,6 +497,45 @@ fn a_malformed_row_is_refused_naming_its_line_and_column_and_nothing_is_written(
 }
 
 #[test]
+fn a_cell_that_is_not_utf8_is_named_by_the_line_and_column_it_is_on() {
+    let f = Fixture::new();
+    let path = f.path("GEDEvent_latin1.csv");
+    let (lines, _) = small_ucdp(&path, &[]);
+    // The fourth row's country, as a Latin-1 editor would save an accented letter; the row
+    // before it spans two lines, so a count of rows would name the wrong line.
+    let text = std::fs::read(&path).unwrap();
+    let start = text
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .nth(usize::try_from(lines[3] - 2).unwrap())
+        .unwrap()
+        .0;
+    let at = start + find(&text[start..], b"Central African").unwrap() + 5;
+    let mut bytes = text.clone();
+    bytes[at] = 0xe9;
+    std::fs::write(&path, bytes).unwrap();
+    let before = f.snapshot();
+
+    let out = import(&f, "ucdp", &path, &[]);
+    assert_refused(
+        &out,
+        &[
+            &format!("GEDEvent_latin1.csv, line {}, column country", lines[3]),
+            "not valid UTF-8",
+        ],
+    );
+    assert!(
+        before == f.snapshot(),
+        "the refused import wrote to the ledger"
+    );
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
 fn a_quote_left_open_stops_the_import_at_1_mib_naming_the_line_it_opens_on() {
     let f = Fixture::new();
     let path = f.path("GEDEvent_open_quote.csv");
