@@ -877,12 +877,6 @@ fn long_run_of_sigkills_across_every_writing_command() {
             } else {
                 *was_killed += 1;
                 killed += 1;
-                if killed % 1000 == 0 {
-                    eprintln!(
-                        "{killed} kills in {round} rounds, {:.0?}",
-                        started.elapsed()
-                    );
-                }
             }
             round += 1;
         }

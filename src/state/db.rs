@@ -199,11 +199,6 @@ impl StateDb {
             .map(|_| ())
             .map_err(|e| StateError::Db(self.err(e)))
         })?;
-        // Every write is in sled's files before the record that says the state covers the head:
-        // sled writes its buffers from several threads, and with the record written beside the
-        // last of them a kill could keep the record and lose a write before it (the long crash
-        // run met a state that claimed to cover the log and differed from a rebuild).
-        self.db.flush().map_err(|e| self.err(e))?;
         self.db
             .insert(covered_key, covered_record(covered))
             .map_err(|e| self.err(e))?;
