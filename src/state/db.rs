@@ -236,10 +236,8 @@ impl StateDb {
 }
 
 /// Removes the database directory at `path` so that a kill cannot leave it half removed: it is
-/// renamed aside in one step, then removed. Half of sled's files could be opened as a database
-/// holding an older state (the long crash run met one that claimed to cover the log and differed
-/// from a rebuild; a removal cut by a kill is one way to make one). What a killed removal left
-/// aside goes the next time.
+/// renamed aside in one step, then removed: half of sled's files might be opened as a database
+/// holding some older state. What a killed removal left aside goes the next time.
 fn remove_db_dir(path: &Path) -> std::io::Result<()> {
     let aside = path.with_extension("removed");
     match std::fs::remove_dir_all(&aside) {
