@@ -329,7 +329,7 @@ pub fn add_cosignatures<F: LogFiles>(
 mod tests {
     use super::*;
     use crate::ledger::tests::{in_memory, reports};
-    use crate::log::mem::{Fault, FaultyFiles, MemFiles};
+    use crate::log::mem::{at_every_fault, MemFiles};
 
     /// The checkpoints `files` keep, by size, and whether a file lies there that none lists.
     fn kept_by(files: &MemFiles) -> (Vec<(u64, Vec<u8>)>, bool) {
@@ -352,23 +352,13 @@ mod tests {
         ledger.append(&investigator, &reports(0..5)).unwrap();
         drop(ledger);
         let old = vec![(first.size, first.note)];
-        let mut operations = None;
-        for at in 0.. {
-            if operations.is_some_and(|n| at > n) {
-                break;
-            }
-            for fault in [
-                Fault::Fail(std::io::ErrorKind::Other),
-                Fault::DiskFull,
-                Fault::Panic,
-            ] {
-                let copy = files.after_crash_keeping_writes();
-                let faulty = FaultyFiles::new(copy.clone(), at, fault);
-                let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let ledger =
-                        Ledger::with_files(faulty.clone()).map_err(CheckpointsError::from)?;
-                    sign(&ledger, &admin)
-                }));
+        let operations = at_every_fault(
+            &files,
+            |faulty| {
+                let ledger = Ledger::with_files(faulty.clone()).map_err(CheckpointsError::from)?;
+                sign(&ledger, &admin)
+            },
+            |at, fault, copy, signed| {
                 for (files, when) in [
                     (copy.clone(), "as left"),
                     (copy.after_crash(), "after a power cut"),
@@ -381,9 +371,8 @@ mod tests {
                         !stray || unwound,
                         "at {at}, {fault:?}, {when}: a file no checkpoint lists"
                     );
-                    match &signed {
+                    match signed {
                         Ok(Ok(new)) => {
-                            operations.get_or_insert(faulty.operations());
                             let mut expected = old.clone();
                             expected.push((new.size, new.note.clone()));
                             assert_eq!(kept, expected, "at {at}, {fault:?}, {when}");
@@ -409,8 +398,8 @@ mod tests {
                         "at {at}, {fault:?}"
                     );
                 }
-            }
-        }
+            },
+        );
         assert!(operations.is_some_and(|n| n >= 3), "{operations:?}");
     }
 }

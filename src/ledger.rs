@@ -960,7 +960,7 @@ fn decode_stored(seq: u64, bytes: &[u8]) -> Result<(Entry, Hash), LedgerError> {
 pub(crate) mod tests {
     use super::*;
     use crate::input::parse_events;
-    use crate::log::mem::{Fault, FaultyFiles, MemFiles};
+    use crate::log::mem::{at_every_fault, MemFiles};
     use crate::state::StateKey;
     use serde_json::json;
 
@@ -1202,27 +1202,15 @@ pub(crate) mod tests {
         let before = ledger.head().unwrap();
         drop(ledger);
         let batch = 3000;
-        let mut operations = None;
-        for at in 0.. {
-            if operations.is_some_and(|n| at > n) {
-                break;
-            }
-            for fault in [
-                Fault::Fail(std::io::ErrorKind::Other),
-                Fault::DiskFull,
-                Fault::Panic,
-            ] {
-                let copy = files.after_crash_keeping_writes();
-                let faulty = FaultyFiles::new(copy.clone(), at, fault);
-                let appended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let ledger = Ledger::with_files(faulty.clone())?;
-                    ledger.append(&investigator, &reports(100..100 + batch))
-                }));
-                if let Ok(Ok(_)) = appended {
-                    operations.get_or_insert(faulty.operations());
-                }
-                // What failed is not in the log; what succeeded, or failed only after its commit,
-                // is, whole.
+        let operations = at_every_fault(
+            &files,
+            |faulty| {
+                let ledger = Ledger::with_files(faulty.clone())?;
+                ledger.append(&investigator, &reports(100..100 + batch))
+            },
+            |at, fault, copy, appended| {
+                // What failed is not in the log; what succeeded, or failed only after its
+                // commit, is, whole.
                 let head = Ledger::with_files(copy.clone()).unwrap().head().unwrap();
                 match appended {
                     Ok(Ok(_) | Err(LedgerError::Behind { .. })) => {
@@ -1233,8 +1221,8 @@ pub(crate) mod tests {
                 }
                 assert_whole_or_nothing(&copy.after_crash(), before, batch);
                 assert_whole_or_nothing(&copy.after_crash_keeping_writes(), before, batch);
-            }
-        }
+            },
+        );
         assert!(operations.is_some_and(|n| n >= 3), "{operations:?}");
     }
 

@@ -304,3 +304,38 @@ impl LogFiles for FaultyFiles {
         })
     }
 }
+
+/// What one faulty attempt gave: its value or error, or the panic it unwound with.
+pub type Attempt<T, E> = std::thread::Result<Result<T, E>>;
+
+/// Runs `attempt` on copies of `files` that fail at each changing operation in turn, with each
+/// kind of [`Fault`], until the operation to fail lies past all those a successful attempt makes;
+/// `check` sees the fault, the copy as the attempt left it and what the attempt gave. Returns the
+/// number of operations a successful attempt makes, if one succeeded.
+pub fn at_every_fault<T, E>(
+    files: &MemFiles,
+    mut attempt: impl FnMut(&FaultyFiles) -> Result<T, E>,
+    mut check: impl FnMut(usize, Fault, &MemFiles, &Attempt<T, E>),
+) -> Option<usize> {
+    let mut operations = None;
+    for at in 0.. {
+        if operations.is_some_and(|n| at > n) {
+            break;
+        }
+        for fault in [
+            Fault::Fail(io::ErrorKind::Other),
+            Fault::DiskFull,
+            Fault::Panic,
+        ] {
+            let copy = files.after_crash_keeping_writes();
+            let faulty = FaultyFiles::new(copy.clone(), at, fault);
+            let attempted =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| attempt(&faulty)));
+            if let Ok(Ok(_)) = attempted {
+                operations.get_or_insert(faulty.operations());
+            }
+            check(at, fault, &copy, &attempted);
+        }
+    }
+    operations
+}
