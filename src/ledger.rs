@@ -171,6 +171,9 @@ pub struct Appended {
 /// What only a ledger opened for writing has.
 struct Writer {
     state: Mutex<StateDb>,
+    /// An append failed after its commit ([`LedgerError::Behind`]): derived state lags the log
+    /// until the next append catches it up.
+    behind: std::sync::atomic::AtomicBool,
     /// `None` for a ledger in memory.
     _lock: Option<WriterLock>,
 }
@@ -310,6 +313,7 @@ impl Ledger<DirFiles> {
             tree: OnceLock::new(),
             writer: Some(Writer {
                 state: Mutex::new(state),
+                behind: Default::default(),
                 _lock: Some(lock),
             }),
             dir: Some(dir.to_path_buf()),
@@ -357,6 +361,7 @@ impl<F: LogFiles> Ledger<F> {
             tree: OnceLock::new(),
             writer: Some(Writer {
                 state: Mutex::new(StateDb::temporary()?),
+                behind: Default::default(),
                 _lock: None,
             }),
             dir: None,
@@ -569,8 +574,14 @@ impl<F: LogFiles> Ledger<F> {
         mut landed: impl FnMut(Appended),
     ) -> Result<(), LedgerError> {
         // Derived state left behind by an earlier append of this process that failed after its
-        // commit (`LedgerError::Behind`) catches up first: rules are checked against all of the log.
-        self.catch_up()?;
+        // commit catches up first: rules are checked against all of the log.
+        let writer = self.writer.as_ref().ok_or(LedgerError::ReadOnly)?;
+        if writer.behind.load(std::sync::atomic::Ordering::SeqCst) {
+            self.catch_up()?;
+            writer
+                .behind
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
         let state = self.state()?;
         let head = self.log.head();
         let first_seq = match head {
@@ -691,9 +702,14 @@ impl<F: LogFiles> Ledger<F> {
         drop(state);
         // Kept current even when no key changed, so that readers never scan the log for keys.
         let derived = derived.and_then(|()| self.save_keys(&new_head));
-        derived.map_err(|source| LedgerError::Behind {
-            seq: new_head.seq,
-            source: Box::new(source),
+        derived.map_err(|source| {
+            writer
+                .behind
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            LedgerError::Behind {
+                seq: new_head.seq,
+                source: Box::new(source),
+            }
         })
     }
 
