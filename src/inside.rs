@@ -47,10 +47,19 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     std::fs::create_dir_all(path)
 }
 
-/// Writes `bytes` to `path` whole and durably, through a new file beside it that is synced and
-/// renamed into place, neither followed through a link. On failure (a full disk) the new file
-/// goes again, so that nothing is left behind; the directory is the caller's to sync.
-pub fn replace(path: &Path, temp: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Whether a file [`replace`] writes must be on disk before it takes the old one's place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced before the rename (the log's head).
+    Synced,
+    /// Left to the kernel: derived files, rebuilt after a crash.
+    Derived,
+}
+
+/// Writes `bytes` to `path` whole, through a new file beside it that is renamed into place,
+/// neither followed through a link. On failure (a full disk) the new file goes again, so that
+/// nothing is left behind; the directory is the caller's to sync.
+pub fn replace(path: &Path, temp: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     use std::io::Write;
     // A link, or a file a killed writer left, at the temporary name goes first: the rename
     // below replaces the link itself at `path`, never what it points to.
@@ -61,7 +70,10 @@ pub fn replace(path: &Path, temp: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = open(temp, OpenOptions::new().write(true).create_new(true))?;
     let written = file
         .write_all(bytes)
-        .and_then(|()| file.sync_all())
+        .and_then(|()| match durability {
+            Durability::Synced => file.sync_all(),
+            Durability::Derived => Ok(()),
+        })
         .and_then(|()| std::fs::rename(temp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(temp);

@@ -189,7 +189,12 @@ impl LogFiles for DirFiles {
     fn replace_head(&self, bytes: &[u8]) -> io::Result<()> {
         self.refuse_if_read_only()?;
         let temp = self.dir.join(HEAD_TEMP_FILE);
-        crate::inside::replace(&self.dir.join(HEAD_FILE), &temp, bytes)?;
+        crate::inside::replace(
+            &self.dir.join(HEAD_FILE),
+            &temp,
+            bytes,
+            crate::inside::Durability::Synced,
+        )?;
         sync_dir(&self.dir)
     }
 

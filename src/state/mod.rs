@@ -190,7 +190,7 @@ impl StateLookup for StateReader<'_> {
 /// the log itself.
 pub const KEYS_FILE: &str = "keys.derived";
 
-/// Saves the readers' copy of the keys, replaced whole.
+/// Saves the readers' copy of the keys, replaced whole (not synced: it is derived).
 pub fn save_keys(
     ledger_dir: &std::path::Path,
     covered: &Head,
@@ -201,6 +201,7 @@ pub fn save_keys(
         &ledger_dir.join(KEYS_FILE),
         &temp,
         &encode(&(covered, keys)),
+        crate::inside::Durability::Derived,
     )
 }
 
